@@ -1,0 +1,3 @@
+from bare_tui.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,501 @@
+"""Command-line entry point: every pipeline step as a headless command.
+
+User mistakes end in one line on stderr (`error: ...`) and exit status 1, never a
+traceback. Heavy libraries load only inside the commands that need them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from bare_tui import __version__
+from bare_tui.errors import BareError
+
+EXIT_ERROR = 1
+EXIT_INTERRUPTED = 130
+DEMO_MAX_TOKENS = 300  # keeps the first run short on a laptop CPU; override with --max-tokens
+
+
+def _console(stderr: bool = False):
+    from rich.console import Console
+
+    return Console(stderr=stderr, highlight=False)
+
+
+# --- shared options -----------------------------------------------------------------
+
+def _workspace_options() -> argparse.ArgumentParser:
+    parent = argparse.ArgumentParser(add_help=False)
+    group = parent.add_argument_group("workspace")
+    group.add_argument("--db", help="workspace database (default data/bare.db, or $BARE_TUI_DB)")
+    group.add_argument("--config", help="config file (default ./bare-tui.toml or "
+                       "~/.config/bare-tui/config.toml)")
+    group.add_argument("--task", help="built-in task name, task in the workspace, or path to a "
+                       "recipe .toml (default: the workspace's only task)")
+    return parent
+
+
+def _model_options() -> argparse.ArgumentParser:
+    parent = argparse.ArgumentParser(add_help=False)
+    group = parent.add_argument_group("models")
+    group.add_argument("--base", help="base model: embedded name, GGUF path, or file in models/ "
+                       "(default: embedded Gemma 3 270M)")
+    group.add_argument("--instruct", help="instruct model, same forms "
+                       "(default: embedded SmolLM2-135M-Instruct)")
+    group.add_argument("--gpu-layers", type=int,
+                       help="layers to offload to the GPU (-1 all; default all when this "
+                       "llama.cpp build can offload, else 0)")
+    group.add_argument("--ctx", type=int, help="context length in tokens (default 4096)")
+    group.add_argument("--threads", type=int, help="CPU threads (default: all cores)")
+    return parent
+
+
+def _sampling_options() -> argparse.ArgumentParser:
+    parent = argparse.ArgumentParser(add_help=False)
+    group = parent.add_argument_group("sampling (override the recipe)")
+    group.add_argument("--max-tokens", type=int, help="token budget per sample")
+    group.add_argument("--temperature", type=float, help="sampling temperature")
+    group.add_argument("--rng-seed", type=int,
+                       help="master seed for shot choice and per-sample seeds (default random)")
+    return parent
+
+
+def _settings(args: argparse.Namespace):
+    from bare_tui import config
+
+    return config.load(
+        getattr(args, "config", None), db=getattr(args, "db", None),
+        base=getattr(args, "base", None), instruct=getattr(args, "instruct", None),
+        gpu_layers=getattr(args, "gpu_layers", None), ctx=getattr(args, "ctx", None),
+        threads=getattr(args, "threads", None),
+    )
+
+
+def _open(args: argparse.Namespace):
+    from bare_tui.core.store import Store
+
+    return Store(_settings(args).db)
+
+
+def _task(store: Any, args: argparse.Namespace):
+    from bare_tui.core import tasks
+
+    return tasks.resolve(store, args.task)
+
+
+# --- commands -----------------------------------------------------------------------
+
+def cmd_tasks(args: argparse.Namespace) -> int:
+    from bare_tui.core import tasks
+
+    if args.name:
+        source = tasks.builtin_source(args.name)
+        if source is None:
+            raise BareError(f"unknown built-in task {args.name!r} "
+                            f"(built-ins: {', '.join(tasks.builtin_names())})")
+        print(source, end="")
+        return 0
+    from rich.table import Table
+
+    table = Table("task", "fields", "shots", "describes")
+    for name in tasks.builtin_names():
+        task = tasks.parse_recipe(tasks.builtin_source(name) or "", origin=name)
+        table.add_row(name, ", ".join(task.field_names),
+                      f"{task.shot_count} {task.shot_selection}", task.thing)
+    _console().print(table)
+    return 0
+
+
+def cmd_seeds_import(args: argparse.Namespace) -> int:
+    from bare_tui.core.seeds import import_seeds, parse_mapping
+
+    mapping = parse_mapping(args.map or [])
+    with _open(args) as store:
+        task = _task(store, args)
+        result = import_seeds(store, task, args.file, mapping)
+    dup = f" ({result.duplicates} already present, skipped)" if result.duplicates else ""
+    _console().print(f"imported {result.added} seeds into task {task.name}{dup}")
+    return 0
+
+
+def cmd_models(args: argparse.Namespace) -> int:
+    from rich.table import Table
+
+    from bare_tui.core import models
+
+    settings = _settings(args)
+    offload = models.gpu_offload_available()
+    table = Table("name", "role", "size", "architecture", "context", "chat template",
+                  "sha256", "path", title=f"GPU offload in this llama.cpp build: "
+                  f"{'yes' if offload else 'no (CPU only)'}")
+    defaults = {"base": settings.base, "instruct": settings.instruct}
+    chosen = {role: models.resolve(spec, role, settings.models_dir).path
+              for role, spec in defaults.items()}
+    for model in models.all_models(settings.models_dir):
+        try:
+            meta_ok = model.metadata is not None
+        except BareError as exc:
+            table.add_row(model.name, "-", _size(model.size_bytes), f"[red]{exc}", "", "", "",
+                          str(model.path))
+            continue
+        roles = [role for role, path in chosen.items() if path == model.path]
+        role = ", ".join(f"{r} (in use)" for r in roles) or (model.default_role or "-")
+        table.add_row(model.name, role, _size(model.size_bytes), model.architecture,
+                      str(model.context_length or "?"),
+                      "yes" if model.has_chat_template and meta_ok else "no",
+                      model.sha256[:12], str(model.path))
+    _console().print(table)
+    return 0
+
+
+def _size(num: int) -> str:
+    return f"{num / 1e6:.0f} MB" if num < 1e9 else f"{num / 1e9:.2f} GB"
+
+
+@contextmanager
+def _graceful_stop(console: Any) -> Iterator[threading.Event]:
+    """First Ctrl-C: finish the current sample, then stop. Second: stop at once."""
+    stop = threading.Event()
+
+    def handler(signum: int, frame: Any) -> None:
+        if stop.is_set():
+            raise KeyboardInterrupt
+        stop.set()
+        console.print("[yellow]stopping after the current sample (Ctrl-C again to stop now)")
+
+    previous = signal.signal(signal.SIGINT, handler)
+    try:
+        yield stop
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def _backend(role: str, args: argparse.Namespace):
+    from bare_tui.core import models
+    from bare_tui.core.backends.llamacpp import LlamaCppBackend, LlamaOptions
+
+    settings = _settings(args)
+    model = models.resolve(getattr(settings, role), role, settings.models_dir)
+    options = LlamaOptions(gpu_layers=settings.gpu_layers, ctx=settings.ctx,
+                           threads=settings.threads)
+    return LlamaCppBackend(model, options)
+
+
+def _overrides(sampling: Any, args: argparse.Namespace) -> Any:
+    return sampling.replace(max_tokens=args.max_tokens, temperature=args.temperature)
+
+
+def _report(console: Any, result: Any) -> None:
+    if result.status == "nothing to do":
+        console.print(f"{result.kind}: nothing to do")
+    elif result.status == "cancelled":
+        console.print(f"[yellow]{result.kind}: stopped after {result.produced} of "
+                      f"{result.planned}; rerun the same command to continue")
+
+
+def _run_draft(store: Any, task: Any, args: argparse.Namespace, target: int,
+               stop: threading.Event) -> None:
+    from bare_tui.core import pipeline
+    from bare_tui.progress import JobProgress
+
+    console = _console(stderr=True)
+    planned = target - pipeline.count_candidates(store, task)
+    if planned <= 0:
+        console.print(f"draft: task {task.name} already has {target} or more candidates")
+        return
+    backend = _backend("base", args)
+    with JobProgress(console, f"draft {task.name}", planned) as progress:
+        result = pipeline.draft(store, task, backend, target,
+                                sampling=_overrides(task.base, args), rng_seed=args.rng_seed,
+                                on_sample=progress, stop=stop)
+    _report(console, result)
+
+
+def _run_refine(store: Any, task: Any, args: argparse.Namespace, stop: threading.Event) -> None:
+    from bare_tui.core import pipeline
+    from bare_tui.progress import JobProgress
+
+    console = _console(stderr=True)
+    pending = len(pipeline.unrefined(store, task, args.limit))
+    if not pending:
+        console.print("refine: every draft already has a refinement")
+        return
+    backend = _backend("instruct", args)
+    with JobProgress(console, f"refine {task.name}", pending) as progress:
+        result = pipeline.refine(store, task, backend, limit=args.limit,
+                                 sampling=_overrides(task.refine, args),
+                                 rng_seed=args.rng_seed, on_sample=progress, stop=stop)
+    _report(console, result)
+
+
+def _target(store: Any, task: Any, args: argparse.Namespace) -> int:
+    from bare_tui.core import pipeline
+
+    if args.more is not None:
+        return pipeline.count_candidates(store, task) + args.more
+    if args.n is None:
+        raise BareError("say how many: -n N (total for the task) or --more M")
+    return args.n
+
+
+def _pipeline_command(stages: Callable[[Any, Any, threading.Event], None]
+                      ) -> Callable[[argparse.Namespace], int]:
+    def command(args: argparse.Namespace) -> int:
+        console = _console(stderr=True)
+        with _open(args) as store:
+            store.mark_interrupted_runs()
+            task = _task(store, args)
+            with _graceful_stop(console) as stop:
+                stages(store, task, args, stop)
+            _print_status(store, task)
+        return 0
+
+    return command
+
+
+cmd_draft = _pipeline_command(
+    lambda store, task, args, stop: _run_draft(store, task, args, _target(store, task, args), stop)
+)
+cmd_refine = _pipeline_command(_run_refine)
+
+
+def _draft_then_refine(store: Any, task: Any, args: argparse.Namespace,
+                       stop: threading.Event) -> None:
+    _run_draft(store, task, args, _target(store, task, args), stop)
+    if not stop.is_set():
+        _run_refine(store, task, args, stop)
+
+
+cmd_run = _pipeline_command(_draft_then_refine)
+
+
+def _print_status(store: Any, task: Any) -> None:
+    from rich.table import Table
+
+    from bare_tui.core.review import status_counts
+
+    counts = status_counts(store, task.name)
+    table = Table(title=f"task {task.name} in {store.path}", show_header=False)
+    for key, value in counts.items():
+        table.add_row(key.replace("_", " "), str(value))
+    _console().print(table)
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    with _open(args) as store:
+        _print_status(store, _task(store, args))
+    return 0
+
+
+def _decide(action: str) -> Callable[[argparse.Namespace], int]:
+    def command(args: argparse.Namespace) -> int:
+        from bare_tui.core import review
+
+        settings = _settings(args)
+        reviewer = args.reviewer or settings.reviewer
+        chosen = "accept_draft" if action == "accept" and args.draft else action
+        with _open(args) as store:
+            review.decide(store, args.ids, chosen, reviewer, reason=getattr(args, "reason", None))
+        verb = {"accept": "accepted", "accept_draft": "accepted (draft)",
+                "reject": "rejected"}[chosen]
+        _console().print(f"{verb}: {', '.join(map(str, args.ids))}")
+        return 0
+
+    return command
+
+
+def _history(action: str) -> Callable[[argparse.Namespace], int]:
+    def command(args: argparse.Namespace) -> int:
+        from bare_tui.core import review
+
+        reviewer = args.reviewer or _settings(args).reviewer
+        with _open(args) as store:
+            touched = getattr(review, action)(store, reviewer)
+        if not touched:
+            _console().print(f"nothing to {action} for reviewer {reviewer}")
+        else:
+            _console().print(f"{action}: candidates {', '.join(map(str, touched))}")
+        return 0
+
+    return command
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from bare_tui.core.export import export
+
+    with _open(args) as store:
+        task = _task(store, args)
+        result = export(store, task, args.out, profile=args.profile, status=args.status,
+                        include_invalid=args.include_invalid)
+    skipped = result.skipped_invalid + result.skipped_unparsed
+    note = (f" (skipped {result.skipped_invalid} failing validation, "
+            f"{result.skipped_unparsed} unparsed)") if skipped else ""
+    _console().print(f"wrote {result.written} items to {result.path}{note}; "
+                     f"manifest {result.manifest_path}")
+    return 0
+
+
+def _demo_seeds() -> Path:
+    name = Path("data/seeds/gsm8k_train_200.jsonl")
+    for root in (Path.cwd(), Path(__file__).resolve().parents[1]):
+        if (root / name).is_file():
+            return root / name
+    raise BareError(f"demo seed file {name} not found; run from the bare-tui checkout")
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from bare_tui.core import tasks
+    from bare_tui.core.seeds import import_seeds
+
+    console = _console(stderr=True)
+    args.task = args.task or "gsm8k"
+    with _open(args) as store:
+        store.mark_interrupted_runs()
+        task = tasks.resolve(store, args.task)
+        result = import_seeds(store, task, _demo_seeds())
+        console.print(f"seeds: {result.added} new, {result.duplicates} already present")
+        with _graceful_stop(console) as stop:
+            _draft_then_refine(store, task, args, stop)
+        _print_status(store, task)
+    args.status, args.include_invalid = "any", False
+    return cmd_export(args)
+
+
+# --- parser ---------------------------------------------------------------------------
+
+EXAMPLES = {
+    "tasks": "bare-tui tasks\n  bare-tui tasks gsm8k > my_recipe.toml",
+    "seeds import": "bare-tui seeds import data/seeds/gsm8k_train_200.jsonl --task gsm8k\n"
+                    "  bare-tui seeds import problems.csv --task gsm8k "
+                    "--map question=problem --map answer=solution",
+    "models": "bare-tui models\n  bare-tui models --base models/my-base.gguf",
+    "draft": "bare-tui draft -n 100 --task gsm8k\n  bare-tui draft --more 50 --max-tokens 400",
+    "refine": "bare-tui refine\n  bare-tui refine --limit 10 --instruct models/my-chat.gguf",
+    "run": "bare-tui run -n 100 --task gsm8k\n  nohup bare-tui run -n 5000 > run.log 2>&1 &",
+    "accept": "bare-tui accept 3 4 5\n  bare-tui accept 7 --draft",
+    "reject": "bare-tui reject 8 --reason 'wrong arithmetic'",
+    "undo": "bare-tui undo",
+    "redo": "bare-tui redo",
+    "status": "bare-tui status --task gsm8k",
+    "export": "bare-tui export out/train.jsonl --profile chat\n"
+              "  bare-tui export all.jsonl --profile fields --status any",
+    "demo": "bare-tui demo\n  bare-tui demo -n 20 --max-tokens 300",
+}
+
+
+def _add(sub: Any, name: str, func: Callable, help_text: str, parents: list) -> Any:
+    parser = sub.add_parser(
+        name.split()[-1], help=help_text, description=help_text, parents=parents,
+        epilog=f"examples:\n  {EXAMPLES[name]}",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.set_defaults(func=func)
+    return parser
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="bare-tui",
+        description="Make fine-tuning datasets with BARE: a base model drafts diverse "
+        "candidates, an instruct model refines each one, you curate and export JSONL.",
+        epilog="examples:\n  bare-tui demo\n  bare-tui seeds import seeds.jsonl --task gsm8k\n"
+        "  bare-tui run -n 200\n  bare-tui export train.jsonl --profile chat",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"bare-tui {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    ws, mo, sa = _workspace_options(), _model_options(), _sampling_options()
+
+    tasks_parser = _add(sub, "tasks", cmd_tasks, "list built-in task recipes, or print one",
+                        [])
+    tasks_parser.add_argument("name", nargs="?", help="print this built-in recipe's TOML")
+
+    seeds = sub.add_parser("seeds", help="manage seed examples",
+                           description="manage seed examples")
+    seeds_sub = seeds.add_subparsers(dest="seeds_command", metavar="ACTION", required=True)
+    imp = _add(seeds_sub, "seeds import", cmd_seeds_import,
+               "import seed examples from JSONL or CSV (all or nothing)", [ws])
+    imp.add_argument("file", help="a .jsonl or .csv (.tsv) file, one example per line/row")
+    imp.add_argument("--map", action="append", metavar="FIELD=COLUMN",
+                     help="take FIELD from COLUMN of the file (repeatable)")
+
+    _add(sub, "models", cmd_models, "list models: embedded defaults and GGUF files in models/",
+         [ws, mo])
+
+    for name, func, text in (
+        ("draft", cmd_draft, "draft candidates with the base model (raw completion)"),
+        ("run", cmd_run, "draft with the base model, then refine every new draft"),
+    ):
+        p = _add(sub, name, func, text, [ws, mo, sa])
+        p.add_argument("-n", type=int, help="target number of candidates for the task; "
+                       "rerunning continues up to it")
+        p.add_argument("--more", type=int, help="draft this many more than the task has now")
+        if name == "run":
+            p.add_argument("--limit", type=int, help=argparse.SUPPRESS)
+    ref = _add(sub, "refine", cmd_refine,
+               "refine, with the instruct model, every draft that has no refinement", [ws, mo, sa])
+    ref.add_argument("--limit", type=int, help="refine at most this many drafts")
+
+    for name, func, text in (
+        ("accept", _decide("accept"), "accept candidates (their refined version)"),
+        ("reject", _decide("reject"), "reject candidates"),
+    ):
+        p = _add(sub, name, func, text, [ws])
+        p.add_argument("ids", nargs="+", type=int, metavar="ID", help="candidate ids")
+        p.add_argument("--reviewer", help="name recorded with the decision (default $USER)")
+        if name == "accept":
+            p.add_argument("--draft", action="store_true",
+                           help="accept the draft instead of the refinement")
+        else:
+            p.add_argument("--reason", help="why, recorded with the decision")
+    for name in ("undo", "redo"):
+        p = _add(sub, name, _history(name), f"{name} your latest review decision", [ws])
+        p.add_argument("--reviewer", help="whose decisions (default $USER)")
+
+    _add(sub, "status", cmd_status, "counts by state for a task", [ws])
+
+    exp = _add(sub, "export", cmd_export, "write the curated set as JSONL, with a manifest", [ws])
+    exp.add_argument("out", help="output .jsonl file (written atomically)")
+    exp.add_argument("--profile", default="chat", choices=("fields", "chat", "alpaca", "sharegpt"),
+                     help="record shape (default chat: OpenAI fine-tuning messages)")
+    exp.add_argument("--status", default="accepted",
+                     choices=("accepted", "pending", "rejected", "any"),
+                     help="which candidates (default accepted)")
+    exp.add_argument("--include-invalid", action="store_true",
+                     help="also export items that fail the recipe's checks")
+
+    demo = _add(sub, "demo", cmd_demo, "import the GSM8K sample seeds, draft and refine a few "
+                "candidates with the embedded models, export them", [ws, mo, sa])
+    demo.add_argument("-n", type=int, default=8, help="candidates to have (default 8)")
+    demo.add_argument("--more", type=int, help=argparse.SUPPRESS)
+    demo.add_argument("--limit", type=int, help=argparse.SUPPRESS)
+    demo.add_argument("--out", default="data/demo.jsonl", help="export file (default "
+                      "data/demo.jsonl)")
+    demo.add_argument("--profile", default="chat", help=argparse.SUPPRESS)
+    demo.set_defaults(max_tokens=DEMO_MAX_TOKENS)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 0
+    try:
+        return args.func(args)
+    except BareError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        print("interrupted; committed samples are kept, rerun to continue", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        return EXIT_ERROR

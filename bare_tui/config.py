@@ -1,0 +1,120 @@
+"""Settings from, in rising precedence: defaults, a TOML config file, environment, flags.
+
+Config file (first found): --config PATH, $BARE_TUI_CONFIG, ./bare-tui.toml,
+~/.config/bare-tui/config.toml. Example:
+
+    [workspace]
+    db = "data/bare.db"
+    reviewer = "alice"
+
+    [models]
+    dir = "models"
+    base = "gemma3-270m"            # embedded name, a path, or a file name in models/
+    instruct = "smollm2-135m-instruct"
+    gpu_layers = -1                 # -1: all; 0: CPU only
+    ctx = 4096
+    threads = 8
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+import tomllib
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from bare_tui.errors import BareError
+
+ENV = {
+    "db": "BARE_TUI_DB",
+    "models_dir": "BARE_TUI_MODELS_DIR",
+    "base": "BARE_TUI_BASE",
+    "instruct": "BARE_TUI_INSTRUCT",
+    "gpu_layers": "BARE_TUI_GPU_LAYERS",
+    "ctx": "BARE_TUI_CTX",
+    "threads": "BARE_TUI_THREADS",
+    "reviewer": "BARE_TUI_REVIEWER",
+}
+# config-file location of each setting: (table, key)
+FILE_KEYS = {
+    "db": ("workspace", "db"),
+    "reviewer": ("workspace", "reviewer"),
+    "models_dir": ("models", "dir"),
+    "base": ("models", "base"),
+    "instruct": ("models", "instruct"),
+    "gpu_layers": ("models", "gpu_layers"),
+    "ctx": ("models", "ctx"),
+    "threads": ("models", "threads"),
+}
+INTEGERS = {"gpu_layers", "ctx", "threads"}
+PATHS = {"db", "models_dir"}
+
+
+def _default_reviewer() -> str:
+    try:
+        return os.environ.get("USER") or getpass.getuser()
+    except (KeyError, OSError):
+        return "reviewer"
+
+
+@dataclass(frozen=True)
+class Settings:
+    db: Path = Path("data/bare.db")
+    models_dir: Path = Path("models")
+    base: str | None = None
+    instruct: str | None = None
+    gpu_layers: int | None = None
+    ctx: int = 4096
+    threads: int | None = None
+    reviewer: str = field(default_factory=_default_reviewer)
+    keys: dict[str, str] = field(default_factory=dict)
+    config_path: Path | None = None
+
+
+def config_file(explicit: str | None) -> Path | None:
+    if explicit:
+        path = Path(explicit)
+        if not path.is_file():
+            raise BareError(f"config file not found: {path}")
+        return path
+    for candidate in (os.environ.get("BARE_TUI_CONFIG"), "bare-tui.toml",
+                      Path.home() / ".config" / "bare-tui" / "config.toml"):
+        if candidate and Path(candidate).is_file():
+            return Path(candidate)
+    return None
+
+
+def _coerce(name: str, value: Any, origin: str) -> Any:
+    if name in INTEGERS:
+        try:
+            return int(value)
+        except (TypeError, ValueError):
+            raise BareError(f"{origin}: {name} must be a whole number, got {value!r}") from None
+    if name in PATHS:
+        return Path(os.path.expanduser(str(value)))
+    return str(value)
+
+
+def load(config: str | None = None, **flags: Any) -> Settings:
+    """Settings for one command; `flags` holds the command-line values (None = unset)."""
+    values: dict[str, Any] = {}
+    path = config_file(config)
+    if path is not None:
+        try:
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+        except (OSError, tomllib.TOMLDecodeError) as exc:
+            raise BareError(f"cannot read config {path}: {exc}") from None
+        for name, (table, key) in FILE_KEYS.items():
+            if key in data.get(table, {}):
+                values[name] = _coerce(name, data[table][key], str(path))
+        values["keys"] = {str(k): str(v) for k, v in data.get("keys", {}).items()}
+        values["config_path"] = path
+    for name, variable in ENV.items():
+        if os.environ.get(variable):
+            values[name] = _coerce(name, os.environ[variable], f"${variable}")
+    for name, value in flags.items():
+        if value is not None:
+            values[name] = _coerce(name, value, f"--{name.replace('_', '-')}")
+    return replace(Settings(), **values)

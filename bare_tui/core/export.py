@@ -1,0 +1,176 @@
+"""Write the curated set as JSONL in a fine-tuning profile, atomically, with a manifest.
+
+Profiles:
+- fields:   the task's fields as one JSON object per line;
+- chat:     OpenAI fine-tuning shape, {"messages": [system?, user, assistant]};
+- alpaca:   {"instruction", "input", "output"} (+ "system");
+- sharegpt: {"conversations": [{"from": "human"}, {"from": "gpt"}]} (+ "system").
+The chat-like profiles map fields through the recipe's [export] templates.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from bare_tui import __version__
+from bare_tui.core.store import Store, from_json, now, to_json
+from bare_tui.core.tasks import Task
+from bare_tui.core.validation import validate
+from bare_tui.errors import BareError
+
+PROFILES = ("fields", "chat", "alpaca", "sharegpt")
+STATUS_FILTERS = ("accepted", "pending", "rejected", "any")
+
+
+@dataclass(frozen=True)
+class ExportResult:
+    path: Path
+    manifest_path: Path
+    written: int
+    skipped_invalid: int
+    skipped_unparsed: int
+
+
+def final_items(store: Store, task: Task, status: str = "accepted"
+                ) -> Iterator[tuple[int, str, dict[str, str] | None]]:
+    """(candidate id, version, final fields) for every candidate with that status.
+
+    The final text is the edit if there is one, else the draft if the curator chose it,
+    else the latest refinement that parsed, else the draft.
+    """
+    if status not in STATUS_FILTERS:
+        raise BareError(f"unknown status {status!r} (choose from {', '.join(STATUS_FILTERS)})")
+    where = "" if status == "any" else "AND coalesce(d.status, 'pending') = :status"
+    rows = store.conn.execute(
+        "SELECT c.id, c.fields, d.version, d.final_fields,"
+        " (SELECT r.fields FROM refinements r WHERE r.candidate_id = c.id"
+        "  AND r.fields IS NOT NULL ORDER BY r.id DESC LIMIT 1)"
+        " FROM candidates c LEFT JOIN decisions d ON d.candidate_id = c.id"
+        f" WHERE c.task = :task {where} ORDER BY c.id",
+        {"task": task.name, "status": status},
+    )
+    for candidate_id, draft, version, edited, refined in rows:
+        if version == "edited":
+            yield candidate_id, "edited", from_json(edited)
+        elif version == "draft" or refined is None:
+            yield candidate_id, "draft", from_json(draft)
+        else:
+            yield candidate_id, "refined", from_json(refined)
+
+
+def _templates(task: Task, profile: str) -> dict[str, str]:
+    if profile == "fields":
+        return {}
+    missing = [key for key in ("user", "assistant") if key not in task.export]
+    if missing:
+        raise BareError(
+            f"profile {profile!r} needs an [export] section in task {task.name} with "
+            f"'user' and 'assistant' templates (missing: {', '.join(missing)}); "
+            "or use --profile fields"
+        )
+    return task.export
+
+
+def shape(profile: str, fields: dict[str, str], templates: dict[str, str]) -> dict[str, Any]:
+    if profile == "fields":
+        return dict(fields)
+    user = templates["user"].format_map(fields)
+    assistant = templates["assistant"].format_map(fields)
+    system = templates["system"].format_map(fields) if "system" in templates else None
+    if profile == "chat":
+        messages = [{"role": "system", "content": system}] if system else []
+        messages += [{"role": "user", "content": user},
+                     {"role": "assistant", "content": assistant}]
+        return {"messages": messages}
+    if profile == "alpaca":
+        item = {"instruction": user, "input": "", "output": assistant}
+        return {**item, "system": system} if system else item
+    if profile == "sharegpt":
+        item: dict[str, Any] = {"conversations": [{"from": "human", "value": user},
+                                                  {"from": "gpt", "value": assistant}]}
+        return {**item, "system": system} if system else item
+    raise BareError(f"unknown profile {profile!r} (choose from {', '.join(PROFILES)})")
+
+
+def _models_used(store: Store, ids: list[int]) -> list[dict[str, Any]]:
+    if not ids:
+        return []
+    marks = ",".join("?" * len(ids))
+    return store.query(
+        "SELECT DISTINCT kind, model, model_sha256 FROM runs WHERE id IN ("
+        f" SELECT run_id FROM candidates WHERE id IN ({marks})"
+        f" UNION SELECT run_id FROM refinements WHERE candidate_id IN ({marks}))"
+        " ORDER BY kind, model",
+        (*ids, *ids),
+    )
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    """Temp file in the same folder, fsync, rename: readers never see half a file."""
+    try:
+        handle = tempfile.NamedTemporaryFile(
+            "w", encoding="utf-8", dir=path.parent, prefix=f".{path.name}.", delete=False
+        )
+    except OSError as exc:
+        raise BareError(f"cannot write {path}: {exc.strerror or exc}") from None
+    try:
+        with handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(handle.name, path)
+    except OSError as exc:
+        Path(handle.name).unlink(missing_ok=True)
+        raise BareError(f"cannot write {path}: {exc.strerror or exc}") from None
+
+
+def export(store: Store, task: Task, path: str | Path, *, profile: str = "chat",
+           status: str = "accepted", include_invalid: bool = False) -> ExportResult:
+    path = Path(path)
+    if profile not in PROFILES:
+        raise BareError(f"unknown profile {profile!r} (choose from {', '.join(PROFILES)})")
+    if path.is_dir():
+        raise BareError(f"export path {path} is a folder; give a file name like {path}/out.jsonl")
+    if not path.parent.is_dir():
+        raise BareError(f"cannot write {path}: folder {path.parent} does not exist")
+    templates = _templates(task, profile)
+    lines, ids = [], []
+    skipped_invalid = skipped_unparsed = 0
+    versions: dict[str, int] = {}
+    for candidate_id, version, fields in final_items(store, task, status):
+        if fields is None:
+            skipped_unparsed += 1
+            continue
+        if not include_invalid and validate(task, fields):
+            skipped_invalid += 1
+            continue
+        lines.append(json.dumps(shape(profile, fields, templates), ensure_ascii=False))
+        ids.append(candidate_id)
+        versions[version] = versions.get(version, 0) + 1
+    text = "".join(line + "\n" for line in lines)
+    _write_atomically(path, text)
+    digest = hashlib.sha256(text.encode()).hexdigest()
+    manifest_path = path.with_name(path.stem + ".manifest.json")
+    manifest = {
+        "file": path.name, "sha256": digest, "count": len(lines), "created_at": now(),
+        "bare_tui_version": __version__, "task": task.name, "recipe_sha256": task.sha256,
+        "profile": profile,
+        "filters": {"status": status, "include_invalid": include_invalid},
+        "skipped": {"invalid": skipped_invalid, "unparsed": skipped_unparsed},
+        "versions": versions, "models": _models_used(store, ids), "candidate_ids": ids,
+    }
+    _write_atomically(manifest_path, json.dumps(manifest, indent=2) + "\n")
+    with store.transaction():
+        store.insert("exports", {
+            "task": task.name, "path": str(path.resolve()), "profile": profile,
+            "filters": to_json(manifest["filters"]), "count": len(lines), "sha256": digest,
+            "created_at": now(),
+        })
+    return ExportResult(path, manifest_path, len(lines), skipped_invalid, skipped_unparsed)

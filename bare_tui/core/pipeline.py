@@ -1,0 +1,218 @@
+"""Draft and refine jobs: resumable, cancellable between samples, one transaction each.
+
+`draft` brings a task to a target number of candidates, so rerunning after a crash or
+Ctrl-C continues where it stopped. `refine` refines every candidate that has no
+refinement yet. Both record a `runs` row with the model's sha256, the parameters, the
+master RNG seed and the counters; every sample records its own generation seed.
+"""
+
+from __future__ import annotations
+
+import random
+import secrets
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from bare_tui.core import prompts
+from bare_tui.core.backends import Backend, Generation
+from bare_tui.core.store import Store, from_json, now, to_json
+from bare_tui.core.tasks import Sampling, Task
+from bare_tui.core.validation import validate
+from bare_tui.errors import BareError
+
+
+@dataclass(frozen=True)
+class Sample:
+    """What a job reports after committing one sample."""
+
+    kind: str  # "draft" or "refine"
+    row_id: int
+    done: int  # samples committed by this job so far
+    total: int  # samples this job set out to make
+    generation: Generation
+    parsed: bool
+    valid: bool
+
+
+@dataclass(frozen=True)
+class JobResult:
+    kind: str
+    run_id: int | None
+    produced: int
+    planned: int
+    status: str  # "done", "cancelled", "nothing to do"
+
+
+OnSample = Callable[[Sample], None]
+
+
+def _new_seed(rng: random.Random) -> int:
+    return rng.randrange(1, 2**31 - 1)
+
+
+def select_shots(task: Task, seeds: Sequence[dict[str, Any]], rng: random.Random
+                 ) -> list[dict[str, Any]]:
+    count = min(task.shot_count, len(seeds))
+    if task.shot_selection == "random":
+        return rng.sample(list(seeds), count)
+    return list(seeds[:count])
+
+
+def parse_and_check(task: Task, text: str) -> tuple[dict[str, str] | None, str | None, list[str]]:
+    """(fields, parse error, validation problems); an unparsed output is invalid."""
+    try:
+        fields = prompts.parse_fields(task, text)
+    except prompts.ParseError as exc:
+        return None, str(exc), [f"parse: {exc}"]
+    return fields, None, validate(task, fields)
+
+
+def _require_seeds(store: Store, task: Task) -> list[dict[str, Any]]:
+    seeds = store.seeds(task.name)
+    if not seeds and task.shot_count > 0:
+        raise BareError(
+            f"task {task.name} has no seeds: import some with "
+            f"`bare-tui seeds import FILE --task {task.name}`"
+        )
+    return seeds
+
+
+def count_candidates(store: Store, task: Task) -> int:
+    return store.scalar("SELECT count(*) FROM candidates WHERE task = ?", (task.name,))
+
+
+def _start(store: Store, kind: str, task: Task, backend: Backend, sampling: Sampling,
+           rng_seed: int, target: int) -> int:
+    model = backend.describe()
+    return store.start_run({
+        "kind": kind, "task": task.name, "model": model["model"],
+        "model_path": model.get("model_path"), "model_sha256": model.get("model_sha256"),
+        "params": {"sampling": sampling.as_dict(), "shots": task.shot_count,
+                   "shot_selection": task.shot_selection, "recipe_sha256": task.sha256,
+                   "backend": model},
+        "rng_seed": rng_seed, "target": target,
+    })
+
+
+def _finish(store: Store, run_id: int, stopped: bool, produced: int, planned: int,
+            kind: str) -> JobResult:
+    status = "cancelled" if stopped and produced < planned else "done"
+    store.finish_run(run_id, status)
+    return JobResult(kind, run_id, produced, planned, status)
+
+
+def _run_job(store: Store, run_id: int, body: Callable[[], tuple[int, int, bool]],
+             kind: str) -> JobResult:
+    try:
+        produced, planned, stopped = body()
+    except BaseException as exc:
+        store.finish_run(run_id, "interrupted" if isinstance(exc, KeyboardInterrupt)
+                         else "failed", error=str(exc)[:500])
+        raise
+    return _finish(store, run_id, stopped, produced, planned, kind)
+
+
+def _commit(store: Store, table: str, task: Task, run_id: int, seed: int,
+            generation: Generation, extra: dict[str, Any]) -> tuple[int, bool, bool]:
+    """Parse, check and store one sample and its run's counters in one transaction;
+    returns (row id, parsed, valid)."""
+    fields, parse_error, problems = parse_and_check(task, generation.text)
+    with store.transaction():
+        row_id = store.insert(table, {
+            **extra, "run_id": run_id, "seed": seed, "raw_text": generation.text,
+            "fields": to_json(fields), "parse_error": parse_error,
+            "validation": to_json(problems), "valid": int(not problems),
+            "finish_reason": generation.finish_reason,
+            "prompt_tokens": generation.prompt_tokens,
+            "completion_tokens": generation.completion_tokens,
+            "ms": generation.ms, "created_at": now(),
+        })
+        store.count_sample(run_id, generation.prompt_tokens, generation.completion_tokens,
+                           generation.ms, fields is not None)
+    return row_id, fields is not None, not problems
+
+
+def draft(store: Store, task: Task, backend: Backend, target: int, *,
+          sampling: Sampling | None = None, rng_seed: int | None = None,
+          on_sample: OnSample | None = None, stop: threading.Event | None = None) -> JobResult:
+    """Draft with the base model until the task has `target` candidates."""
+    sampling = sampling or task.base
+    stop = stop or threading.Event()
+    planned = target - count_candidates(store, task)
+    if planned <= 0:
+        return JobResult("draft", None, 0, 0, "nothing to do")
+    seeds = _require_seeds(store, task)
+    rng_seed = rng_seed if rng_seed is not None else secrets.randbits(31)
+    rng = random.Random(rng_seed)
+    run_id = _start(store, "draft", task, backend, sampling, rng_seed, target)
+
+    def body() -> tuple[int, int, bool]:
+        produced = 0
+        # Recount each time: another process may be drafting the same task.
+        while not stop.is_set() and count_candidates(store, task) < target:
+            shots = select_shots(task, seeds, rng)
+            seed = _new_seed(rng)
+            generation = backend.complete(
+                prompts.base_prompt(task, [s["fields"] for s in shots]), sampling, seed
+            )
+            row_id, parsed, valid = _commit(store, "candidates", task, run_id, seed, generation, {
+                "task": task.name, "shot_ids": to_json([s["id"] for s in shots]),
+            })
+            produced += 1
+            if on_sample:
+                on_sample(Sample("draft", row_id, produced, planned, generation, parsed, valid))
+        return produced, planned, stop.is_set()
+
+    return _run_job(store, run_id, body, "draft")
+
+
+def unrefined(store: Store, task: Task, limit: int | None = None) -> list[dict[str, Any]]:
+    sql = (
+        "SELECT c.id, c.fields, c.raw_text, c.shot_ids FROM candidates c"
+        " WHERE c.task = ? AND NOT EXISTS (SELECT 1 FROM refinements r WHERE r.candidate_id = c.id)"
+        " AND trim(c.raw_text) != '' ORDER BY c.id"
+    )
+    if limit is not None:
+        sql += f" LIMIT {int(limit)}"
+    return store.query(sql, (task.name,))
+
+
+def refine(store: Store, task: Task, backend: Backend, *, limit: int | None = None,
+           sampling: Sampling | None = None, rng_seed: int | None = None,
+           on_sample: OnSample | None = None, stop: threading.Event | None = None) -> JobResult:
+    """Refine, one draft per call, every candidate of the task without a refinement."""
+    sampling = sampling or task.refine
+    stop = stop or threading.Event()
+    pending = unrefined(store, task, limit)
+    if not pending:
+        return JobResult("refine", None, 0, 0, "nothing to do")
+    seeds = store.seeds(task.name)
+    seeds_by_id = {s["id"]: s["fields"] for s in seeds}
+    static_shots = [s["fields"] for s in seeds[: task.shot_count]]
+    rng_seed = rng_seed if rng_seed is not None else secrets.randbits(31)
+    rng = random.Random(rng_seed)
+    run_id = _start(store, "refine", task, backend, sampling, rng_seed, len(pending))
+
+    def body() -> tuple[int, int, bool]:
+        produced = 0
+        for candidate in pending:
+            if stop.is_set():
+                break
+            # The same examples the draft was made from, as in the paper.
+            shot_ids = from_json(candidate["shot_ids"]) or []
+            shots = [seeds_by_id[i] for i in shot_ids if i in seeds_by_id] or static_shots
+            draft_fields = from_json(candidate["fields"])
+            messages = prompts.refine_messages(task, shots, draft_fields or candidate["raw_text"])
+            seed = _new_seed(rng)
+            generation = backend.chat(messages, sampling, seed)
+            row_id, parsed, valid = _commit(store, "refinements", task, run_id, seed, generation,
+                                            {"candidate_id": candidate["id"]})
+            produced += 1
+            if on_sample:
+                on_sample(Sample("refine", row_id, produced, len(pending), generation, parsed,
+                                 valid))
+        return produced, len(pending), stop.is_set()
+
+    return _run_job(store, run_id, body, "refine")

@@ -1,0 +1,109 @@
+"""Build the base (draft) and refine prompts of a task, and parse model output into fields.
+
+The base prompt follows the BARE paper: the corpus description, k real examples each
+wrapped in `EXAMPLE START` / `EXAMPLE DONE`, then an open `EXAMPLE START` for the base
+model to complete. The refine prompt is one chat message asking the instruct model to
+improve one draft against the same examples, in the same field format.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+
+from bare_tui.core.tasks import Task
+
+EXAMPLE_START = "EXAMPLE START"
+EXAMPLE_DONE = "EXAMPLE DONE"
+
+DEFAULT_REFINE_INSTRUCTION = (
+    "Improve the given {thing}. Edit it to be more similar in style to the examples, "
+    "disambiguate it, and correct any errors. Do not change the theme."
+)
+
+
+class ParseError(ValueError):
+    """Model output that does not hold the task's fields."""
+
+
+def render_example(task: Task, fields: Mapping[str, str]) -> str:
+    return "\n".join(f"{f.label}:\n{str(fields.get(f.name, '')).strip()}" for f in task.fields)
+
+
+def base_prompt(task: Task, shots: Sequence[Mapping[str, str]]) -> str:
+    blocks = [f"{EXAMPLE_START}\n{render_example(task, shot)}\n{EXAMPLE_DONE}" for shot in shots]
+    return "\n\n".join([task.description, *blocks, f"{EXAMPLE_START}\n"])
+
+
+def refine_messages(
+    task: Task, shots: Sequence[Mapping[str, str]], draft: Mapping[str, str] | str
+) -> list[dict[str, str]]:
+    """One user message; `draft` is the parsed fields, or the raw text when the draft
+    did not parse (the instruct model may still recover it)."""
+    instruction = (task.refine_instruction or DEFAULT_REFINE_INSTRUCTION).format(
+        thing=task.thing
+    )
+    layout = "\n".join(f"{f.label}:\n[{f.name}]" for f in task.fields)
+    examples = "\n\n".join(render_example(task, shot) for shot in shots)
+    draft_text = draft.strip() if isinstance(draft, str) else render_example(task, draft)
+    parts = [instruction, f"Write your answer in this format:\n{layout}"]
+    if examples:
+        parts.append(f"Here are some examples:\n\n{examples}")
+    parts += [
+        f"Here is the {task.thing} to improve:\n\n{draft_text}",
+        f"Provide only the improved {task.thing} in the format above. "
+        "Do not include any commentary.",
+    ]
+    return [{"role": "user", "content": "\n\n".join(parts)}]
+
+
+def _label_pattern(label: str) -> str:
+    # Tolerates the decorations small chat models like to add: "**Answer:**", "## Answer:".
+    emphasis = r"(?:\*\*|__)?"
+    return (rf"^[ \t]*(?:[#>*_]+[ \t]*)?{re.escape(label)}[ \t]*{emphasis}[ \t]*:"
+            rf"{emphasis}[ \t]*")
+
+
+def _clean(text: str) -> str:
+    text = text.replace("\r\n", "\n")
+    text = text.split(EXAMPLE_DONE, 1)[0]
+    text = re.sub(r"^\s*" + EXAMPLE_START + r"\s*\n", "", text)
+    # Drop a surrounding code fence.
+    text = re.sub(r"^\s*```[\w-]*\n", "", text)
+    text = re.sub(r"\n```\s*$", "", text)
+    return text
+
+
+def parse_fields(task: Task, text: str) -> dict[str, str]:
+    """Split output into the task's fields by their labels, in order.
+
+    Raises ParseError naming the first label that cannot be found.
+    """
+    body = _clean(text)
+    patterns = [re.compile(_label_pattern(f.label), re.IGNORECASE | re.MULTILINE)
+                for f in task.fields]
+    # A value ends where the next label starts; the last one ends at any label that
+    # would begin another item, so a run-on draft keeps only its first item.
+    any_label = re.compile(
+        "|".join(f"(?:{_label_pattern(f.label)})" for f in task.fields)
+        + rf"|^[ \t]*{EXAMPLE_START}",
+        re.IGNORECASE | re.MULTILINE,
+    )
+    starts: list[tuple[int, int]] = []
+    position = 0
+    for spec, pattern in zip(task.fields, patterns, strict=True):
+        match = pattern.search(body, position)
+        if match is None:
+            raise ParseError(f"no '{spec.label}:' label found")
+        starts.append((match.start(), match.end()))
+        position = match.end()
+    values: dict[str, str] = {}
+    for index, spec in enumerate(task.fields):
+        value_start = starts[index][1]
+        if index + 1 < len(starts):
+            value_end = starts[index + 1][0]
+        else:
+            after = any_label.search(body, value_start)
+            value_end = after.start() if after else len(body)
+        values[spec.name] = body[value_start:value_end].strip()
+    return values

@@ -1,0 +1,125 @@
+"""Import real seed examples from JSONL or CSV into a task, all or nothing."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from bare_tui.core.store import Store, now, to_json
+from bare_tui.core.tasks import Task
+from bare_tui.errors import BareError
+
+FORMATS = {".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl", ".csv": "csv",
+           ".tsv": "tsv"}
+
+
+@dataclass(frozen=True)
+class ImportResult:
+    added: int
+    duplicates: int
+
+
+def parse_mapping(pairs: list[str]) -> dict[str, str]:
+    """`--map field=column` flags into {field: column}."""
+    mapping = {}
+    for pair in pairs:
+        field_name, sep, column = pair.partition("=")
+        if not sep or not field_name.strip() or not column.strip():
+            raise BareError(f"bad --map {pair!r}: write it as FIELD=COLUMN, e.g. question=problem")
+        mapping[field_name.strip()] = column.strip()
+    return mapping
+
+
+def _records(path: Path, kind: str) -> Iterator[tuple[int, Any]]:
+    with path.open(encoding="utf-8", newline="") as handle:
+        if kind == "jsonl":
+            for number, line in enumerate(handle, start=1):
+                if not line.strip():
+                    continue
+                try:
+                    yield number, json.loads(line)
+                except json.JSONDecodeError as exc:
+                    raise BareError(f"{path}:{number}: invalid JSON: {exc.msg}") from None
+        else:
+            reader = csv.DictReader(handle, delimiter="\t" if kind == "tsv" else ",")
+            if not reader.fieldnames:
+                return
+            for row in reader:
+                if None in row:
+                    raise BareError(
+                        f"{path}:{reader.line_num}: more values than the header has columns"
+                    )
+                yield reader.line_num, row
+
+
+def read_seeds(path: str | Path, task: Task, mapping: Mapping[str, str] | None = None
+               ) -> list[tuple[dict[str, str], str]]:
+    """[(fields, 'file:line')] for every record, or a BareError naming the bad line."""
+    path = Path(path)
+    mapping = dict(mapping or {})
+    unknown = set(mapping) - set(task.field_names)
+    if unknown:
+        raise BareError(
+            f"--map names unknown field {sorted(unknown)[0]!r}; task {task.name} has "
+            f"fields {', '.join(task.field_names)}"
+        )
+    kind = FORMATS.get(path.suffix.lower())
+    if kind is None:
+        raise BareError(f"{path}: unknown seed file type; use .jsonl or .csv (or .tsv)")
+    if not path.is_file():
+        raise BareError(f"seed file not found: {path}")
+    seeds = []
+    try:
+        for number, record in _records(path, kind):
+            where = f"{path}:{number}"
+            if not isinstance(record, dict):
+                raise BareError(f"{where}: expected a JSON object, got {type(record).__name__}")
+            fields = {}
+            for name in task.field_names:
+                column = mapping.get(name, name)
+                value = record.get(column)
+                if value is None or (isinstance(value, str) and not value.strip()):
+                    present = ", ".join(map(str, record)) or "nothing"
+                    raise BareError(
+                        f"{where}: missing field {column!r} (the record has: {present}); "
+                        f"map a column with --map {name}=COLUMN"
+                    )
+                if isinstance(value, dict | list):
+                    kind_name = type(value).__name__
+                    raise BareError(f"{where}: field {column!r} must be text, not {kind_name}")
+                fields[name] = str(value)
+            seeds.append((fields, where))
+    except UnicodeDecodeError as exc:
+        raise BareError(f"{path}: not UTF-8 text (bad byte at offset {exc.start})") from None
+    except OSError as exc:
+        raise BareError(f"cannot read {path}: {exc.strerror or exc}") from None
+    if not seeds:
+        raise BareError(f"{path}: no seed records found")
+    return seeds
+
+
+def content_sha256(fields: Mapping[str, str]) -> str:
+    return hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()
+
+
+def import_seeds(store: Store, task: Task, path: str | Path,
+                 mapping: Mapping[str, str] | None = None) -> ImportResult:
+    """Read the whole file first, then insert in one transaction: a bad line imports
+    nothing. Seeds already in the task (same fields) are skipped, so re-importing a file
+    is harmless."""
+    seeds = read_seeds(path, task, mapping)
+    added = 0
+    with store.transaction() as conn:
+        for fields, where in seeds:
+            cursor = conn.execute(
+                "INSERT OR IGNORE INTO seeds (task, fields, source, content_sha256, created_at)"
+                " VALUES (?, ?, ?, ?, ?)",
+                (task.name, to_json(fields), where, content_sha256(fields), now()),
+            )
+            added += cursor.rowcount
+    return ImportResult(added=added, duplicates=len(seeds) - added)

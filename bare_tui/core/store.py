@@ -1,0 +1,265 @@
+"""The workspace: one SQLite file holding tasks, seeds, runs, candidates and review events.
+
+WAL mode and a busy timeout let a CLI job and a reviewer share the file. Every write
+that produces a sample happens in one `transaction()`, so killing the process at any
+moment loses at most the sample being generated and never leaves a partial row.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import sqlite3
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import sqlite_utils
+
+from bare_tui.errors import BareError
+
+SCHEMA_VERSION = 1
+BUSY_TIMEOUT_MS = 30_000
+
+
+def now() -> float:
+    return time.time()
+
+
+def to_json(value: Any) -> str | None:
+    return None if value is None else json.dumps(value, ensure_ascii=False)
+
+
+def from_json(text: str | None) -> Any:
+    return None if text is None else json.loads(text)
+
+
+def _migrate_v1(db: sqlite_utils.Database) -> None:
+    db["tasks"].create(
+        {"name": str, "recipe": str, "recipe_sha256": str, "created_at": float},
+        pk="name",
+        if_not_exists=True,
+    )
+    db["seeds"].create(
+        {"id": int, "task": str, "fields": str, "source": str, "content_sha256": str,
+         "created_at": float},
+        pk="id",
+        if_not_exists=True,
+    )
+    db["seeds"].create_index(["task", "content_sha256"], unique=True, if_not_exists=True)
+    db["runs"].create(
+        {"id": int, "kind": str, "task": str, "model": str, "model_path": str,
+         "model_sha256": str, "params": str, "rng_seed": int, "target": int,
+         "status": str, "produced": int, "parse_failures": int, "prompt_tokens": int,
+         "completion_tokens": int, "generation_ms": float, "started_at": float,
+         "finished_at": float, "pid": int, "host": str, "error": str},
+        pk="id",
+        if_not_exists=True,
+    )
+    # What every generated sample records, draft or refinement.
+    sample = {"run_id": int, "seed": int, "raw_text": str, "fields": str, "parse_error": str,
+              "validation": str, "valid": int, "finish_reason": str, "prompt_tokens": int,
+              "completion_tokens": int, "ms": float, "created_at": float}
+    db["candidates"].create(
+        {"id": int, "task": str, "shot_ids": str, **sample}, pk="id", if_not_exists=True
+    )
+    db["candidates"].create_index(["task"], if_not_exists=True)
+    db["refinements"].create(
+        {"id": int, "candidate_id": int, **sample}, pk="id", if_not_exists=True
+    )
+    db["refinements"].create_index(["candidate_id"], if_not_exists=True)
+    # Append-only audit trail of review decisions; `decisions` is kept in step with it
+    # in the same transaction and holds the current state per candidate.
+    db["events"].create(
+        {"id": int, "group_id": int, "candidate_id": int, "action": str, "reviewer": str,
+         "reason": str, "before": str, "after": str, "target_group": int,
+         "created_at": float},
+        pk="id",
+        if_not_exists=True,
+    )
+    db["events"].create_index(["reviewer", "id"], if_not_exists=True)
+    db["events"].create_index(["candidate_id"], if_not_exists=True)
+    db["decisions"].create(
+        {"candidate_id": int, "status": str, "version": str, "final_fields": str,
+         "reviewer": str, "reason": str, "event_id": int, "updated_at": float},
+        pk="candidate_id",
+        if_not_exists=True,
+    )
+    db["decisions"].create_index(["status"], if_not_exists=True)
+    db["exports"].create(
+        {"id": int, "task": str, "path": str, "profile": str, "filters": str,
+         "count": int, "sha256": str, "created_at": float},
+        pk="id",
+        if_not_exists=True,
+    )
+
+
+MIGRATIONS = {1: _migrate_v1}
+
+
+class Store:
+    """A workspace database. Open one per thread (sqlite3 connections are not shared)."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            conn = sqlite3.connect(
+                self.path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None,
+                check_same_thread=False,
+            )
+            conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            conn.execute("PRAGMA journal_mode = WAL")
+            conn.execute("PRAGMA synchronous = NORMAL")
+            conn.execute("PRAGMA foreign_keys = ON")
+        except (sqlite3.Error, OSError) as exc:
+            raise BareError(f"cannot open workspace database {self.path}: {exc}") from None
+        self.conn = conn
+        self.db = sqlite_utils.Database(conn)
+        self._migrate()
+
+    def close(self) -> None:
+        self.conn.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def schema_version(self) -> int:
+        return self.conn.execute("PRAGMA user_version").fetchone()[0]
+
+    def _migrate(self) -> None:
+        version = self.schema_version
+        if version > SCHEMA_VERSION:
+            raise BareError(
+                f"{self.path} was written by a newer bare-tui (schema {version}, this one "
+                f"knows {SCHEMA_VERSION}); upgrade bare-tui"
+            )
+        # Each step is idempotent, so a crash half-way through is repaired by rerunning it.
+        for target in range(version + 1, SCHEMA_VERSION + 1):
+            MIGRATIONS[target](self.db)
+            self.conn.execute(f"PRAGMA user_version = {target}")
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """One atomic write. BEGIN IMMEDIATE takes the write lock up front, so two
+        processes queue on the busy timeout instead of failing on a lock upgrade."""
+        if self.conn.in_transaction:
+            yield self.conn
+            return
+        self.conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield self.conn
+        except BaseException:
+            self.conn.execute("ROLLBACK")
+            raise
+        else:
+            self.conn.execute("COMMIT")
+
+    def insert(self, table: str, row: dict[str, Any]) -> int:
+        """Insert one row inside the caller's transaction and return its rowid."""
+        columns = ", ".join(f'"{key}"' for key in row)
+        marks = ", ".join("?" for _ in row)
+        cursor = self.conn.execute(
+            f'INSERT INTO "{table}" ({columns}) VALUES ({marks})', list(row.values())
+        )
+        return int(cursor.lastrowid)
+
+    def update(self, table: str, pk: str, key: Any, changes: dict[str, Any]) -> None:
+        sets = ", ".join(f'"{column}" = ?' for column in changes)
+        self.conn.execute(
+            f'UPDATE "{table}" SET {sets} WHERE "{pk}" = ?', [*changes.values(), key]
+        )
+
+    def query(self, sql: str, params: tuple | dict = ()) -> list[dict[str, Any]]:
+        return list(self.db.query(sql, params))
+
+    def scalar(self, sql: str, params: tuple | dict = ()) -> Any:
+        row = self.conn.execute(sql, params).fetchone()
+        return None if row is None else row[0]
+
+    # --- tasks -----------------------------------------------------------------
+
+    def save_task(self, name: str, recipe: str, recipe_sha256: str) -> None:
+        with self.transaction():
+            self.conn.execute(
+                "INSERT INTO tasks (name, recipe, recipe_sha256, created_at) VALUES (?, ?, ?, ?)"
+                " ON CONFLICT(name) DO UPDATE SET recipe = excluded.recipe,"
+                " recipe_sha256 = excluded.recipe_sha256",
+                (name, recipe, recipe_sha256, now()),
+            )
+
+    def task_recipe(self, name: str) -> str | None:
+        return self.scalar("SELECT recipe FROM tasks WHERE name = ?", (name,))
+
+    def task_names(self) -> list[str]:
+        return [row["name"] for row in self.query("SELECT name FROM tasks ORDER BY name")]
+
+    # --- seeds -----------------------------------------------------------------
+
+    def seeds(self, task: str) -> list[dict[str, Any]]:
+        rows = self.query("SELECT id, fields FROM seeds WHERE task = ? ORDER BY id", (task,))
+        return [{"id": row["id"], "fields": from_json(row["fields"])} for row in rows]
+
+    # --- runs ------------------------------------------------------------------
+
+    def start_run(self, row: dict[str, Any]) -> int:
+        row = {
+            **row, "status": "running", "produced": 0, "parse_failures": 0,
+            "prompt_tokens": 0, "completion_tokens": 0, "generation_ms": 0.0,
+            "started_at": now(), "pid": os.getpid(), "host": socket.gethostname(),
+        }
+        row["params"] = to_json(row.get("params"))
+        with self.transaction():
+            return self.insert("runs", row)
+
+    def finish_run(self, run_id: int, status: str, error: str | None = None) -> None:
+        with self.transaction():
+            self.update("runs", "id", run_id,
+                        {"status": status, "finished_at": now(), "error": error})
+
+    def count_sample(self, run_id: int, prompt_tokens: int, completion_tokens: int,
+                     ms: float, parsed: bool) -> None:
+        """Add one sample to its run's counters (call inside the sample's transaction)."""
+        self.conn.execute(
+            "UPDATE runs SET produced = produced + 1, parse_failures = parse_failures + ?,"
+            " prompt_tokens = prompt_tokens + ?, completion_tokens = completion_tokens + ?,"
+            " generation_ms = generation_ms + ? WHERE id = ?",
+            (0 if parsed else 1, prompt_tokens, completion_tokens, ms, run_id),
+        )
+
+    def mark_interrupted_runs(self) -> int:
+        """Runs left 'running' by a process on this host that no longer exists."""
+        host = socket.gethostname()
+        stale = [
+            row["id"]
+            for row in self.query(
+                "SELECT id, pid FROM runs WHERE status = 'running' AND host = ?", (host,)
+            )
+            if not _pid_alive(row["pid"])
+        ]
+        if stale:
+            with self.transaction():
+                for run_id in stale:
+                    self.update("runs", "id", run_id, {"status": "interrupted"})
+        return len(stale)
+
+
+def _pid_alive(pid: int | None) -> bool:
+    if not pid:
+        return False
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

@@ -1,0 +1,100 @@
+"""Drafting throughput: bare-tui's `draft` job vs a plain llama-cpp-python loop.
+
+Both sides use the same loaded model, the same prompts, the same per-sample seeds and
+the same token budget, so they generate the same tokens; the difference is the
+pipeline's own cost (prompt building, parsing, checks, one SQLite transaction per
+sample). Rounds alternate between the two to spread machine noise; the median round
+of each is compared.
+
+    python bench/draft_throughput.py [--samples 8] [--max-tokens 128] [--rounds 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from bare_tui.core import models, pipeline, prompts, tasks  # noqa: E402
+from bare_tui.core.backends.llamacpp import LlamaCppBackend, LlamaOptions  # noqa: E402
+from bare_tui.core.seeds import import_seeds  # noqa: E402
+from bare_tui.core.store import Store  # noqa: E402
+
+SEEDS = ROOT / "data" / "seeds" / "gsm8k_train_200.jsonl"
+
+
+def plain_loop(llama, task, seeds, sampling, samples: int, rng_seed: int) -> tuple[int, float]:
+    """What a user would write by hand: create_completion in a loop."""
+    rng = random.Random(rng_seed)
+    tokens = 0
+    started = time.perf_counter()
+    for _ in range(samples):
+        shots = pipeline.select_shots(task, seeds, rng)
+        seed = pipeline._new_seed(rng)
+        out = llama.create_completion(
+            prompts.base_prompt(task, [s["fields"] for s in shots]),
+            max_tokens=sampling.max_tokens, temperature=sampling.temperature,
+            top_p=sampling.top_p, top_k=sampling.top_k, min_p=sampling.min_p,
+            repeat_penalty=sampling.repeat_penalty, stop=list(sampling.stop), seed=seed,
+        )
+        tokens += out["usage"]["completion_tokens"]
+    return tokens, time.perf_counter() - started
+
+
+def bare_tui_draft(backend, task, sampling, samples: int, rng_seed: int) -> tuple[int, float]:
+    with tempfile.TemporaryDirectory() as folder, Store(Path(folder) / "bench.db") as store:
+        tasks.resolve(store, task.name)
+        import_seeds(store, task, SEEDS)
+        started = time.perf_counter()
+        pipeline.draft(store, task, backend, samples, sampling=sampling, rng_seed=rng_seed)
+        elapsed = time.perf_counter() - started
+        tokens = store.scalar("SELECT sum(completion_tokens) FROM candidates")
+    return tokens, elapsed
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--samples", type=int, default=8)
+    parser.add_argument("--max-tokens", type=int, default=128)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--base", default=None, help="base model (default: embedded)")
+    args = parser.parse_args()
+
+    task = tasks.parse_recipe(tasks.builtin_source("gsm8k"))
+    sampling = task.base.replace(max_tokens=args.max_tokens)
+    backend = LlamaCppBackend(models.resolve(args.base, "base", ROOT / "models"),
+                              LlamaOptions(ctx=2048))
+    with tempfile.TemporaryDirectory() as folder, Store(Path(folder) / "s.db") as store:
+        import_seeds(store, tasks.resolve(store, "gsm8k"), SEEDS)
+        seeds = store.seeds("gsm8k")
+
+    print(f"model {backend.model.name} on {backend.describe()['device']}, "
+          f"{args.samples} samples x {args.max_tokens} max tokens, {args.rounds} rounds")
+    baseline_rates, ours_rates = [], []
+    for round_index in range(args.rounds):
+        rng_seed = 1000 + round_index
+        base_tokens, base_s = plain_loop(backend.llama, task, seeds, sampling, args.samples,
+                                         rng_seed)
+        our_tokens, our_s = bare_tui_draft(backend, task, sampling, args.samples, rng_seed)
+        baseline_rates.append(base_tokens / base_s)
+        ours_rates.append(our_tokens / our_s)
+        print(f"round {round_index + 1}: plain loop {base_tokens} tok in {base_s:.2f}s "
+              f"= {base_tokens / base_s:.1f} tok/s | bare-tui draft {our_tokens} tok in "
+              f"{our_s:.2f}s = {our_tokens / our_s:.1f} tok/s")
+    baseline, ours = statistics.median(baseline_rates), statistics.median(ours_rates)
+    print(f"plain create_completion loop: {baseline:.1f} tok/s (median)")
+    print(f"bare-tui draft:               {ours:.1f} tok/s (median)")
+    print(f"ratio bare-tui / plain: {ours / baseline:.3f}")
+
+
+if __name__ == "__main__":
+    main()

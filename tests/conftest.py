@@ -1,0 +1,103 @@
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bare_tui.core import models, tasks
+from bare_tui.core.store import Store
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+ROOT = Path(__file__).resolve().parents[1]
+GSM8K_SEEDS = ROOT / "data" / "seeds" / "gsm8k_train_200.jsonl"
+REVIEW_SEEDS = ROOT / "data" / "seeds" / "reviews.jsonl"
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Store:
+    with Store(tmp_path / "bare.db") as opened:
+        yield opened
+
+
+@pytest.fixture
+def gsm8k(store: Store) -> tasks.Task:
+    return tasks.resolve(store, "gsm8k")
+
+
+@pytest.fixture(scope="session")
+def base_model() -> models.ModelFile:
+    return models.resolve(None, "base", ROOT / "models")
+
+
+@pytest.fixture(scope="session")
+def instruct_model() -> models.ModelFile:
+    return models.resolve(None, "instruct", ROOT / "models")
+
+
+@pytest.fixture(scope="session")
+def base_backend(base_model):
+    from bare_tui.core.backends.llamacpp import LlamaCppBackend, LlamaOptions
+
+    return LlamaCppBackend(base_model, LlamaOptions(ctx=2048))
+
+
+@pytest.fixture(scope="session")
+def instruct_backend(instruct_model):
+    from bare_tui.core.backends.llamacpp import LlamaCppBackend, LlamaOptions
+
+    return LlamaCppBackend(instruct_model, LlamaOptions(ctx=4096))
+
+
+def run_cli(*args: str, cwd: Path | None = None, env: dict | None = None,
+            timeout: float = 600) -> subprocess.CompletedProcess:
+    """The real `bare-tui` as a user runs it, in a separate process."""
+    full_env = {**os.environ, "HF_HUB_OFFLINE": "1", **(env or {})}
+    return subprocess.run(
+        [sys.executable, "-m", "bare_tui", *args], cwd=cwd or ROOT, env=full_env,
+        capture_output=True, text=True, timeout=timeout,
+    )
+
+
+class ScriptedBackend:
+    """Replays fixed outputs: for pure-logic tests of the pipeline, next to the real ones."""
+
+    def __init__(self, outputs: list[str]):
+        self.outputs = list(outputs)
+        self.calls: list[tuple[object, int]] = []
+
+    def _next(self, request: object, seed: int):
+        from bare_tui.core.backends import Generation
+
+        self.calls.append((request, seed))
+        text = self.outputs[(len(self.calls) - 1) % len(self.outputs)]
+        return Generation(text, 10, len(text.split()), 1.0, "stop")
+
+    def complete(self, prompt, sampling, seed):
+        return self._next(prompt, seed)
+
+    def chat(self, messages, sampling, seed):
+        return self._next(messages, seed)
+
+    def describe(self):
+        return {"backend": "scripted", "model": "scripted", "model_sha256": "0" * 64}
+
+
+GOOD_DRAFT = "Question:\nAnn has 2 pens and buys 3. How many?\nAnswer:\n2 + 3 = 5\n#### 5\n"
+BAD_DRAFT = "Question:\nBen has apples.\nAnswer:\nsome apples\n"
+
+
+@pytest.fixture
+def drafted(store, gsm8k):
+    """A workspace with seeds, 3 drafts (the 2nd fails validation) and refinements of all."""
+    from bare_tui.core import pipeline
+    from bare_tui.core.seeds import import_seeds
+
+    import_seeds(store, gsm8k, GSM8K_SEEDS)
+    pipeline.draft(store, gsm8k, ScriptedBackend([GOOD_DRAFT, BAD_DRAFT, GOOD_DRAFT]), 3)
+    refined = GOOD_DRAFT.replace("Ann", "Anna")
+    pipeline.refine(store, gsm8k, ScriptedBackend([refined, "no labels at all", refined]))
+    return store

@@ -1,0 +1,87 @@
+"""The real `bare-tui` command in a subprocess: help, one-line errors, scripted review."""
+
+from pathlib import Path
+
+import pytest
+
+from conftest import GSM8K_SEEDS, run_cli
+
+
+def one_line_error(result, *fragments: str) -> str:
+    assert result.returncode == 1, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("error: ") and "Traceback" not in result.stderr
+    for fragment in fragments:
+        assert fragment in lines[0]
+    return lines[0]
+
+
+def test_help_lists_commands_and_every_command_has_examples():
+    result = run_cli("--help")
+    assert result.returncode == 0
+    for command in ("demo", "seeds", "models", "draft", "refine", "run", "accept", "reject",
+                    "undo", "redo", "status", "export"):
+        assert command in result.stdout
+        sub = run_cli(*command.split(), "--help") if command != "seeds" else run_cli(
+            "seeds", "import", "--help")
+        assert sub.returncode == 0 and "examples:\n  bare-tui" in sub.stdout
+
+
+def test_malformed_seed_files_report_file_and_line(tmp_path: Path):
+    db = str(tmp_path / "w.db")
+    bad = tmp_path / "seeds.jsonl"
+    bad.write_text('{"question": "q", "answer": "a"}\n{"question": oops}\n')
+    one_line_error(run_cli("seeds", "import", str(bad), "--task", "gsm8k", "--db", db),
+                   f"{bad}:2: invalid JSON")
+    csv = tmp_path / "seeds.csv"
+    csv.write_text("question,answer\nq,a\nq2\n")
+    one_line_error(run_cli("seeds", "import", str(csv), "--task", "gsm8k", "--db", db),
+                   f"{csv}:3: missing field 'answer'")
+    status = run_cli("status", "--db", db, "--task", "gsm8k")
+    assert "│ seeds          │ 0 " in status.stdout  # nothing half-imported
+
+
+def test_unknown_task(tmp_path: Path):
+    one_line_error(run_cli("status", "--task", "nope", "--db", str(tmp_path / "w.db")),
+                   "unknown task 'nope'", "gsm8k")
+
+
+@pytest.mark.parametrize("content", [None, b"plain text", b"GGUF\x03\x00\x00\x00\x01"])
+def test_missing_or_non_gguf_model(tmp_path: Path, content):
+    db = str(tmp_path / "w.db")
+    assert run_cli("seeds", "import", str(GSM8K_SEEDS), "--task", "gsm8k",
+                   "--db", db).returncode == 0
+    model = tmp_path / "model.gguf"
+    if content is not None:
+        model.write_bytes(content)
+    result = run_cli("draft", "-n", "1", "--db", db, "--base", str(model))
+    expected = {None: "base model not found", b"plain text": "is not a GGUF file"}
+    one_line_error(result, expected.get(content, "corrupt or truncated GGUF file"))
+
+
+def test_unwritable_export_path(tmp_path: Path):
+    db = str(tmp_path / "w.db")
+    run_cli("seeds", "import", str(GSM8K_SEEDS), "--task", "gsm8k", "--db", db)
+    one_line_error(run_cli("export", "/sys/nope.jsonl", "--db", db), "cannot write")
+    one_line_error(run_cli("export", str(tmp_path / "no" / "x.jsonl"), "--db", db),
+                   "does not exist")
+
+
+def test_decisions_on_unknown_ids_and_bad_flags(tmp_path: Path):
+    db = str(tmp_path / "w.db")
+    one_line_error(run_cli("accept", "5", "--db", db), "no candidate with id 5")
+    one_line_error(run_cli("draft", "--db", db, "--task", "gsm8k"), "-n N")
+    result = run_cli("draft", "-n", "x")
+    assert result.returncode == 2 and "invalid int value" in result.stderr
+
+
+def test_config_file_and_environment(tmp_path: Path):
+    config = tmp_path / "bare-tui.toml"
+    config.write_text('[workspace]\ndb = "from-config.db"\n')
+    run_cli("seeds", "import", str(GSM8K_SEEDS), "--task", "gsm8k", cwd=tmp_path)
+    assert (tmp_path / "from-config.db").is_file()
+    run_cli("status", cwd=tmp_path, env={"BARE_TUI_DB": str(tmp_path / "env.db")})
+    assert (tmp_path / "env.db").is_file()
+    config.write_text("[models]\nctx = 'big'\n")
+    one_line_error(run_cli("status", cwd=tmp_path), "ctx must be a whole number")

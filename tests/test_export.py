@@ -1,0 +1,98 @@
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from bare_tui.core import review
+from bare_tui.core.export import PROFILES, export
+from bare_tui.errors import BareError
+
+
+def lines(path: Path):
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def test_accepted_chat_export_with_manifest(drafted, gsm8k, tmp_path: Path):
+    review.decide(drafted, [1], "accept", "ann")
+    review.decide(drafted, [3], "accept_draft", "ann")
+    out = tmp_path / "train.jsonl"
+    result = export(drafted, gsm8k, out)
+    assert result.written == 2
+    [first, second] = lines(out)
+    assert [m["role"] for m in first["messages"]] == ["system", "user", "assistant"]
+    assert first["messages"][1]["content"] == "Anna has 2 pens and buys 3. How many?"
+    assert second["messages"][1]["content"] == "Ann has 2 pens and buys 3. How many?"
+    manifest = json.loads((tmp_path / "train.manifest.json").read_text())
+    assert manifest["count"] == 2 and manifest["task"] == "gsm8k"
+    assert manifest["versions"] == {"refined": 1, "draft": 1}
+    assert manifest["candidate_ids"] == [1, 3]
+    assert {m["kind"] for m in manifest["models"]} == {"draft", "refine"}
+    assert manifest["filters"] == {"status": "accepted", "include_invalid": False}
+    assert drafted.scalar("SELECT count FROM exports") == 2
+
+
+def test_every_profile_shape(drafted, gsm8k, tmp_path: Path):
+    shapes = {}
+    for profile in PROFILES:
+        out = tmp_path / f"{profile}.jsonl"
+        export(drafted, gsm8k, out, profile=profile, status="any")
+        shapes[profile] = lines(out)[0]
+    assert shapes["fields"] == {"question": "Anna has 2 pens and buys 3. How many?",
+                                "answer": "2 + 3 = 5\n#### 5"}
+    assert set(shapes["alpaca"]) == {"instruction", "input", "output", "system"}
+    assert shapes["alpaca"]["output"] == "2 + 3 = 5\n#### 5"
+    assert [t["from"] for t in shapes["sharegpt"]["conversations"]] == ["human", "gpt"]
+
+
+def test_invalid_items_are_skipped_unless_asked(drafted, gsm8k, tmp_path: Path):
+    out = tmp_path / "all.jsonl"
+    assert export(drafted, gsm8k, out, status="any").skipped_invalid == 1
+    assert len(lines(out)) == 2
+    assert export(drafted, gsm8k, out, status="any", include_invalid=True).written == 3
+
+
+def test_edited_text_is_exported(drafted, gsm8k, tmp_path: Path):
+    review.decide(drafted, [2], "edit", "ann", fields={"question": "Fixed?", "answer": "#### 3"})
+    review.decide(drafted, [2], "accept", "ann")
+    out = tmp_path / "e.jsonl"
+    export(drafted, gsm8k, out, profile="fields")
+    assert lines(out) == [{"question": "Fixed?", "answer": "#### 3"}]
+
+
+def test_unwritable_paths_are_one_line_and_leave_old_file(drafted, gsm8k, tmp_path: Path):
+    with pytest.raises(BareError, match="does not exist"):
+        export(drafted, gsm8k, tmp_path / "missing" / "out.jsonl")
+    with pytest.raises(BareError, match="is a folder"):
+        export(drafted, gsm8k, tmp_path)
+    # /sys refuses new files even to root; a read-only folder does for other users.
+    locked = Path("/sys") if os.geteuid() == 0 else tmp_path / "locked"
+    if locked != Path("/sys"):
+        locked.mkdir()
+        locked.chmod(0o500)
+    with pytest.raises(BareError, match="cannot write .*Permission denied"):
+        export(drafted, gsm8k, locked / "out.jsonl", status="any")
+    assert not (locked / "out.jsonl").exists()
+
+
+def test_failed_export_keeps_the_previous_file(drafted, gsm8k, tmp_path: Path, monkeypatch):
+    out = tmp_path / "out.jsonl"
+    out.write_text("previous\n")
+
+    def broken_replace(src, dst):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr("bare_tui.core.export.os.replace", broken_replace)
+    with pytest.raises(BareError, match="No space left"):
+        export(drafted, gsm8k, out, status="any")
+    assert out.read_text() == "previous\n"
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".out.jsonl")]
+
+
+def test_chat_profile_needs_export_templates(store, tmp_path: Path):
+    from bare_tui.core import tasks
+
+    task = tasks.parse_recipe(
+        'name = "t"\nthing = "x"\ndescription = "d"\n[[fields]]\nname = "a"\n')
+    with pytest.raises(BareError, match=r"needs an \[export\] section"):
+        export(store, task, tmp_path / "x.jsonl", profile="chat")

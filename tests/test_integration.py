@@ -1,0 +1,178 @@
+"""Real small GGUF models through draft -> refine -> export (short token budgets)."""
+
+import json
+import os
+import re
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from bare_tui.core import pipeline, review
+from bare_tui.core.export import export, final_items
+from bare_tui.core.seeds import import_seeds
+from conftest import GSM8K_SEEDS, ROOT, run_cli
+
+pytestmark = pytest.mark.models
+
+
+def test_real_models_draft_refine_export(store, gsm8k, base_backend, instruct_backend,
+                                         tmp_path: Path):
+    import_seeds(store, gsm8k, GSM8K_SEEDS)
+    drafted = pipeline.draft(store, gsm8k, base_backend, 3,
+                             sampling=gsm8k.base.replace(max_tokens=48))
+    assert (drafted.produced, drafted.status) == (3, "done")
+    rows = store.query("SELECT * FROM candidates")
+    assert len({r["seed"] for r in rows}) == 3
+    for row in rows:
+        assert row["raw_text"].strip() and "EXAMPLE DONE" not in row["raw_text"]
+        assert 0 < row["completion_tokens"] <= 48 and row["prompt_tokens"] > 300
+        assert row["finish_reason"] in ("stop", "length")
+    refined = pipeline.refine(store, gsm8k, instruct_backend,
+                              sampling=gsm8k.refine.replace(max_tokens=64))
+    assert refined.produced == 3
+    refinements = store.query("SELECT * FROM refinements")
+    assert {r["candidate_id"] for r in refinements} == {r["id"] for r in rows}
+    assert all(r["raw_text"].strip() and r["completion_tokens"] > 0 for r in refinements)
+    runs = store.query("SELECT kind, model, model_sha256, status FROM runs ORDER BY id")
+    assert [(r["kind"], r["model"], r["status"]) for r in runs] == [
+        ("draft", "gemma3-270m", "done"), ("refine", "smollm2-135m-instruct", "done")]
+    assert all(len(r["model_sha256"]) == 64 for r in runs)
+
+    review.decide(store, [rows[0]["id"]], "accept_draft", "ann")
+    out = tmp_path / "out.jsonl"
+    result = export(store, gsm8k, out, profile="fields", status="any", include_invalid=True)
+    parsed = [f for _, _, f in final_items(store, gsm8k, "any") if f is not None]
+    assert result.written == len(parsed)
+    assert [json.loads(line) for line in out.read_text().splitlines()] == parsed
+
+
+def test_same_seed_same_sample_different_seed_differs(base_backend, gsm8k):
+    from bare_tui.core import prompts
+
+    prompt = prompts.base_prompt(gsm8k, [{"question": "What is 2+2?", "answer": "#### 4"}])
+    sampling = gsm8k.base.replace(max_tokens=24)
+    first = base_backend.complete(prompt, sampling, seed=11).text
+    assert base_backend.complete(prompt, sampling, seed=11).text == first
+    others = {base_backend.complete(prompt, sampling, seed=s).text for s in (12, 13, 14)}
+    assert others - {first}
+
+
+def cli_db(tmp_path: Path) -> list[str]:
+    return ["--db", str(tmp_path / "w.db")]
+
+
+def test_cli_run_and_export_jsonl(tmp_path: Path):
+    db = cli_db(tmp_path)
+    assert run_cli("seeds", "import", str(GSM8K_SEEDS), "--task", "gsm8k", *db).returncode == 0
+    result = run_cli("run", "-n", "2", "--max-tokens", "40", *db)
+    assert result.returncode == 0, result.stderr
+    assert "draft gsm8k: 2/2" in result.stderr and "refine gsm8k: 2/2" in result.stderr
+    assert re.search(r"│ refined\s+│ 2 ", result.stdout)
+    out = tmp_path / "chat.jsonl"
+    exported = run_cli("export", str(out), "--status", "any", "--include-invalid", *db)
+    assert exported.returncode == 0, exported.stderr
+    for line in out.read_text().splitlines():
+        roles = [m["role"] for m in json.loads(line)["messages"]]
+        assert roles == ["system", "user", "assistant"]
+    assert json.loads((tmp_path / "chat.manifest.json").read_text())["task"] == "gsm8k"
+
+
+def readme_recipe() -> tuple[str, str]:
+    """The user recipe and seed file exactly as README.md shows them."""
+    readme = (ROOT / "README.md").read_text()
+    recipe = re.search(r"<!-- recipe -->\n```toml\n(.*?)```", readme, re.S).group(1)
+    seeds = re.search(r"<!-- seeds -->\n```json\n(.*?)```", readme, re.S).group(1)
+    return recipe, seeds
+
+
+def test_user_recipe_from_readme_runs_end_to_end(tmp_path: Path):
+    recipe, seeds = readme_recipe()
+    (tmp_path / "trivia.toml").write_text(recipe)
+    (tmp_path / "trivia.jsonl").write_text(seeds)
+    db = cli_db(tmp_path)
+    steps = [
+        ("seeds", "import", "trivia.jsonl", "--task", "trivia.toml"),
+        ("run", "-n", "2", "--max-tokens", "40"),
+        ("export", "trivia-out.jsonl", "--profile", "sharegpt", "--status", "any",
+         "--include-invalid"),
+    ]
+    for step in steps:
+        result = run_cli(*step, *db, cwd=tmp_path)
+        assert result.returncode == 0, (step, result.stderr)
+    with sqlite3.connect(tmp_path / "w.db") as conn:
+        assert conn.execute("SELECT count(*) FROM candidates WHERE task = 'trivia'"
+                            ).fetchone()[0] == 2
+        assert conn.execute("SELECT count(*) FROM refinements").fetchone()[0] == 2
+    manifest = json.loads((tmp_path / "trivia-out.manifest.json").read_text())
+    assert manifest["task"] == "trivia" and manifest["profile"] == "sharegpt"
+
+
+def start_run(tmp_path: Path, n: int) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-m", "bare_tui", "run", "-n", str(n), "--max-tokens", "24",
+         *cli_db(tmp_path)],
+        cwd=ROOT, env={**os.environ, "HF_HUB_OFFLINE": "1"},
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+
+
+def wait_for_candidates(db: Path, count: int, process: subprocess.Popen) -> list[tuple]:
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline:
+        assert process.poll() is None, process.communicate()
+        with sqlite3.connect(db) as conn:
+            rows = conn.execute("SELECT id, raw_text FROM candidates ORDER BY id").fetchall()
+        if len(rows) >= count:
+            return rows
+        time.sleep(0.05)
+    raise AssertionError("no candidates appeared")
+
+
+def test_kill_9_loses_no_committed_sample_and_rerun_completes(tmp_path: Path):
+    db = tmp_path / "w.db"
+    run_cli("seeds", "import", str(GSM8K_SEEDS), "--task", "gsm8k", *cli_db(tmp_path))
+    process = start_run(tmp_path, 5)
+    committed = wait_for_candidates(db, 2, process)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        after = conn.execute("SELECT id, raw_text FROM candidates ORDER BY id").fetchall()
+        assert after[: len(committed)] == committed
+        # Counters are written in the sample's transaction: they match the rows exactly.
+        [(produced, rows)] = conn.execute(
+            "SELECT r.produced, (SELECT count(*) FROM candidates c WHERE c.run_id = r.id)"
+            " FROM runs r WHERE kind = 'draft'").fetchall()
+        assert produced == rows == len(after)
+        assert conn.execute("SELECT count(*) FROM candidates WHERE raw_text IS NULL OR"
+                            " created_at IS NULL OR fields IS NULL AND parse_error IS NULL"
+                            ).fetchone()[0] == 0
+    rerun = run_cli("run", "-n", "5", "--max-tokens", "24", *cli_db(tmp_path))
+    assert rerun.returncode == 0, rerun.stderr
+    with sqlite3.connect(db) as conn:
+        final = conn.execute("SELECT id, raw_text FROM candidates ORDER BY id").fetchall()
+        assert len(final) == 5 and final[: len(after)] == after
+        assert conn.execute("SELECT count(DISTINCT candidate_id) FROM refinements"
+                            ).fetchone()[0] == 5
+        statuses = [r[0] for r in conn.execute("SELECT status FROM runs ORDER BY id")]
+    assert statuses[0] == "interrupted" and statuses[-1] == "done"
+
+
+def test_ctrl_c_stops_after_the_current_sample(tmp_path: Path):
+    db = tmp_path / "w.db"
+    run_cli("seeds", "import", str(GSM8K_SEEDS), "--task", "gsm8k", *cli_db(tmp_path))
+    process = start_run(tmp_path, 50)
+    wait_for_candidates(db, 1, process)
+    process.send_signal(signal.SIGINT)
+    out, err = process.communicate(timeout=300)
+    assert process.returncode == 0, err
+    assert "stopping after the current sample" in err and "rerun the same command" in err
+    with sqlite3.connect(db) as conn:
+        count = conn.execute("SELECT count(*) FROM candidates").fetchone()[0]
+        run = conn.execute("SELECT status, produced FROM runs").fetchone()
+    assert 1 <= count < 50 and run == ("cancelled", count)

@@ -1,0 +1,69 @@
+import json
+from pathlib import Path
+
+import pytest
+
+from bare_tui.core.seeds import import_seeds, parse_mapping
+from bare_tui.errors import BareError
+from conftest import GSM8K_SEEDS
+
+
+def test_import_jsonl_then_reimport_skips_duplicates(store, gsm8k):
+    result = import_seeds(store, gsm8k, GSM8K_SEEDS)
+    assert (result.added, result.duplicates) == (200, 0)
+    again = import_seeds(store, gsm8k, GSM8K_SEEDS)
+    assert (again.added, again.duplicates) == (0, 200)
+    first = store.seeds("gsm8k")[0]
+    assert first["fields"]["question"].startswith("Natalia sold clips")
+    assert store.scalar("SELECT source FROM seeds WHERE id = ?", (first["id"],)).endswith(":1")
+
+
+def test_csv_with_mapping(store, gsm8k, tmp_path: Path):
+    path = tmp_path / "s.csv"
+    path.write_text('problem,solution\n"Two, plus two?","2+2=4\n#### 4"\nSix?,#### 6\n')
+    result = import_seeds(store, gsm8k, path, parse_mapping(["question=problem",
+                                                             "answer=solution"]))
+    assert result.added == 2
+    assert store.seeds("gsm8k")[0]["fields"] == {"question": "Two, plus two?",
+                                                 "answer": "2+2=4\n#### 4"}
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "message"),
+    [
+        ("bad.jsonl", '{"question": "a", "answer": "b"}\n{"question": "c", "answer": \n',
+         "bad.jsonl:2: invalid JSON"),
+        ("bad.jsonl", '{"question": "a", "answer": "b"}\n\n[1, 2]\n',
+         "bad.jsonl:3: expected a JSON object"),
+        ("bad.jsonl", '{"question": "a", "answer": "b"}\n{"question": "c"}\n',
+         "bad.jsonl:2: missing field 'answer' (the record has: question)"),
+        ("bad.jsonl", '{"question": "a", "answer": {"x": 1}}\n', "bad.jsonl:1: field 'answer'"),
+        ("bad.csv", "question,answer\na,b\nc,d,e\n", "bad.csv:3: more values"),
+        ("bad.csv", "question,answer\na,b\nc,\n", "bad.csv:3: missing field 'answer'"),
+        ("empty.jsonl", "\n\n", "no seed records"),
+        ("seeds.txt", "x", "unknown seed file type"),
+    ],
+)
+def test_malformed_seed_files_name_the_line_and_import_nothing(
+        store, gsm8k, tmp_path: Path, name, content, message):
+    path = tmp_path / name
+    path.write_text(content)
+    with pytest.raises(BareError) as caught:
+        import_seeds(store, gsm8k, path)
+    assert message in str(caught.value) and "\n" not in str(caught.value)
+    assert store.seeds("gsm8k") == []
+
+
+def test_binary_file_and_bad_mapping(store, gsm8k, tmp_path: Path):
+    path = tmp_path / "bin.jsonl"
+    path.write_bytes(b'{"question": "\xff\xfe"}\n')
+    with pytest.raises(BareError, match="not UTF-8"):
+        import_seeds(store, gsm8k, path)
+    with pytest.raises(BareError, match="FIELD=COLUMN"):
+        parse_mapping(["question"])
+    good = tmp_path / "g.jsonl"
+    good.write_text(json.dumps({"question": "a", "answer": "b"}) + "\n")
+    with pytest.raises(BareError, match="unknown field 'qestion'"):
+        import_seeds(store, gsm8k, good, {"qestion": "q"})
+    with pytest.raises(BareError, match="seed file not found"):
+        import_seeds(store, gsm8k, tmp_path / "missing.jsonl")

@@ -1,0 +1,70 @@
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from bare_tui.core.store import SCHEMA_VERSION, Store
+from bare_tui.errors import BareError
+
+
+def test_new_workspace_has_schema_wal_and_busy_timeout(tmp_path: Path):
+    with Store(tmp_path / "w" / "bare.db") as store:
+        assert store.schema_version == SCHEMA_VERSION
+        assert store.scalar("PRAGMA journal_mode") == "wal"
+        assert store.scalar("PRAGMA busy_timeout") >= 5000
+        tables = set(store.db.table_names())
+        assert {"tasks", "seeds", "runs", "candidates", "refinements", "events",
+                "decisions", "exports"} <= tables
+
+
+def test_reopening_keeps_data_and_does_not_migrate_again(tmp_path: Path):
+    path = tmp_path / "bare.db"
+    with Store(path) as store:
+        store.save_task("t", "recipe", "abc")
+    with Store(path) as store:
+        assert store.task_recipe("t") == "recipe"
+
+
+def test_transaction_is_all_or_nothing(store: Store):
+    with pytest.raises(RuntimeError):
+        with store.transaction():
+            store.insert("tasks", {"name": "a", "recipe": "r", "recipe_sha256": "s",
+                                   "created_at": 0})
+            raise RuntimeError("crash between two writes")
+    assert store.task_names() == []
+
+
+def test_newer_schema_is_refused_with_one_line(tmp_path: Path):
+    path = tmp_path / "bare.db"
+    conn = sqlite3.connect(path)
+    conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    conn.close()
+    with pytest.raises(BareError, match="newer bare-tui"):
+        Store(path)
+
+
+def test_unwritable_location_is_one_line(tmp_path: Path):
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    with pytest.raises(BareError, match="cannot open workspace database"):
+        Store(blocker / "bare.db")
+
+
+def test_second_connection_writes_while_first_reads(tmp_path: Path):
+    path = tmp_path / "bare.db"
+    with Store(path) as first, Store(path) as second:
+        first.save_task("a", "r", "s")
+        rows = first.conn.execute("SELECT name FROM tasks")  # an open read cursor
+        second.save_task("b", "r", "s")
+        assert [r[0] for r in rows] == ["a"]
+        assert first.task_names() == ["a", "b"]
+
+
+def test_interrupted_runs_are_marked(store: Store):
+    run_id = store.start_run({"kind": "draft", "task": "t", "model": "m"})
+    store.update("runs", "id", run_id, {"pid": 2**22 + 12345})  # no such process
+    assert store.mark_interrupted_runs() == 1
+    assert store.scalar("SELECT status FROM runs WHERE id = ?", (run_id,)) == "interrupted"
+    live = store.start_run({"kind": "draft", "task": "t", "model": "m"})
+    assert store.mark_interrupted_runs() == 0
+    assert store.scalar("SELECT status FROM runs WHERE id = ?", (live,)) == "running"

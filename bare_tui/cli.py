@@ -177,62 +177,8 @@ def _graceful_stop(console: Any) -> Iterator[threading.Event]:
         signal.signal(signal.SIGINT, previous)
 
 
-def _backend(role: str, args: argparse.Namespace):
-    from bare_tui.core import models
-    from bare_tui.core.backends.llamacpp import LlamaCppBackend, LlamaOptions
-
-    settings = _settings(args)
-    model = models.resolve(getattr(settings, role), role, settings.models_dir)
-    options = LlamaOptions(gpu_layers=settings.gpu_layers, ctx=settings.ctx,
-                           threads=settings.threads)
-    return LlamaCppBackend(model, options)
-
-
 def _overrides(sampling: Any, args: argparse.Namespace) -> Any:
     return sampling.replace(max_tokens=args.max_tokens, temperature=args.temperature)
-
-
-def _report(console: Any, result: Any) -> None:
-    if result.status == "nothing to do":
-        console.print(f"{result.kind}: nothing to do")
-    elif result.status == "cancelled":
-        console.print(f"[yellow]{result.kind}: stopped after {result.produced} of "
-                      f"{result.planned}; rerun the same command to continue")
-
-
-def _run_draft(store: Any, task: Any, args: argparse.Namespace, target: int,
-               stop: threading.Event) -> None:
-    from bare_tui.core import pipeline
-    from bare_tui.progress import JobProgress
-
-    console = _console(stderr=True)
-    planned = target - pipeline.count_candidates(store, task)
-    if planned <= 0:
-        console.print(f"draft: task {task.name} already has {target} or more candidates")
-        return
-    backend = _backend("base", args)
-    with JobProgress(console, f"draft {task.name}", planned) as progress:
-        result = pipeline.draft(store, task, backend, target,
-                                sampling=_overrides(task.base, args), rng_seed=args.rng_seed,
-                                on_sample=progress, stop=stop)
-    _report(console, result)
-
-
-def _run_refine(store: Any, task: Any, args: argparse.Namespace, stop: threading.Event) -> None:
-    from bare_tui.core import pipeline
-    from bare_tui.progress import JobProgress
-
-    console = _console(stderr=True)
-    pending = len(pipeline.unrefined(store, task, args.limit))
-    if not pending:
-        console.print("refine: every draft already has a refinement")
-        return
-    backend = _backend("instruct", args)
-    with JobProgress(console, f"refine {task.name}", pending) as progress:
-        result = pipeline.refine(store, task, backend, limit=args.limit,
-                                 sampling=_overrides(task.refine, args),
-                                 rng_seed=args.rng_seed, on_sample=progress, stop=stop)
-    _report(console, result)
 
 
 def _target(store: Any, task: Any, args: argparse.Namespace) -> int:
@@ -245,35 +191,59 @@ def _target(store: Any, task: Any, args: argparse.Namespace) -> int:
     return args.n
 
 
-def _pipeline_command(stages: Callable[[Any, Any, threading.Event], None]
-                      ) -> Callable[[argparse.Namespace], int]:
+def _generate(store: Any, task: Any, args: argparse.Namespace, stop: threading.Event, *,
+              draft: bool, refine: bool) -> None:
+    """Run the pipeline stages with one progress bar per stage."""
+    from bare_tui.core import pipeline
+    from bare_tui.core.backends.loading import open_backend
+    from bare_tui.progress import JobProgress
+
+    console = _console(stderr=True)
+    settings = _settings(args)
+    target = _target(store, task, args) if draft else None
+    stage: list[JobProgress] = []
+
+    def on_stage(kind: str, planned: int) -> None:
+        if stage:
+            stage.pop().__exit__(None, None, None)
+        stage.append(JobProgress(console, f"{kind} {task.name}", planned).__enter__())
+
+    try:
+        results = pipeline.generate(
+            store, task, lambda role: open_backend(role, settings), target,
+            refine_after=refine, refine_limit=getattr(args, "limit", None),
+            base=_overrides(task.base, args), refine_sampling=_overrides(task.refine, args),
+            rng_seed=args.rng_seed, on_sample=lambda sample: stage[-1](sample),
+            on_stage=on_stage, stop=stop,
+        )
+    finally:
+        if stage:
+            stage.pop().__exit__(None, None, None)
+    if not results:
+        console.print("nothing to do: the task has its candidates and every draft is refined")
+    for result in results:
+        if result.status == "cancelled":
+            console.print(f"[yellow]{result.kind}: stopped after {result.produced} of "
+                          f"{result.planned}; rerun the same command to continue")
+
+
+def _pipeline_command(draft: bool, refine: bool) -> Callable[[argparse.Namespace], int]:
     def command(args: argparse.Namespace) -> int:
         console = _console(stderr=True)
         with _open(args) as store:
             store.mark_interrupted_runs()
             task = _task(store, args)
             with _graceful_stop(console) as stop:
-                stages(store, task, args, stop)
+                _generate(store, task, args, stop, draft=draft, refine=refine)
             _print_status(store, task)
         return 0
 
     return command
 
 
-cmd_draft = _pipeline_command(
-    lambda store, task, args, stop: _run_draft(store, task, args, _target(store, task, args), stop)
-)
-cmd_refine = _pipeline_command(_run_refine)
-
-
-def _draft_then_refine(store: Any, task: Any, args: argparse.Namespace,
-                       stop: threading.Event) -> None:
-    _run_draft(store, task, args, _target(store, task, args), stop)
-    if not stop.is_set():
-        _run_refine(store, task, args, stop)
-
-
-cmd_run = _pipeline_command(_draft_then_refine)
+cmd_draft = _pipeline_command(draft=True, refine=False)
+cmd_refine = _pipeline_command(draft=False, refine=True)
+cmd_run = _pipeline_command(draft=True, refine=True)
 
 
 def _print_status(store: Any, task: Any) -> None:
@@ -362,7 +332,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         result = import_seeds(store, task, _demo_seeds())
         console.print(f"seeds: {result.added} new, {result.duplicates} already present")
         with _graceful_stop(console) as stop:
-            _draft_then_refine(store, task, args, stop)
+            _generate(store, task, args, stop, draft=True, refine=True)
         _print_status(store, task)
     args.status, args.include_invalid = "any", False
     return cmd_export(args)

@@ -81,6 +81,7 @@ def _migrate_v1(db: sqlite_utils.Database) -> None:
         if_not_exists=True,
     )
     db["events"].create_index(["reviewer", "id"], if_not_exists=True)
+    db["events"].create_index(["group_id"], if_not_exists=True)
     db["events"].create_index(["candidate_id"], if_not_exists=True)
     db["decisions"].create(
         {"candidate_id": int, "status": str, "version": str, "final_fields": str,

@@ -320,20 +320,46 @@ def _demo_seeds() -> Path:
     raise BareError(f"demo seed file {name} not found; run from the bare-tui checkout")
 
 
+def _open_review(args: argparse.Namespace, task: Any, generate: int = 0) -> int:
+    from bare_tui.tui.app import BareApp
+
+    BareApp(_settings(args), task, generate=generate,
+            max_tokens=getattr(args, "max_tokens", None)).run()
+    return 0
+
+
+def cmd_review(args: argparse.Namespace) -> int:
+    with _open(args) as store:
+        store.mark_interrupted_runs()
+        task = _task(store, args)
+    return _open_review(args, task)
+
+
+DEMO_FIRST = 3  # drafted before the review opens; the rest are made in the background
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
-    from bare_tui.core import tasks
+    from bare_tui.core import pipeline, tasks
     from bare_tui.core.seeds import import_seeds
 
     console = _console(stderr=True)
+    interactive = sys.stdin.isatty() and sys.stdout.isatty() and not args.headless
     args.task = args.task or "gsm8k"
+    target = args.n
     with _open(args) as store:
         store.mark_interrupted_runs()
         task = tasks.resolve(store, args.task)
         result = import_seeds(store, task, _demo_seeds())
         console.print(f"seeds: {result.added} new, {result.duplicates} already present")
+        if interactive:
+            args.n = min(DEMO_FIRST, target)
         with _graceful_stop(console) as stop:
             _generate(store, task, args, stop, draft=True, refine=True)
-        _print_status(store, task)
+        remaining = target - pipeline.count_candidates(store, task)
+        if not interactive:
+            _print_status(store, task)
+    if interactive:
+        return _open_review(args, task, generate=max(0, remaining))
     args.status, args.include_invalid = "any", False
     return cmd_export(args)
 
@@ -356,7 +382,8 @@ EXAMPLES = {
     "status": "bare-tui status --task gsm8k",
     "export": "bare-tui export out/train.jsonl --profile chat\n"
               "  bare-tui export all.jsonl --profile fields --status any",
-    "demo": "bare-tui demo\n  bare-tui demo -n 20 --max-tokens 300",
+    "demo": "bare-tui demo\n  bare-tui demo -n 20 --max-tokens 300\n  bare-tui demo --headless",
+    "review": "bare-tui\n  bare-tui review --db data/bare.db --task gsm8k",
 }
 
 
@@ -441,15 +468,22 @@ def build_parser() -> argparse.ArgumentParser:
     exp.add_argument("--include-invalid", action="store_true",
                      help="also export items that fail the recipe's checks")
 
-    demo = _add(sub, "demo", cmd_demo, "import the GSM8K sample seeds, draft and refine a few "
-                "candidates with the embedded models, export them", [ws, mo, sa])
+    demo = _add(sub, "demo", cmd_demo, "import the GSM8K sample seeds, draft and refine "
+                "candidates with the embedded models, and open the review (more are made in "
+                "the background); headless, export them instead", [ws, mo, sa])
     demo.add_argument("-n", type=int, default=8, help="candidates to have (default 8)")
     demo.add_argument("--more", type=int, help=argparse.SUPPRESS)
     demo.add_argument("--limit", type=int, help=argparse.SUPPRESS)
     demo.add_argument("--out", default="data/demo.jsonl", help="export file (default "
                       "data/demo.jsonl)")
     demo.add_argument("--profile", default="chat", help=argparse.SUPPRESS)
+    demo.add_argument("--headless", action="store_true",
+                      help="no review screen: generate all, then export (the default when "
+                      "not on a terminal)")
     demo.set_defaults(max_tokens=DEMO_MAX_TOKENS)
+
+    _add(sub, "review", cmd_review, "open the review workstation (also: bare-tui with no "
+         "command)", [ws, mo])
     return parser
 
 
@@ -457,8 +491,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
-        parser.print_help()
-        return 0
+        args = parser.parse_args(["review"])
     try:
         return args.func(args)
     except BareError as exc:

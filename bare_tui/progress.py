@@ -15,6 +15,7 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
+from bare_tui.core.meter import Meter
 from bare_tui.core.pipeline import Sample
 
 PLAIN_EVERY_S = 10.0
@@ -23,13 +24,8 @@ PLAIN_EVERY_S = 10.0
 class JobProgress:
     def __init__(self, console: Console, label: str, total: int):
         self.console = console
-        self.label = label
-        self.total = total
-        self.tokens = 0
-        self.done = 0
-        self.parse_failures = 0
-        self.started = time.perf_counter()
-        self._last_plain = self.started
+        self.meter = Meter(label, total)
+        self._last_plain = time.perf_counter()
         self._progress: Progress | None = None
 
     def __enter__(self) -> JobProgress:
@@ -45,32 +41,23 @@ class JobProgress:
                 console=self.console,
             )
             self._progress.start()
-            self._task = self._progress.add_task(self.label, total=self.total, rates="")
+            self._task = self._progress.add_task(self.meter.label, total=self.meter.total,
+                                                 rates="")
         else:
-            self.console.print(f"{self.label}: 0/{self.total}")
+            self.console.print(f"{self.meter.label}: 0/{self.meter.total}")
         return self
 
     def __exit__(self, *exc: object) -> None:
         if self._progress is not None:
             self._progress.stop()
-        self.console.print(f"{self.label}: {self.done}/{self.total} {self.rates()}"
-                           f"{self._failures()}")
-
-    def rates(self) -> str:
-        elapsed = max(time.perf_counter() - self.started, 1e-9)
-        return f"{self.done / elapsed:.2f} samples/s, {self.tokens / elapsed:.1f} tok/s"
-
-    def _failures(self) -> str:
-        return f", {self.parse_failures} unparsed" if self.parse_failures else ""
+        self.console.print(self.meter.line())
 
     def __call__(self, sample: Sample) -> None:
-        self.done = sample.done
-        self.tokens += sample.generation.completion_tokens
-        self.parse_failures += not sample.parsed
+        self.meter.add(sample.done, sample.generation.completion_tokens, sample.parsed)
         if self._progress is not None:
-            self._progress.update(self._task, completed=sample.done, rates=self.rates())
+            self._progress.update(self._task, completed=sample.done, rates=self.meter.rates())
             return
         now = time.perf_counter()
-        if now - self._last_plain >= PLAIN_EVERY_S and sample.done < self.total:
+        if now - self._last_plain >= PLAIN_EVERY_S and sample.done < self.meter.total:
             self._last_plain = now
-            self.console.print(f"{self.label}: {self.done}/{self.total} {self.rates()}")
+            self.console.print(self.meter.line())

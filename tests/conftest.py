@@ -101,3 +101,43 @@ def drafted(store, gsm8k):
     refined = GOOD_DRAFT.replace("Ann", "Anna")
     pipeline.refine(store, gsm8k, ScriptedBackend([refined, "no labels at all", refined]))
     return store
+
+
+HOSTILE_DRAFT = (
+    "Question:\n[bold red]Shout[/] [link=https://evil.example]click[/link]"
+    " \x1b[2J\x1b]52;c;SGVsbG8=\x07 bell\x07 \u202eevil\nAnswer:\n#### 1\n"
+)
+REFINED = GOOD_DRAFT.replace("Ann", "Anna").replace("buys 3", "buys 4")
+
+
+def make_review_workspace(path: Path, drafts: list[str] | None = None) -> Path:
+    """A workspace with seeds and five drafted candidates, four of them refined:
+    1 good, 2 failing checks, 3 good, 4 hostile text, 5 good but not refined."""
+    from bare_tui.core import pipeline
+    from bare_tui.core.seeds import import_seeds
+
+    with Store(path) as store:
+        task = tasks.resolve(store, "gsm8k")
+        import_seeds(store, task, GSM8K_SEEDS)
+        outputs = drafts or [GOOD_DRAFT, BAD_DRAFT, GOOD_DRAFT, HOSTILE_DRAFT]
+        pipeline.draft(store, task, ScriptedBackend(outputs), len(outputs), rng_seed=1)
+        pipeline.refine(store, task, ScriptedBackend([REFINED, "no labels", REFINED,
+                                                      HOSTILE_DRAFT]), rng_seed=2)
+        pipeline.draft(store, task, ScriptedBackend([GOOD_DRAFT]), len(outputs) + 1,
+                       rng_seed=3)
+    return path
+
+
+@pytest.fixture
+def review_db(tmp_path: Path) -> Path:
+    return make_review_workspace(tmp_path / "review.db")
+
+
+def make_app(db: Path, **settings):
+    from bare_tui.config import Settings
+    from bare_tui.tui.app import BareApp
+
+    with Store(db) as store:
+        task = tasks.resolve(store, "gsm8k")
+    return BareApp(Settings(db=db, reviewer=settings.pop("reviewer", "tester"), **settings),
+                   task)

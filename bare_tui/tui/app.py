@@ -1,0 +1,140 @@
+"""The Textual app: owns the workspace connection, the background generation job and the
+refresh that shows what other processes (a CLI run, another curator) commit."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable
+from functools import partial
+
+from textual import work
+from textual.app import App, SystemCommand
+from textual.screen import Screen
+
+from bare_tui.config import Settings
+from bare_tui.core import pipeline, review
+from bare_tui.core.backends.loading import open_backend
+from bare_tui.core.meter import Meter
+from bare_tui.core.store import Store
+from bare_tui.core.tasks import Task
+from bare_tui.errors import BareError
+from bare_tui.tui import keys
+from bare_tui.tui.screens.review import ReviewScreen
+
+POLL_S = 1.0
+
+
+class BareApp(App):
+    CSS_PATH = "app.tcss"
+    TITLE = "bare-tui"
+    ENABLE_COMMAND_PALETTE = True
+
+    def __init__(self, settings: Settings, task: Task, *, generate: int = 0,
+                 poll_s: float = POLL_S, max_tokens: int | None = None) -> None:
+        super().__init__()
+        self.settings = settings
+        self.store = Store(settings.db)
+        self.recipe = task
+        self.reviewer = settings.reviewer
+        self.keymap = dict(settings.keys)
+        self.job_running = False
+        self._generate_on_start = generate
+        self._poll_s = poll_s
+        self._max_tokens = max_tokens
+        self._stop = threading.Event()
+        self._data_version = None
+
+    @property
+    def review(self) -> ReviewScreen:
+        return self.get_screen("review")  # type: ignore[return-value]
+
+    def on_mount(self) -> None:
+        if self.keymap:
+            self.set_keymap(self.keymap)
+        self._data_version = self.store.scalar("PRAGMA data_version")
+        self.install_screen(ReviewScreen(), "review")
+        self.push_screen("review")
+        self.set_interval(self._poll_s, self.poll)
+        if self._generate_on_start:
+            self.start_generation(self._generate_on_start)
+
+    def on_unmount(self) -> None:
+        self._stop.set()
+        self.store.close()
+
+    def count_statuses(self) -> dict[str, int]:
+        """Counts by state, on a connection of the calling thread's own."""
+        with Store(self.settings.db) as store:
+            return review.status_counts(store, self.recipe.name)
+
+    def poll(self) -> None:
+        """Reload when another connection has committed since the last look."""
+        version = self.store.scalar("PRAGMA data_version")
+        if version != self._data_version:
+            self._data_version = version
+            self.review.reload()
+
+    # --- background generation ----------------------------------------------------------
+
+    def start_generation(self, more: int) -> None:
+        if self.job_running:
+            return
+        self.job_running = True
+        self._stop = threading.Event()
+        self.review.set_job_line(f"job: loading models to draft {more} more")
+        self._generate(more, self._stop)
+
+    def cancel_generation(self) -> None:
+        if self.job_running:
+            self._stop.set()
+            self.review.set_job_line("job: stopping after the current sample")
+        else:
+            self.notify("no job is running")
+
+    @work(thread=True, exclusive=True, group="job")
+    def _generate(self, more: int, stop: threading.Event) -> None:
+        meter: list[Meter] = []
+
+        def on_stage(kind: str, planned: int) -> None:
+            meter[:] = [Meter(f"job: {kind}", planned)]
+
+        def on_sample(sample: pipeline.Sample) -> None:
+            meter[0].add(sample.done, sample.generation.completion_tokens, sample.parsed)
+            self.call_from_thread(self.review.set_job_line,
+                                  f"{meter[0].line()}  ETA {meter[0].eta()}  (G stops)")
+            self.call_from_thread(self.poll)
+
+        message, severity = "generation finished", "information"
+        try:
+            with Store(self.settings.db) as store:
+                target = pipeline.count_candidates(store, self.recipe) + more
+                sampling = {"max_tokens": self._max_tokens}
+                pipeline.generate(
+                    store, self.recipe, lambda role: open_backend(role, self.settings), target,
+                    base=self.recipe.base.replace(**sampling),
+                    refine_sampling=self.recipe.refine.replace(**sampling),
+                    on_sample=on_sample, on_stage=on_stage, stop=stop,
+                )
+            if stop.is_set():
+                message = "generation stopped; g starts it again"
+        except BareError as exc:
+            message, severity = f"generation failed: {exc}", "error"
+        finally:
+            self.call_from_thread(self._job_done, message, severity)
+
+    def _job_done(self, message: str, severity: str) -> None:
+        self.job_running = False
+        if self.is_running:
+            self.review.set_job_line("")
+            self.notify(message, severity=severity)
+            self.poll()
+
+    # --- command palette ----------------------------------------------------------------
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        if isinstance(screen, ReviewScreen):
+            for key in keys.KEYS:
+                shown = keys.display(self.keymap.get(key.id, key.keys))
+                yield SystemCommand(key.help[0].upper() + key.help[1:], f"key: {shown}",
+                                    partial(screen.run_action, key.action))

@@ -1,0 +1,69 @@
+"""The review keys: one table that makes the bindings, the footer, the help screen and
+the command palette entries, so they never disagree. Each binding has an id that the
+config file's [keys] table can remap, e.g. `accept = "y"` or `undo = "u,ctrl+z"`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from textual.binding import Binding
+
+
+@dataclass(frozen=True)
+class Key:
+    id: str
+    keys: str
+    action: str
+    label: str
+    help: str
+    footer: bool = False
+
+
+KEYS: tuple[Key, ...] = (
+    Key("next", "j,down", "next", "Next", "next candidate"),
+    Key("previous", "k,up", "previous", "Prev", "previous candidate"),
+    Key("page_down", "pagedown", "page(1)", "PgDn", "a page down the list"),
+    Key("page_up", "pageup", "page(-1)", "PgUp", "a page up the list"),
+    Key("first", "home", "jump(0)", "First", "first candidate"),
+    Key("last", "end", "jump(-1)", "Last", "last candidate"),
+    Key("accept", "a", "accept", "Accept", "accept the refined (or edited) version and advance",
+        footer=True),
+    Key("accept_draft", "A", "accept_draft", "Draft", "accept the draft instead and advance",
+        footer=True),
+    Key("reject", "x", "reject", "Reject", "reject and advance", footer=True),
+    Key("reject_reason", "X", "reject_with_reason", "Reject+why",
+        "reject with a reason and advance"),
+    Key("skip", "space", "skip", "Skip", "skip: advance without deciding"),
+    Key("edit", "e", "edit", "Edit", "edit the final text in the app", footer=True),
+    Key("edit_external", "E", "edit_external", "$EDITOR", "edit the final text in $EDITOR"),
+    Key("undo", "u", "undo", "Undo", "undo your last decision (survives restarts)",
+        footer=True),
+    Key("redo", "ctrl+r", "redo", "Redo", "redo what you undid"),
+    Key("diff_mode", "d", "cycle_diff", "Diff",
+        "cycle the view: side-by-side / inline / draft only / refined only", footer=True),
+    Key("search", "slash", "search", "Search", "search the candidates' text", footer=True),
+    Key("filter", "f", "filter", "Filter",
+        "filter by status, edits, failing checks, unparsed drafts", footer=True),
+    Key("generate", "g", "generate", "Generate",
+        "draft and refine more candidates in the background", footer=True),
+    Key("cancel_job", "G", "cancel_job", "Stop job", "stop the background job after its sample"),
+    Key("export", "o", "export", "Export", "export to JSONL (same as the CLI export)",
+        footer=True),
+    Key("refresh", "r", "refresh", "Refresh", "reload from the database now"),
+    Key("help", "question_mark", "help", "Help", "show the keys", footer=True),
+    Key("quit", "q", "quit", "Quit", "quit (every decision is already saved)", footer=True),
+)
+
+
+def bindings() -> list[Binding]:
+    return [Binding(k.keys, k.action, k.label, show=k.footer, id=k.id) for k in KEYS]
+
+
+def display(keys: str) -> str:
+    names = {"slash": "/", "question_mark": "?", "space": "space", "pagedown": "PgDn",
+             "pageup": "PgUp"}
+    return " ".join(names.get(key, key) for key in keys.split(","))
+
+
+def help_rows(keymap: dict[str, str]) -> list[tuple[str, str]]:
+    return [(display(keymap.get(k.id, k.keys)), k.help) for k in KEYS]

@@ -1,0 +1,330 @@
+"""The review screen: the candidate list beside the draft/refinement diff, and the keys
+that decide. Every decision goes through core.review and is saved at once."""
+
+from __future__ import annotations
+
+import os
+import shlex
+import subprocess
+import tempfile
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult, SuspendNotSupported
+from textual.containers import Horizontal
+from textual.screen import Screen
+from textual.widgets import Footer, Static
+
+from bare_tui.core import prompts, queue, review
+from bare_tui.core.export import export
+from bare_tui.errors import BareError
+from bare_tui.tui import keys
+from bare_tui.tui.safe import clean
+from bare_tui.tui.screens.edit import EditScreen
+from bare_tui.tui.screens.modals import (
+    AskScreen,
+    ChooseScreen,
+    ExportScreen,
+    HelpScreen,
+    default_export_path,
+)
+from bare_tui.tui.widgets.candidate_list import CandidateList
+from bare_tui.tui.widgets.diff_view import DiffView
+
+if TYPE_CHECKING:
+    from bare_tui.tui.app import BareApp
+
+NARROW = 100  # columns below which the list goes on top and the diff panes stack
+STATUS_ORDER = ("pending", "accepted", "rejected")
+
+
+class ReviewScreen(Screen):
+    BINDINGS = keys.bindings()
+    app: BareApp
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.filter_name = "all"
+        self.search: str | None = None
+        self.counts: dict[str, int] = {}
+        self.job_line = ""
+
+    # --- layout ------------------------------------------------------------------------
+
+    def compose(self) -> ComposeResult:
+        yield Static(id="status")
+        with Horizontal(id="body"):
+            yield CandidateList(self._summaries, id="list")
+            yield DiffView(self.app.recipe, id="diff")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.reload(keep=None)
+        self.query_one(CandidateList).focus()
+
+    def on_resize(self, event) -> None:
+        narrow = event.size.width < NARROW
+        self.set_class(narrow, "narrow")
+        self.query_one(DiffView).set_class(narrow, "stacked")
+
+    @property
+    def candidates(self) -> CandidateList:
+        return self.query_one(CandidateList)
+
+    def _summaries(self, ids: list[int]) -> dict[int, queue.Summary]:
+        return queue.summaries(self.app.store, ids)
+
+    # --- data ----------------------------------------------------------------------------
+
+    def reload(self, keep: int | None = -1) -> None:
+        """Re-read the queue from the database; the cursor stays on the same candidate."""
+        current = self.candidates.current_id if keep == -1 else keep
+        ids = queue.candidate_ids(self.app.store, self.app.recipe.name, self.filter_name,
+                                  self.search)
+        self.candidates.set_ids(ids, keep=current)
+        self.show_current()
+        self.count()
+
+    @work(thread=True, exclusive=True, group="counts")
+    def count(self) -> None:
+        counts = self.app.count_statuses()
+        self.app.call_from_thread(self._set_counts, counts)
+
+    def _set_counts(self, counts: dict[str, int]) -> None:
+        self.counts = counts
+        self.update_status()
+
+    def show_current(self) -> None:
+        candidate_id = self.candidates.current_id
+        detail = None if candidate_id is None else queue.detail(self.app.store, candidate_id)
+        self.query_one(DiffView).show(detail)
+        self.update_status()
+
+    @on(CandidateList.Highlighted)
+    def _highlighted(self, event: CandidateList.Highlighted) -> None:
+        self.show_current()
+
+    def update_status(self) -> None:
+        total = len(self.candidates.ids)
+        position = self.candidates.cursor + 1 if total else 0
+        line = Text()
+        line.append(f" {self.app.recipe.name} ", style="bold reverse")
+        line.append(f"  {position} / {total}", style="bold")
+        if self.counts:
+            line.append(f"  of {self.counts.get('candidates', 0)}   ")
+            for status, style in zip(STATUS_ORDER, ("", "green", "red"), strict=True):
+                line.append(f"{status} {self.counts.get(status, 0)}  ", style=style)
+        line.append(f" filter: {self.filter_name}")
+        if self.search:
+            line.append(f"  search: {clean(self.search)}", style="italic")
+        line.append(f"   reviewer: {clean(self.app.reviewer)}", style="dim")
+        line.append("\n" + (self.job_line or "job: idle (g generates more)"), style="dim")
+        self.query_one("#status", Static).update(line)
+
+    def set_job_line(self, text: str) -> None:
+        self.job_line = text
+        self.update_status()
+
+    # --- moving --------------------------------------------------------------------------
+
+    def action_next(self) -> None:
+        self.candidates.move(1)
+
+    def action_previous(self) -> None:
+        self.candidates.move(-1)
+
+    def action_skip(self) -> None:
+        self.candidates.move(1)
+
+    def action_page(self, direction: int) -> None:
+        self.candidates.move(direction * max(1, self.candidates.size.height - 1))
+
+    def action_jump(self, index: int) -> None:
+        if self.candidates.ids:
+            self.candidates.cursor = index % len(self.candidates.ids)
+
+    # --- deciding ------------------------------------------------------------------------
+
+    def _decide(self, action: str, *, reason: str | None = None,
+                fields: dict[str, str] | None = None, advance: bool = True) -> None:
+        candidate_id = self.candidates.current_id
+        if candidate_id is None:
+            return
+        before = review.current(self.app.store, candidate_id)
+        try:
+            review.decide(self.app.store, [candidate_id], action, self.app.reviewer,
+                          reason=reason, fields=fields)
+        except BareError as exc:
+            self.notify(str(exc), severity="error")
+            return
+        after = review.current(self.app.store, candidate_id)
+        self._shift_count(before.status, after.status)
+        self.candidates.invalidate([candidate_id])
+        if advance and self.candidates.cursor < len(self.candidates.ids) - 1:
+            self.candidates.move(1)
+        else:
+            self.show_current()
+
+    def _shift_count(self, before: str, after: str) -> None:
+        if self.counts and before != after:
+            self.counts[before] = self.counts.get(before, 0) - 1
+            self.counts[after] = self.counts.get(after, 0) + 1
+
+    def action_accept(self) -> None:
+        self._decide("accept")
+
+    def action_accept_draft(self) -> None:
+        self._decide("accept_draft")
+
+    def action_reject(self) -> None:
+        self._decide("reject")
+
+    def action_reject_with_reason(self) -> None:
+        def answered(reason: str | None) -> None:
+            if reason is not None:
+                self._decide("reject", reason=reason.strip() or None)
+
+        self.app.push_screen(AskScreen("Reject: why? (optional)", placeholder="reason"),
+                             answered)
+
+    def _final_fields(self) -> dict[str, str] | None:
+        candidate_id = self.candidates.current_id
+        if candidate_id is None:
+            return None
+        detail = queue.detail(self.app.store, candidate_id)
+        if detail.state.version == "edited" and detail.state.final_fields:
+            return dict(detail.state.final_fields)
+        names = self.app.recipe.field_names
+        return dict(detail.refined_fields or detail.draft_fields
+                    or {names[0]: detail.draft_raw, **{n: "" for n in names[1:]}})
+
+    def action_edit(self) -> None:
+        fields = self._final_fields()
+        if fields is None:
+            return
+
+        def saved(result: dict[str, str] | None) -> None:
+            if result is not None:
+                self._decide("edit", fields=result, advance=False)
+
+        self.app.push_screen(EditScreen(self.app.recipe, fields, self.candidates.current_id),
+                             saved)
+
+    def action_edit_external(self) -> None:
+        fields = self._final_fields()
+        if fields is None:
+            return
+        editor = os.environ.get("VISUAL") or os.environ.get("EDITOR") or "vi"
+        with tempfile.TemporaryDirectory() as folder:
+            path = Path(folder) / f"candidate-{self.candidates.current_id}.txt"
+            path.write_text(prompts.render_example(self.app.recipe, fields) + "\n")
+            try:
+                with self.app.suspend():
+                    finished = subprocess.run([*shlex.split(editor), str(path)], check=False)
+            except (SuspendNotSupported, OSError) as exc:
+                self.notify(f"cannot run {editor}: {exc or 'no terminal to hand over'};"
+                            " press e to edit here", severity="error")
+                return
+            text = path.read_text()
+        if finished.returncode != 0:
+            self.notify(f"{editor} exited with status {finished.returncode}; nothing changed",
+                        severity="warning")
+            return
+        try:
+            edited = prompts.parse_fields(self.app.recipe, text)
+        except prompts.ParseError as exc:
+            self.notify(f"edit not saved: {exc}", severity="error")
+            return
+        if edited != fields:
+            self._decide("edit", fields=edited, advance=False)
+
+    def _history(self, action: str) -> None:
+        touched = getattr(review, action)(self.app.store, self.app.reviewer)
+        if not touched:
+            self.notify(f"nothing to {action}")
+            return
+        self.candidates.invalidate(touched)
+        if touched[0] in self.candidates.ids:
+            self.candidates.cursor = self.candidates.ids.index(touched[0])
+        self.show_current()
+        self.count()
+
+    def action_undo(self) -> None:
+        self._history("undo")
+
+    def action_redo(self) -> None:
+        self._history("redo")
+
+    # --- views and tools ---------------------------------------------------------------------
+
+    def action_cycle_diff(self) -> None:
+        mode = self.query_one(DiffView).cycle_mode()
+        self.notify(f"diff: {mode}", timeout=1.5)
+
+    def action_search(self) -> None:
+        def answered(text: str | None) -> None:
+            if text is not None:
+                self.search = text.strip() or None
+                self.reload()
+
+        self.app.push_screen(AskScreen("Search the candidates' text (empty clears)",
+                                       value=self.search or ""), answered)
+
+    def action_filter(self) -> None:
+        def chosen(name: str | None) -> None:
+            if name is not None:
+                self.filter_name = name
+                self.reload()
+
+        self.app.push_screen(ChooseScreen("Show", list(queue.FILTERS), self.filter_name),
+                             chosen)
+
+    def action_generate(self) -> None:
+        if self.app.job_running:
+            self.notify("a job is already running (G stops it)", severity="warning")
+            return
+
+        def answered(text: str | None) -> None:
+            if text is None:
+                return
+            try:
+                more = int(text)
+                if more < 1:
+                    raise ValueError
+            except ValueError:
+                self.notify(f"not a positive whole number: {text!r}", severity="error")
+                return
+            self.app.start_generation(more)
+
+        self.app.push_screen(AskScreen("Draft and refine how many more candidates?", "10"),
+                             answered)
+
+    def action_cancel_job(self) -> None:
+        self.app.cancel_generation()
+
+    def action_export(self) -> None:
+        def chosen(answer: tuple[str, str, str] | None) -> None:
+            if answer is None:
+                return
+            path, profile, status = answer
+            try:
+                result = export(self.app.store, self.app.recipe, Path(path), profile=profile,
+                                status=status)
+            except BareError as exc:
+                self.notify(str(exc), severity="error", timeout=8)
+                return
+            self.notify(f"wrote {result.written} items to {result.path}", timeout=6)
+
+        self.app.push_screen(
+            ExportScreen(default_export_path(self.app.store.path, self.app.recipe.name)), chosen)
+
+    def action_refresh(self) -> None:
+        self.reload()
+
+    def action_help(self) -> None:
+        self.app.push_screen(HelpScreen(keys.help_rows(self.app.keymap)))
+
+    def action_quit(self) -> None:
+        self.app.exit()

@@ -1,0 +1,131 @@
+"""A virtual list of candidates: only the rows on screen are fetched and drawn, so it
+stays as quick with 100,000 candidates as with 100."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from rich.segment import Segment
+from rich.style import Style
+from rich.text import Text
+from textual.geometry import Region, Size
+from textual.message import Message
+from textual.reactive import reactive
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
+
+from bare_tui.core.queue import Summary
+from bare_tui.tui.safe import clean
+
+STATUS_MARK = {"pending": "·", "accepted": "✓", "rejected": "✗"}
+PREFETCH = 40
+
+
+class CandidateList(ScrollView, can_focus=True):
+    COMPONENT_CLASSES = {
+        "candidate-list--cursor",
+        "candidate-list--accepted",
+        "candidate-list--rejected",
+        "candidate-list--flag",
+    }
+    DEFAULT_CSS = """
+    CandidateList > .candidate-list--cursor { background: $accent 40%; text-style: bold; }
+    CandidateList:focus > .candidate-list--cursor { background: $accent; }
+    CandidateList > .candidate-list--accepted { color: $success; }
+    CandidateList > .candidate-list--rejected { color: $error; }
+    CandidateList > .candidate-list--flag { color: $warning; text-style: bold; }
+    """
+
+    cursor: reactive[int] = reactive(0, always_update=True)
+
+    class Highlighted(Message):
+        def __init__(self, candidate_id: int | None) -> None:
+            super().__init__()
+            self.candidate_id = candidate_id
+
+    def __init__(self, fetch: Callable[[list[int]], dict[int, Summary]], **kwargs) -> None:
+        super().__init__(**kwargs)
+        self._fetch = fetch
+        self.ids: list[int] = []
+        self._cache: dict[int, Summary] = {}
+
+    @property
+    def current_id(self) -> int | None:
+        return self.ids[self.cursor] if 0 <= self.cursor < len(self.ids) else None
+
+    def set_ids(self, ids: list[int], keep: int | None = None) -> None:
+        """Show a new list; the cursor stays on `keep` (an id) when it is still there."""
+        self.ids = ids
+        self._cache.clear()
+        self.virtual_size = Size(self.size.width, len(ids))
+        index = self.cursor
+        if keep is not None:
+            try:
+                index = ids.index(keep)
+            except ValueError:
+                pass
+        self.cursor = max(0, min(index, len(ids) - 1))
+        self.refresh()
+
+    def invalidate(self, candidate_ids: list[int] | None = None) -> None:
+        """Forget cached rows (all, or those ids) so they are fetched again."""
+        if candidate_ids is None:
+            self._cache.clear()
+        else:
+            for candidate_id in candidate_ids:
+                self._cache.pop(candidate_id, None)
+        self.refresh()
+
+    def watch_cursor(self, old: int, new: int) -> None:
+        self.refresh_line(old)
+        self.refresh_line(new)
+        self.scroll_to_region(Region(0, new, 1, 1), animate=False, immediate=True)
+        self.post_message(self.Highlighted(self.current_id))
+
+    def refresh_line(self, index: int) -> None:
+        self.refresh(Region(0, index - self.scroll_offset.y, self.size.width, 1))
+
+    def move(self, delta: int) -> None:
+        if self.ids:
+            self.cursor = max(0, min(self.cursor + delta, len(self.ids) - 1))
+
+    def _summary(self, index: int) -> Summary | None:
+        candidate_id = self.ids[index]
+        if candidate_id not in self._cache:
+            top = self.scroll_offset.y
+            window = self.ids[max(0, top - PREFETCH): top + self.size.height + PREFETCH]
+            wanted = [i for i in window if i not in self._cache] or [candidate_id]
+            if candidate_id not in wanted:
+                wanted.append(candidate_id)
+            self._cache.update(self._fetch(wanted))
+        return self._cache.get(candidate_id)
+
+    def render_line(self, y: int) -> Strip:
+        index = self.scroll_offset.y + y
+        width = self.size.width
+        if index >= len(self.ids):
+            return Strip.blank(width, self.rich_style)
+        summary = self._summary(index)
+        base = self.rich_style
+        if index == self.cursor:
+            base += self.get_component_rich_style("candidate-list--cursor")
+        text = self._line(summary, self.ids[index])
+        segments = list(text.render(self.app.console))
+        segments = [Segment(s.text, base + s.style if s.style else base) for s in segments
+                    if s.text != "\n"]
+        return Strip(segments).crop_extend(0, width, base)
+
+    def _line(self, summary: Summary | None, candidate_id: int) -> Text:
+        if summary is None:
+            return Text(f" {candidate_id:>6}  (gone)")
+        status_style: Style | str = ""
+        if summary.status in ("accepted", "rejected"):
+            status_style = self.get_component_rich_style(f"candidate-list--{summary.status}")
+        flag = self.get_component_rich_style("candidate-list--flag")
+        line = Text(f"{candidate_id:>6} ")
+        line.append(STATUS_MARK.get(summary.status, "?"), style=status_style)
+        line.append("!" if not summary.valid else " ", style=flag)
+        line.append("e" if summary.edited else ("r" if summary.refined else " "))
+        line.append(" " + clean(summary.title).replace("\n", " "))
+        line.no_wrap = True
+        return line

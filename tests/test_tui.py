@@ -1,0 +1,322 @@
+"""The review workstation driven through Textual's pilot, checked against the database."""
+
+import contextlib
+import json
+import re
+from html import unescape
+
+import pytest
+from textual.widgets import Input, TextArea
+
+from bare_tui.core import review
+from bare_tui.core.review import State
+from bare_tui.core.store import Store
+from bare_tui.tui.keys import KEYS
+from bare_tui.tui.safe import clean
+from bare_tui.tui.screens.edit import EditScreen
+from bare_tui.tui.screens.modals import ExportScreen, HelpScreen
+from bare_tui.tui.widgets.diff_view import MODES, DiffView
+from conftest import make_app
+
+SIZE = (120, 32)
+
+
+def state(db, candidate_id):
+    with Store(db) as store:
+        return review.current(store, candidate_id)
+
+
+def events(db):
+    with Store(db) as store:
+        return store.query("SELECT candidate_id, action, reviewer, reason FROM events"
+                           " ORDER BY id")
+
+
+def cursor_id(app):
+    return app.review.candidates.current_id
+
+
+async def test_moving_with_j_k_and_arrows(review_db):
+    app = make_app(review_db)
+    async with app.run_test(size=SIZE) as pilot:
+        assert cursor_id(app) == 1
+        await pilot.press("j", "j")
+        assert cursor_id(app) == 3
+        await pilot.press("k")
+        assert cursor_id(app) == 2
+        await pilot.press("down", "down", "down", "down")
+        assert cursor_id(app) == 5  # stops at the end
+        await pilot.press("up", "home")
+        assert cursor_id(app) == 1
+        await pilot.press("end")
+        assert cursor_id(app) == 5
+    assert events(review_db) == []
+
+
+async def test_accept_accept_draft_reject_skip(review_db):
+    app = make_app(review_db)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("a")
+        assert cursor_id(app) == 2
+        await pilot.press("A")
+        await pilot.press("x")
+        await pilot.press("space")
+        assert cursor_id(app) == 5
+        await pilot.press("X")
+        await pilot.press(*"dup", "enter")
+        await pilot.pause()
+    assert state(review_db, 1) == State("accepted", "refined")
+    assert state(review_db, 2) == State("accepted", "draft")
+    assert state(review_db, 3) == State("rejected")
+    assert state(review_db, 4) == State()  # skipped
+    assert state(review_db, 5) == State("rejected", None, None, "dup")
+    assert events(review_db) == [
+        {"candidate_id": 1, "action": "accept", "reviewer": "tester", "reason": None},
+        {"candidate_id": 2, "action": "accept_draft", "reviewer": "tester", "reason": None},
+        {"candidate_id": 3, "action": "reject", "reviewer": "tester", "reason": None},
+        {"candidate_id": 5, "action": "reject", "reviewer": "tester", "reason": "dup"},
+    ]
+
+
+async def test_counts_and_position_follow_decisions(review_db):
+    app = make_app(review_db)
+    async with app.run_test(size=SIZE) as pilot:
+        await app.workers.wait_for_complete()
+        await pilot.press("a", "x")
+        status = str(app.review.query_one("#status").render())
+        assert "3 / 5" in status and "accepted 1" in status and "rejected 1" in status
+        assert "pending 3" in status and "reviewer: tester" in status
+
+
+async def test_edit_in_app_is_a_third_version(review_db):
+    app = make_app(review_db)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("e")
+        assert isinstance(app.screen, EditScreen)
+        question = app.screen.query_one("#field-question", TextArea)
+        assert question.text == "Anna has 2 pens and buys 4. How many?"
+        question.text = "Zoe has 7 pens. How many?"
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        assert cursor_id(app) == 1  # an edit does not advance
+        assert app.review.query_one(DiffView).detail.state.version == "edited"
+    edited = state(review_db, 1)
+    assert edited == State("pending", "edited",
+                           {"question": "Zoe has 7 pens. How many?", "answer": "2 + 3 = 5\n#### 5"})
+    with Store(review_db) as store:  # draft and refinement are kept beside the edit
+        assert store.scalar("SELECT count(*) FROM refinements WHERE candidate_id = 1") == 1
+        assert "Ann has" in store.scalar("SELECT raw_text FROM candidates WHERE id = 1")
+
+
+async def test_edit_cancelled_changes_nothing(review_db):
+    app = make_app(review_db)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("e", "escape")
+        assert not isinstance(app.screen, EditScreen)
+    assert events(review_db) == []
+
+
+async def test_edit_in_external_editor(review_db, tmp_path, monkeypatch):
+    script = tmp_path / "editor.sh"
+    script.write_text("#!/bin/sh\nsed -i 's/Anna/Bea/' \"$1\"\n")
+    script.chmod(0o755)
+    monkeypatch.setenv("EDITOR", str(script))
+    monkeypatch.delenv("VISUAL", raising=False)
+    app = make_app(review_db)
+    # The pilot has no real terminal to give up; the tmux test suspends for real.
+    monkeypatch.setattr(app, "suspend", contextlib.nullcontext)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("E")
+        await pilot.pause()
+    assert state(review_db, 1).final_fields["question"] == "Bea has 2 pens and buys 4. How many?"
+
+
+async def test_external_editor_that_breaks_the_format_saves_nothing(review_db, tmp_path,
+                                                                   monkeypatch):
+    script = tmp_path / "editor.sh"
+    script.write_text("#!/bin/sh\necho 'just prose' > \"$1\"\n")
+    script.chmod(0o755)
+    monkeypatch.setenv("VISUAL", str(script))
+    app = make_app(review_db)
+    monkeypatch.setattr(app, "suspend", contextlib.nullcontext)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("E")
+        await pilot.pause()
+    assert events(review_db) == []
+
+
+async def test_undo_redo_restore_exact_state(review_db):
+    app = make_app(review_db)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("a", "x")
+        await pilot.press("u")
+        assert cursor_id(app) == 2  # undo shows the candidate it restored
+        assert state(review_db, 2) == State()
+        await pilot.press("u")
+        assert state(review_db, 1) == State()
+        await pilot.press("ctrl+r")
+        assert state(review_db, 1) == State("accepted", "refined")
+        await pilot.press("ctrl+r")
+        assert state(review_db, 2) == State("rejected")
+
+
+async def test_undo_survives_a_restart(review_db):
+    app = make_app(review_db)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("j", "x")
+    assert state(review_db, 2) == State("rejected")
+    again = make_app(review_db)
+    async with again.run_test(size=SIZE) as pilot:
+        await pilot.press("u")
+        assert cursor_id(again) == 2
+    assert state(review_db, 2) == State()
+    third = make_app(review_db)
+    async with third.run_test(size=SIZE) as pilot:
+        await pilot.press("ctrl+r")
+    assert state(review_db, 2) == State("rejected")
+
+
+async def test_diff_modes_cycle(review_db):
+    app = make_app(review_db)
+    async with app.run_test(size=SIZE) as pilot:
+        view = app.review.query_one(DiffView)
+        right = view.query_one("#right")
+        assert view.mode == "side-by-side" and right.display
+        seen = []
+        for _ in MODES:
+            await pilot.press("d")
+            seen.append(view.mode)
+            assert right.display == (view.mode == "side-by-side")
+        assert seen == [*MODES[1:], MODES[0]]
+
+
+async def test_search_and_filter(review_db):
+    app = make_app(review_db)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("slash", *"ben", "enter")
+        assert app.review.candidates.ids == [2]
+        await pilot.press("slash")
+        app.screen.query_one(Input).value = ""
+        await pilot.press("enter")
+        assert app.review.candidates.ids == [1, 2, 3, 4, 5]
+        assert cursor_id(app) == 2  # the cursor stayed on the candidate it was on
+        await pilot.press("x", "x")
+        await pilot.press("f")
+        options = app.screen.query_one("OptionList")
+        options.highlighted = 3  # "rejected"
+        await pilot.press("enter")
+        assert app.review.filter_name == "rejected"
+        assert app.review.candidates.ids == [2, 3]
+        await pilot.press("f", "up", "up", "up", "enter")
+        assert app.review.filter_name == "all"
+        await pilot.press("f", "end", "enter")
+        assert app.review.filter_name == "unparsed drafts"
+        assert app.review.candidates.ids == []
+
+
+async def test_filter_failing_checks(review_db):
+    app = make_app(review_db)
+    async with app.run_test(size=SIZE):
+        app.review.filter_name = "failing checks"
+        app.review.reload()
+        assert app.review.candidates.ids == [2]
+
+
+async def test_export_modal_writes_same_file_as_cli(review_db, tmp_path):
+    from bare_tui.core import tasks
+    from bare_tui.core.export import export
+
+    out = tmp_path / "tui.jsonl"
+    app = make_app(review_db)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("a", "a")
+        await pilot.press("o")
+        assert isinstance(app.screen, ExportScreen)
+        app.screen.query_one("#path", Input).value = str(out)
+        app.screen.query_one("#path", Input).focus()
+        await pilot.press("enter")
+        await pilot.pause()
+    with Store(review_db) as store:
+        export(store, tasks.resolve(store, "gsm8k"), tmp_path / "cli.jsonl")
+    assert out.read_text() == (tmp_path / "cli.jsonl").read_text()
+    assert len(out.read_text().splitlines()) == 1  # #2 accepted the draft, which fails checks
+    assert json.loads((tmp_path / "tui.manifest.json").read_text())["count"] == 1
+
+
+async def test_help_lists_every_key_and_palette_has_every_action(review_db):
+    app = make_app(review_db)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("question_mark")
+        assert isinstance(app.screen, HelpScreen)
+        await pilot.press("escape")
+        titles = [c.title for c in app.get_system_commands(app.review)]
+        for key in KEYS:
+            assert key.help[0].upper() + key.help[1:] in titles
+
+
+async def test_palette_runs_an_action(review_db):
+    app = make_app(review_db)
+    async with app.run_test(size=SIZE) as pilot:
+        [command] = [c for c in app.get_system_commands(app.review)
+                     if c.title.startswith("Reject and advance")]
+        await command.callback()
+        await pilot.pause()
+    assert state(review_db, 1) == State("rejected")
+
+
+async def test_keys_are_remappable_from_config(review_db):
+    app = make_app(review_db, keys={"accept": "y", "next": "n"})
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("a")  # no longer bound
+        await pilot.press("n", "y")
+    assert state(review_db, 1) == State()
+    assert state(review_db, 2).status == "accepted"
+
+
+async def test_sees_changes_from_another_process(review_db):
+    app = make_app(review_db, reviewer="ann")
+    async with app.run_test(size=SIZE) as pilot:
+        with Store(review_db) as other:
+            review.decide(other, [3], "reject", "bob")
+        app.poll()
+        await pilot.pause()
+        summary = app.review.candidates._summary(2)
+        assert summary.status == "rejected"
+
+
+def screen_text(app) -> str:
+    """What the terminal shows, as text (from the app's own screenshot)."""
+    svg = app.export_screenshot()
+    text = re.sub(r"<[^>]+>", "", svg)
+    return unescape(text).replace("\xa0", " ")
+
+
+async def test_untrusted_text_shows_literally(review_db):
+    app = make_app(review_db)
+    async with app.run_test(size=(160, 40)) as pilot:
+        await pilot.press("j", "j", "j")
+        assert cursor_id(app) == 4
+        await pilot.press("d")  # inline view: one pane holds the whole text
+        await pilot.pause()
+        text = screen_text(app)
+        assert "[bold red]Shout[/]" in text
+        assert "[link=https://evil.example]click[/link]" in text
+        assert "\\x1b[2J\\x1b]52;c;SGVsbG8=\\x07" in text and "bell\\x07" in text
+        assert "\\u202eevil" in text
+        assert "\x1b" not in text and "\x07" not in text
+        list_line = screen_text(app).split("\n")
+        assert any("4 ·" in line and "[bold red]Shout[/]" in line for line in list_line)
+
+
+@pytest.mark.parametrize(
+    ("raw", "shown"),
+    [
+        ("\x1b[2J", "\\x1b[2J"),
+        ("\x1b]52;c;SGVsbG8=\x07", "\\x1b]52;c;SGVsbG8=\\x07"),
+        ("a\rb\x7f\x9b", "a\\x0db\\x7f\\x9b"),
+        ("bidi \u202e \u2066", "bidi \\u202e \\u2066"),
+        ("keep\nlines\tand tabs [b]", "keep\nlines    and tabs [b]"),
+    ],
+)
+def test_clean_shows_control_characters_as_escapes(raw, shown):
+    assert clean(raw) == shown

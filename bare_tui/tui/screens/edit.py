@@ -36,6 +36,9 @@ class EditScreen(ModalScreen[dict[str, str] | None]):
                                soft_wrap=True)
             yield Static("ctrl+s saves, Escape cancels", classes="hint")
 
+    def on_mount(self) -> None:
+        self.query(TextArea).first().focus()
+
     def action_save(self) -> None:
         self.dismiss({spec.name: self.query_one(f"#field-{spec.name}", TextArea).text
                       for spec in self.recipe.fields})

@@ -113,14 +113,14 @@ class ReviewScreen(Screen):
         line.append(f" {self.app.recipe.name} ", style="bold reverse")
         line.append(f"  {position} / {total}", style="bold")
         if self.counts:
-            line.append(f"  of {self.counts.get('candidates', 0)}   ")
+            line.append(f" of {self.counts.get('candidates', 0)}  ")
             for status, style in zip(STATUS_ORDER, ("", "green", "red"), strict=True):
-                line.append(f"{status} {self.counts.get(status, 0)}  ", style=style)
-        line.append(f" filter: {self.filter_name}")
+                line.append(f" {status} {self.counts.get(status, 0)}", style=style)
+        line.append(f"\nfilter: {self.filter_name}")
         if self.search:
             line.append(f"  search: {clean(self.search)}", style="italic")
-        line.append(f"   reviewer: {clean(self.app.reviewer)}", style="dim")
-        line.append("\n" + (self.job_line or "job: idle (g generates more)"), style="dim")
+        line.append(f"  reviewer: {clean(self.app.reviewer)}  ")
+        line.append(self.job_line or "job: idle (g generates more)", style="dim")
         self.query_one("#status", Static).update(line)
 
     def set_job_line(self, text: str) -> None:
@@ -206,7 +206,7 @@ class ReviewScreen(Screen):
             return
 
         def saved(result: dict[str, str] | None) -> None:
-            if result is not None:
+            if result is not None and result != fields:
                 self._decide("edit", fields=result, advance=False)
 
         self.app.push_screen(EditScreen(self.app.recipe, fields, self.candidates.current_id),

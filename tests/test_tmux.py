@@ -1,0 +1,112 @@
+"""The real `bare-tui` in a real terminal (tmux), driven by keystrokes as a person would."""
+
+import os
+import shutil
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import ROOT, make_review_workspace
+
+pytestmark = pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
+
+
+class Terminal:
+    def __init__(self, name: str, command: str, width: int = 80, height: int = 24):
+        self.name = name
+        subprocess.run(["tmux", "kill-session", "-t", name], capture_output=True)
+        subprocess.run(["tmux", "new-session", "-d", "-s", name, "-x", str(width),
+                        "-y", str(height), command], check=True)
+
+    def screen(self) -> str:
+        return subprocess.run(["tmux", "capture-pane", "-p", "-t", self.name],
+                              capture_output=True, text=True, check=True).stdout
+
+    def keys(self, *keys: str, literal: bool = False) -> None:
+        subprocess.run(["tmux", "send-keys", "-t", self.name, *(["-l"] if literal else []),
+                        *keys], check=True)
+
+    def wait_for(self, text: str, timeout: float = 30) -> str:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            shown = self.screen()
+            if text in shown:
+                return shown
+            time.sleep(0.1)
+        raise AssertionError(f"{text!r} never appeared; the screen shows:\n{self.screen()}")
+
+    def close(self) -> None:
+        subprocess.run(["tmux", "kill-session", "-t", self.name], capture_output=True)
+
+
+@pytest.fixture
+def terminal(tmp_path: Path):
+    db = make_review_workspace(tmp_path / "review.db")
+    editor = tmp_path / "editor.sh"
+    editor.write_text("#!/bin/sh\nsed -i 's/^2 + 3 = 5$/2 + 3 = five, so/' \"$1\"\n")
+    editor.chmod(0o755)
+    env = f"HF_HUB_OFFLINE=1 BARE_TUI_REVIEWER=tmux-user EDITOR={editor}"
+    term = Terminal(f"bare-tui-test-{os.getpid()}",
+                    f"cd {ROOT} && {env} {sys.executable} -m bare_tui review --db {db}")
+    yield term, db
+    term.close()
+
+
+def db_rows(db: Path, sql: str) -> list[tuple]:
+    with sqlite3.connect(db) as conn:
+        return conn.execute(sql).fetchall()
+
+
+def test_review_keys_in_a_real_terminal(terminal):
+    term, db = terminal
+    term.wait_for("1 / 5")
+    term.keys("j")
+    term.wait_for("2 / 5")
+    term.keys("a")
+    term.wait_for("accepted 1")
+    term.keys("x")
+    term.wait_for("rejected 1")
+    term.keys("u")
+    term.wait_for("rejected 0")
+    term.keys("e")
+    term.wait_for("ctrl+s saves")
+    time.sleep(1)  # as a person would: look at the editor before typing
+    term.keys("Edited: ", literal=True)
+    term.wait_for("Edited: Anna")
+    term.keys("C-s")
+    shown = term.wait_for("Edited (final)")
+    assert "3 / 5" in shown and "reviewer: tmux-user" in shown
+    assert "Edited: Anna has 2 pens" in shown
+    # $EDITOR through a real suspend of the terminal, then back to the app.
+    term.keys("E")
+    deadline = time.monotonic() + 30
+    while len(db_rows(db, "SELECT id FROM events WHERE action = 'edit'")) < 2:
+        assert time.monotonic() < deadline, term.screen()
+        time.sleep(0.1)
+    term.keys("d", "d", "d")  # refined (final) only: the whole edited text fits
+    shown_after_editor = term.wait_for("2 + 3 = five, so")
+    assert "[refined only]" in shown_after_editor and "3 / 5" in shown_after_editor
+    term.keys("q")
+    assert db_rows(db, "SELECT candidate_id, action, reviewer FROM events ORDER BY id") == [
+        (2, "accept", "tmux-user"), (3, "reject", "tmux-user"), (3, "undo", "tmux-user"),
+        (3, "edit", "tmux-user"), (3, "edit", "tmux-user"),
+    ]
+    [(status, version, final)] = db_rows(
+        db, "SELECT status, version, final_fields FROM decisions WHERE candidate_id = 3")
+    assert (status, version) == ("pending", "edited")
+    assert "Edited: Anna has 2 pens" in final and "2 + 3 = five, so" in final
+    print(shown)  # what the curator saw, for the record
+
+
+def test_hostile_text_does_not_touch_the_terminal(terminal):
+    term, db = terminal
+    term.wait_for("1 / 5")
+    term.keys("j", "j", "j")
+    shown = term.wait_for("4 / 5")
+    assert "[bold red]Shout[/]" in shown and "\\x1b[2J" in shown
+    # The screen was not cleared by the escape sequence: the list and status are still there.
+    assert "Ann has 2 pens" in shown and "filter: all" in shown

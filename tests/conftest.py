@@ -133,11 +133,11 @@ def review_db(tmp_path: Path) -> Path:
     return make_review_workspace(tmp_path / "review.db")
 
 
-def make_app(db: Path, poll_s: float = 1.0, **settings):
+def make_app(db: Path, poll_s: float = 1.0, max_tokens: int | None = None, **settings):
     from bare_tui.config import Settings
     from bare_tui.tui.app import BareApp
 
     with Store(db) as store:
         task = tasks.resolve(store, "gsm8k")
     return BareApp(Settings(db=db, reviewer=settings.pop("reviewer", "tester"), **settings),
-                   task, poll_s=poll_s)
+                   task, poll_s=poll_s, max_tokens=max_tokens)

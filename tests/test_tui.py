@@ -180,14 +180,19 @@ async def test_diff_modes_cycle(review_db):
     app = make_app(review_db)
     async with app.run_test(size=SIZE) as pilot:
         view = app.review.query_one(DiffView)
-        right = view.query_one("#right")
-        assert view.mode == "side-by-side" and right.display
+        assert view.mode == "side-by-side" and view.side_by_side
+        row = next(line for line in view.plain_lines() if "Draft" in line)
+        assert "Draft" in row and "│" in row and "Refined" in row  # two columns
         seen = []
         for _ in MODES:
             await pilot.press("d")
             seen.append(view.mode)
-            assert right.display == (view.mode == "side-by-side")
+            titles = [line for line in view.plain_lines() if "Draft" in line or "Refined" in line]
+            assert ("│" in titles[0]) == (view.mode == "side-by-side")
         assert seen == [*MODES[1:], MODES[0]]
+        assert any("Draft → Refined" in line for line in view.plain_lines()) is False
+        await pilot.press("d")
+        assert any("Draft → Refined" in line for line in view.plain_lines())
 
 
 async def test_search_and_filter(review_db):
@@ -320,3 +325,92 @@ async def test_untrusted_text_shows_literally(review_db):
 )
 def test_clean_shows_control_characters_as_escapes(raw, shown):
     assert clean(raw) == shown
+
+
+@pytest.mark.models
+async def test_cli_run_and_review_share_the_database(review_db):
+    """A real `bare-tui run` drafts into the workspace while a curator decides."""
+    import asyncio
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+
+    process = subprocess.Popen(
+        [sys.executable, "-m", "bare_tui", "run", "--more", "4", "--max-tokens", "16",
+         "--db", str(review_db)],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env={**__import__("os").environ, "HF_HUB_OFFLINE": "1"},
+    )
+    app = make_app(review_db, poll_s=0.2)
+    made = 0
+    async with app.run_test(size=SIZE) as pilot:
+        while process.poll() is None or made < 10:
+            await pilot.press("x" if made % 3 else "a")
+            made += 1
+            if app.review.candidates.cursor == len(app.review.candidates.ids) - 1:
+                await pilot.press("home")
+            await asyncio.sleep(0.05)
+        out, err = process.communicate()
+        app.poll()
+        await pilot.pause()
+        assert len(app.review.candidates.ids) == 9  # the run's 4 new candidates appeared
+    assert process.returncode == 0, err
+    assert "locked" not in err.lower()
+    decided = events(review_db)
+    assert len(decided) == made and all(e["reviewer"] == "tester" for e in decided)
+    with Store(review_db) as store:
+        assert store.scalar("SELECT count(*) FROM candidates") == 9
+        assert store.scalar("SELECT count(*) FROM refinements") == 9  # every draft refined
+        assert store.scalar("SELECT count(*) FROM decisions") == len(
+            {e["candidate_id"] for e in decided})
+
+
+@pytest.mark.models
+async def test_generate_in_background_while_reviewing(review_db):
+    import asyncio
+
+    app = make_app(review_db, poll_s=0.2, max_tokens=16)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("g")
+        app.screen.query_one(Input).value = "2"
+        await pilot.press("enter")
+        assert app.job_running
+        await pilot.press("a")  # reviewing goes on while the job runs
+        for _ in range(600):
+            if not app.job_running:
+                break
+            await asyncio.sleep(0.1)
+        await pilot.pause()
+        assert not app.job_running
+        assert len(app.review.candidates.ids) == 7
+        assert "job: idle" in str(app.review.query_one("#status").render())
+    assert state(review_db, 1).status == "accepted"
+    with Store(review_db) as store:
+        kinds = [r["kind"] for r in store.query("SELECT kind FROM runs WHERE status = 'done'"
+                                                " AND model != 'scripted'")]
+        assert kinds == ["draft", "refine"]
+        assert store.scalar("SELECT count(*) FROM refinements") == 7
+
+
+@pytest.mark.models
+async def test_background_job_can_be_stopped(review_db):
+    import asyncio
+
+    app = make_app(review_db, poll_s=0.2, max_tokens=16)
+    async with app.run_test(size=SIZE) as pilot:
+        app.start_generation(50)
+        for _ in range(600):
+            if len(app.review.candidates.ids) > 5:
+                break
+            await asyncio.sleep(0.1)
+            app.poll()
+        await pilot.press("G")
+        for _ in range(600):
+            if not app.job_running:
+                break
+            await asyncio.sleep(0.1)
+        assert not app.job_running
+    with Store(review_db) as store:
+        assert 6 <= store.scalar("SELECT count(*) FROM candidates") < 55
+        assert store.scalar("SELECT status FROM runs WHERE model != 'scripted'") == "cancelled"

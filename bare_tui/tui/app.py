@@ -3,6 +3,7 @@ refresh that shows what other processes (a CLI run, another curator) commit."""
 
 from __future__ import annotations
 
+import gc
 import threading
 from collections.abc import Iterable
 from functools import partial
@@ -55,6 +56,10 @@ class BareApp(App):
         self.install_screen(ReviewScreen(), "review")
         self.push_screen("review")
         self.set_interval(self._poll_s, self.poll)
+        # Everything alive after the first frame (Textual, the screen, the workspace) lives
+        # as long as the app: moving it out of the collector's reach keeps full
+        # collections, which otherwise stall a keypress now and then, short.
+        self.call_after_refresh(gc.freeze)
         if self._generate_on_start:
             self.start_generation(self._generate_on_start)
 

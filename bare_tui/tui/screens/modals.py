@@ -135,6 +135,8 @@ class HelpScreen(ModalScreen[None]):
         with VerticalScroll():
             yield Label("Keys", classes="title")
             yield Static(table)
+            yield Static("In the list: · pending  ✓ accepted  ✗ rejected;  ! fails the "
+                         "recipe's checks;  r refined,  e edited.", classes="hint")
             yield Static("Every action is also in the command palette (ctrl+p). Keys can be "
                          "changed in the [keys] table of the config file. Escape closes.",
                          classes="hint")

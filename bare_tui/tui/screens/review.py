@@ -15,7 +15,7 @@ from textual import on, work
 from textual.app import ComposeResult, SuspendNotSupported
 from textual.containers import Horizontal
 from textual.screen import Screen
-from textual.widgets import Footer, Static
+from textual.widgets import Footer
 
 from bare_tui.core import prompts, queue, review
 from bare_tui.core.export import export
@@ -32,11 +32,12 @@ from bare_tui.tui.screens.modals import (
 )
 from bare_tui.tui.widgets.candidate_list import CandidateList
 from bare_tui.tui.widgets.diff_view import DiffView
+from bare_tui.tui.widgets.status_line import StatusLine
 
 if TYPE_CHECKING:
     from bare_tui.tui.app import BareApp
 
-NARROW = 100  # columns below which the list goes on top and the diff panes stack
+NARROW = 100  # columns below which the list goes on top and the two versions stack
 STATUS_ORDER = ("pending", "accepted", "rejected")
 
 
@@ -54,7 +55,7 @@ class ReviewScreen(Screen):
     # --- layout ------------------------------------------------------------------------
 
     def compose(self) -> ComposeResult:
-        yield Static(id="status")
+        yield StatusLine(id="status")
         with Horizontal(id="body"):
             yield CandidateList(self._summaries, id="list")
             yield DiffView(self.app.recipe, id="diff")
@@ -67,7 +68,7 @@ class ReviewScreen(Screen):
     def on_resize(self, event) -> None:
         narrow = event.size.width < NARROW
         self.set_class(narrow, "narrow")
-        self.query_one(DiffView).set_class(narrow, "stacked")
+        self.query_one(DiffView).set_stacked(narrow)
 
     @property
     def candidates(self) -> CandidateList:
@@ -121,7 +122,7 @@ class ReviewScreen(Screen):
             line.append(f"  search: {clean(self.search)}", style="italic")
         line.append(f"  reviewer: {clean(self.app.reviewer)}  ")
         line.append(self.job_line or "job: idle (g generates more)", style="dim")
-        self.query_one("#status", Static).update(line)
+        self.query_one(StatusLine).set(line)
 
     def set_job_line(self, text: str) -> None:
         self.job_line = text

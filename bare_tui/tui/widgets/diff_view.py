@@ -1,12 +1,21 @@
-"""Draft vs refinement, per field, word-level: side by side, inline, or one version."""
+"""Draft vs refinement, per field, word-level: side by side, inline, or one version.
+
+The view draws its own lines (Textual's line API): showing another candidate re-wraps
+the text and repaints this widget alone, with no layout pass over the screen. Side by
+side, each field starts on the same row in both columns; when the view is narrow the
+two versions stack instead.
+"""
 
 from __future__ import annotations
 
-from rich.console import Group
+from functools import lru_cache
+
+from rich.segment import Segment
 from rich.text import Text
-from textual.app import ComposeResult
-from textual.containers import Horizontal, VerticalScroll
-from textual.widgets import Static
+from textual.events import Resize
+from textual.geometry import Size
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
 
 from bare_tui.core.diffing import Span, new_side, old_side, word_diff
 from bare_tui.core.queue import Detail
@@ -17,11 +26,20 @@ MODES = ("side-by-side", "inline", "draft only", "refined only")
 # Styles that survive NO_COLOR: strike-through for removed words, underline for added.
 DELETE = "strike red on #3a1010"
 INSERT = "underline green on #0f2f14"
+TITLE = "bold reverse"
 LABEL = "bold"
 PROBLEM = "bold yellow"
+GUTTER = " │ "
+
+Row = tuple[Text, Text | None]  # one column, or left and right columns
 
 
-def _spans_text(spans: list[Span]) -> Text:
+@lru_cache(maxsize=256)
+def _diff(old: str, new: str) -> tuple[Span, ...]:
+    return tuple(word_diff(old, new))
+
+
+def _spans_text(spans: tuple[Span, ...] | list[Span]) -> Text:
     text = Text()
     for span in spans:
         style = {"delete": DELETE, "insert": INSERT}.get(span.op, "")
@@ -29,30 +47,22 @@ def _spans_text(spans: list[Span]) -> Text:
     return text
 
 
-def _problems(problems: list[str]) -> list[Text]:
-    return [Text(f"! {clean(p)}", style=PROBLEM) for p in problems]
+def _problems(problems: list[str]) -> Text:
+    return Text("\n".join(f"! {clean(p)}" for p in problems), style=PROBLEM)
 
 
-class DiffView(VerticalScroll):
-    DEFAULT_CSS = """
-    DiffView { padding: 0 1; }
-    DiffView #panes { height: auto; }
-    DiffView .pane { width: 1fr; height: auto; padding: 0 1 1 0; }
-    DiffView.stacked #panes { layout: vertical; }
-    DiffView #heading { height: auto; margin-bottom: 1; }
-    """
+class DiffView(ScrollView, can_focus=True):
+    DEFAULT_CSS = "DiffView { padding: 0 1; }"
 
-    def __init__(self, task: Task, **kwargs) -> None:
+    def __init__(self, recipe: Task, **kwargs) -> None:
         super().__init__(**kwargs)
-        self.recipe = task
+        self.recipe = recipe
         self.mode = MODES[0]
+        self.stacked = False
         self.detail: Detail | None = None
+        self._strips: list[Strip] = []
 
-    def compose(self) -> ComposeResult:
-        yield Static(id="heading")
-        with Horizontal(id="panes"):
-            yield Static(classes="pane", id="left")
-            yield Static(classes="pane", id="right")
+    # --- what to show --------------------------------------------------------------------
 
     def cycle_mode(self) -> str:
         self.mode = MODES[(MODES.index(self.mode) + 1) % len(MODES)]
@@ -61,32 +71,61 @@ class DiffView(VerticalScroll):
 
     def show(self, detail: Detail | None) -> None:
         self.detail = detail
-        heading = self.query_one("#heading", Static)
-        left = self.query_one("#left", Static)
-        right = self.query_one("#right", Static)
+        self._layout_lines()
+        self.scroll_to(0, 0, animate=False, immediate=True)
+
+    def on_resize(self, event: Resize) -> None:
+        self._layout_lines()
+
+    @property
+    def side_by_side(self) -> bool:
+        return self.mode == "side-by-side" and not self.stacked
+
+    def set_stacked(self, stacked: bool) -> None:
+        """Stack the two versions (on a narrow screen) instead of showing them side by side."""
+        if stacked != self.stacked:
+            self.stacked = stacked
+            self._layout_lines()
+
+    def plain_lines(self) -> list[str]:
+        """The text as shown, one string per screen line (for tests and tools)."""
+        return [strip.text.rstrip() for strip in self._strips]
+
+    def _rows(self) -> list[Row]:
+        detail = self.detail
         if detail is None:
-            heading.update(Text("No candidate here. Press g to generate some, or f to "
-                                "change the filter.", style="italic"))
-            left.update("")
-            right.update("")
-            right.display = False
-            return
-        heading.update(self._heading(detail))
-        draft, refined = self._versions(detail)
-        right.display = self.mode == "side-by-side"
+            return [(Text("No candidate here. Press g to generate some, or f to change the "
+                          "filter.", style="italic"), None)]
+        draft, final = self._versions(detail)
+        rows: list[Row] = [(self._heading(detail), None), (Text(""), None)]
+        right_title = self._refined_title(detail)
         if self.mode == "side-by-side":
-            left.update(self._pane("Draft", draft, refined, old_side, detail.draft_problems))
-            right.update(self._pane(self._refined_title(detail), draft, refined, new_side,
-                                    detail.refined_problems))
+            columns = [("Draft", draft, final, old_side, detail.draft_problems),
+                       (right_title, draft, final, new_side, detail.refined_problems)]
         elif self.mode == "inline":
-            left.update(self._pane("Draft → " + self._refined_title(detail), draft, refined,
-                                   lambda spans: spans, detail.refined_problems))
+            columns = [(f"Draft → {right_title}", draft, final, list, detail.refined_problems)]
         elif self.mode == "draft only":
-            left.update(self._pane("Draft", draft, draft, old_side, detail.draft_problems))
+            columns = [("Draft", draft, draft, old_side, detail.draft_problems)]
         else:
-            left.update(self._pane(self._refined_title(detail), refined, refined, new_side,
-                                   detail.refined_problems))
-        self.scroll_home(animate=False)
+            columns = [(right_title, final, final, new_side, detail.refined_problems)]
+        blocks = [self._column(*column) for column in columns]
+        if len(blocks) == 2 and self.side_by_side:
+            rows += [(left, right) for left, right in zip(*blocks, strict=True)]
+        else:
+            for block in blocks:
+                rows += [(text, None) for text in block] + [(Text(""), None)]
+        return rows
+
+    def _column(self, title: str, old: dict[str, str], new: dict[str, str], side,
+                problems: list[str]) -> list[Text]:
+        """One version as rows: title, then label and text of each field, then problems.
+        Both columns of a side-by-side view have the same rows, so fields line up."""
+        rows = [Text(f" {title} ", style=TITLE)]
+        for spec in self.recipe.fields:
+            spans = _diff(old.get(spec.name, ""), new.get(spec.name, ""))
+            rows += [Text(f"{spec.label}:", style=LABEL), _spans_text(side(spans)), Text("")]
+        rows.append(_problems(problems))
+        return rows
 
     def _refined_title(self, detail: Detail) -> str:
         if detail.state.version == "edited":
@@ -94,24 +133,18 @@ class DiffView(VerticalScroll):
         return "Refined" if detail.refined_raw is not None else "Refined (not yet)"
 
     def _versions(self, detail: Detail) -> tuple[dict[str, str], dict[str, str]]:
-        """Field texts of the draft and of the right-hand version (edit > refinement)."""
+        """Field texts of the draft and of the final version (edit, else refinement)."""
         names = self.recipe.field_names
-        draft = detail.draft_fields or {names[0]: detail.draft_raw, **{n: "" for n in names[1:]}}
+
+        def whole(text: str) -> dict[str, str]:  # unparsed output goes in the first field
+            return {names[0]: text, **{n: "" for n in names[1:]}}
+
+        draft = detail.draft_fields or whole(detail.draft_raw)
         if detail.state.version == "edited" and detail.state.final_fields:
             return draft, detail.state.final_fields
         if detail.refined_fields is not None:
             return draft, detail.refined_fields
-        if detail.refined_raw is not None:
-            return draft, {names[0]: detail.refined_raw, **{n: "" for n in names[1:]}}
-        return draft, {n: "" for n in names}
-
-    def _pane(self, title: str, old: dict[str, str], new: dict[str, str], side,
-              problems: list[str]) -> Group:
-        parts: list[Text] = [Text(title, style="bold reverse")]
-        for spec in self.recipe.fields:
-            spans = word_diff(old.get(spec.name, ""), new.get(spec.name, ""))
-            parts += [Text(f"{spec.label}:", style=LABEL), _spans_text(side(spans)), Text("")]
-        return Group(*parts, *_problems(problems))
+        return draft, whole(detail.refined_raw or "")
 
     def _heading(self, detail: Detail) -> Text:
         state = detail.state
@@ -128,3 +161,39 @@ class DiffView(VerticalScroll):
         if detail.draft_fields is None:
             text.append("  draft did not parse", style=PROBLEM)
         return text
+
+    # --- drawing -------------------------------------------------------------------------
+
+    def _wrap(self, text: Text, width: int) -> list[Strip]:
+        console = self.app.console
+        lines = console.render_lines(text, console.options.update(width=width, height=None),
+                                     pad=True)
+        return [Strip(line, width) for line in lines]
+
+    def _layout_lines(self) -> None:
+        width = max(10, self.scrollable_content_region.width)
+        strips: list[Strip] = []
+        column = (width - len(GUTTER)) // 2
+        gutter = Strip([Segment(GUTTER, self.rich_style)], len(GUTTER))
+        for left, right in self._rows():
+            if right is None:
+                strips += self._wrap(left, width)
+                continue
+            lefts, rights = self._wrap(left, column), self._wrap(right, column)
+            blank = Strip.blank(column)
+            for index in range(max(len(lefts), len(rights))):
+                strips.append(Strip.join([
+                    lefts[index] if index < len(lefts) else blank, gutter,
+                    rights[index] if index < len(rights) else blank,
+                ]))
+        self._strips = strips
+        self.virtual_size = Size(width, len(strips))
+        self.refresh()
+
+    def render_line(self, y: int) -> Strip:
+        index = self.scroll_offset.y + y
+        width = self.scrollable_content_region.width
+        if index >= len(self._strips):
+            return Strip.blank(width, self.rich_style)
+        return self._strips[index].crop_extend(0, width, self.rich_style).apply_style(
+            self.rich_style)

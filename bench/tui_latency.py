@@ -1,0 +1,164 @@
+"""Review screen latency on a small and a huge workspace, through Textual's pilot.
+
+Builds workspaces of 1,000 and 100,000 refined candidates, then measures, for each:
+startup to the first screen, and keypress-to-updated-screen for `j` (next) and `a`
+(accept and advance), as median and p95. Prints the 100k/1k ratios: the cost of a
+keypress must not grow with the size of the workspace.
+
+A keypress is timed from the key event entering the app to the first frame the
+compositor produces after the app has acted on it (frames come at most every 1/60 s,
+as on a real terminal; writing the frame to a terminal is not included). The pilot's
+own `press()` adds fixed waits for idleness (tens of ms) that say nothing about the app,
+so it is used only to drive startup.
+
+    python bench/tui_latency.py [--small 1000] [--large 100000] [--presses 60]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from textual import events  # noqa: E402
+
+from bare_tui.config import Settings  # noqa: E402
+from bare_tui.core import tasks  # noqa: E402
+from bare_tui.core.seeds import import_seeds  # noqa: E402
+from bare_tui.core.store import Store, now  # noqa: E402
+from bare_tui.tui.app import BareApp  # noqa: E402
+
+SEEDS = ROOT / "data" / "seeds" / "gsm8k_train_200.jsonl"
+SIZE = (120, 40)
+
+
+def build(path: Path, count: int) -> None:
+    """A workspace of `count` drafted and refined candidates, written in bulk."""
+    with Store(path) as store:
+        task = tasks.resolve(store, "gsm8k")
+        import_seeds(store, task, SEEDS)
+        seeds = [s["fields"] for s in store.seeds("gsm8k")]
+        with store.transaction() as conn:
+            run_id = store.insert("runs", {"kind": "draft", "task": "gsm8k", "model": "bench",
+                                           "status": "done", "started_at": now()})
+            for start in range(0, count, 10_000):
+                drafts, refined = [], []
+                for i in range(start, min(count, start + 10_000)):
+                    seed = seeds[i % len(seeds)]
+                    fields = {"question": f"{seed['question']} (variant {i})",
+                              "answer": seed["answer"]}
+                    better = {"question": fields["question"].replace(" a ", " one "),
+                              "answer": seed["answer"]}
+                    text = f"Question:\n{fields['question']}\nAnswer:\n{fields['answer']}"
+                    drafts.append((i + 1, "gsm8k", run_id, i, "[1, 2, 3]", text,
+                                   json.dumps(fields), "[]", 1, now()))
+                    refined.append((i + 1, run_id, i, text, json.dumps(better), "[]", 1, now()))
+                conn.executemany(
+                    "INSERT INTO candidates (id, task, run_id, seed, shot_ids, raw_text, fields,"
+                    " validation, valid, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    drafts)
+                conn.executemany(
+                    "INSERT INTO refinements (candidate_id, run_id, seed, raw_text, fields,"
+                    " validation, valid, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", refined)
+
+
+def percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(share * (len(ordered) - 1))))]
+
+
+class FrameClock:
+    """Counts the frames the app composes, with the time of the latest."""
+
+    def __init__(self, app: BareApp) -> None:
+        self.frames = 0
+        self.last = 0.0
+        original = app._display
+
+        def display(screen, renderable) -> None:
+            original(screen, renderable)
+            if renderable is not None:
+                self.frames += 1
+                self.last = time.perf_counter()
+
+        app._display = display
+
+
+async def keypress(app: BareApp, clock: FrameClock, key: str) -> float:
+    """Seconds from the key event to the first frame showing its effect."""
+    screen = app.review
+    before = (screen.candidates.cursor, app.store.scalar("SELECT count(*) FROM events"))
+    started = time.perf_counter()
+    app._driver.send_message(events.Key(key, key))
+    while (screen.candidates.cursor,
+           app.store.scalar("SELECT count(*) FROM events")) == before:
+        await asyncio.sleep(0)
+    frame = clock.frames
+    while clock.frames == frame:
+        await asyncio.sleep(0)
+    return clock.last - started
+
+
+async def measure(db: Path, presses: int, startups: int) -> dict[str, list[float]]:
+    task = tasks.parse_recipe(tasks.builtin_source("gsm8k"))
+    settings = Settings(db=db, reviewer="bench")
+    results: dict[str, list[float]] = {"startup": [], "j": [], "a": []}
+    for _ in range(startups):
+        started = time.perf_counter()
+        app = BareApp(settings, task, poll_s=3600)
+        async with app.run_test(size=SIZE) as pilot:
+            await pilot.pause()
+            results["startup"].append(time.perf_counter() - started)
+            await app.workers.wait_for_complete()
+    app = BareApp(settings, task, poll_s=3600)
+    async with app.run_test(size=SIZE) as pilot:
+        clock = FrameClock(app)
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        for key in ("j", "a"):
+            for _ in range(presses):
+                results[key].append(await keypress(app, clock, key))
+                await asyncio.sleep(0.02)  # a fast curator: 50 keys a second at most
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--small", type=int, default=1_000)
+    parser.add_argument("--large", type=int, default=100_000)
+    parser.add_argument("--presses", type=int, default=60)
+    parser.add_argument("--startups", type=int, default=5)
+    args = parser.parse_args()
+    summary = {}
+    with tempfile.TemporaryDirectory() as folder:
+        for count in (args.small, args.large):
+            db = Path(folder) / f"{count}.db"
+            started = time.perf_counter()
+            build(db, count)
+            print(f"built {count:,} candidates in {time.perf_counter() - started:.1f}s")
+            results = asyncio.run(measure(db, args.presses, args.startups))
+            summary[count] = {
+                "startup": statistics.median(results["startup"]),
+                **{f"{key} {stat}": value for key in ("j", "a") for stat, value in (
+                    ("median", statistics.median(results[key])),
+                    ("p95", percentile(results[key], 0.95)))},
+            }
+            print(f"{count:>7,} candidates: " + ", ".join(
+                f"{name} {value * 1000:.1f} ms" for name, value in summary[count].items()))
+    small, large = summary[args.small], summary[args.large]
+    print(f"ratios {args.large:,}/{args.small:,}: " + ", ".join(
+        f"{name} {large[name] / small[name]:.2f}" for name in small))
+    worst = max(large["j p95"], large["a p95"], small["j p95"], small["a p95"])
+    print(f"worst keypress p95: {worst * 1000:.1f} ms (target < 50 ms)")
+
+
+if __name__ == "__main__":
+    main()

@@ -63,6 +63,11 @@ def test_parse_multiline_values_and_missing_labels():
         prompts.parse_fields(GSM8K, "just prose")
 
 
+def test_parse_drops_a_repeated_label():
+    fields = prompts.parse_fields(GSM8K, "Question:\nQuestion: How many?\nAnswer:\n#### 4")
+    assert fields == {"question": "How many?", "answer": "#### 4"}
+
+
 def test_parse_survives_huge_hostile_output():
     hostile = "Question:\n" + ("[bold]\x1b[2J" * 20000) + "\nAnswer:\n" + "9" * 100000
     fields = prompts.parse_fields(GSM8K, hostile)

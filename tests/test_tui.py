@@ -278,6 +278,17 @@ async def test_keys_are_remappable_from_config(review_db):
     assert state(review_db, 2).status == "accepted"
 
 
+def test_unknown_key_action_in_config_is_one_line(review_db, tmp_path):
+    from conftest import run_cli
+
+    config = tmp_path / "bare-tui.toml"
+    config.write_text('[keys]\nacept = "y"\n')
+    result = run_cli("review", "--db", str(review_db), "--config", str(config))
+    assert result.returncode == 1
+    assert result.stderr.startswith("error: config [keys]: unknown action 'acept'")
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
 async def test_sees_changes_from_another_process(review_db):
     app = make_app(review_db, reviewer="ann")
     async with app.run_test(size=SIZE) as pilot:
@@ -414,3 +425,17 @@ async def test_background_job_can_be_stopped(review_db):
     with Store(review_db) as store:
         assert 6 <= store.scalar("SELECT count(*) FROM candidates") < 55
         assert store.scalar("SELECT status FROM runs WHERE model != 'scripted'") == "cancelled"
+
+
+async def test_changes_are_marked_without_colour(review_db, monkeypatch):
+    """With NO_COLOR, deletions stay struck through and insertions underlined."""
+    monkeypatch.setenv("NO_COLOR", "1")
+    app = make_app(review_db)
+    async with app.run_test(size=(160, 40)):
+        view = app.review.query_one(DiffView)
+        segments = [segment for strip in view._strips for segment in strip]
+        deleted = [s for s in segments if s.style and s.style.strike]
+        inserted = [s for s in segments if s.style and s.style.underline]
+        assert [s.text for s in deleted] == ["Ann", "3"]
+        assert [s.text for s in inserted] == ["Anna", "4"]
+        assert app.no_color

@@ -105,5 +105,9 @@ def parse_fields(task: Task, text: str) -> dict[str, str]:
         else:
             after = any_label.search(body, value_start)
             value_end = after.start() if after else len(body)
-        values[spec.name] = body[value_start:value_end].strip()
+        value = body[value_start:value_end].strip()
+        # Small models often repeat the label they were just given ("Question:\nQuestion: ...").
+        while (repeat := patterns[index].match(value)) is not None:
+            value = value[repeat.end():].strip()
+        values[spec.name] = value
     return values

@@ -32,6 +32,7 @@ class BareApp(App):
 
     def __init__(self, settings: Settings, task: Task, *, generate: int = 0,
                  poll_s: float = POLL_S, max_tokens: int | None = None) -> None:
+        keys.check_keymap(settings.keys)
         super().__init__()
         self.settings = settings
         self.store = Store(settings.db)
@@ -61,7 +62,7 @@ class BareApp(App):
         # collections, which otherwise stall a keypress now and then, short.
         self.call_after_refresh(gc.freeze)
         if self._generate_on_start:
-            self.start_generation(self._generate_on_start)
+            self.call_after_refresh(self.start_generation, self._generate_on_start)
 
     def on_unmount(self) -> None:
         self._stop.set()

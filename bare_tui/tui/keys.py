@@ -8,6 +8,8 @@ from dataclasses import dataclass
 
 from textual.binding import Binding
 
+from bare_tui.errors import BareError
+
 
 @dataclass(frozen=True)
 class Key:
@@ -53,6 +55,14 @@ KEYS: tuple[Key, ...] = (
     Key("help", "question_mark", "help", "Help", "show the keys", footer=True),
     Key("quit", "q", "quit", "Quit", "quit (every decision is already saved)", footer=True),
 )
+
+
+def check_keymap(keymap: dict[str, str]) -> None:
+    known = {k.id for k in KEYS}
+    unknown = sorted(set(keymap) - known)
+    if unknown:
+        raise BareError(f"config [keys]: unknown action {unknown[0]!r} "
+                        f"(known: {', '.join(sorted(known))})")
 
 
 def bindings() -> list[Binding]:

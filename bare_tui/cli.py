@@ -54,6 +54,9 @@ def _model_options() -> argparse.ArgumentParser:
                        "llama.cpp build can offload, else 0)")
     group.add_argument("--ctx", type=int, help="context length in tokens (default 4096)")
     group.add_argument("--threads", type=int, help="CPU threads (default: all cores)")
+    group.add_argument("--parallel", type=int,
+                       help="sequences decoded at once (default 16 on CPU, 64 with GPU offload;"
+                       " 1 = one at a time)")
     return parent
 
 
@@ -74,7 +77,7 @@ def _settings(args: argparse.Namespace):
         getattr(args, "config", None), db=getattr(args, "db", None),
         base=getattr(args, "base", None), instruct=getattr(args, "instruct", None),
         gpu_layers=getattr(args, "gpu_layers", None), ctx=getattr(args, "ctx", None),
-        threads=getattr(args, "threads", None),
+        threads=getattr(args, "threads", None), parallel=getattr(args, "parallel", None),
     )
 
 

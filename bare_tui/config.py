@@ -14,6 +14,7 @@ Config file (first found): --config PATH, $BARE_TUI_CONFIG, ./bare-tui.toml,
     gpu_layers = -1                 # -1: all; 0: CPU only
     ctx = 4096
     threads = 8
+    parallel = 16                   # sequences decoded at once (default: 16 CPU, 64 GPU)
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ ENV = {
     "gpu_layers": "BARE_TUI_GPU_LAYERS",
     "ctx": "BARE_TUI_CTX",
     "threads": "BARE_TUI_THREADS",
+    "parallel": "BARE_TUI_PARALLEL",
     "reviewer": "BARE_TUI_REVIEWER",
 }
 # config-file location of each setting: (table, key)
@@ -47,8 +49,9 @@ FILE_KEYS = {
     "gpu_layers": ("models", "gpu_layers"),
     "ctx": ("models", "ctx"),
     "threads": ("models", "threads"),
+    "parallel": ("models", "parallel"),
 }
-INTEGERS = {"gpu_layers", "ctx", "threads"}
+INTEGERS = {"gpu_layers", "ctx", "threads", "parallel"}
 PATHS = {"db", "models_dir"}
 
 
@@ -68,6 +71,7 @@ class Settings:
     gpu_layers: int | None = None
     ctx: int = 4096
     threads: int | None = None
+    parallel: int | None = None
     reviewer: str = field(default_factory=_default_reviewer)
     keys: dict[str, str] = field(default_factory=dict)
     config_path: Path | None = None

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from bare_tui.core import models, tasks
+from bare_tui.core.backends import OneAtATime
 from bare_tui.core.store import Store
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -62,7 +63,7 @@ def run_cli(*args: str, cwd: Path | None = None, env: dict | None = None,
     )
 
 
-class ScriptedBackend:
+class ScriptedBackend(OneAtATime):
     """Replays fixed outputs: for pure-logic tests of the pipeline, next to the real ones."""
 
     def __init__(self, outputs: list[str]):

@@ -11,7 +11,7 @@ from __future__ import annotations
 import random
 import secrets
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -149,20 +149,30 @@ def draft(store: Store, task: Task, backend: Backend, target: int, *,
     run_id = _start(store, "draft", task, backend, sampling, rng_seed, target)
 
     def body() -> tuple[int, int, bool]:
-        produced = 0
-        # Recount each time: another process may be drafting the same task.
-        while not stop.is_set() and count_candidates(store, task) < target:
-            shots = select_shots(task, seeds, rng)
-            seed = _new_seed(rng)
-            generation = backend.complete(
-                prompts.base_prompt(task, [s["fields"] for s in shots]), sampling, seed
-            )
+        produced = issued = 0
+        in_flight: dict[int, tuple[list[dict[str, Any]], int]] = {}
+
+        def jobs() -> Iterator[tuple[int, str, int]]:
+            nonlocal issued
+            # Recount each time: another process may be drafting the same task.
+            while (not stop.is_set()
+                   and count_candidates(store, task) + (issued - produced) < target):
+                shots = select_shots(task, seeds, rng)
+                seed = _new_seed(rng)
+                in_flight[issued] = (shots, seed)
+                yield issued, prompts.base_prompt(task, [s["fields"] for s in shots]), seed
+                issued += 1
+
+        for key, generation in backend.complete_many(jobs(), sampling):
+            shots, seed = in_flight.pop(key)
             row_id, parsed, valid = _commit(store, "candidates", task, run_id, seed, generation, {
                 "task": task.name, "shot_ids": to_json([s["id"] for s in shots]),
             })
             produced += 1
             if on_sample:
                 on_sample(Sample("draft", row_id, produced, planned, generation, parsed, valid))
+            if stop.is_set():
+                break  # samples still in flight are dropped
         return produced, planned, stop.is_set()
 
     return _run_job(store, run_id, body, "draft")
@@ -197,22 +207,31 @@ def refine(store: Store, task: Task, backend: Backend, *, limit: int | None = No
 
     def body() -> tuple[int, int, bool]:
         produced = 0
-        for candidate in pending:
-            if stop.is_set():
-                break
-            # The same examples the draft was made from, as in the paper.
-            shot_ids = from_json(candidate["shot_ids"]) or []
-            shots = [seeds_by_id[i] for i in shot_ids if i in seeds_by_id] or static_shots
-            draft_fields = from_json(candidate["fields"])
-            messages = prompts.refine_messages(task, shots, draft_fields or candidate["raw_text"])
-            seed = _new_seed(rng)
-            generation = backend.chat(messages, sampling, seed)
-            row_id, parsed, valid = _commit(store, "refinements", task, run_id, seed, generation,
-                                            {"candidate_id": candidate["id"]})
+        seeds_used: dict[int, int] = {}
+
+        def jobs() -> Iterator[tuple[int, list[dict[str, str]], int]]:
+            for candidate in pending:
+                if stop.is_set():
+                    return
+                # The same examples the draft was made from, as in the paper.
+                shot_ids = from_json(candidate["shot_ids"]) or []
+                shots = [seeds_by_id[i] for i in shot_ids if i in seeds_by_id] or static_shots
+                draft_fields = from_json(candidate["fields"])
+                seed = seeds_used[candidate["id"]] = _new_seed(rng)
+                yield (candidate["id"],
+                       prompts.refine_messages(task, shots, draft_fields or candidate["raw_text"]),
+                       seed)
+
+        for candidate_id, generation in backend.chat_many(jobs(), sampling):
+            row_id, parsed, valid = _commit(
+                store, "refinements", task, run_id, seeds_used.pop(candidate_id), generation,
+                {"candidate_id": candidate_id})
             produced += 1
             if on_sample:
                 on_sample(Sample("refine", row_id, produced, len(pending), generation, parsed,
                                  valid))
+            if stop.is_set():
+                break
         return produced, len(pending), stop.is_set()
 
     return _run_job(store, run_id, body, "refine")

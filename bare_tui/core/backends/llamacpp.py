@@ -9,25 +9,41 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
-from bare_tui.core.backends import Generation
+from bare_tui.core.backends import Generation, OneAtATime
+from bare_tui.core.backends.parallel import ParallelEngine, Request
 from bare_tui.core.models import ModelFile, gpu_offload_available
 from bare_tui.core.tasks import Sampling
 from bare_tui.errors import BareError
+
+K = TypeVar("K")
+
+
+# Sequences decoded at once by default: on CPUs, 16 reached about twice the tokens/s of
+# one-at-a-time generation on 2 cores (bench/draft_throughput.py); GPUs take more.
+DEFAULT_PARALLEL_CPU = 16
+DEFAULT_PARALLEL_GPU = 64
 
 
 @dataclass(frozen=True)
 class LlamaOptions:
     gpu_layers: int | None = None  # None: all layers when offload is available, else 0
-    ctx: int = 4096
+    ctx: int = 4096  # per sequence
     threads: int | None = None
+    parallel: int | None = None  # None: chosen for the hardware
 
     def resolved_gpu_layers(self) -> int:
         if self.gpu_layers is not None:
             return self.gpu_layers
         return -1 if gpu_offload_available() else 0
+
+    def resolved_parallel(self, gpu_layers: int) -> int:
+        if self.parallel is not None:
+            return max(1, self.parallel)
+        return DEFAULT_PARALLEL_GPU if gpu_layers != 0 else DEFAULT_PARALLEL_CPU
 
 
 class LlamaCppBackend:
@@ -35,6 +51,10 @@ class LlamaCppBackend:
         self.model = model
         self.options = options
         self.gpu_layers = options.resolved_gpu_layers()
+        self.parallel = options.resolved_parallel(self.gpu_layers)
+        self.threads = options.threads or max(1, os.cpu_count() or 1)
+        self._engine: ParallelEngine | None = None
+        self._formatter: Any = None
         try:
             from llama_cpp import Llama
             from llama_cpp._utils import suppress_stdout_stderr
@@ -47,7 +67,7 @@ class LlamaCppBackend:
                     model_path=str(model.path),
                     n_ctx=options.ctx,
                     n_gpu_layers=self.gpu_layers,
-                    n_threads=options.threads or max(1, os.cpu_count() or 1),
+                    n_threads=self.threads,
                     flash_attn=self.gpu_layers != 0,
                     verbose=False,
                 )
@@ -58,7 +78,7 @@ class LlamaCppBackend:
         where = "cpu" if self.gpu_layers == 0 else f"gpu ({self.gpu_layers} layers)"
         return {"backend": "llama.cpp", "model": self.model.name,
                 "model_path": str(self.model.path), "model_sha256": self.model.sha256,
-                "device": where}
+                "device": where, "parallel": str(self.parallel)}
 
     def _params(self, sampling: Sampling, seed: int) -> dict[str, Any]:
         return {
@@ -82,6 +102,66 @@ class LlamaCppBackend:
         out = _checked(self.llama.create_chat_completion, messages,
                        **self._params(sampling, seed))
         return _generation(out, out["choices"][0]["message"]["content"] or "", started)
+
+
+    # --- many at once ----------------------------------------------------------------------
+
+    def engine(self) -> ParallelEngine:
+        if self._engine is None:
+            from llama_cpp._utils import suppress_stdout_stderr
+
+            with suppress_stdout_stderr(disable=False):
+                self._engine = ParallelEngine(self.llama, self.parallel, self.options.ctx,
+                                              self.threads, flash_attn=self.gpu_layers != 0)
+        return self._engine
+
+    def complete_many(self, jobs: Iterable[tuple[K, str, int]], sampling: Sampling
+                      ) -> Iterator[tuple[K, Generation]]:
+        """Raw completions of many prompts, decoded `parallel` at a time; yields
+        (key, generation) in the order they finish."""
+        if self.parallel == 1:
+            yield from OneAtATime.complete_many(self, jobs, sampling)
+            return
+        requests = (Request(key, self.llama.tokenize(prompt.encode(), special=True), sampling,
+                            seed, sampling.stop) for key, prompt, seed in jobs)
+        yield from self.engine().run(requests)
+
+    def chat_many(self, jobs: Iterable[tuple[K, list[dict[str, str]], int]],
+                  sampling: Sampling) -> Iterator[tuple[K, Generation]]:
+        """Chat completions through the model's own template, `parallel` at a time."""
+        if self.parallel == 1:
+            yield from OneAtATime.chat_many(self, jobs, sampling)
+            return
+        formatter = self._chat_formatter()
+
+        def requests() -> Iterator[Request]:
+            for key, messages, seed in jobs:
+                formatted = formatter(messages=messages)
+                tokens = self.llama.tokenize(formatted.prompt.encode(), special=True,
+                                             add_bos=not formatted.added_special)
+                extra = formatted.stop or ()
+                stop = (*sampling.stop, *([extra] if isinstance(extra, str) else extra))
+                yield Request(key, tokens, sampling, seed, stop)
+
+        yield from self.engine().run(requests())
+
+    def _chat_formatter(self) -> Any:
+        if self._formatter is None:
+            from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+
+            template = self.llama.metadata.get("tokenizer.chat_template")
+            if not template:
+                raise BareError(f"{self.model.name} has no chat template in its GGUF metadata;"
+                                " choose an instruct model that has one")
+            model = self.llama._model
+            eos, bos = model.token_eos(), model.token_bos()
+            self._formatter = Jinja2ChatFormatter(
+                template=template,
+                eos_token=model.token_get_text(eos) if eos != -1 else "",
+                bos_token=model.token_get_text(bos) if bos != -1 else "",
+                stop_token_ids=[eos],
+            )
+        return self._formatter
 
 
 def _checked(call: Any, *args: Any, **kwargs: Any) -> dict[str, Any]:

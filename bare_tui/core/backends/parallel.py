@@ -1,0 +1,259 @@
+"""Many sequences decoded at once in one llama.cpp context (continuous batching).
+
+Each step puts one token of every live sequence into a single `llama_batch` and decodes
+them together, which uses the hardware far better than one sequence at a time. The KV
+cache is unified: the prompt prefix that requests share (the few-shot examples) is
+evaluated once, in a holder sequence, and copied into each new sequence by reference
+(`llama_memory_seq_cp`) instead of being evaluated again. Every sequence has its own
+sampler chain and seed, its own stop strings and token budget; when one finishes, the
+next request takes its place at once.
+
+This uses the low-level API of llama-cpp-python; the `Llama` object supplies the
+loaded model and tokenizer. Like `Llama`, an engine is not thread-safe.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar
+
+from bare_tui.core.backends import Generation
+from bare_tui.core.tasks import Sampling
+from bare_tui.errors import BareError
+
+K = TypeVar("K")
+PENALTY_LAST_N = 64
+
+
+@dataclass
+class Request(Generic[K]):
+    key: K
+    tokens: list[int]
+    sampling: Sampling
+    seed: int
+    stop: tuple[str, ...] = ()
+
+
+@dataclass
+class _Slot:
+    seq: int
+    request: Request
+    sampler: Any
+    pending: list[int]  # prompt tokens still to evaluate
+    position: int  # position of the next token to go into the batch
+    started: float
+    output: bytearray = field(default_factory=bytearray)
+    generated: int = 0
+    logits_index: int = -1  # where this slot's logits are in the current batch
+    last_token: int | None = None
+
+
+def _sampler(llama_cpp: Any, sampling: Sampling, seed: int) -> Any:
+    chain = llama_cpp.llama_sampler_chain_init(llama_cpp.llama_sampler_chain_default_params())
+    add = llama_cpp.llama_sampler_chain_add
+    if sampling.repeat_penalty != 1.0:
+        add(chain, llama_cpp.llama_sampler_init_penalties(PENALTY_LAST_N,
+                                                          sampling.repeat_penalty, 0.0, 0.0))
+    if sampling.temperature <= 0:
+        add(chain, llama_cpp.llama_sampler_init_greedy())
+        return chain
+    if sampling.top_k > 0:
+        add(chain, llama_cpp.llama_sampler_init_top_k(sampling.top_k))
+    if sampling.top_p < 1.0:
+        add(chain, llama_cpp.llama_sampler_init_top_p(sampling.top_p, 1))
+    if sampling.min_p > 0.0:
+        add(chain, llama_cpp.llama_sampler_init_min_p(sampling.min_p, 1))
+    add(chain, llama_cpp.llama_sampler_init_temp(sampling.temperature))
+    add(chain, llama_cpp.llama_sampler_init_dist(seed & 0xFFFFFFFF))
+    return chain
+
+
+def _common_prefix(a: list[int], b: list[int]) -> int:
+    n = min(len(a), len(b))
+    i = 0
+    while i < n and a[i] == b[i]:
+        i += 1
+    return i
+
+
+class ParallelEngine:
+    """Decodes up to `n_parallel` requests at once on the model of a loaded `Llama`."""
+
+    def __init__(self, llama: Any, n_parallel: int, ctx_per_sequence: int,
+                 threads: int, n_batch: int = 512, flash_attn: bool = False):
+        import llama_cpp
+
+        self.lib = llama_cpp
+        self.llama = llama
+        self.n_parallel = n_parallel
+        self.ctx_per_sequence = ctx_per_sequence
+        self.n_batch = n_batch
+        params = llama_cpp.llama_context_default_params()
+        # One extra sequence holds the shared prompt prefix.
+        params.n_ctx = ctx_per_sequence * (n_parallel + 1)
+        params.n_batch = n_batch
+        params.n_ubatch = n_batch
+        params.n_seq_max = n_parallel + 1
+        params.kv_unified = True
+        params.n_threads = threads
+        params.n_threads_batch = threads
+        params.flash_attn_type = (llama_cpp.LLAMA_FLASH_ATTN_TYPE_ENABLED if flash_attn
+                                  else llama_cpp.LLAMA_FLASH_ATTN_TYPE_DISABLED)
+        self.model = llama._model.model
+        self.ctx = llama_cpp.llama_init_from_model(self.model, params)
+        if not self.ctx:
+            raise BareError(f"cannot create a context for {n_parallel} parallel sequences;"
+                            " lower --parallel or --ctx")
+        self.memory = llama_cpp.llama_get_memory(self.ctx)
+        self.vocab = llama_cpp.llama_model_get_vocab(self.model)
+        self.batch = llama_cpp.llama_batch_init(n_batch, 0, 1)
+        self.holder_seq = n_parallel
+        self.holder: list[int] = []
+        self._piece = ctypes.create_string_buffer(256)
+
+    def close(self) -> None:
+        if self.ctx:
+            self.lib.llama_batch_free(self.batch)
+            self.lib.llama_free(self.ctx)
+            self.ctx = None
+
+    def __del__(self) -> None:
+        try:
+            self.close()
+        except Exception:  # noqa: BLE001 - interpreter shutdown
+            pass
+
+    # --- batch helpers -------------------------------------------------------------------
+
+    def _clear_batch(self) -> None:
+        self.batch.n_tokens = 0
+
+    def _add(self, token: int, position: int, seq: int, logits: bool) -> int:
+        i = self.batch.n_tokens
+        self.batch.token[i] = token
+        self.batch.pos[i] = position
+        self.batch.n_seq_id[i] = 1
+        self.batch.seq_id[i][0] = seq
+        self.batch.logits[i] = logits
+        self.batch.n_tokens = i + 1
+        return i
+
+    def _decode(self) -> None:
+        status = self.lib.llama_decode(self.ctx, self.batch)
+        if status != 0:
+            raise BareError(f"llama.cpp could not decode a batch (status {status}): the KV cache"
+                            " is full; lower --parallel or max_tokens, or raise --ctx")
+
+    def _set_holder(self, tokens: list[int]) -> None:
+        """Evaluate a shared prefix once, in the holder sequence."""
+        self.lib.llama_memory_seq_rm(self.memory, self.holder_seq, -1, -1)
+        self.holder = tokens
+        for start in range(0, len(tokens), self.n_batch):
+            self._clear_batch()
+            for offset, token in enumerate(tokens[start:start + self.n_batch]):
+                self._add(token, start + offset, self.holder_seq, False)
+            self._decode()
+
+    # --- the loop --------------------------------------------------------------------------
+
+    def _start(self, seq: int, request: Request) -> _Slot:
+        tokens = request.tokens
+        if len(tokens) >= self.ctx_per_sequence:
+            raise BareError(f"prompt is {len(tokens)} tokens, more than the context of "
+                            f"{self.ctx_per_sequence}: raise --ctx or use fewer shots")
+        if not self.holder:
+            self._set_holder(tokens[:-1])
+        shared = min(_common_prefix(self.holder, tokens), len(tokens) - 1)
+        self.lib.llama_memory_seq_rm(self.memory, seq, -1, -1)
+        if shared:
+            self.lib.llama_memory_seq_cp(self.memory, self.holder_seq, seq, 0, shared)
+        return _Slot(seq, request, _sampler(self.lib, request.sampling, request.seed),
+                     pending=tokens[shared:], position=shared, started=time.perf_counter())
+
+    def _finish(self, slot: _Slot, reason: str, cut: int | None = None) -> Generation:
+        self.lib.llama_sampler_free(slot.sampler)
+        self.lib.llama_memory_seq_rm(self.memory, slot.seq, -1, -1)
+        text = bytes(slot.output[:cut] if cut is not None else slot.output)
+        return Generation(
+            text=text.decode("utf-8", errors="replace"),
+            prompt_tokens=len(slot.request.tokens), completion_tokens=slot.generated,
+            ms=(time.perf_counter() - slot.started) * 1000, finish_reason=reason,
+        )
+
+    def _token_bytes(self, token: int) -> bytes:
+        n = self.lib.llama_token_to_piece(self.vocab, token, self._piece, len(self._piece),
+                                          0, False)
+        return self._piece.raw[:n] if n > 0 else b""
+
+    def run(self, requests: Iterable[Request[K]]) -> Iterator[tuple[K, Generation]]:
+        """Yields (key, generation) as each request finishes, pulling new requests from
+        the iterable whenever a sequence is free. Stopping the iteration abandons the
+        requests in flight."""
+        source = iter(requests)
+        free = list(range(self.n_parallel - 1, -1, -1))
+        slots: dict[int, _Slot] = {}
+        exhausted = False
+        try:
+            while True:
+                while free and not exhausted:
+                    request = next(source, None)
+                    if request is None:
+                        exhausted = True
+                        break
+                    seq = free.pop()
+                    slots[seq] = self._start(seq, request)
+                if not slots:
+                    return
+                self._fill_batch(slots)
+                self._decode()
+                for seq, slot in list(slots.items()):
+                    if slot.logits_index < 0:
+                        continue
+                    result = self._sample(slot)
+                    if result is not None:
+                        del slots[seq]
+                        free.append(seq)
+                        yield slot.request.key, result
+        finally:
+            for slot in slots.values():
+                self.lib.llama_sampler_free(slot.sampler)
+                self.lib.llama_memory_seq_rm(self.memory, slot.seq, -1, -1)
+
+    def _fill_batch(self, slots: dict[int, _Slot]) -> None:
+        """One token of every generating sequence first, then prompt tokens as room allows."""
+        self._clear_batch()
+        for slot in slots.values():
+            slot.logits_index = -1
+            if not slot.pending and slot.last_token is not None:
+                slot.logits_index = self._add(slot.last_token, slot.position, slot.seq, True)
+                slot.position += 1
+        for slot in slots.values():
+            while slot.pending and self.batch.n_tokens < self.n_batch:
+                token = slot.pending.pop(0)
+                last = not slot.pending
+                index = self._add(token, slot.position, slot.seq, last)
+                slot.position += 1
+                if last:
+                    slot.logits_index = index
+
+    def _sample(self, slot: _Slot) -> Generation | None:
+        """Sample a slot's next token; a Generation when the sequence is finished."""
+        token = self.lib.llama_sampler_sample(slot.sampler, self.ctx, slot.logits_index)
+        if self.lib.llama_vocab_is_eog(self.vocab, token):
+            return self._finish(slot, "stop")
+        slot.generated += 1
+        piece = self._token_bytes(token)
+        slot.output += piece
+        for stop in slot.request.stop:
+            needle = stop.encode()
+            found = slot.output.find(needle, max(0, len(slot.output) - len(piece) - len(needle)))
+            if found >= 0:
+                return self._finish(slot, "stop", cut=found)
+        if (slot.generated >= slot.request.sampling.max_tokens
+                or slot.position + 1 >= self.ctx_per_sequence):
+            return self._finish(slot, "length")
+        slot.last_token = token
+        return None

@@ -1,12 +1,17 @@
 """Drafting throughput: bare-tui's `draft` job vs a plain llama-cpp-python loop.
 
-Both sides use the same loaded model, the same prompts, the same per-sample seeds and
-the same token budget, so they generate the same tokens; the difference is the
-pipeline's own cost (prompt building, parsing, checks, one SQLite transaction per
-sample). Rounds alternate between the two to spread machine noise; the median round
-of each is compared.
+Part 1, pipeline overhead: with `--parallel 1` both sides use the same loaded model, the
+same prompts, the same per-sample seeds and the same token budget, so they generate the
+same tokens; the difference is the pipeline's own cost (prompt building, parsing,
+checks, one SQLite transaction per sample). Rounds alternate between the two to spread
+machine noise; the median round of each is compared.
+
+Part 2, parallel decoding: `bare-tui draft --parallel N` for each N against the plain
+sequential loop, measured in the same run on the same prompts and token budget (the
+samples differ: sequences decoded together round differently).
 
     python bench/draft_throughput.py [--samples 8] [--max-tokens 128] [--rounds 3]
+                                     [--parallel 1,4,8,16] [--parallel-samples 32]
 """
 
 from __future__ import annotations
@@ -51,6 +56,7 @@ def plain_loop(llama, task, seeds, sampling, samples: int, rng_seed: int) -> tup
 
 
 def bare_tui_draft(backend, task, sampling, samples: int, rng_seed: int) -> tuple[int, float]:
+    """Tokens and seconds of one `draft` job into a fresh workspace."""
     with tempfile.TemporaryDirectory() as folder, Store(Path(folder) / "bench.db") as store:
         tasks.resolve(store, task.name)
         import_seeds(store, task, SEEDS)
@@ -67,12 +73,15 @@ def main() -> None:
     parser.add_argument("--max-tokens", type=int, default=128)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--base", default=None, help="base model (default: embedded)")
+    parser.add_argument("--parallel", default="1,4,8,16",
+                        help="comma-separated sequence counts for part 2 ('' skips it)")
+    parser.add_argument("--parallel-samples", type=int, default=32)
     args = parser.parse_args()
 
     task = tasks.parse_recipe(tasks.builtin_source("gsm8k"))
     sampling = task.base.replace(max_tokens=args.max_tokens)
-    backend = LlamaCppBackend(models.resolve(args.base, "base", ROOT / "models"),
-                              LlamaOptions(ctx=2048))
+    model = models.resolve(args.base, "base", ROOT / "models")
+    backend = LlamaCppBackend(model, LlamaOptions(ctx=2048, parallel=1))
     with tempfile.TemporaryDirectory() as folder, Store(Path(folder) / "s.db") as store:
         import_seeds(store, tasks.resolve(store, "gsm8k"), SEEDS)
         seeds = store.seeds("gsm8k")
@@ -94,6 +103,30 @@ def main() -> None:
     print(f"plain create_completion loop: {baseline:.1f} tok/s (median)")
     print(f"bare-tui draft:               {ours:.1f} tok/s (median)")
     print(f"ratio bare-tui / plain: {ours / baseline:.3f}")
+    if args.parallel:
+        parallel_part(backend, model, task, sampling, seeds, args)
+
+
+def parallel_part(sequential, model, task, sampling, seeds, args) -> None:
+    counts = [int(n) for n in args.parallel.split(",")]
+    samples = args.parallel_samples
+    print(f"\nparallel decoding: {samples} samples x {args.max_tokens} max tokens")
+    base_tokens, base_s = plain_loop(sequential.llama, task, seeds, sampling, samples, 7)
+    baseline = base_tokens / base_s
+    print(f"plain create_completion loop: {baseline:.1f} tok/s ({base_tokens} tok in "
+          f"{base_s:.1f}s)")
+    best = 0.0
+    for count in counts:
+        backend = sequential if count == 1 else LlamaCppBackend(
+            model, LlamaOptions(ctx=2048, parallel=count))
+        tokens, seconds = bare_tui_draft(backend, task, sampling, samples, 7)
+        rate = tokens / seconds
+        best = max(best, rate / baseline)
+        print(f"bare-tui draft --parallel {count:>2}: {rate:6.1f} tok/s ({tokens} tok in "
+              f"{seconds:.1f}s), ratio {rate / baseline:.2f}")
+        if backend is not sequential:
+            backend.engine().close()
+    print(f"best ratio vs the plain loop: {best:.2f}")
 
 
 if __name__ == "__main__":

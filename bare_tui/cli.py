@@ -57,6 +57,15 @@ def _model_options() -> argparse.ArgumentParser:
     group.add_argument("--parallel", type=int,
                        help="sequences decoded at once (default 16 on CPU, 64 with GPU offload;"
                        " 1 = one at a time)")
+    served = parent.add_argument_group("serving engine (instead of local GGUF models)")
+    served.add_argument("--server", metavar="URL",
+                        help="OpenAI-compatible engine (vLLM, llama-server, SGLang) for both"
+                        " roles; --base/--instruct then name served models (default: the"
+                        " first listed); API key from $BARE_TUI_API_KEY")
+    served.add_argument("--base-server", metavar="URL", help="engine for the base model only")
+    served.add_argument("--instruct-server", metavar="URL",
+                        help="engine for the instruct model only")
+    served.add_argument("--concurrency", type=int, help="requests in flight (default 8)")
     return parent
 
 
@@ -78,6 +87,9 @@ def _settings(args: argparse.Namespace):
         base=getattr(args, "base", None), instruct=getattr(args, "instruct", None),
         gpu_layers=getattr(args, "gpu_layers", None), ctx=getattr(args, "ctx", None),
         threads=getattr(args, "threads", None), parallel=getattr(args, "parallel", None),
+        server=getattr(args, "server", None), base_server=getattr(args, "base_server", None),
+        instruct_server=getattr(args, "instruct_server", None),
+        concurrency=getattr(args, "concurrency", None),
     )
 
 
@@ -377,7 +389,9 @@ EXAMPLES = {
     "models": "bare-tui models\n  bare-tui models --base models/my-base.gguf",
     "draft": "bare-tui draft -n 100 --task gsm8k\n  bare-tui draft --more 50 --max-tokens 400",
     "refine": "bare-tui refine\n  bare-tui refine --limit 10 --instruct models/my-chat.gguf",
-    "run": "bare-tui run -n 100 --task gsm8k\n  nohup bare-tui run -n 5000 > run.log 2>&1 &",
+    "run": "bare-tui run -n 100 --task gsm8k\n  nohup bare-tui run -n 5000 > run.log 2>&1 &\n"
+           "  bare-tui run -n 5000 --server http://gpu-box:8000 --base Qwen/Qwen2.5-7B "
+           "--instruct Qwen/Qwen2.5-7B-Instruct --concurrency 64",
     "accept": "bare-tui accept 3 4 5\n  bare-tui accept 7 --draft",
     "reject": "bare-tui reject 8 --reason 'wrong arithmetic'",
     "undo": "bare-tui undo",

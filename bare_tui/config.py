@@ -15,6 +15,12 @@ Config file (first found): --config PATH, $BARE_TUI_CONFIG, ./bare-tui.toml,
     ctx = 4096
     threads = 8
     parallel = 16                   # sequences decoded at once (default: 16 CPU, 64 GPU)
+
+    [server]                        # an OpenAI-compatible engine instead of local GGUFs;
+    url = "http://127.0.0.1:8000"   # then base/instruct above are the served model names
+    # base_url = ...                # one engine per role, if they differ
+    # instruct_url = ...
+    concurrency = 32                # requests in flight; the key comes from $BARE_TUI_API_KEY
 """
 
 from __future__ import annotations
@@ -37,6 +43,10 @@ ENV = {
     "ctx": "BARE_TUI_CTX",
     "threads": "BARE_TUI_THREADS",
     "parallel": "BARE_TUI_PARALLEL",
+    "server": "BARE_TUI_SERVER",
+    "base_server": "BARE_TUI_BASE_SERVER",
+    "instruct_server": "BARE_TUI_INSTRUCT_SERVER",
+    "concurrency": "BARE_TUI_CONCURRENCY",
     "reviewer": "BARE_TUI_REVIEWER",
 }
 # config-file location of each setting: (table, key)
@@ -50,8 +60,12 @@ FILE_KEYS = {
     "ctx": ("models", "ctx"),
     "threads": ("models", "threads"),
     "parallel": ("models", "parallel"),
+    "server": ("server", "url"),
+    "base_server": ("server", "base_url"),
+    "instruct_server": ("server", "instruct_url"),
+    "concurrency": ("server", "concurrency"),
 }
-INTEGERS = {"gpu_layers", "ctx", "threads", "parallel"}
+INTEGERS = {"gpu_layers", "ctx", "threads", "parallel", "concurrency"}
 PATHS = {"db", "models_dir"}
 
 
@@ -72,9 +86,20 @@ class Settings:
     ctx: int = 4096
     threads: int | None = None
     parallel: int | None = None
+    server: str | None = None  # an OpenAI-compatible engine for both roles
+    base_server: str | None = None
+    instruct_server: str | None = None
+    concurrency: int = 8
     reviewer: str = field(default_factory=_default_reviewer)
     keys: dict[str, str] = field(default_factory=dict)
     config_path: Path | None = None
+
+    def server_for(self, role: str) -> str | None:
+        return getattr(self, f"{role}_server") or self.server
+
+    @property
+    def api_key(self) -> str | None:
+        return os.environ.get("BARE_TUI_API_KEY") or os.environ.get("OPENAI_API_KEY")
 
 
 def config_file(explicit: str | None) -> Path | None:

@@ -1,4 +1,4 @@
-"""Open the backend for a role from settings."""
+"""Open the backend for a role (base or instruct) from settings."""
 
 from __future__ import annotations
 
@@ -8,6 +8,14 @@ from bare_tui.core.backends import Backend
 
 
 def open_backend(role: str, settings: Settings) -> Backend:
+    """A serving engine when one is configured for the role, else the local GGUF model."""
+    url = settings.server_for(role)
+    if url:
+        from bare_tui.core.backends.openai import OpenAIBackend, ServerOptions
+
+        return OpenAIBackend(ServerOptions(url=url, model=getattr(settings, role),
+                                           api_key=settings.api_key,
+                                           concurrency=settings.concurrency))
     from bare_tui.core.backends.llamacpp import LlamaCppBackend, LlamaOptions
 
     model = models.resolve(getattr(settings, role), role, settings.models_dir)

@@ -1,0 +1,169 @@
+"""OpenAI-compatible HTTP serving engines: vLLM, llama.cpp's llama-server, SGLang.
+
+Drafts go through `/v1/completions` with the raw prompt (no chat template), refinements
+through `/v1/chat/completions`. Many requests are kept in flight (`concurrency`), each
+with its own seed. Connection failures, timeouts, 429 and 5xx answers are retried with
+exponential back-off for up to `retry_for_s` seconds, so a server that restarts does not
+end a run; other 4xx answers are one-line errors. The API key comes from the
+environment and is never stored.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterable, Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from bare_tui.core.backends import Generation, Messages
+from bare_tui.core.tasks import Sampling
+from bare_tui.errors import BareError
+
+K = TypeVar("K")
+RETRY_STATUSES = {408, 409, 429, 500, 502, 503, 504}
+
+
+@dataclass(frozen=True)
+class ServerOptions:
+    url: str  # e.g. http://127.0.0.1:8000 (with or without /v1)
+    model: str | None = None  # None: the first model the server lists
+    api_key: str | None = None
+    concurrency: int = 8
+    timeout_s: float = 600.0
+    retry_for_s: float = 300.0
+
+
+class _Retry(Exception):
+    pass
+
+
+class OpenAIBackend:
+    def __init__(self, options: ServerOptions):
+        self.options = options
+        root = options.url.rstrip("/")
+        self.api = root if root.endswith("/v1") else f"{root}/v1"
+        self.model = options.model or self._first_model()
+
+    def describe(self) -> dict[str, str]:
+        return {"backend": "openai-compatible", "model": self.model, "model_path": self.api,
+                "model_sha256": None, "device": f"server {self.api}",
+                "parallel": str(self.options.concurrency)}
+
+    # --- HTTP ------------------------------------------------------------------------------
+
+    def _request(self, path: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
+        headers = {"Content-Type": "application/json"}
+        if self.options.api_key:
+            headers["Authorization"] = f"Bearer {self.options.api_key}"
+        data = None if body is None else json.dumps(body).encode()
+        request = urllib.request.Request(f"{self.api}{path}", data=data, headers=headers,
+                                         method="GET" if body is None else "POST")
+        try:
+            with urllib.request.urlopen(request, timeout=self.options.timeout_s) as response:
+                return json.loads(response.read())
+        except urllib.error.HTTPError as exc:
+            detail = exc.read()[:300].decode(errors="replace").replace("\n", " ")
+            if exc.code in RETRY_STATUSES:
+                raise _Retry(f"HTTP {exc.code}") from None
+            raise BareError(f"{self.api}{path} answered HTTP {exc.code}: {detail}") from None
+        except (urllib.error.URLError, TimeoutError, ConnectionError, OSError) as exc:
+            raise _Retry(str(getattr(exc, "reason", exc))) from None
+        except json.JSONDecodeError:
+            raise BareError(f"{self.api}{path} did not answer JSON") from None
+
+    def _with_retries(self, path: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
+        deadline = time.monotonic() + self.options.retry_for_s
+        delay = 0.5
+        while True:
+            try:
+                return self._request(path, body)
+            except _Retry as problem:
+                if time.monotonic() + delay > deadline:
+                    raise BareError(f"server {self.api} unreachable for "
+                                    f"{self.options.retry_for_s:.0f}s ({problem}); committed "
+                                    "samples are kept, rerun to continue") from None
+                time.sleep(delay)
+                delay = min(delay * 2, 10.0)
+
+    def _first_model(self) -> str:
+        listed = self._with_retries("/models").get("data") or []
+        if not listed:
+            raise BareError(f"server {self.api} lists no models; pass the model name")
+        return listed[0]["id"]
+
+    # --- generation ------------------------------------------------------------------------
+
+    def _params(self, sampling: Sampling, seed: int) -> dict[str, Any]:
+        params: dict[str, Any] = {
+            "model": self.model, "max_tokens": sampling.max_tokens,
+            "temperature": sampling.temperature, "top_p": sampling.top_p, "seed": seed,
+        }
+        if sampling.stop:
+            params["stop"] = list(sampling.stop)
+        # Not in OpenAI's API, understood by vLLM, llama-server and SGLang.
+        if sampling.top_k > 0:
+            params["top_k"] = sampling.top_k
+        if sampling.min_p > 0:
+            params["min_p"] = sampling.min_p
+        if sampling.repeat_penalty != 1.0:
+            params["repetition_penalty"] = sampling.repeat_penalty
+            params["repeat_penalty"] = sampling.repeat_penalty
+        return params
+
+    def _generation(self, answer: dict[str, Any], text: str, started: float) -> Generation:
+        usage = answer.get("usage") or {}
+        choice = answer["choices"][0]
+        return Generation(text=text or "", prompt_tokens=int(usage.get("prompt_tokens", 0)),
+                          completion_tokens=int(usage.get("completion_tokens", 0)),
+                          ms=(time.perf_counter() - started) * 1000,
+                          finish_reason=choice.get("finish_reason") or "stop")
+
+    def complete(self, prompt: str, sampling: Sampling, seed: int) -> Generation:
+        started = time.perf_counter()
+        answer = self._with_retries("/completions", {**self._params(sampling, seed),
+                                                     "prompt": prompt})
+        return self._generation(answer, answer["choices"][0].get("text", ""), started)
+
+    def chat(self, messages: Messages, sampling: Sampling, seed: int) -> Generation:
+        started = time.perf_counter()
+        answer = self._with_retries("/chat/completions", {**self._params(sampling, seed),
+                                                          "messages": messages})
+        message = answer["choices"][0].get("message") or {}
+        return self._generation(answer, message.get("content", ""), started)
+
+    def _many(self, call: Any, jobs: Iterable[tuple[K, Any, int]], sampling: Sampling
+              ) -> Iterator[tuple[K, Generation]]:
+        """Keeps `concurrency` requests in flight; jobs are drawn from the iterable in the
+        caller's thread, results yielded as they arrive."""
+        source = iter(jobs)
+        pool = ThreadPoolExecutor(self.options.concurrency)
+        running: dict[Future, K] = {}
+        try:
+            while True:
+                while len(running) < self.options.concurrency:
+                    job = next(source, None)
+                    if job is None:
+                        break
+                    key, payload, seed = job
+                    running[pool.submit(call, payload, sampling, seed)] = key
+                if not running:
+                    return
+                done, _ = wait(running, return_when=FIRST_COMPLETED)
+                for future in done:
+                    key = running.pop(future)
+                    yield key, future.result()
+        finally:
+            # Requests still in flight when the caller stops are abandoned, not awaited.
+            pool.shutdown(wait=False, cancel_futures=True)
+
+    def complete_many(self, jobs: Iterable[tuple[K, str, int]], sampling: Sampling
+                      ) -> Iterator[tuple[K, Generation]]:
+        yield from self._many(self.complete, jobs, sampling)
+
+    def chat_many(self, jobs: Iterable[tuple[K, Messages, int]], sampling: Sampling
+                  ) -> Iterator[tuple[K, Generation]]:
+        yield from self._many(self.chat, jobs, sampling)

@@ -1,0 +1,166 @@
+"""The OpenAI-compatible backend against a real server on loopback: llama-cpp-python's own
+server (`llama_cpp.server`) serving the small models."""
+
+import json
+import os
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from bare_tui.core.backends.openai import OpenAIBackend, ServerOptions
+from bare_tui.errors import BareError
+from conftest import GSM8K_SEEDS, ROOT, run_cli
+
+pytestmark = pytest.mark.models
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class Server:
+    def __init__(self, model: Path, alias: str, port: int | None = None):
+        self.model, self.alias = model, alias
+        self.port = port or free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> "Server":
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "llama_cpp.server", "--model", str(self.model),
+             "--model_alias", self.alias, "--host", "127.0.0.1", "--port", str(self.port),
+             "--n_ctx", "2048", "--verbose", "false"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            assert self.process.poll() is None, "server exited at start"
+            try:
+                with urllib.request.urlopen(f"{self.url}/v1/models", timeout=2) as answer:
+                    if json.loads(answer.read())["data"]:
+                        return self
+            except OSError:
+                time.sleep(0.2)
+        raise AssertionError("server did not come up")
+
+    def kill(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.send_signal(signal.SIGKILL)
+            self.process.wait()
+
+
+@pytest.fixture(scope="module")
+def base_server(base_model):
+    server = Server(base_model.path, "gemma3-270m").start()
+    yield server
+    server.kill()
+
+
+@pytest.fixture(scope="module")
+def instruct_server(instruct_model):
+    server = Server(instruct_model.path, "smollm2-135m-instruct").start()
+    yield server
+    server.kill()
+
+
+def test_backend_completes_and_chats(base_server, instruct_server, gsm8k):
+    from bare_tui.core import prompts
+
+    base = OpenAIBackend(ServerOptions(url=base_server.url, concurrency=3))
+    assert base.model == "gemma3-270m"  # the first model the server lists
+    prompt = prompts.base_prompt(gsm8k, [{"question": "What is 2+2?", "answer": "#### 4"}])
+    sampling = gsm8k.base.replace(max_tokens=24)
+    results = dict(base.complete_many(((i, prompt, 50 + i) for i in range(4)), sampling))
+    assert sorted(results) == [0, 1, 2, 3]
+    for generation in results.values():
+        assert generation.text and "EXAMPLE DONE" not in generation.text
+        assert 0 < generation.completion_tokens <= 24 and generation.prompt_tokens > 20
+    again = base.complete(prompt, sampling, 50)
+    assert again.text == results[0].text  # per-request seeds are honoured
+    chat = OpenAIBackend(ServerOptions(url=f"{instruct_server.url}/v1",
+                                       model="smollm2-135m-instruct"))
+    reply = chat.chat([{"role": "user", "content": "Say hello."}],
+                      gsm8k.refine.replace(max_tokens=16), 3)
+    assert reply.text.strip() and reply.completion_tokens > 0
+    assert "api_key" not in json.dumps(chat.describe())
+
+
+def test_full_flow_through_servers(base_server, instruct_server, tmp_path):
+    db = ["--db", str(tmp_path / "w.db")]
+    servers = ["--base-server", base_server.url, "--instruct-server", instruct_server.url,
+               "--concurrency", "3"]
+    assert run_cli("seeds", "import", str(GSM8K_SEEDS), "--task", "gsm8k", *db).returncode == 0
+    result = run_cli("run", "-n", "4", "--max-tokens", "24", *servers, *db)
+    assert result.returncode == 0, result.stderr
+    out = tmp_path / "out.jsonl"
+    exported = run_cli("export", str(out), "--status", "any", "--include-invalid", *db)
+    assert exported.returncode == 0, exported.stderr
+    with sqlite3.connect(tmp_path / "w.db") as conn:
+        assert conn.execute("SELECT count(*) FROM candidates").fetchone()[0] == 4
+        assert conn.execute("SELECT count(DISTINCT candidate_id) FROM refinements"
+                            ).fetchone()[0] == 4
+        runs = conn.execute("SELECT kind, model, model_path, params FROM runs").fetchall()
+        seeds = [r[0] for r in conn.execute("SELECT seed FROM candidates")]
+    assert [(k, m) for k, m, _, _ in runs] == [("draft", "gemma3-270m"),
+                                              ("refine", "smollm2-135m-instruct")]
+    assert runs[0][2] == f"{base_server.url}/v1"
+    assert json.loads(runs[0][3])["backend"]["backend"] == "openai-compatible"
+    assert len(set(seeds)) == 4
+    manifest = json.loads((tmp_path / "out.manifest.json").read_text())
+    assert manifest["count"] == len(out.read_text().splitlines())
+    assert manifest["count"] + manifest["skipped"]["unparsed"] == 4
+
+
+def test_server_dying_mid_run_loses_nothing_and_the_run_resumes(base_model, tmp_path):
+    server = Server(base_model.path, "gemma3-270m").start()
+    db = tmp_path / "w.db"
+    run_cli("seeds", "import", str(GSM8K_SEEDS), "--task", "gsm8k", "--db", str(db))
+    process = subprocess.Popen(
+        [sys.executable, "-m", "bare_tui", "draft", "-n", "6", "--max-tokens", "24",
+         "--base-server", server.url, "--concurrency", "1", "--db", str(db)],
+        cwd=ROOT, env={**os.environ, "HF_HUB_OFFLINE": "1"},
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        committed: list = []
+        while len(committed) < 2:
+            assert time.monotonic() < deadline and process.poll() is None
+            with sqlite3.connect(db) as conn:
+                committed = conn.execute("SELECT id, raw_text FROM candidates").fetchall()
+            time.sleep(0.05)
+        server.kill()
+        time.sleep(2)  # the run keeps trying while the server is down
+        assert process.poll() is None
+        with sqlite3.connect(db) as conn:
+            kept = conn.execute("SELECT id, raw_text FROM candidates").fetchall()
+        assert kept[: len(committed)] == committed
+        server = Server(base_model.path, "gemma3-270m", port=server.port).start()
+        out, err = process.communicate(timeout=300)
+        assert process.returncode == 0, err
+    finally:
+        process.kill()
+        server.kill()
+    with sqlite3.connect(db) as conn:
+        final = conn.execute("SELECT id, raw_text FROM candidates ORDER BY id").fetchall()
+    assert len(final) == 6 and final[: len(kept)] == kept
+
+
+def test_unreachable_server_is_a_one_line_error(tmp_path):
+    backend_options = ServerOptions(url=f"http://127.0.0.1:{free_port()}", model="m",
+                                    retry_for_s=1)
+    backend = OpenAIBackend(backend_options)
+    from bare_tui.core import tasks
+
+    task = tasks.parse_recipe(tasks.builtin_source("gsm8k"))
+    with pytest.raises(BareError, match="unreachable for 1s"):
+        backend.complete("x", task.base, 1)

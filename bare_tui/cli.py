@@ -147,9 +147,10 @@ def cmd_models(args: argparse.Namespace) -> int:
 
     settings = _settings(args)
     offload = models.gpu_offload_available()
+    runs_on = ("GPU: all layers offloaded by default, flash attention on" if offload
+               else "no GPU offload in this llama.cpp build: models run on the CPU")
     table = Table("name", "role", "size", "architecture", "context", "chat template",
-                  "sha256", "path", title=f"GPU offload in this llama.cpp build: "
-                  f"{'yes' if offload else 'no (CPU only)'}")
+                  "sha256", "path", title=runs_on)
     defaults = {"base": settings.base, "instruct": settings.instruct}
     chosen = {role: models.resolve(spec, role, settings.models_dir).path
               for role, spec in defaults.items()}
@@ -218,9 +219,10 @@ def _generate(store: Any, task: Any, args: argparse.Namespace, stop: threading.E
     target = _target(store, task, args) if draft else None
     stage: list[JobProgress] = []
 
-    def on_stage(kind: str, planned: int) -> None:
+    def on_stage(kind: str, planned: int, where: str) -> None:
         if stage:
             stage.pop().__exit__(None, None, None)
+        console.print(f"{kind}: {planned} samples on {where}")
         stage.append(JobProgress(console, f"{kind} {task.name}", planned).__enter__())
 
     try:

@@ -56,10 +56,16 @@ def test_same_seed_same_sample_different_seed_differs(base_backend, gsm8k):
 
     prompt = prompts.base_prompt(gsm8k, [{"question": "What is 2+2?", "answer": "#### 4"}])
     sampling = gsm8k.base.replace(max_tokens=24)
-    first = base_backend.complete(prompt, sampling, seed=11).text
-    assert base_backend.complete(prompt, sampling, seed=11).text == first
-    others = {base_backend.complete(prompt, sampling, seed=s).text for s in (12, 13, 14)}
-    assert others - {first}
+
+    def sample(seed: int) -> str:
+        # Evaluate the prompt whole each time: Gemma 3's sampling can flip on the float
+        # rounding of a reused prefix, which is not what this test is about.
+        base_backend.llama.reset()
+        return base_backend.complete(prompt, sampling, seed=seed).text
+
+    first = sample(11)
+    assert sample(11) == first
+    assert {sample(s) for s in (12, 13, 14)} - {first}
 
 
 def cli_db(tmp_path: Path) -> list[str]:
@@ -112,10 +118,10 @@ def test_user_recipe_from_readme_runs_end_to_end(tmp_path: Path):
     assert manifest["task"] == "trivia" and manifest["profile"] == "sharegpt"
 
 
-def start_run(tmp_path: Path, n: int) -> subprocess.Popen:
+def start_run(tmp_path: Path, n: int, *extra: str) -> subprocess.Popen:
     return subprocess.Popen(
         [sys.executable, "-m", "bare_tui", "run", "-n", str(n), "--max-tokens", "24",
-         *cli_db(tmp_path)],
+         *extra, *cli_db(tmp_path)],
         cwd=ROOT, env={**os.environ, "HF_HUB_OFFLINE": "1"},
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
@@ -136,7 +142,7 @@ def wait_for_candidates(db: Path, count: int, process: subprocess.Popen) -> list
 def test_kill_9_loses_no_committed_sample_and_rerun_completes(tmp_path: Path):
     db = tmp_path / "w.db"
     run_cli("seeds", "import", str(GSM8K_SEEDS), "--task", "gsm8k", *cli_db(tmp_path))
-    process = start_run(tmp_path, 5)
+    process = start_run(tmp_path, 8, "--parallel", "2")  # samples land two at a time
     committed = wait_for_candidates(db, 2, process)
     process.send_signal(signal.SIGKILL)
     process.wait()
@@ -152,13 +158,13 @@ def test_kill_9_loses_no_committed_sample_and_rerun_completes(tmp_path: Path):
         assert conn.execute("SELECT count(*) FROM candidates WHERE raw_text IS NULL OR"
                             " created_at IS NULL OR fields IS NULL AND parse_error IS NULL"
                             ).fetchone()[0] == 0
-    rerun = run_cli("run", "-n", "5", "--max-tokens", "24", *cli_db(tmp_path))
+    rerun = run_cli("run", "-n", "8", "--max-tokens", "24", *cli_db(tmp_path))
     assert rerun.returncode == 0, rerun.stderr
     with sqlite3.connect(db) as conn:
         final = conn.execute("SELECT id, raw_text FROM candidates ORDER BY id").fetchall()
-        assert len(final) == 5 and final[: len(after)] == after
+        assert len(final) == 8 and final[: len(after)] == after
         assert conn.execute("SELECT count(DISTINCT candidate_id) FROM refinements"
-                            ).fetchone()[0] == 5
+                            ).fetchone()[0] == 8
         statuses = [r[0] for r in conn.execute("SELECT status FROM runs ORDER BY id")]
     assert statuses[0] == "interrupted" and statuses[-1] == "done"
 

@@ -94,6 +94,31 @@ def test_backend_completes_and_chats(base_server, instruct_server, gsm8k):
     assert "api_key" not in json.dumps(chat.describe())
 
 
+def test_requests_are_spread_over_replicas(base_model, base_server, gsm8k):
+    second = Server(base_model.path, "gemma3-270m").start()
+    try:
+        backend = OpenAIBackend(ServerOptions(url=f"{base_server.url}, {second.url}/v1",
+                                              concurrency=2))
+        assert backend.replicas == [f"{base_server.url}/v1", f"{second.url}/v1"]
+        used = []
+        original = backend._request
+
+        def spy(api, path, body=None):
+            used.append(api)
+            return original(api, path, body)
+
+        backend._request = spy
+        results = list(backend.complete_many(((i, "Question:", i) for i in range(4)),
+                                             gsm8k.base.replace(max_tokens=4)))
+        assert len(results) == 4 and set(used) == set(backend.replicas)
+        second.kill()  # a replica going away: its requests are retried on the other
+        results = list(backend.complete_many(((i, "Question:", i) for i in range(4)),
+                                             gsm8k.base.replace(max_tokens=4)))
+        assert len(results) == 4
+    finally:
+        second.kill()
+
+
 def test_full_flow_through_servers(base_server, instruct_server, tmp_path):
     db = ["--db", str(tmp_path / "w.db")]
     servers = ["--base-server", base_server.url, "--instruct-server", instruct_server.url,

@@ -237,30 +237,36 @@ def refine(store: Store, task: Task, backend: Backend, *, limit: int | None = No
     return _run_job(store, run_id, body, "refine")
 
 
+def _where(backend: Backend) -> str:
+    about = backend.describe()
+    return f"{about.get('device', '?')}, {about.get('parallel', '1')} at once"
+
+
 def generate(store: Store, task: Task, load_backend: Callable[[str], Backend],
              target: int | None, *, refine_after: bool = True, refine_limit: int | None = None,
              base: Sampling | None = None, refine_sampling: Sampling | None = None,
              rng_seed: int | None = None, on_sample: OnSample | None = None,
-             on_stage: Callable[[str, int], None] | None = None,
+             on_stage: Callable[[str, int, str], None] | None = None,
              stop: threading.Event | None = None) -> list[JobResult]:
     """Draft up to `target` (None: no drafting), then, if `refine_after`, refine every
     unrefined draft (at most `refine_limit`). Each model is loaded through
     `load_backend("base" | "instruct")` only when its stage has work to do;
-    `on_stage(kind, planned)` is called before a stage starts."""
+    `on_stage(kind, planned, where)` is called before a stage starts, `where` saying
+    where the model runs (cpu, gpu, a server) and how many samples it makes at once."""
     stop = stop or threading.Event()
     results = []
     planned = 0 if target is None else target - count_candidates(store, task)
     if planned > 0:
         backend = load_backend("base")
         if on_stage:
-            on_stage("draft", planned)
+            on_stage("draft", planned, _where(backend))
         results.append(draft(store, task, backend, target, sampling=base,
                              rng_seed=rng_seed, on_sample=on_sample, stop=stop))
     pending = len(unrefined(store, task, refine_limit)) if refine_after else 0
     if pending and not stop.is_set():
         backend = load_backend("instruct")
         if on_stage:
-            on_stage("refine", pending)
+            on_stage("refine", pending, _where(backend))
         results.append(refine(store, task, backend, limit=refine_limit,
                               sampling=refine_sampling, rng_seed=rng_seed,
                               on_sample=on_sample, stop=stop))

@@ -101,8 +101,10 @@ class BareApp(App):
     def _generate(self, more: int, stop: threading.Event) -> None:
         meter: list[Meter] = []
 
-        def on_stage(kind: str, planned: int) -> None:
-            meter[:] = [Meter(f"job: {kind}", planned)]
+        def on_stage(kind: str, planned: int, where: str) -> None:
+            meter[:] = [Meter(f"job: {kind} ({where})", planned)]
+            self.call_from_thread(self.review.set_job_line,
+                                  f"job: {kind} {planned} on {where}  (G stops)")
 
         def on_sample(sample: pipeline.Sample) -> None:
             meter[0].add(sample.done, sample.generation.completion_tokens, sample.parsed)

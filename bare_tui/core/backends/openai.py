@@ -2,14 +2,17 @@
 
 Drafts go through `/v1/completions` with the raw prompt (no chat template), refinements
 through `/v1/chat/completions`. Many requests are kept in flight (`concurrency`), each
-with its own seed. Connection failures, timeouts, 429 and 5xx answers are retried with
-exponential back-off for up to `retry_for_s` seconds, so a server that restarts does not
-end a run; other 4xx answers are one-line errors. The API key comes from the
-environment and is never stored.
+with its own seed (so each sample is one request: `n` would share one seed). Several
+replicas of the same model can be given as comma-separated URLs: requests go to them in
+turn, and a retry goes to the next one. Connection failures, timeouts, 429 and 5xx
+answers are retried with exponential back-off for up to `retry_for_s` seconds, so a
+server that restarts does not end a run; other 4xx answers are one-line errors. The
+API key comes from the environment and is never stored.
 """
 
 from __future__ import annotations
 
+import itertools
 import json
 import time
 import urllib.error
@@ -29,7 +32,7 @@ RETRY_STATUSES = {408, 409, 429, 500, 502, 503, 504}
 
 @dataclass(frozen=True)
 class ServerOptions:
-    url: str  # e.g. http://127.0.0.1:8000 (with or without /v1)
+    url: str  # e.g. http://127.0.0.1:8000 (with or without /v1); replicas comma-separated
     model: str | None = None  # None: the first model the server lists
     api_key: str | None = None
     concurrency: int = 8
@@ -44,8 +47,12 @@ class _Retry(Exception):
 class OpenAIBackend:
     def __init__(self, options: ServerOptions):
         self.options = options
-        root = options.url.rstrip("/")
-        self.api = root if root.endswith("/v1") else f"{root}/v1"
+        roots = [url.strip().rstrip("/") for url in options.url.split(",") if url.strip()]
+        if not roots:
+            raise BareError("no server URL given")
+        self.replicas = [root if root.endswith("/v1") else f"{root}/v1" for root in roots]
+        self.api = ",".join(self.replicas)
+        self._turn = itertools.count()
         self.model = options.model or self._first_model()
 
     def describe(self) -> dict[str, str]:
@@ -53,14 +60,18 @@ class OpenAIBackend:
                 "model_sha256": None, "device": f"server {self.api}",
                 "parallel": str(self.options.concurrency)}
 
+    def _next_replica(self) -> str:
+        return self.replicas[next(self._turn) % len(self.replicas)]
+
     # --- HTTP ------------------------------------------------------------------------------
 
-    def _request(self, path: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
+    def _request(self, api: str, path: str, body: dict[str, Any] | None = None
+                 ) -> dict[str, Any]:
         headers = {"Content-Type": "application/json"}
         if self.options.api_key:
             headers["Authorization"] = f"Bearer {self.options.api_key}"
         data = None if body is None else json.dumps(body).encode()
-        request = urllib.request.Request(f"{self.api}{path}", data=data, headers=headers,
+        request = urllib.request.Request(f"{api}{path}", data=data, headers=headers,
                                          method="GET" if body is None else "POST")
         try:
             with urllib.request.urlopen(request, timeout=self.options.timeout_s) as response:
@@ -69,18 +80,18 @@ class OpenAIBackend:
             detail = exc.read()[:300].decode(errors="replace").replace("\n", " ")
             if exc.code in RETRY_STATUSES:
                 raise _Retry(f"HTTP {exc.code}") from None
-            raise BareError(f"{self.api}{path} answered HTTP {exc.code}: {detail}") from None
+            raise BareError(f"{api}{path} answered HTTP {exc.code}: {detail}") from None
         except (urllib.error.URLError, TimeoutError, ConnectionError, OSError) as exc:
             raise _Retry(str(getattr(exc, "reason", exc))) from None
         except json.JSONDecodeError:
-            raise BareError(f"{self.api}{path} did not answer JSON") from None
+            raise BareError(f"{api}{path} did not answer JSON") from None
 
     def _with_retries(self, path: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
         deadline = time.monotonic() + self.options.retry_for_s
         delay = 0.5
         while True:
             try:
-                return self._request(path, body)
+                return self._request(self._next_replica(), path, body)
             except _Retry as problem:
                 if time.monotonic() + delay > deadline:
                     raise BareError(f"server {self.api} unreachable for "

@@ -252,6 +252,12 @@ def _pipeline_command(draft: bool, refine: bool) -> Callable[[argparse.Namespace
             task = _task(store, args)
             with _graceful_stop(console) as stop:
                 _generate(store, task, args, stop, draft=draft, refine=refine)
+            settings = _settings(args)
+            if settings.auto_embed:
+                from bare_tui.core import embeddings
+
+                count = embeddings.embed(store, task, settings.embedding_model)
+                console.print(f"embed: {count} new or changed texts")
             _print_status(store, task)
         return 0
 
@@ -329,6 +335,115 @@ def cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_embed(args: argparse.Namespace) -> int:
+    from bare_tui.core import embeddings
+    from bare_tui.core.meter import Meter
+
+    console = _console(stderr=True)
+    args.model = args.model or _settings(args).embedding_model
+    with _open(args) as store:
+        task = _task(store, args)
+        todo = len(embeddings.missing(store, task, embeddings.model_name(args.model)))
+        if not todo:
+            console.print("embed: every text already has its embedding")
+            return 0
+        console.print(f"embed: {todo} new or changed texts with "
+                      f"{embeddings.model_name(args.model)}")
+        meter = Meter("embed", todo)
+        from rich.progress import Progress
+
+        with Progress(console=console, transient=True) as progress:
+            bar = progress.add_task("embed", total=todo)
+
+            def on_batch(done: int, total: int) -> None:
+                meter.done = done
+                progress.update(bar, completed=done)
+
+            embeddings.embed(store, task, args.model, on_batch=on_batch)
+        console.print(f"embed: {meter.done}/{todo} texts, "
+                      f"{meter.done / meter.elapsed:.1f} texts/s")
+    return 0
+
+
+def _histogram(result: Any, width: int = 40) -> str:
+    peak = max(int(result.counts.max()), 1)
+    lines = []
+    for count, low, high in zip(result.counts, result.edges, result.edges[1:], strict=False):
+        bar = "█" * round(width * count / peak)
+        lines.append(f"  {low:5.2f}..{high:5.2f} {bar} {count}")
+    return "\n".join(lines)
+
+
+def cmd_stats(args: argparse.Namespace) -> int:
+    from bare_tui.core import curation
+
+    console = _console()
+    with _open(args) as store:
+        task = _task(store, args)
+        results = curation.stats(store, task, args.model, bins=args.bins)
+        console.print(f"BARE diversity of task {task.name}: mean pairwise cosine similarity "
+                      "of the embeddings (lower = more diverse)")
+        for name, result in results.items():
+            if result is None:
+                console.print(f"\n{name}: fewer than 2 embedded items")
+                continue
+            how = (f"histogram from a sample of {result.pairs:,} pairs: mean "
+                   f"{result.sample_mean:.4f} ± {3 * result.sample_stderr:.4f} (3 SE)"
+                   if result.sampled else f"histogram of all {result.pairs:,} pairs")
+            console.print(f"\n[bold]{name}[/]: {result.size} items, mean similarity "
+                          f"{result.mean_similarity:.4f} (exact); {how}")
+            if args.histogram:
+                console.print(_histogram(result), highlight=False, markup=False)
+        clusters = curation.cluster_table(store, task)
+        if clusters:
+            console.print("\nclusters: " + ", ".join(
+                f"{c['cluster']}: {c['size']}" for c in clusters))
+    return 0
+
+
+def cmd_cluster(args: argparse.Namespace) -> int:
+    from rich.table import Table
+
+    from bare_tui.core import curation
+    from bare_tui.tui.safe import clean
+
+    reviewer = args.reviewer or _settings(args).reviewer
+    with _open(args) as store:
+        task = _task(store, args)
+        if args.accept is not None or args.reject is not None:
+            cluster = args.accept if args.accept is not None else args.reject
+            action = "accept" if args.accept is not None else "reject"
+            members = curation.decide_cluster(store, task, cluster, action, reviewer)
+            _console().print(f"{action}ed cluster {cluster}: {len(members)} candidates "
+                             "(bare-tui undo reverts it)")
+            return 0
+        curation.recluster(store, task, args.k, args.model)
+        table = Table("cluster", "size", "accepted", "rejected", "pending", "label",
+                      "representative", title=f"clusters of task {task.name}")
+        for row in curation.cluster_table(store, task):
+            table.add_row(str(row["cluster"]), str(row["size"]), str(row["accepted"]),
+                          str(row["rejected"]), str(row["pending"]), clean(row["label"]),
+                          f"#{row['representative_id']}")
+        _console().print(table)
+    return 0
+
+
+def cmd_dedup(args: argparse.Namespace) -> int:
+    from bare_tui.core import curation
+
+    reviewer = args.reviewer or _settings(args).reviewer
+    with _open(args) as store:
+        task = _task(store, args)
+        rejected = curation.dedup(store, task, reviewer, args.threshold, model=args.model,
+                                  dry_run=args.dry_run)
+    verb = "would reject" if args.dry_run else "rejected"
+    for candidate_id, reason in rejected.items():
+        _console().print(f"#{candidate_id}: {reason}", markup=False)
+    _console().print(f"{verb} {len(rejected)} near-duplicates (threshold {args.threshold})"
+                     + ("" if args.dry_run or not rejected else "; bare-tui undo reverts it"))
+    return 0
+
+
 def _demo_seeds() -> Path:
     name = Path("data/seeds/gsm8k_train_200.jsonl")
     for root in (Path.cwd(), Path(__file__).resolve().parents[1]):
@@ -403,6 +518,10 @@ EXAMPLES = {
               "  bare-tui export all.jsonl --profile fields --status any",
     "demo": "bare-tui demo\n  bare-tui demo -n 20 --max-tokens 300\n  bare-tui demo --headless",
     "review": "bare-tui\n  bare-tui review --db data/bare.db --task gsm8k",
+    "embed": "bare-tui embed\n  bare-tui embed --model /models/my-sentence-model",
+    "stats": "bare-tui stats\n  bare-tui stats --histogram --bins 12",
+    "cluster": "bare-tui cluster\n  bare-tui cluster -k 8\n  bare-tui cluster --reject 3",
+    "dedup": "bare-tui dedup --dry-run\n  bare-tui dedup --threshold 0.9",
 }
 
 
@@ -500,6 +619,29 @@ def build_parser() -> argparse.ArgumentParser:
                       help="no review screen: generate all, then export (the default when "
                       "not on a terminal)")
     demo.set_defaults(max_tokens=DEMO_MAX_TOKENS)
+
+    emb_parent = argparse.ArgumentParser(add_help=False)
+    emb_parent.add_argument("--model", help="sentence-transformers model folder (default: the "
+                            "packaged all-MiniLM-L6-v2)")
+    _add(sub, "embed", cmd_embed, "embed seeds, drafts, refinements and edits that are new or "
+         "changed", [ws, emb_parent])
+    st = _add(sub, "stats", cmd_stats, "BARE's diversity metric per set, with the similarity "
+              "histogram", [ws, emb_parent])
+    st.add_argument("--bins", type=int, default=20, help="histogram bins (default 20)")
+    st.add_argument("--histogram", action="store_true", help="draw the histograms")
+    cl = _add(sub, "cluster", cmd_cluster, "cluster the candidates (k-means), or decide a "
+              "whole cluster", [ws, emb_parent])
+    cl.add_argument("-k", type=int, help="number of clusters (default: about sqrt(n/2), 2..50)")
+    cl.add_argument("--accept", type=int, metavar="CLUSTER", help="accept every candidate in it")
+    cl.add_argument("--reject", type=int, metavar="CLUSTER", help="reject every candidate in it")
+    cl.add_argument("--reviewer", help="name recorded with the decisions (default $USER)")
+    dd = _add(sub, "dedup", cmd_dedup, "reject near-duplicates, keeping one of each group",
+              [ws, emb_parent])
+    dd.add_argument("--threshold", type=float, default=0.95,
+                    help="cosine similarity from which two texts are near-duplicates "
+                    "(default 0.95)")
+    dd.add_argument("--dry-run", action="store_true", help="only list what would be rejected")
+    dd.add_argument("--reviewer", help="name recorded with the decisions (default $USER)")
 
     _add(sub, "review", cmd_review, "open the review workstation (also: bare-tui with no "
          "command)", [ws, mo])

@@ -21,6 +21,10 @@ Config file (first found): --config PATH, $BARE_TUI_CONFIG, ./bare-tui.toml,
     # base_url = ...                # one engine per role, if they differ
     # instruct_url = ...
     concurrency = 32                # requests in flight; the key comes from $BARE_TUI_API_KEY
+
+    [diversity]
+    auto_embed = true               # embed new texts after each draft/refine/run
+    # model = "/models/my-sentence-transformer"   # default: packaged all-MiniLM-L6-v2
 """
 
 from __future__ import annotations
@@ -47,6 +51,8 @@ ENV = {
     "base_server": "BARE_TUI_BASE_SERVER",
     "instruct_server": "BARE_TUI_INSTRUCT_SERVER",
     "concurrency": "BARE_TUI_CONCURRENCY",
+    "auto_embed": "BARE_TUI_AUTO_EMBED",
+    "embedding_model": "BARE_TUI_EMBEDDING_MODEL",
     "reviewer": "BARE_TUI_REVIEWER",
 }
 # config-file location of each setting: (table, key)
@@ -64,9 +70,12 @@ FILE_KEYS = {
     "base_server": ("server", "base_url"),
     "instruct_server": ("server", "instruct_url"),
     "concurrency": ("server", "concurrency"),
+    "auto_embed": ("diversity", "auto_embed"),
+    "embedding_model": ("diversity", "model"),
 }
 INTEGERS = {"gpu_layers", "ctx", "threads", "parallel", "concurrency"}
 PATHS = {"db", "models_dir"}
+BOOLEANS = {"auto_embed"}
 
 
 def _default_reviewer() -> str:
@@ -90,6 +99,8 @@ class Settings:
     base_server: str | None = None
     instruct_server: str | None = None
     concurrency: int = 8
+    auto_embed: bool = False  # embed new texts after every generation job
+    embedding_model: str | None = None  # None: the packaged all-MiniLM-L6-v2
     reviewer: str = field(default_factory=_default_reviewer)
     keys: dict[str, str] = field(default_factory=dict)
     config_path: Path | None = None
@@ -123,6 +134,14 @@ def _coerce(name: str, value: Any, origin: str) -> Any:
             raise BareError(f"{origin}: {name} must be a whole number, got {value!r}") from None
     if name in PATHS:
         return Path(os.path.expanduser(str(value)))
+    if name in BOOLEANS:
+        if isinstance(value, bool):
+            return value
+        if str(value).lower() in ("1", "true", "yes", "on"):
+            return True
+        if str(value).lower() in ("0", "false", "no", "off"):
+            return False
+        raise BareError(f"{origin}: {name} must be true or false, got {value!r}")
     return str(value)
 
 

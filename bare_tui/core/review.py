@@ -96,8 +96,10 @@ def _next_group(store: Store) -> int:
 
 
 def decide(store: Store, candidate_ids: Iterable[int], action: str, reviewer: str, *,
-           reason: str | None = None, fields: Mapping[str, str] | None = None) -> int:
-    """Apply one decision to one or more candidates as a single undoable step."""
+           reason: str | None = None, fields: Mapping[str, str] | None = None,
+           reasons: Mapping[int, str] | None = None) -> int:
+    """Apply one decision to one or more candidates as a single undoable step;
+    `reasons` gives a candidate its own reason instead of `reason`."""
     ids = list(dict.fromkeys(int(i) for i in candidate_ids))
     if not ids:
         raise BareError("no candidate ids given")
@@ -109,9 +111,10 @@ def decide(store: Store, candidate_ids: Iterable[int], action: str, reviewer: st
             raise BareError(f"no candidate with id {missing[0]} in this workspace")
         group_id = _next_group(store)
         for candidate_id in ids:
+            why = (reasons or {}).get(candidate_id, reason)
             before = current(store, candidate_id)
-            after = _next_state(store, candidate_id, before, action, reason, fields)
-            _write(store, group_id, candidate_id, action, reviewer, before, after, reason)
+            after = _next_state(store, candidate_id, before, action, why, fields)
+            _write(store, group_id, candidate_id, action, reviewer, before, after, why)
     return group_id
 
 

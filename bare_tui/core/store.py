@@ -21,7 +21,7 @@ import sqlite_utils
 
 from bare_tui.errors import BareError
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 BUSY_TIMEOUT_MS = 30_000
 
 
@@ -98,7 +98,29 @@ def _migrate_v1(db: sqlite_utils.Database) -> None:
     )
 
 
-MIGRATIONS = {1: _migrate_v1}
+def _migrate_v2(db: sqlite_utils.Database) -> None:
+    # One vector per embedded text: kind is seed, draft, refined or final (an edit).
+    db["embeddings"].create(
+        {"kind": str, "ref_id": int, "model": str, "text_sha256": str, "dim": int,
+         "vector": bytes, "created_at": float},
+        pk=("kind", "ref_id", "model"),
+        if_not_exists=True,
+    )
+    db["clusters"].create(
+        {"task": str, "candidate_id": int, "cluster": int, "distance": float},
+        pk=("task", "candidate_id"),
+        if_not_exists=True,
+    )
+    db["clusters"].create_index(["task", "cluster"], if_not_exists=True)
+    db["cluster_info"].create(
+        {"task": str, "cluster": int, "label": str, "representative_id": int, "size": int,
+         "model": str, "created_at": float},
+        pk=("task", "cluster"),
+        if_not_exists=True,
+    )
+
+
+MIGRATIONS = {1: _migrate_v1, 2: _migrate_v2}
 
 
 class Store:

@@ -1,0 +1,188 @@
+"""Diversity of a workspace's sets: statistics, near-duplicates, dedup and clusters,
+from the embeddings stored by `core.embeddings`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from bare_tui.core import diversity, embeddings, review
+from bare_tui.core.store import Store, now
+from bare_tui.core.tasks import Task
+from bare_tui.errors import BareError
+
+SETS = ("seeds", "drafts", "refinements", "accepted")
+
+
+def _require(ids: list[int], what: str) -> None:
+    if not ids:
+        raise BareError(f"no embeddings for the {what} yet: run `bare-tui embed` first")
+
+
+def current_vectors(store: Store, task: Task, model: str | None = None
+                    ) -> tuple[list[int], np.ndarray]:
+    """Each candidate's current text: its edit, else its refinement, else its draft."""
+    chosen: dict[int, np.ndarray] = {}
+    for kind in ("draft", "refined", "final"):  # later kinds win
+        ids, matrix = embeddings.vectors(store, task, kind, model)
+        chosen.update(zip(ids, matrix, strict=True))
+    ids = sorted(chosen)
+    if not ids:
+        return [], np.zeros((0, 0), dtype=np.float32)
+    return ids, np.stack([chosen[i] for i in ids])
+
+
+def set_vectors(store: Store, task: Task, name: str, model: str | None = None
+                ) -> np.ndarray:
+    if name == "seeds":
+        return embeddings.vectors(store, task, "seed", model)[1]
+    if name == "drafts":
+        return embeddings.vectors(store, task, "draft", model)[1]
+    if name == "refinements":
+        return embeddings.vectors(store, task, "refined", model)[1]
+    accepted = [row[0] for row in store.conn.execute(
+        "SELECT d.candidate_id FROM decisions d JOIN candidates c ON c.id = d.candidate_id"
+        " WHERE c.task = ? AND d.status = 'accepted'", (task.name,))]
+    ids, matrix = current_vectors(store, task, model)
+    keep = [i for i, cid in enumerate(ids) if cid in set(accepted)]
+    return matrix[keep] if keep else np.zeros((0, 0), dtype=np.float32)
+
+
+def stats(store: Store, task: Task, model: str | None = None, bins: int = 20
+          ) -> dict[str, diversity.Diversity | None]:
+    """BARE's diversity of each set (None for a set of fewer than two items)."""
+    result: dict[str, diversity.Diversity | None] = {}
+    for name in SETS:
+        matrix = set_vectors(store, task, name, model)
+        result[name] = diversity.diversity(matrix, bins) if len(matrix) >= 2 else None
+    return result
+
+
+@dataclass(frozen=True)
+class Twin:
+    candidate_id: int
+    kind: str  # "seed" or "candidate"
+    other_id: int
+    similarity: float
+
+
+def nearest_twins(store: Store, task: Task, model: str | None = None) -> dict[int, Twin]:
+    """Each candidate's nearest neighbour among the seeds and the other candidates
+    (accepted ones included), with its cosine similarity."""
+    ids, matrix = current_vectors(store, task, model)
+    _require(ids, "candidates")
+    seed_ids, seeds = embeddings.vectors(store, task, "seed", model)
+    pool = np.vstack([matrix, seeds]) if len(seeds) else matrix
+    labels = [("candidate", i) for i in ids] + [("seed", i) for i in seed_ids]
+    best, similarity = diversity.nearest_neighbours(pool)
+    twins = {}
+    for row, candidate_id in enumerate(ids):
+        if best[row] >= 0:
+            kind, other = labels[best[row]]
+            twins[candidate_id] = Twin(candidate_id, kind, other, float(similarity[row]))
+    return twins
+
+
+def dedup(store: Store, task: Task, reviewer: str, threshold: float, *,
+          model: str | None = None, dry_run: bool = False) -> dict[int, str]:
+    """Reject near-duplicates, keeping one of each group: a seed's copies all go; among
+    candidates, the first accepted one stays, else the first that passes the checks,
+    else the first. One undoable step; returns {rejected id: reason}."""
+    twins = nearest_twins(store, task, model)
+    parent: dict[tuple[str, int], tuple[str, int]] = {}
+
+    def root(node: tuple[str, int]) -> tuple[str, int]:
+        while parent.get(node, node) != node:
+            node = parent[node]
+        return node
+
+    for twin in twins.values():
+        if twin.similarity >= threshold:
+            a, b = root(("candidate", twin.candidate_id)), root((twin.kind, twin.other_id))
+            if a != b:
+                parent[a] = b
+    groups: dict[tuple[str, int], list[tuple[str, int]]] = {}
+    for node in {n for n in parent} | {p for p in parent.values()}:
+        groups.setdefault(root(node), []).append(node)
+    states = {row[0]: (row[1], row[2]) for row in store.conn.execute(
+        "SELECT c.id, coalesce(d.status, 'pending'), coalesce((SELECT r.valid FROM refinements r"
+        " WHERE r.candidate_id = c.id ORDER BY r.id DESC LIMIT 1), c.valid)"
+        " FROM candidates c LEFT JOIN decisions d ON d.candidate_id = c.id WHERE c.task = ?",
+        (task.name,))}
+    reasons: dict[int, str] = {}
+    for members in groups.values():
+        seeds = sorted(i for kind, i in members if kind == "seed")
+        candidates = sorted(i for kind, i in members if kind == "candidate")
+        if seeds:
+            keep, keep_label = None, f"seed {seeds[0]}"
+        else:
+            keep = min(candidates, key=lambda i: (states[i][0] != "accepted",
+                                                  not states[i][1], i))
+            keep_label = f"#{keep}"
+        for candidate_id in candidates:
+            if candidate_id != keep and states[candidate_id][0] != "rejected":
+                similarity = twins[candidate_id].similarity if candidate_id in twins else 0
+                reasons[candidate_id] = (f"near-duplicate of {keep_label} "
+                                         f"(cosine {similarity:.3f})")
+    if reasons and not dry_run:
+        review.decide(store, list(reasons), "reject", reviewer, reasons=reasons)
+    return reasons
+
+
+def recluster(store: Store, task: Task, k: int | None = None, model: str | None = None
+              ) -> list[dict]:
+    """Cluster the candidates' current texts; stores and returns one row per cluster
+    (size, label, representative)."""
+    ids, matrix = current_vectors(store, task, model)
+    _require(ids, "candidates")
+    labels, _centroids, distances = diversity.cluster(matrix, k)
+    count = int(labels.max()) + 1
+    texts = {item.ref_id: item.text for item in embeddings.items(store, task)
+             if item.kind == "draft"}
+    names = diversity.cluster_labels([texts.get(i, "") for i in ids], labels, count)
+    info = []
+    for index in range(count):
+        rows = np.flatnonzero(labels == index)
+        representative = ids[int(rows[np.argmin(distances[rows])])] if len(rows) else None
+        info.append({"task": task.name, "cluster": index, "label": names[index],
+                     "representative_id": representative, "size": int(len(rows)),
+                     "model": embeddings.model_name(model), "created_at": now()})
+    with store.transaction():
+        store.conn.execute("DELETE FROM clusters WHERE task = ?", (task.name,))
+        store.conn.execute("DELETE FROM cluster_info WHERE task = ?", (task.name,))
+        store.conn.executemany(
+            "INSERT INTO clusters (task, candidate_id, cluster, distance) VALUES (?, ?, ?, ?)",
+            [(task.name, cid, int(label), float(distance))
+             for cid, label, distance in zip(ids, labels, distances, strict=True)])
+        for row in info:
+            store.insert("cluster_info", row)
+    return info
+
+
+def cluster_members(store: Store, task: Task, cluster: int) -> list[int]:
+    return [row[0] for row in store.conn.execute(
+        "SELECT candidate_id FROM clusters WHERE task = ? AND cluster = ? ORDER BY candidate_id",
+        (task.name, cluster))]
+
+
+def decide_cluster(store: Store, task: Task, cluster: int, action: str, reviewer: str
+                   ) -> list[int]:
+    """Accept or reject a whole cluster as one undoable step."""
+    members = cluster_members(store, task, cluster)
+    if not members:
+        raise BareError(f"no cluster {cluster} in task {task.name}: run `bare-tui cluster`")
+    review.decide(store, members, action, reviewer, reason=f"cluster {cluster}")
+    return members
+
+
+def cluster_table(store: Store, task: Task) -> list[dict]:
+    """Stored clusters with their review counts."""
+    return store.query(
+        "SELECT i.cluster, i.size, i.label, i.representative_id,"
+        " sum(coalesce(d.status, 'pending') = 'accepted') AS accepted,"
+        " sum(coalesce(d.status, 'pending') = 'rejected') AS rejected,"
+        " sum(coalesce(d.status, 'pending') = 'pending') AS pending"
+        " FROM cluster_info i JOIN clusters c ON c.task = i.task AND c.cluster = i.cluster"
+        " LEFT JOIN decisions d ON d.candidate_id = c.candidate_id"
+        " WHERE i.task = ? GROUP BY i.cluster ORDER BY i.size DESC, i.cluster", (task.name,))

@@ -365,17 +365,8 @@ def cmd_embed(args: argparse.Namespace) -> int:
     return 0
 
 
-def _histogram(result: Any, width: int = 40) -> str:
-    peak = max(int(result.counts.max()), 1)
-    lines = []
-    for count, low, high in zip(result.counts, result.edges, result.edges[1:], strict=False):
-        bar = "█" * round(width * count / peak)
-        lines.append(f"  {low:5.2f}..{high:5.2f} {bar} {count}")
-    return "\n".join(lines)
-
-
 def cmd_stats(args: argparse.Namespace) -> int:
-    from bare_tui.core import curation
+    from bare_tui.core import curation, diversity
 
     console = _console()
     with _open(args) as store:
@@ -393,7 +384,7 @@ def cmd_stats(args: argparse.Namespace) -> int:
             console.print(f"\n[bold]{name}[/]: {result.size} items, mean similarity "
                           f"{result.mean_similarity:.4f} (exact); {how}")
             if args.histogram:
-                console.print(_histogram(result), highlight=False, markup=False)
+                console.print(diversity.histogram_text(result), highlight=False, markup=False)
         clusters = curation.cluster_table(store, task)
         if clusters:
             console.print("\nclusters: " + ", ".join(

@@ -142,3 +142,19 @@ def make_app(db: Path, poll_s: float = 1.0, max_tokens: int | None = None, **set
         task = tasks.resolve(store, "gsm8k")
     return BareApp(Settings(db=db, reviewer=settings.pop("reviewer", "tester"), **settings),
                    task, poll_s=poll_s, max_tokens=max_tokens)
+
+
+# Five drafts for the diversity tests: #4 is a planted near-duplicate of #1.
+def item(question: str, answer: str) -> str:
+    return f"Question:\n{question}\nAnswer:\n{answer}"
+
+
+DRAFTS = [
+    item("A baker sells 12 cakes a day for 5 days. How many cakes?", "12 * 5 = 60\n#### 60"),
+    item("A train travels 60 km an hour for 3 hours. How far does it go?",
+         "60 * 3 = 180\n#### 180"),
+    item("Mia reads 20 pages a night. How many pages in a week?", "20 * 7 = 140\n#### 140"),
+    item("A baker sells 12 cakes each day for 5 days. How many cakes in total?",
+         "12 * 5 = 60\n#### 60"),
+    item("A garden has 4 rows of 9 tulips. How many tulips?", "4 * 9 = 36\n#### 36"),
+]

@@ -9,7 +9,7 @@ from bare_tui.core import curation, diversity, embeddings, pipeline, review
 from bare_tui.core.review import State
 from bare_tui.core.seeds import import_seeds
 from bare_tui.core.store import Store
-from conftest import GSM8K_SEEDS, ScriptedBackend, run_cli
+from conftest import DRAFTS, GSM8K_SEEDS, ScriptedBackend, run_cli
 
 # --- the metric, on synthetic vectors (pure numerics) -------------------------------------
 
@@ -77,19 +77,6 @@ def test_near_identical_texts_are_more_similar_than_unrelated(encoder):
     assert score(alike) > 0.8 > 0.3 > score(unrelated)
 
 
-def item(question: str, answer: str) -> str:
-    return f"Question:\n{question}\nAnswer:\n{answer}"
-
-
-DRAFTS = [
-    item("A baker sells 12 cakes a day for 5 days. How many cakes?", "12 * 5 = 60\n#### 60"),
-    item("A train travels 60 km an hour for 3 hours. How far does it go?",
-         "60 * 3 = 180\n#### 180"),
-    item("Mia reads 20 pages a night. How many pages in a week?", "20 * 7 = 140\n#### 140"),
-    item("A baker sells 12 cakes each day for 5 days. How many cakes in total?",
-         "12 * 5 = 60\n#### 60"),
-    item("A garden has 4 rows of 9 tulips. How many tulips?", "4 * 9 = 36\n#### 36"),
-]
 SEED_COUNT = 20
 
 

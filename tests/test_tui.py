@@ -9,6 +9,7 @@ import pytest
 from textual.widgets import Input, TextArea
 
 from bare_tui.core import review
+from bare_tui.core.queue import FILTERS
 from bare_tui.core.review import State
 from bare_tui.core.store import Store
 from bare_tui.tui.keys import KEYS
@@ -208,11 +209,11 @@ async def test_search_and_filter(review_db):
         await pilot.press("x", "x")
         await pilot.press("f")
         options = app.screen.query_one("OptionList")
-        options.highlighted = 3  # "rejected"
+        options.highlighted = list(FILTERS).index("rejected")
         await pilot.press("enter")
         assert app.review.filter_name == "rejected"
         assert app.review.candidates.ids == [2, 3]
-        await pilot.press("f", "up", "up", "up", "enter")
+        await pilot.press("f", "home", "enter")
         assert app.review.filter_name == "all"
         await pilot.press("f", "end", "enter")
         assert app.review.filter_name == "unparsed drafts"

@@ -186,3 +186,45 @@ def cluster_table(store: Store, task: Task) -> list[dict]:
         " FROM cluster_info i JOIN clusters c ON c.task = i.task AND c.cluster = i.cluster"
         " LEFT JOIN decisions d ON d.candidate_id = c.candidate_id"
         " WHERE i.task = ? GROUP BY i.cluster ORDER BY i.size DESC, i.cluster", (task.name,))
+
+
+def projection(matrix: np.ndarray, limit: int = 2000, seed: int = 0
+               ) -> tuple[np.ndarray, np.ndarray]:
+    """(row indices, 2-D coordinates) of at most `limit` rows, on the two principal axes."""
+    rows = np.arange(len(matrix))
+    if len(rows) > limit:
+        rows = np.sort(np.random.default_rng(seed).choice(rows, limit, replace=False))
+    if not len(rows):
+        return rows, np.zeros((0, 2))
+    centred = matrix[rows] - matrix[rows].mean(axis=0)
+    _, _, axes = np.linalg.svd(centred, full_matrices=False)
+    points = centred @ axes[:2].T
+    if points.shape[1] < 2:
+        points = np.hstack([points, np.zeros((len(points), 2 - points.shape[1]))])
+    return rows, points
+
+
+class DiversityIndex:
+    """The vectors of a task's candidates and seeds in memory, for the review screen:
+    any candidate's nearest neighbour costs one matrix-vector product."""
+
+    def __init__(self, store: Store, task: Task, model: str | None = None):
+        ids, matrix = current_vectors(store, task, model)
+        seed_ids, seeds = embeddings.vectors(store, task, "seed", model)
+        self.labels = [("candidate", i) for i in ids] + [("seed", i) for i in seed_ids]
+        self.row = {i: n for n, i in enumerate(ids)}
+        self.pool = (np.vstack([matrix, seeds]) if len(seeds) and len(ids)
+                     else matrix if len(ids) else seeds)
+        accepted = set_vectors(store, task, "accepted", model)
+        self.accepted_similarity = (diversity.mean_pairwise_cosine(accepted)
+                                    if len(accepted) >= 2 else None)
+
+    def twin(self, candidate_id: int) -> Twin | None:
+        row = self.row.get(candidate_id)
+        if row is None or len(self.pool) < 2:
+            return None
+        similarities = self.pool @ self.pool[row]
+        similarities[row] = -np.inf
+        best = int(similarities.argmax())
+        kind, other = self.labels[best]
+        return Twin(candidate_id, kind, other, float(similarities[best]))

@@ -77,6 +77,15 @@ def diversity(unit: np.ndarray, bins: int = 20, seed: int = 0) -> Diversity:
                      stderr, counts, edges)
 
 
+def histogram_text(result: Diversity, width: int = 40) -> str:
+    """The histogram as lines of plain text bars."""
+    peak = max(int(result.counts.max()), 1) if len(result.counts) else 1
+    return "\n".join(
+        f"  {low:5.2f}..{high:5.2f} {'█' * round(width * count / peak)} {count}"
+        for count, low, high in zip(result.counts, result.edges, result.edges[1:],
+                                    strict=False))
+
+
 # --- nearest neighbours -------------------------------------------------------------------
 
 

@@ -18,9 +18,12 @@ _LATEST = "(SELECT max(r.id) FROM refinements r WHERE r.candidate_id = c.id)"
 # An item is valid when its refinement is, or, with no refinement yet, its draft is.
 _VALID = (f"coalesce((SELECT r.valid FROM refinements r WHERE r.id = {_LATEST}), c.valid)")
 
+PENDING = "coalesce(d.status, 'pending') = 'pending'"
 FILTERS: dict[str, str] = {
     "all": "1",
-    "pending": "coalesce(d.status, 'pending') = 'pending'",
+    "pending": PENDING,
+    # Pending, ordered so the next one comes from the cluster with the fewest accepted.
+    "pending, diversity first": PENDING,
     "accepted": "d.status = 'accepted'",
     "rejected": "d.status = 'rejected'",
     "edited": "d.version = 'edited'",
@@ -54,18 +57,39 @@ class Detail:
 
 
 def candidate_ids(store: Store, task: str, filter_name: str = "all",
-                  search: str | None = None) -> list[int]:
+                  search: str | None = None, cluster: int | None = None) -> list[int]:
     if filter_name not in FILTERS:
         raise ValueError(f"unknown filter {filter_name!r}")
     sql = ("SELECT c.id FROM candidates c LEFT JOIN decisions d ON d.candidate_id = c.id"
            f" WHERE c.task = :task AND {FILTERS[filter_name]}")
-    params: dict[str, Any] = {"task": task}
+    params: dict[str, Any] = {"task": task, "cluster": cluster}
+    if cluster is not None:
+        sql += (" AND c.id IN (SELECT candidate_id FROM clusters WHERE task = :task"
+                " AND cluster = :cluster)")
     if search:
         sql += (" AND (instr(lower(c.raw_text), :needle) OR instr(lower(d.final_fields), :needle)"
                 " OR EXISTS (SELECT 1 FROM refinements r WHERE r.candidate_id = c.id"
                 " AND instr(lower(r.raw_text), :needle)))")
         params["needle"] = search.lower()
-    return [row[0] for row in store.conn.execute(sql + " ORDER BY c.id", params)]
+    ids = [row[0] for row in store.conn.execute(sql + " ORDER BY c.id", params)]
+    return diversity_first(store, task, ids) if filter_name.endswith("diversity first") else ids
+
+
+def diversity_first(store: Store, task: str, ids: list[int]) -> list[int]:
+    """Interleave clusters, those with the fewest accepted candidates first: the n-th
+    pending candidate of a cluster with a accepted ones comes at rank a + n."""
+    rows = store.conn.execute(
+        "SELECT c.candidate_id, c.cluster, (SELECT count(*) FROM clusters k JOIN decisions d"
+        " ON d.candidate_id = k.candidate_id WHERE k.task = c.task AND k.cluster = c.cluster"
+        " AND d.status = 'accepted') FROM clusters c WHERE c.task = ?", (task,))
+    info = {cid: (cluster, accepted) for cid, cluster, accepted in rows}
+    seen: dict[int, int] = {}
+    keys = {}
+    for cid in ids:
+        cluster, accepted = info.get(cid, (-1, 0))
+        seen[cluster] = seen.get(cluster, 0) + 1
+        keys[cid] = (accepted + seen[cluster], cluster, cid)
+    return sorted(ids, key=keys.__getitem__)
 
 
 def _first_line(fields: dict[str, str] | None, raw: str | None) -> str:

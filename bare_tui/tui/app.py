@@ -13,7 +13,7 @@ from textual.app import App, SystemCommand
 from textual.screen import Screen
 
 from bare_tui.config import Settings
-from bare_tui.core import pipeline, review
+from bare_tui.core import curation, diversity, pipeline, review
 from bare_tui.core.backends.loading import open_backend
 from bare_tui.core.meter import Meter
 from bare_tui.core.store import Store
@@ -45,6 +45,9 @@ class BareApp(App):
         self._max_tokens = max_tokens
         self._stop = threading.Event()
         self._data_version = None
+        self._embeddings_seen: tuple | None = None
+        self.diversity_index: curation.DiversityIndex | None = None
+        self.near_duplicate = diversity.DEFAULT_NEAR_DUPLICATE
 
     @property
     def review(self) -> ReviewScreen:
@@ -61,6 +64,7 @@ class BareApp(App):
         # as long as the app: moving it out of the collector's reach keeps full
         # collections, which otherwise stall a keypress now and then, short.
         self.call_after_refresh(gc.freeze)
+        self.load_diversity()
         if self._generate_on_start:
             self.call_after_refresh(self.start_generation, self._generate_on_start)
 
@@ -79,6 +83,24 @@ class BareApp(App):
         if version != self._data_version:
             self._data_version = version
             self.review.reload()
+            self.load_diversity()
+
+    @work(thread=True, exclusive=True, group="diversity")
+    def load_diversity(self) -> None:
+        """Load the embeddings (when they changed) for near-duplicate warnings."""
+        with Store(self.settings.db) as store:
+            seen = store.conn.execute("SELECT count(*), max(created_at) FROM embeddings"
+                                      ).fetchone()
+            if seen == self._embeddings_seen or not seen[0]:
+                return
+            index = curation.DiversityIndex(store, self.recipe, self.settings.embedding_model)
+        self._embeddings_seen = seen
+        self.call_from_thread(self._set_diversity, index)
+
+    def _set_diversity(self, index: curation.DiversityIndex) -> None:
+        self.diversity_index = index
+        if self.is_running and self.review.is_mounted:
+            self.review.show_current()
 
     # --- background generation ----------------------------------------------------------
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from rich.table import Table
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
@@ -147,3 +148,24 @@ class HelpScreen(ModalScreen[None]):
 
 def default_export_path(db_path: Path, task: str) -> str:
     return str(db_path.parent / f"{task}-export.jsonl")
+
+
+class StatsScreen(ModalScreen[None]):
+    """BARE's diversity metric per set, with the similarity histograms."""
+
+    DEFAULT_CSS = MODAL_CSS + "StatsScreen > VerticalScroll { width: 90; }"
+    BINDINGS = [Binding("escape,s,q", "close", "Close")]
+
+    def __init__(self, text: str) -> None:
+        super().__init__()
+        self.text = text
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll():
+            yield Label("Diversity: mean pairwise cosine similarity (lower = more diverse)",
+                        classes="title")
+            yield Static(Text(self.text))
+            yield Static("Escape closes. `bare-tui embed` adds new texts.", classes="hint")
+
+    def action_close(self) -> None:
+        self.dismiss(None)

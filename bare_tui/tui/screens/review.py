@@ -28,6 +28,7 @@ from bare_tui.tui.screens.modals import (
     ChooseScreen,
     ExportScreen,
     HelpScreen,
+    StatsScreen,
     default_export_path,
 )
 from bare_tui.tui.widgets.candidate_list import CandidateList
@@ -48,6 +49,7 @@ class ReviewScreen(Screen):
     def __init__(self) -> None:
         super().__init__()
         self.filter_name = "all"
+        self.cluster: int | None = None
         self.search: str | None = None
         self.counts: dict[str, int] = {}
         self.job_line = ""
@@ -83,7 +85,7 @@ class ReviewScreen(Screen):
         """Re-read the queue from the database; the cursor stays on the same candidate."""
         current = self.candidates.current_id if keep == -1 else keep
         ids = queue.candidate_ids(self.app.store, self.app.recipe.name, self.filter_name,
-                                  self.search)
+                                  self.search, self.cluster)
         self.candidates.set_ids(ids, keep=current)
         self.show_current()
         self.count()
@@ -95,13 +97,25 @@ class ReviewScreen(Screen):
 
     def _set_counts(self, counts: dict[str, int]) -> None:
         self.counts = counts
-        self.update_status()
+        if self.is_mounted and self.app.is_running:
+            self.update_status()
 
     def show_current(self) -> None:
         candidate_id = self.candidates.current_id
         detail = None if candidate_id is None else queue.detail(self.app.store, candidate_id)
-        self.query_one(DiffView).show(detail)
+        self.query_one(DiffView).show(detail, self._twin_note(candidate_id))
         self.update_status()
+
+    def _twin_note(self, candidate_id: int | None) -> Text | None:
+        index = self.app.diversity_index
+        twin = index.twin(candidate_id) if index and candidate_id is not None else None
+        if twin is None:
+            return None
+        other = f"seed {twin.other_id}" if twin.kind == "seed" else f"#{twin.other_id}"
+        if twin.similarity >= self.app.near_duplicate:
+            return Text(f"⚠ near-duplicate of {other} (cosine {twin.similarity:.3f});"
+                        " n jumps there", style="bold yellow")
+        return Text(f"nearest: {other} (cosine {twin.similarity:.3f})", style="dim")
 
     @on(CandidateList.Highlighted)
     def _highlighted(self, event: CandidateList.Highlighted) -> None:
@@ -117,7 +131,13 @@ class ReviewScreen(Screen):
             line.append(f" of {self.counts.get('candidates', 0)}  ")
             for status, style in zip(STATUS_ORDER, ("", "green", "red"), strict=True):
                 line.append(f" {status} {self.counts.get(status, 0)}", style=style)
+        index = self.app.diversity_index
+        if index is not None and index.accepted_similarity is not None:
+            line.append(f"  diversity(accepted) {index.accepted_similarity:.3f}",
+                        style="bold")
         line.append(f"\nfilter: {self.filter_name}")
+        if self.cluster is not None:
+            line.append(f" in cluster {self.cluster}", style="bold")
         if self.search:
             line.append(f"  search: {clean(self.search)}", style="italic")
         line.append(f"  reviewer: {clean(self.app.reviewer)}  ")
@@ -277,6 +297,7 @@ class ReviewScreen(Screen):
         def chosen(name: str | None) -> None:
             if name is not None:
                 self.filter_name = name
+                self.cluster = None
                 self.reload()
 
         self.app.push_screen(ChooseScreen("Show", list(queue.FILTERS), self.filter_name),
@@ -320,6 +341,41 @@ class ReviewScreen(Screen):
 
         self.app.push_screen(
             ExportScreen(default_export_path(self.app.store.path, self.app.recipe.name)), chosen)
+
+    def show_cluster(self, cluster: int) -> None:
+        """Review one cluster: the queue holds its candidates only (f clears it)."""
+        self.cluster = cluster
+        self.reload(keep=None)
+
+    def action_twin(self) -> None:
+        index = self.app.diversity_index
+        candidate_id = self.candidates.current_id
+        twin = index.twin(candidate_id) if index and candidate_id is not None else None
+        if twin is None:
+            self.notify("no embeddings yet: run `bare-tui embed`", severity="warning")
+        elif twin.kind == "seed":
+            self.notify(f"its nearest neighbour is seed {twin.other_id}, not a candidate")
+        elif twin.other_id in self.candidates.ids:
+            self.candidates.cursor = self.candidates.ids.index(twin.other_id)
+        else:
+            self.notify(f"#{twin.other_id} is outside the current filter (f shows all)")
+
+    def action_clusters(self) -> None:
+        from bare_tui.tui.screens.clusters import ClustersScreen
+
+        self.app.push_screen(ClustersScreen())
+
+    def action_stats(self) -> None:
+        from bare_tui.core import curation, diversity
+
+        parts = []
+        for name, result in curation.stats(self.app.store, self.app.recipe, bins=12).items():
+            if result is None:
+                parts.append(f"{name}: fewer than 2 embedded items")
+                continue
+            parts.append(f"{name}: {result.size} items, mean similarity "
+                         f"{result.mean_similarity:.4f}\n{diversity.histogram_text(result, 30)}")
+        self.app.push_screen(StatsScreen("\n\n".join(parts)))
 
     def action_refresh(self) -> None:
         self.reload()

@@ -60,17 +60,21 @@ class DiffView(ScrollView, can_focus=True):
         self.mode = MODES[0]
         self.stacked = False
         self.detail: Detail | None = None
+        self.note: Text | None = None
         self._strips: list[Strip] = []
 
     # --- what to show --------------------------------------------------------------------
 
     def cycle_mode(self) -> str:
         self.mode = MODES[(MODES.index(self.mode) + 1) % len(MODES)]
-        self.show(self.detail)
+        self.show(self.detail, self.note)
         return self.mode
 
-    def show(self, detail: Detail | None) -> None:
+    def show(self, detail: Detail | None, note: Text | None = None) -> None:
+        """Show a candidate; `note` is a line under its heading (the near-duplicate
+        warning)."""
         self.detail = detail
+        self.note = note
         self._layout_lines()
         self.scroll_to(0, 0, animate=False, immediate=True)
 
@@ -97,7 +101,10 @@ class DiffView(ScrollView, can_focus=True):
             return [(Text("No candidate here. Press g to generate some, or f to change the "
                           "filter.", style="italic"), None)]
         draft, final = self._versions(detail)
-        rows: list[Row] = [(self._heading(detail), None), (Text(""), None)]
+        rows: list[Row] = [(self._heading(detail), None)]
+        if self.note is not None:
+            rows.append((self.note, None))
+        rows.append((Text(""), None))
         right_title = self._refined_title(detail)
         if self.mode == "side-by-side":
             columns = [("Draft", draft, final, old_side, detail.draft_problems),
@@ -130,7 +137,7 @@ class DiffView(ScrollView, can_focus=True):
     def _refined_title(self, detail: Detail) -> str:
         if detail.state.version == "edited":
             return "Edited (final)"
-        return "Refined" if detail.refined_raw is not None else "Refined (not yet)"
+        return "Refined" if detail.refined_raw is not None else "Not refined yet: the draft"
 
     def _versions(self, detail: Detail) -> tuple[dict[str, str], dict[str, str]]:
         """Field texts of the draft and of the final version (edit, else refinement)."""
@@ -144,7 +151,9 @@ class DiffView(ScrollView, can_focus=True):
             return draft, detail.state.final_fields
         if detail.refined_fields is not None:
             return draft, detail.refined_fields
-        return draft, whole(detail.refined_raw or "")
+        if detail.refined_raw is None:
+            return draft, draft  # nothing to compare with yet
+        return draft, whole(detail.refined_raw)
 
     def _heading(self, detail: Detail) -> Text:
         state = detail.state

@@ -142,6 +142,7 @@ def cmd_seeds_import(args: argparse.Namespace) -> int:
 
 def cmd_models(args: argparse.Namespace) -> int:
     from rich.table import Table
+    from rich.text import Text
 
     from bare_tui.core import models
 
@@ -156,16 +157,16 @@ def cmd_models(args: argparse.Namespace) -> int:
               for role, spec in defaults.items()}
     for model in models.all_models(settings.models_dir):
         try:
-            meta_ok = model.metadata is not None
+            model.metadata  # noqa: B018 - a file that is not GGUF is listed with its error
         except BareError as exc:
-            table.add_row(model.name, "-", _size(model.size_bytes), f"[red]{exc}", "", "", "",
-                          str(model.path))
+            table.add_row(model.name, "-", _size(model.size_bytes), Text(str(exc), style="red"),
+                          "", "", "", str(model.path))
             continue
         roles = [role for role, path in chosen.items() if path == model.path]
         role = ", ".join(f"{r} (in use)" for r in roles) or (model.default_role or "-")
         table.add_row(model.name, role, _size(model.size_bytes), model.architecture,
                       str(model.context_length or "?"),
-                      "yes" if model.has_chat_template and meta_ok else "no",
+                      "yes" if model.has_chat_template else "no",
                       model.sha256[:12], str(model.path))
     _console().print(table)
     return 0

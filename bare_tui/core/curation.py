@@ -41,11 +41,11 @@ def set_vectors(store: Store, task: Task, name: str, model: str | None = None
         return embeddings.vectors(store, task, "draft", model)[1]
     if name == "refinements":
         return embeddings.vectors(store, task, "refined", model)[1]
-    accepted = [row[0] for row in store.conn.execute(
+    accepted = {row[0] for row in store.conn.execute(
         "SELECT d.candidate_id FROM decisions d JOIN candidates c ON c.id = d.candidate_id"
-        " WHERE c.task = ? AND d.status = 'accepted'", (task.name,))]
+        " WHERE c.task = ? AND d.status = 'accepted'", (task.name,))}
     ids, matrix = current_vectors(store, task, model)
-    keep = [i for i, cid in enumerate(ids) if cid in set(accepted)]
+    keep = [i for i, cid in enumerate(ids) if cid in accepted]
     return matrix[keep] if keep else np.zeros((0, 0), dtype=np.float32)
 
 

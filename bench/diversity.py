@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import argparse
+import statistics
 import sys
 import tempfile
 import time
@@ -29,8 +30,8 @@ from bare_tui.core.store import Store  # noqa: E402
 SEEDS = ROOT / "data" / "seeds" / "gsm8k_train_200.jsonl"
 
 
-def embed_part(count: int) -> None:
-    encoder = embeddings.load_model(None)
+def embed_once(encoder, count: int) -> tuple[float, float]:
+    """(plain texts/s, bare-tui texts/s) on the same texts, in a fresh workspace."""
     with tempfile.TemporaryDirectory() as folder:
         seeds = Path(folder) / "seeds.jsonl"
         seeds.write_text("".join(SEEDS.read_text().splitlines(True)[:count]))
@@ -38,15 +39,23 @@ def embed_part(count: int) -> None:
             task = tasks.resolve(store, "gsm8k")
             import_seeds(store, task, seeds)
             texts = [item.text for item in embeddings.items(store, task)]
-            encoder.encode(texts[:8])  # warm up
             started = time.perf_counter()
             encoder.encode(texts, batch_size=embeddings.BATCH, normalize_embeddings=True)
             plain = len(texts) / (time.perf_counter() - started)
             started = time.perf_counter()
             done = embeddings.embed(store, task, encoder=encoder)
             ours = done / (time.perf_counter() - started)
-    print(f"embedding {len(texts)} texts: plain encode {plain:.1f} texts/s, "
-          f"bare-tui embed {ours:.1f} texts/s, ratio {ours / plain:.2f}")
+    return plain, ours
+
+
+def embed_part(count: int, rounds: int = 3) -> None:
+    encoder = embeddings.load_model(None)
+    encoder.encode(["warm up"] * 8)
+    results = [embed_once(encoder, count) for _ in range(rounds)]
+    plain = statistics.median(r[0] for r in results)
+    ours = statistics.median(r[1] for r in results)
+    print(f"embedding {count} texts ({rounds} rounds, median): plain encode {plain:.1f} "
+          f"texts/s, bare-tui embed {ours:.1f} texts/s, ratio {ours / plain:.2f}")
 
 
 def vector_part(sizes: list[int]) -> None:

@@ -109,6 +109,9 @@ def embed(store: Store, task: Task, model: str | None = None, *,
     if not todo:
         return 0
     encoder = encoder or load_model(model)
+    # Batches of similar length waste little on padding (sentence-transformers does the
+    # same inside one encode call).
+    todo.sort(key=lambda item: len(item.text))
     done = 0
     for start in range(0, len(todo), BATCH):
         batch = todo[start:start + BATCH]

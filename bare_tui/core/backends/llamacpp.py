@@ -46,7 +46,7 @@ class LlamaOptions:
         return DEFAULT_PARALLEL_GPU if gpu_layers != 0 else DEFAULT_PARALLEL_CPU
 
 
-class LlamaCppBackend:
+class LlamaCppBackend(OneAtATime):
     def __init__(self, model: ModelFile, options: LlamaOptions = LlamaOptions()):
         self.model = model
         self.options = options
@@ -120,7 +120,7 @@ class LlamaCppBackend:
         """Raw completions of many prompts, decoded `parallel` at a time; yields
         (key, generation) in the order they finish."""
         if self.parallel == 1:
-            yield from OneAtATime.complete_many(self, jobs, sampling)
+            yield from super().complete_many(jobs, sampling)
             return
         requests = (Request(key, self.llama.tokenize(prompt.encode(), special=True), sampling,
                             seed, sampling.stop) for key, prompt, seed in jobs)
@@ -130,7 +130,7 @@ class LlamaCppBackend:
                   sampling: Sampling) -> Iterator[tuple[K, Generation]]:
         """Chat completions through the model's own template, `parallel` at a time."""
         if self.parallel == 1:
-            yield from OneAtATime.chat_many(self, jobs, sampling)
+            yield from super().chat_many(jobs, sampling)
             return
         formatter = self._chat_formatter()
 

@@ -17,7 +17,7 @@ from textual.containers import Horizontal
 from textual.screen import Screen
 from textual.widgets import Footer
 
-from bare_tui.core import prompts, queue, review
+from bare_tui.core import curation, prompts, queue, review
 from bare_tui.core.export import export
 from bare_tui.errors import BareError
 from bare_tui.tui import keys
@@ -106,9 +106,12 @@ class ReviewScreen(Screen):
         self.query_one(DiffView).show(detail, self._twin_note(candidate_id))
         self.update_status()
 
-    def _twin_note(self, candidate_id: int | None) -> Text | None:
+    def _twin(self, candidate_id: int | None) -> curation.Twin | None:
         index = self.app.diversity_index
-        twin = index.twin(candidate_id) if index and candidate_id is not None else None
+        return index.twin(candidate_id) if index and candidate_id is not None else None
+
+    def _twin_note(self, candidate_id: int | None) -> Text | None:
+        twin = self._twin(candidate_id)
         if twin is None:
             return None
         other = f"seed {twin.other_id}" if twin.kind == "seed" else f"#{twin.other_id}"
@@ -348,9 +351,7 @@ class ReviewScreen(Screen):
         self.reload(keep=None)
 
     def action_twin(self) -> None:
-        index = self.app.diversity_index
-        candidate_id = self.candidates.current_id
-        twin = index.twin(candidate_id) if index and candidate_id is not None else None
+        twin = self._twin(self.candidates.current_id)
         if twin is None:
             self.notify("no embeddings yet: run `bare-tui embed`", severity="warning")
         elif twin.kind == "seed":
@@ -366,7 +367,7 @@ class ReviewScreen(Screen):
         self.app.push_screen(ClustersScreen())
 
     def action_stats(self) -> None:
-        from bare_tui.core import curation, diversity
+        from bare_tui.core import diversity
 
         parts = []
         for name, result in curation.stats(self.app.store, self.app.recipe, bins=12).items():

@@ -15,6 +15,8 @@ Config file (first found): --config PATH, $BARE_TUI_CONFIG, ./bare-tui.toml,
     ctx = 4096
     threads = 8
     parallel = 16                   # sequences decoded at once (default: 16 CPU, 64 GPU)
+    cpu_path = "auto"               # fast | safe | auto: llama.cpp's extra buffer types
+                                    # (AMX, repacking), probed once per machine
 
     [server]                        # an OpenAI-compatible engine instead of local GGUFs;
     url = "http://127.0.0.1:8000"   # then base/instruct above are the served model names
@@ -47,6 +49,7 @@ ENV = {
     "ctx": "BARE_TUI_CTX",
     "threads": "BARE_TUI_THREADS",
     "parallel": "BARE_TUI_PARALLEL",
+    "cpu_path": "BARE_TUI_CPU_PATH",
     "server": "BARE_TUI_SERVER",
     "base_server": "BARE_TUI_BASE_SERVER",
     "instruct_server": "BARE_TUI_INSTRUCT_SERVER",
@@ -66,6 +69,7 @@ FILE_KEYS = {
     "ctx": ("models", "ctx"),
     "threads": ("models", "threads"),
     "parallel": ("models", "parallel"),
+    "cpu_path": ("models", "cpu_path"),
     "server": ("server", "url"),
     "base_server": ("server", "base_url"),
     "instruct_server": ("server", "instruct_url"),
@@ -74,6 +78,7 @@ FILE_KEYS = {
     "embedding_model": ("diversity", "model"),
 }
 INTEGERS = {"gpu_layers", "ctx", "threads", "parallel", "concurrency"}
+AT_LEAST = {"gpu_layers": -1, "ctx": 1, "threads": 1, "parallel": 1, "concurrency": 1}
 PATHS = {"db", "models_dir"}
 BOOLEANS = {"auto_embed"}
 
@@ -95,6 +100,7 @@ class Settings:
     ctx: int = 4096
     threads: int | None = None
     parallel: int | None = None
+    cpu_path: str = "auto"  # llama.cpp's extra buffer types: fast, safe, auto (probe)
     server: str | None = None  # an OpenAI-compatible engine for both roles
     base_server: str | None = None
     instruct_server: str | None = None
@@ -129,9 +135,12 @@ def config_file(explicit: str | None) -> Path | None:
 def _coerce(name: str, value: Any, origin: str) -> Any:
     if name in INTEGERS:
         try:
-            return int(value)
+            number = int(value)
         except (TypeError, ValueError):
             raise BareError(f"{origin}: {name} must be a whole number, got {value!r}") from None
+        if number < AT_LEAST[name]:
+            raise BareError(f"{origin}: {name} must be at least {AT_LEAST[name]}, got {number}")
+        return number
     if name in PATHS:
         return Path(os.path.expanduser(str(value)))
     if name in BOOLEANS:

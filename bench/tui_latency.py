@@ -12,6 +12,10 @@ own `press()` adds fixed waits for idleness (tens of ms) that say nothing about 
 so it is used only to drive startup.
 
     python bench/tui_latency.py [--small 1000] [--large 100000] [--presses 60]
+    python bench/tui_latency.py --generating    # idle vs a background generation job
+
+With `--generating`, keypresses are timed on the small workspace first idle, then while a
+background job drafts with the real embedded models in its worker process.
 """
 
 from __future__ import annotations
@@ -130,13 +134,47 @@ async def measure(db: Path, presses: int, startups: int) -> dict[str, list[float
     return results
 
 
+async def measure_generating(db: Path, presses: int) -> dict[str, list[float]]:
+    """`j` and `a` with no job, then with a background job drafting and refining with the
+    real embedded models (in its worker process) in the same workspace."""
+    task = tasks.parse_recipe(tasks.builtin_source("gsm8k"))
+    app = BareApp(Settings(db=db, reviewer="bench"), task, poll_s=1.0, max_tokens=64)
+    results: dict[str, list[float]] = {}
+    async with app.run_test(size=SIZE) as pilot:
+        clock = FrameClock(app)
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        for phase in ("idle", "generating"):
+            if phase == "generating":
+                app.start_generation(1000)
+                while "job: draft" not in app.review.job_line:  # the model is decoding
+                    await asyncio.sleep(0.1)
+            for key in ("j", "a"):
+                name = f"{phase} {key}"
+                results[name] = []
+                for _ in range(presses):
+                    results[name].append(await keypress(app, clock, key))
+                    await asyncio.sleep(0.02)
+        samples = app.review.job_line
+        app.cancel_generation()
+        while app.job_running:
+            await asyncio.sleep(0.1)
+    print(f"  (job at the end of the measurement: {samples})")
+    return results
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--small", type=int, default=1_000)
     parser.add_argument("--large", type=int, default=100_000)
     parser.add_argument("--presses", type=int, default=60)
     parser.add_argument("--startups", type=int, default=5)
+    parser.add_argument("--generating", action="store_true",
+                        help="only measure keypresses idle vs with a background job")
     args = parser.parse_args()
+    if args.generating:
+        generating_part(args)
+        return
     summary = {}
     with tempfile.TemporaryDirectory() as folder:
         for count in (args.small, args.large):
@@ -158,6 +196,20 @@ def main() -> None:
         f"{name} {large[name] / small[name]:.2f}" for name in small))
     worst = max(large["j p95"], large["a p95"], small["j p95"], small["a p95"])
     print(f"worst keypress p95: {worst * 1000:.1f} ms (target < 50 ms)")
+
+
+def generating_part(args: argparse.Namespace) -> None:
+    with tempfile.TemporaryDirectory() as folder:
+        db = Path(folder) / "generating.db"
+        build(db, args.small)
+        results = asyncio.run(measure_generating(db, args.presses))
+    p95 = {name: percentile(values, 0.95) for name, values in results.items()}
+    for name, values in results.items():
+        print(f"{name}: median {statistics.median(values) * 1000:.1f} ms, "
+              f"p95 {p95[name] * 1000:.1f} ms")
+    for key in ("j", "a"):
+        print(f"{key}: p95 generating / idle {p95[f'generating {key}'] / p95[f'idle {key}']:.2f}"
+              " (target <= 1.5)")
 
 
 if __name__ == "__main__":

@@ -73,7 +73,37 @@ def test_decisions_on_unknown_ids_and_bad_flags(tmp_path: Path):
     one_line_error(run_cli("accept", "5", "--db", db), "no candidate with id 5")
     one_line_error(run_cli("draft", "--db", db, "--task", "gsm8k"), "-n N")
     result = run_cli("draft", "-n", "x")
-    assert result.returncode == 2 and "invalid int value" in result.stderr
+    assert result.returncode == 2 and "expected a whole number, got 'x'" in result.stderr
+
+
+@pytest.mark.parametrize("flags, says", [
+    (("run", "-n", "-5"), "argument -n: must be at least 0, got -5"),
+    (("draft", "-n", "3", "--parallel", "0"), "argument --parallel: must be at least 1, got 0"),
+    (("run", "-n", "3", "--parallel", "-3"), "argument --parallel: must be at least 1, got -3"),
+    (("draft", "--more", "-1"), "argument --more: must be at least 0"),
+    (("draft", "-n", "3", "--concurrency", "0"), "argument --concurrency: must be at least 1"),
+    (("draft", "-n", "3", "--max-tokens", "0"), "argument --max-tokens: must be at least 1"),
+])
+def test_negative_counts_and_parallel_get_one_line_errors(tmp_path: Path, flags, says):
+    result = run_cli(*flags, "--db", str(tmp_path / "w.db"))
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [result.stderr.strip()]
+    assert says in result.stderr and "Traceback" not in result.stderr
+    assert not (tmp_path / "w.db").exists()
+
+
+def test_parallel_zero_in_config_or_environment_is_refused(tmp_path: Path):
+    one_line_error(run_cli("draft", "-n", "1", "--db", str(tmp_path / "w.db"),
+                           env={"BARE_TUI_PARALLEL": "0"}), "parallel must be at least 1")
+
+
+def test_sampling_defaults_of_the_demo_stay_the_demos():
+    from bare_tui.cli import build_parser
+
+    parser = build_parser()
+    assert parser.parse_args(["demo"]).max_tokens == 300
+    for command in ("run", "draft", "refine"):
+        assert parser.parse_args([command]).max_tokens is None
 
 
 def test_config_file_and_environment(tmp_path: Path):

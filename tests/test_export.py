@@ -96,3 +96,15 @@ def test_chat_profile_needs_export_templates(store, tmp_path: Path):
         'name = "t"\nthing = "x"\ndescription = "d"\n[[fields]]\nname = "a"\n')
     with pytest.raises(BareError, match=r"needs an \[export\] section"):
         export(store, task, tmp_path / "x.jsonl", profile="chat")
+
+
+@pytest.mark.parametrize("umask, mode", [(0o022, 0o644), (0o077, 0o600), (0o002, 0o664)])
+def test_export_files_follow_the_umask(drafted, gsm8k, tmp_path: Path, umask, mode):
+    review.decide(drafted, [1], "accept", "ann")
+    previous = os.umask(umask)
+    try:
+        result = export(drafted, gsm8k, tmp_path / "train.jsonl")
+    finally:
+        os.umask(previous)
+    assert result.path.stat().st_mode & 0o777 == mode
+    assert result.manifest_path.stat().st_mode & 0o777 == mode

@@ -144,6 +144,11 @@ def test_kill_9_loses_no_committed_sample_and_rerun_completes(tmp_path: Path):
     run_cli("seeds", "import", str(GSM8K_SEEDS), "--task", "gsm8k", *cli_db(tmp_path))
     process = start_run(tmp_path, 8, "--parallel", "2")  # samples land two at a time
     committed = wait_for_candidates(db, 2, process)
+    # The model work runs in a worker process (the run's pid): kill it and the CLI at once.
+    with sqlite3.connect(db) as conn:
+        (worker,) = conn.execute("SELECT pid FROM runs WHERE status = 'running'").fetchone()
+    assert worker != process.pid
+    os.kill(worker, signal.SIGKILL)
     process.send_signal(signal.SIGKILL)
     process.wait()
     with sqlite3.connect(db) as conn:

@@ -67,3 +67,14 @@ def test_binary_file_and_bad_mapping(store, gsm8k, tmp_path: Path):
         import_seeds(store, gsm8k, good, {"qestion": "q"})
     with pytest.raises(BareError, match="seed file not found"):
         import_seeds(store, gsm8k, tmp_path / "missing.jsonl")
+
+
+@pytest.mark.parametrize("name, text", [
+    ("bom.jsonl", '{"question": "Two?", "answer": "#### 2"}\n'),
+    ("bom.csv", 'question,answer\nTwo?,#### 2\n'),
+])
+def test_a_utf8_bom_from_a_spreadsheet_is_accepted(store, gsm8k, tmp_path: Path, name, text):
+    path = tmp_path / name
+    path.write_bytes("\ufeff".encode() + text.encode())
+    assert import_seeds(store, gsm8k, path).added == 1
+    assert store.seeds("gsm8k")[0]["fields"] == {"question": "Two?", "answer": "#### 2"}

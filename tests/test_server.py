@@ -36,7 +36,8 @@ class Server:
 
     def start(self) -> "Server":
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "llama_cpp.server", "--model", str(self.model),
+            [sys.executable, str(Path(__file__).with_name("llama_server.py")),
+             "--model", str(self.model),
              "--model_alias", self.alias, "--host", "127.0.0.1", "--port", str(self.port),
              "--n_ctx", "2048", "--verbose", "false"],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,

@@ -112,6 +112,12 @@ def _models_used(store: Store, ids: list[int]) -> list[dict[str, Any]]:
     )
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def _write_atomically(path: Path, text: str) -> None:
     """Temp file in the same folder, fsync, rename: readers never see half a file."""
     try:
@@ -124,6 +130,8 @@ def _write_atomically(path: Path, text: str) -> None:
         with handle:
             handle.write(text)
             handle.flush()
+            # mkstemp creates 0600; the export is a file like any other the user writes.
+            os.fchmod(handle.fileno(), 0o666 & ~_umask())
             os.fsync(handle.fileno())
         os.replace(handle.name, path)
     except OSError as exc:

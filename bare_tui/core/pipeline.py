@@ -83,6 +83,14 @@ def count_candidates(store: Store, task: Task) -> int:
     return store.scalar("SELECT count(*) FROM candidates WHERE task = ?", (task.name,))
 
 
+def open_slots(store: Store, task: Task, target: int) -> int:
+    """Candidates still to make for `target`, less the slots running jobs have claimed."""
+    store.mark_interrupted_runs()
+    claimed = store.scalar("SELECT coalesce(sum(reserved), 0) FROM runs"
+                           " WHERE task = ? AND status = 'running'", (task.name,))
+    return target - count_candidates(store, task) - claimed
+
+
 def _start(store: Store, kind: str, task: Task, backend: Backend, sampling: Sampling,
            rng_seed: int, target: int) -> int:
     model = backend.describe()
@@ -131,6 +139,8 @@ def _commit(store: Store, table: str, task: Task, run_id: int, seed: int,
         })
         store.count_sample(run_id, generation.prompt_tokens, generation.completion_tokens,
                            generation.ms, fields is not None)
+        if table == "candidates":
+            store.fill_slot(run_id)
     return row_id, fields is not None, not problems
 
 
@@ -140,7 +150,7 @@ def draft(store: Store, task: Task, backend: Backend, target: int, *,
     """Draft with the base model until the task has `target` candidates."""
     sampling = sampling or task.base
     stop = stop or threading.Event()
-    planned = target - count_candidates(store, task)
+    planned = open_slots(store, task, target)
     if planned <= 0:
         return JobResult("draft", None, 0, 0, "nothing to do")
     seeds = _require_seeds(store, task)
@@ -154,9 +164,9 @@ def draft(store: Store, task: Task, backend: Backend, target: int, *,
 
         def jobs() -> Iterator[tuple[int, str, int]]:
             nonlocal issued
-            # Recount each time: another process may be drafting the same task.
-            while (not stop.is_set()
-                   and count_candidates(store, task) + (issued - produced) < target):
+            # Each sample first claims a slot in the workspace, so jobs drafting the same
+            # task at once (other processes too) end with exactly `target` candidates.
+            while not stop.is_set() and store.reserve_slot(task.name, run_id, target):
                 shots = select_shots(task, seeds, rng)
                 seed = _new_seed(rng)
                 in_flight[issued] = (shots, seed)
@@ -213,6 +223,9 @@ def refine(store: Store, task: Task, backend: Backend, *, limit: int | None = No
             for candidate in pending:
                 if stop.is_set():
                     return
+                if store.scalar("SELECT 1 FROM refinements WHERE candidate_id = ?",
+                                (candidate["id"],)):
+                    continue  # another job refined it meanwhile
                 # The same examples the draft was made from, as in the paper.
                 shot_ids = from_json(candidate["shot_ids"]) or []
                 shots = [seeds_by_id[i] for i in shot_ids if i in seeds_by_id] or static_shots
@@ -255,7 +268,7 @@ def generate(store: Store, task: Task, load_backend: Callable[[str], Backend],
     where the model runs (cpu, gpu, a server) and how many samples it makes at once."""
     stop = stop or threading.Event()
     results = []
-    planned = 0 if target is None else target - count_candidates(store, task)
+    planned = 0 if target is None else open_slots(store, task, target)
     if planned > 0:
         backend = load_backend("base")
         if on_stage:

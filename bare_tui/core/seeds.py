@@ -36,7 +36,7 @@ def parse_mapping(pairs: list[str]) -> dict[str, str]:
 
 
 def _records(path: Path, kind: str) -> Iterator[tuple[int, Any]]:
-    with path.open(encoding="utf-8", newline="") as handle:
+    with path.open(encoding="utf-8-sig", newline="") as handle:
         if kind == "jsonl":
             for number, line in enumerate(handle, start=1):
                 if not line.strip():

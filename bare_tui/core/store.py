@@ -21,7 +21,7 @@ import sqlite_utils
 
 from bare_tui.errors import BareError
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 BUSY_TIMEOUT_MS = 30_000
 
 
@@ -120,7 +120,14 @@ def _migrate_v2(db: sqlite_utils.Database) -> None:
     )
 
 
-MIGRATIONS = {1: _migrate_v1, 2: _migrate_v2}
+def _migrate_v3(db: sqlite_utils.Database) -> None:
+    # Candidate slots a running draft job has claimed but not yet filled: targets stay
+    # exact when several jobs draft one task at once.
+    if "reserved" not in db["runs"].columns_dict:
+        db["runs"].add_column("reserved", int, not_null_default=0)
+
+
+MIGRATIONS = {1: _migrate_v1, 2: _migrate_v2, 3: _migrate_v3}
 
 
 class Store:
@@ -235,7 +242,7 @@ class Store:
     def start_run(self, row: dict[str, Any]) -> int:
         row = {
             **row, "status": "running", "produced": 0, "parse_failures": 0,
-            "prompt_tokens": 0, "completion_tokens": 0, "generation_ms": 0.0,
+            "prompt_tokens": 0, "completion_tokens": 0, "generation_ms": 0.0, "reserved": 0,
             "started_at": now(), "pid": os.getpid(), "host": socket.gethostname(),
         }
         row["params"] = to_json(row.get("params"))
@@ -244,8 +251,29 @@ class Store:
 
     def finish_run(self, run_id: int, status: str, error: str | None = None) -> None:
         with self.transaction():
-            self.update("runs", "id", run_id,
-                        {"status": status, "finished_at": now(), "error": error})
+            self.update("runs", "id", run_id, {"status": status, "finished_at": now(),
+                                               "error": error, "reserved": 0})
+
+    def reserve_slot(self, task: str, run_id: int, target: int) -> bool:
+        """Claim one of the task's `target` candidate slots for a run, counting the
+        candidates made and the slots other running jobs hold; False when all are taken.
+        The claim is given back when the sample commits (`fill_slot`), when the run
+        finishes, or when its process is found dead."""
+        self.mark_interrupted_runs()
+        with self.transaction():
+            taken = self.scalar(
+                "SELECT (SELECT count(*) FROM candidates WHERE task = ?)"
+                " + (SELECT coalesce(sum(reserved), 0) FROM runs"
+                "    WHERE task = ? AND status = 'running')", (task, task))
+            if taken >= target:
+                return False
+            self.conn.execute("UPDATE runs SET reserved = reserved + 1 WHERE id = ?", (run_id,))
+            return True
+
+    def fill_slot(self, run_id: int) -> None:
+        """A reserved slot became a candidate (call inside the sample's transaction)."""
+        self.conn.execute("UPDATE runs SET reserved = max(reserved - 1, 0) WHERE id = ?",
+                          (run_id,))
 
     def count_sample(self, run_id: int, prompt_tokens: int, completion_tokens: int,
                      ms: float, parsed: bool) -> None:
@@ -257,8 +285,9 @@ class Store:
             (0 if parsed else 1, prompt_tokens, completion_tokens, ms, run_id),
         )
 
-    def mark_interrupted_runs(self) -> int:
-        """Runs left 'running' by a process on this host that no longer exists."""
+    def mark_interrupted_runs(self, error: str | None = None) -> int:
+        """Runs left 'running' by a process on this host that no longer exists: marked
+        interrupted (with `error`, when the caller knows why), their slots given back."""
         host = socket.gethostname()
         stale = [
             row["id"]
@@ -270,7 +299,8 @@ class Store:
         if stale:
             with self.transaction():
                 for run_id in stale:
-                    self.update("runs", "id", run_id, {"status": "interrupted"})
+                    self.update("runs", "id", run_id, {"status": "interrupted", "reserved": 0,
+                                                       "finished_at": now(), "error": error})
         return len(stale)
 
 

@@ -14,13 +14,13 @@ from textual.screen import Screen
 
 from bare_tui.config import Settings
 from bare_tui.core import curation, diversity, pipeline, review
-from bare_tui.core.backends.loading import open_backend
 from bare_tui.core.meter import Meter
 from bare_tui.core.store import Store
 from bare_tui.core.tasks import Task
 from bare_tui.errors import BareError
 from bare_tui.tui import keys
 from bare_tui.tui.screens.review import ReviewScreen
+from bare_tui.worker import JobRequest, Listener, run_job
 
 POLL_S = 1.0
 
@@ -40,6 +40,7 @@ class BareApp(App):
         self.reviewer = settings.reviewer
         self.keymap = dict(settings.keys)
         self.job_running = False
+        self.job_pid: int | None = None  # the worker process of the running job
         self._generate_on_start = generate
         self._poll_s = poll_s
         self._max_tokens = max_tokens
@@ -121,41 +122,51 @@ class BareApp(App):
 
     @work(thread=True, exclusive=True, group="job")
     def _generate(self, more: int, stop: threading.Event) -> None:
+        """Wait on a worker process that does the model work (bare_tui.worker): a crash
+        of llama.cpp there ends the job, never this session."""
         meter: list[Meter] = []
+
+        def show(text: str) -> None:
+            self.call_from_thread(self.review.set_job_line, text)
 
         def on_stage(kind: str, planned: int, where: str) -> None:
             meter[:] = [Meter(f"job: {kind} ({where})", planned)]
-            self.call_from_thread(self.review.set_job_line,
-                                  f"job: {kind} {planned} on {where}  (G stops)")
+            show(f"job: {kind} {planned} on {where}  (G stops)")
 
         def on_sample(sample: pipeline.Sample) -> None:
             meter[0].add(sample.done, sample.generation.completion_tokens, sample.parsed)
-            self.call_from_thread(self.review.set_job_line,
-                                  f"{meter[0].line()}  ETA {meter[0].eta()}  (G stops)")
-            self.call_from_thread(self.poll)
+            show(f"{meter[0].line()}  ETA {meter[0].eta()}  (G stops)")
 
-        message, severity = "generation finished", "information"
+        def on_start(pid: int) -> None:
+            self.job_pid = pid
+
+        sampling = {"max_tokens": self._max_tokens}
+        message, severity, line = "generation finished", "information", ""
         try:
             with Store(self.settings.db) as store:
                 target = pipeline.count_candidates(store, self.recipe) + more
-                sampling = {"max_tokens": self._max_tokens}
-                pipeline.generate(
-                    store, self.recipe, lambda role: open_backend(role, self.settings), target,
-                    base=self.recipe.base.replace(**sampling),
-                    refine_sampling=self.recipe.refine.replace(**sampling),
-                    on_sample=on_sample, on_stage=on_stage, stop=stop,
-                )
+            request = JobRequest(task=self.recipe.name, target=target,
+                                 base=self.recipe.base.replace(**sampling),
+                                 refine_sampling=self.recipe.refine.replace(**sampling))
+            listener = Listener(on_start=on_start, on_stage=on_stage, on_sample=on_sample,
+                                on_note=lambda text: show(f"job: {text}  (G stops)"))
+            run_job(self.settings, request, listener, stop)
             if stop.is_set():
                 message = "generation stopped; g starts it again"
         except BareError as exc:
             message, severity = f"generation failed: {exc}", "error"
+            line = f"job: {exc} (g starts a new job)"
+        except Exception as exc:  # noqa: BLE001 - a job's failure must not end the review
+            message, severity = f"generation failed: {type(exc).__name__}: {exc}", "error"
+            line = f"job: {message}"
         finally:
-            self.call_from_thread(self._job_done, message, severity)
+            self.job_pid = None
+            self.call_from_thread(self._job_done, message, severity, line)
 
-    def _job_done(self, message: str, severity: str) -> None:
+    def _job_done(self, message: str, severity: str, line: str = "") -> None:
         self.job_running = False
         if self.is_running:
-            self.review.set_job_line("")
+            self.review.set_job_line(line)
             self.notify(message, severity=severity)
             self.poll()
 

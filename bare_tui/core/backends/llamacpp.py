@@ -13,6 +13,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from bare_tui.core import cpu_path
 from bare_tui.core.backends import Generation, OneAtATime
 from bare_tui.core.backends.parallel import ParallelEngine, Request
 from bare_tui.core.models import ModelFile, gpu_offload_available
@@ -34,6 +35,7 @@ class LlamaOptions:
     ctx: int = 4096  # per sequence
     threads: int | None = None
     parallel: int | None = None  # None: chosen for the hardware
+    cpu_path: str = "auto"  # "fast", "safe" or "auto" (probe once per machine)
 
     def resolved_gpu_layers(self) -> int:
         if self.gpu_layers is not None:
@@ -55,6 +57,7 @@ class LlamaCppBackend(OneAtATime):
         self.threads = options.threads or max(1, os.cpu_count() or 1)
         self._engine: ParallelEngine | None = None
         self._formatter: Any = None
+        self.cpu_path = cpu_path.choose(model.path, options.cpu_path, threads=self.threads)
         try:
             from llama_cpp import Llama
             from llama_cpp._utils import suppress_stdout_stderr
@@ -62,7 +65,7 @@ class LlamaCppBackend(OneAtATime):
             raise BareError(f"llama-cpp-python is not installed or broken: {exc}") from None
         try:
             # llama.cpp logs to the C-level stderr even when not verbose.
-            with suppress_stdout_stderr(disable=False):
+            with suppress_stdout_stderr(disable=False), cpu_path.model_params(self.cpu_path.fast):
                 self.llama = Llama(
                     model_path=str(model.path),
                     n_ctx=options.ctx,
@@ -78,7 +81,8 @@ class LlamaCppBackend(OneAtATime):
         where = "cpu" if self.gpu_layers == 0 else f"gpu ({self.gpu_layers} layers)"
         return {"backend": "llama.cpp", "model": self.model.name,
                 "model_path": str(self.model.path), "model_sha256": self.model.sha256,
-                "device": where, "parallel": str(self.parallel)}
+                "device": where, "parallel": str(self.parallel),
+                "cpu_path": "fast" if self.cpu_path.fast else "safe"}
 
     def _params(self, sampling: Sampling, seed: int) -> dict[str, Any]:
         return {

@@ -21,4 +21,5 @@ def open_backend(role: str, settings: Settings) -> Backend:
     model = models.resolve(getattr(settings, role), role, settings.models_dir)
     return LlamaCppBackend(model, LlamaOptions(gpu_layers=settings.gpu_layers,
                                                ctx=settings.ctx, threads=settings.threads,
-                                               parallel=settings.parallel))
+                                               parallel=settings.parallel,
+                                               cpu_path=settings.cpu_path))

@@ -1,0 +1,52 @@
+"""Command-line entry point: every pipeline step as a headless command.
+
+Commands live in one module per group (setup, generation, review, diversity). User
+mistakes end in one line on stderr (`error: ...`) and a non-zero exit status, never a
+traceback. Heavy libraries load only inside the commands that need them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from bare_tui import __version__
+from bare_tui.cli import diversity, generation, review, setup
+from bare_tui.cli.common import EXIT_ERROR, Parser
+from bare_tui.errors import BareError
+
+EXIT_INTERRUPTED = 130
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = Parser(
+        prog="bare-tui",
+        description="Make fine-tuning datasets with BARE: a base model drafts diverse "
+        "candidates, an instruct model refines each one, you curate and export JSONL.",
+        epilog="examples:\n  bare-tui demo\n  bare-tui seeds import seeds.jsonl --task gsm8k\n"
+        "  bare-tui run -n 200\n  bare-tui export train.jsonl --profile chat\n"
+        "  bare-tui doctor",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"bare-tui {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for group in (setup, generation, review, diversity):
+        group.register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        args = parser.parse_args(["review"])
+    try:
+        return args.func(args)
+    except BareError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        print("interrupted; committed samples are kept, rerun to continue", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        return EXIT_ERROR

@@ -1,0 +1,151 @@
+"""What every command group shares: option groups, settings, the workspace, Ctrl-C."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any, NoReturn
+
+EXIT_ERROR = 1
+EXIT_USAGE = 2
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse with one-line errors that say where to read more."""
+
+    def error(self, message: str) -> NoReturn:
+        print(f"error: {self.prog}: {message} (see `{self.prog} --help`)", file=sys.stderr)
+        sys.exit(EXIT_USAGE)
+
+
+def console(stderr: bool = False):
+    from rich.console import Console
+
+    return Console(stderr=stderr, highlight=False)
+
+
+def at_least(minimum: int) -> Callable[[str], int]:
+    """An argparse type: a whole number no smaller than `minimum`."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be at least {minimum}, got {value}")
+        return value
+
+    parse.__name__ = f"number >= {minimum}"
+    return parse
+
+
+def add_command(sub: Any, name: str, func: Callable, help_text: str, parents: list,
+                examples: str) -> argparse.ArgumentParser:
+    parser = sub.add_parser(
+        name, help=help_text, description=help_text, parents=parents,
+        epilog=f"examples:\n  {examples}", formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.set_defaults(func=func)
+    return parser
+
+
+# --- shared options -----------------------------------------------------------------
+
+def workspace_options() -> argparse.ArgumentParser:
+    parent = argparse.ArgumentParser(add_help=False)
+    group = parent.add_argument_group("workspace")
+    group.add_argument("--db", help="workspace database (default data/bare.db, or $BARE_TUI_DB)")
+    group.add_argument("--config", help="config file (default ./bare-tui.toml or "
+                       "~/.config/bare-tui/config.toml)")
+    group.add_argument("--task", help="built-in task name, task in the workspace, or path to a "
+                       "recipe .toml (default: the workspace's only task)")
+    return parent
+
+
+def model_options() -> argparse.ArgumentParser:
+    parent = argparse.ArgumentParser(add_help=False)
+    group = parent.add_argument_group("models")
+    group.add_argument("--base", help="base model: embedded name, GGUF path, or file in models/ "
+                       "(default: embedded Gemma 3 270M)")
+    group.add_argument("--instruct", help="instruct model, same forms "
+                       "(default: embedded SmolLM2-135M-Instruct)")
+    group.add_argument("--gpu-layers", type=at_least(-1),
+                       help="layers to offload to the GPU (-1 all; default all when this "
+                       "llama.cpp build can offload, else 0)")
+    group.add_argument("--ctx", type=at_least(1), help="context length in tokens (default 4096)")
+    group.add_argument("--threads", type=at_least(1), help="CPU threads (default: all cores)")
+    group.add_argument("--parallel", type=at_least(1),
+                       help="sequences decoded at once (default 16 on CPU, 64 with GPU offload;"
+                       " 1 = one at a time)")
+    group.add_argument("--cpu-path", choices=("auto", "fast", "safe"),
+                       help="llama.cpp's extra CPU buffer types (AMX, repacking): auto probes "
+                       "once per machine whether they run (default auto; $BARE_TUI_CPU_PATH)")
+    served = parent.add_argument_group("serving engine (instead of local GGUF models)")
+    served.add_argument("--server", metavar="URL",
+                        help="OpenAI-compatible engine (vLLM, llama-server, SGLang) for both"
+                        " roles; --base/--instruct then name served models (default: the"
+                        " first listed); API key from $BARE_TUI_API_KEY")
+    served.add_argument("--base-server", metavar="URL", help="engine for the base model only")
+    served.add_argument("--instruct-server", metavar="URL",
+                        help="engine for the instruct model only")
+    served.add_argument("--concurrency", type=at_least(1),
+                        help="requests in flight (default 8)")
+    return parent
+
+
+def sampling_options() -> argparse.ArgumentParser:
+    parent = argparse.ArgumentParser(add_help=False)
+    group = parent.add_argument_group("sampling (override the recipe)")
+    group.add_argument("--max-tokens", type=at_least(1), help="token budget per sample")
+    group.add_argument("--temperature", type=float, help="sampling temperature")
+    group.add_argument("--rng-seed", type=int,
+                       help="master seed for shot choice and per-sample seeds (default random)")
+    return parent
+
+
+# --- settings and the workspace -------------------------------------------------------
+
+SETTING_FLAGS = ("base", "instruct", "gpu_layers", "ctx", "threads", "parallel", "cpu_path",
+                 "server", "base_server", "instruct_server", "concurrency")
+
+
+def settings(args: argparse.Namespace):
+    from bare_tui import config
+
+    return config.load(getattr(args, "config", None), db=getattr(args, "db", None),
+                       **{name: getattr(args, name, None) for name in SETTING_FLAGS})
+
+
+def open_store(args: argparse.Namespace):
+    from bare_tui.core.store import Store
+
+    return Store(settings(args).db)
+
+
+def resolve_task(store: Any, args: argparse.Namespace):
+    from bare_tui.core import tasks
+
+    return tasks.resolve(store, args.task)
+
+
+@contextmanager
+def graceful_stop(out: Any) -> Iterator[threading.Event]:
+    """First Ctrl-C: finish the current sample, then stop. Second: stop at once."""
+    stop = threading.Event()
+
+    def handler(signum: int, frame: Any) -> None:
+        if stop.is_set():
+            raise KeyboardInterrupt
+        stop.set()
+        out.print("[yellow]stopping after the current sample (Ctrl-C again to stop now)")
+
+    previous = signal.signal(signal.SIGINT, handler)
+    try:
+        yield stop
+    finally:
+        signal.signal(signal.SIGINT, previous)

@@ -1,0 +1,145 @@
+"""Commands of diversity: embed, stats, cluster, dedup."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from bare_tui.cli.common import (
+    add_command,
+    at_least,
+    console,
+    open_store,
+    resolve_task,
+    settings,
+    workspace_options,
+)
+
+
+def cmd_embed(args: argparse.Namespace) -> int:
+    from rich.progress import Progress
+
+    from bare_tui.core import embeddings
+    from bare_tui.core.meter import Meter
+
+    out = console(stderr=True)
+    args.model = args.model or settings(args).embedding_model
+    with open_store(args) as store:
+        task = resolve_task(store, args)
+        todo = len(embeddings.missing(store, task, embeddings.model_name(args.model)))
+        if not todo:
+            out.print("embed: every text already has its embedding")
+            return 0
+        out.print(f"embed: {todo} new or changed texts with "
+                  f"{embeddings.model_name(args.model)}", markup=False)
+        meter = Meter("embed", todo)
+        with Progress(console=out, transient=True) as progress:
+            bar = progress.add_task("embed", total=todo)
+
+            def on_batch(done: int, total: int) -> None:
+                meter.done = done
+                progress.update(bar, completed=done)
+
+            embeddings.embed(store, task, args.model, on_batch=on_batch)
+        out.print(f"embed: {meter.done}/{todo} texts, {meter.done / meter.elapsed:.1f} texts/s")
+    return 0
+
+
+def cmd_stats(args: argparse.Namespace) -> int:
+    from bare_tui.core import curation, diversity
+
+    out = console()
+    with open_store(args) as store:
+        task = resolve_task(store, args)
+        results = curation.stats(store, task, args.model, bins=args.bins)
+        out.print(f"BARE diversity of task {task.name}: mean pairwise cosine similarity "
+                  "of the embeddings (lower = more diverse)")
+        for name, result in results.items():
+            if result is None:
+                out.print(f"\n{name}: fewer than 2 embedded items")
+                continue
+            how = (f"histogram from a sample of {result.pairs:,} pairs: mean "
+                   f"{result.sample_mean:.4f} ± {3 * result.sample_stderr:.4f} (3 SE)"
+                   if result.sampled else f"histogram of all {result.pairs:,} pairs")
+            out.print(f"\n[bold]{name}[/]: {result.size} items, mean similarity "
+                      f"{result.mean_similarity:.4f} (exact); {how}")
+            if args.histogram:
+                out.print(diversity.histogram_text(result), highlight=False, markup=False)
+        clusters = curation.cluster_table(store, task)
+        if clusters:
+            out.print("\nclusters: " + ", ".join(
+                f"{c['cluster']}: {c['size']}" for c in clusters))
+    return 0
+
+
+def cmd_cluster(args: argparse.Namespace) -> int:
+    from rich.table import Table
+
+    from bare_tui.core import curation
+    from bare_tui.tui.safe import clean
+
+    reviewer = args.reviewer or settings(args).reviewer
+    with open_store(args) as store:
+        task = resolve_task(store, args)
+        if args.accept is not None or args.reject is not None:
+            cluster = args.accept if args.accept is not None else args.reject
+            action = "accept" if args.accept is not None else "reject"
+            members = curation.decide_cluster(store, task, cluster, action, reviewer)
+            console().print(f"{action}ed cluster {cluster}: {len(members)} candidates "
+                            "(bare-tui undo reverts it)")
+            return 0
+        curation.recluster(store, task, args.k, args.model)
+        table = Table("cluster", "size", "accepted", "rejected", "pending", "label",
+                      "representative", title=f"clusters of task {task.name}")
+        for row in curation.cluster_table(store, task):
+            table.add_row(str(row["cluster"]), str(row["size"]), str(row["accepted"]),
+                          str(row["rejected"]), str(row["pending"]), clean(row["label"]),
+                          f"#{row['representative_id']}")
+        console().print(table)
+    return 0
+
+
+def cmd_dedup(args: argparse.Namespace) -> int:
+    from bare_tui.core import curation
+
+    reviewer = args.reviewer or settings(args).reviewer
+    with open_store(args) as store:
+        task = resolve_task(store, args)
+        rejected = curation.dedup(store, task, reviewer, args.threshold, model=args.model,
+                                  dry_run=args.dry_run)
+    verb = "would reject" if args.dry_run else "rejected"
+    for candidate_id, reason in rejected.items():
+        console().print(f"#{candidate_id}: {reason}", markup=False)
+    console().print(f"{verb} {len(rejected)} near-duplicates (threshold {args.threshold})"
+                    + ("" if args.dry_run or not rejected else "; bare-tui undo reverts it"))
+    return 0
+
+
+def register(sub: Any) -> None:
+    emb = argparse.ArgumentParser(add_help=False)
+    emb.add_argument("--model", help="sentence-transformers model folder (default: the "
+                     "packaged all-MiniLM-L6-v2)")
+    parents = [workspace_options(), emb]
+    add_command(sub, "embed", cmd_embed, "embed seeds, drafts, refinements and edits that are "
+                "new or changed", parents,
+                "bare-tui embed\n  bare-tui embed --model /models/my-sentence-model")
+    st = add_command(sub, "stats", cmd_stats, "BARE's diversity metric per set, with the "
+                     "similarity histogram", parents,
+                     "bare-tui stats\n  bare-tui stats --histogram --bins 12")
+    st.add_argument("--bins", type=at_least(1), default=20, help="histogram bins (default 20)")
+    st.add_argument("--histogram", action="store_true", help="draw the histograms")
+    cl = add_command(sub, "cluster", cmd_cluster, "cluster the candidates (k-means), or decide "
+                     "a whole cluster", parents,
+                     "bare-tui cluster\n  bare-tui cluster -k 8\n  bare-tui cluster --reject 3")
+    cl.add_argument("-k", type=at_least(1),
+                    help="number of clusters (default: about sqrt(n/2), 2..50)")
+    cl.add_argument("--accept", type=int, metavar="CLUSTER", help="accept every candidate in it")
+    cl.add_argument("--reject", type=int, metavar="CLUSTER", help="reject every candidate in it")
+    cl.add_argument("--reviewer", help="name recorded with the decisions (default $USER)")
+    dd = add_command(sub, "dedup", cmd_dedup, "reject near-duplicates, keeping one of each "
+                     "group", parents, "bare-tui dedup --dry-run\n  bare-tui dedup --threshold 0.9")
+    dd.add_argument("--threshold", type=float, default=0.95,
+                    help="cosine similarity from which two texts are near-duplicates "
+                    "(default 0.95)")
+    dd.add_argument("--dry-run", action="store_true", help="only list what would be rejected")
+    dd.add_argument("--reviewer", help="name recorded with the decisions (default $USER)")

@@ -1,0 +1,179 @@
+"""Commands that generate: draft, refine, run and demo.
+
+The model work runs in a worker process (`bare_tui.worker`): a crash of llama.cpp ends
+the job with a one-line cause, never this process, and committed samples are kept.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from bare_tui.cli.common import (
+    add_command,
+    at_least,
+    console,
+    graceful_stop,
+    model_options,
+    open_store,
+    resolve_task,
+    sampling_options,
+    settings,
+    workspace_options,
+)
+from bare_tui.cli.review import cmd_export, print_status
+from bare_tui.errors import BareError
+
+DEMO_MAX_TOKENS = 300  # keeps the first run short on a laptop CPU; override with --max-tokens
+DEMO_FIRST = 3  # drafted before the review opens; the rest are made in the background
+
+
+def _overrides(sampling: Any, args: argparse.Namespace) -> Any:
+    return sampling.replace(max_tokens=args.max_tokens, temperature=args.temperature)
+
+
+def _target(store: Any, task: Any, args: argparse.Namespace) -> int:
+    from bare_tui.core import pipeline
+
+    if args.more is not None:
+        return pipeline.count_candidates(store, task) + args.more
+    if args.n is None:
+        raise BareError("say how many: -n N (total for the task) or --more M")
+    return args.n
+
+
+def generate(store: Any, task: Any, args: argparse.Namespace, stop: Any, *,
+             draft: bool, refine: bool) -> None:
+    """Run the pipeline stages in a worker process, with one progress bar per stage."""
+    from bare_tui.progress import JobProgress
+    from bare_tui.worker import JobRequest, Listener, run_job
+
+    out = console(stderr=True)
+    request = JobRequest(
+        task=task.name, target=_target(store, task, args) if draft else None,
+        refine=refine, refine_limit=getattr(args, "limit", None),
+        base=_overrides(task.base, args), refine_sampling=_overrides(task.refine, args),
+        rng_seed=args.rng_seed)
+    stage: list[JobProgress] = []
+
+    def on_stage(kind: str, planned: int, where: str) -> None:
+        if stage:
+            stage.pop().__exit__(None, None, None)
+        out.print(f"{kind}: {planned} samples on {where}")
+        stage.append(JobProgress(out, f"{kind} {task.name}", planned).__enter__())
+
+    listener = Listener(on_note=lambda text: out.print(text, markup=False, soft_wrap=True),
+                        on_stage=on_stage, on_sample=lambda sample: stage[-1](sample))
+    try:
+        results = run_job(settings(args), request, listener, stop)
+    finally:
+        if stage:
+            stage.pop().__exit__(None, None, None)
+    if not results:
+        out.print("nothing to do: the task has its candidates and every draft is refined")
+    for result in results:
+        if result.status == "cancelled":
+            out.print(f"[yellow]{result.kind}: stopped after {result.produced} of "
+                      f"{result.planned}; rerun the same command to continue")
+
+
+def _pipeline_command(draft: bool, refine: bool) -> Callable[[argparse.Namespace], int]:
+    def command(args: argparse.Namespace) -> int:
+        out = console(stderr=True)
+        with open_store(args) as store:
+            store.mark_interrupted_runs()
+            task = resolve_task(store, args)
+            with graceful_stop(out) as stop:
+                generate(store, task, args, stop, draft=draft, refine=refine)
+            if settings(args).auto_embed:
+                from bare_tui.core import embeddings
+
+                count = embeddings.embed(store, task, settings(args).embedding_model)
+                out.print(f"embed: {count} new or changed texts")
+            print_status(store, task)
+        return 0
+
+    return command
+
+
+def _demo_seeds() -> Path:
+    name = Path("data/seeds/gsm8k_train_200.jsonl")
+    for root in (Path.cwd(), Path(__file__).resolve().parents[2]):
+        if (root / name).is_file():
+            return root / name
+    raise BareError(f"demo seed file {name} not found; run from the bare-tui checkout")
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from bare_tui.cli.review import open_review
+    from bare_tui.core import pipeline, tasks
+    from bare_tui.core.seeds import import_seeds
+
+    out = console(stderr=True)
+    interactive = sys.stdin.isatty() and sys.stdout.isatty() and not args.headless
+    args.task = args.task or "gsm8k"
+    target = args.n
+    with open_store(args) as store:
+        store.mark_interrupted_runs()
+        task = tasks.resolve(store, args.task)
+        result = import_seeds(store, task, _demo_seeds())
+        out.print(f"seeds: {result.added} new, {result.duplicates} already present")
+        if interactive:
+            args.n = min(DEMO_FIRST, target)
+        with graceful_stop(out) as stop:
+            generate(store, task, args, stop, draft=True, refine=True)
+        remaining = target - pipeline.count_candidates(store, task)
+        if not interactive:
+            print_status(store, task)
+    if interactive:
+        return open_review(args, task, generate=max(0, remaining))
+    args.status, args.include_invalid = "any", False
+    return cmd_export(args)
+
+
+def register(sub: Any) -> None:
+    ws, mo, sa = workspace_options(), model_options(), sampling_options()
+    for name, func, text, examples in (
+        ("draft", _pipeline_command(draft=True, refine=False),
+         "draft candidates with the base model (raw completion)",
+         "bare-tui draft -n 100 --task gsm8k\n  bare-tui draft --more 50 --max-tokens 400"),
+        ("run", _pipeline_command(draft=True, refine=True),
+         "draft with the base model, then refine every new draft",
+         "bare-tui run -n 100 --task gsm8k\n  nohup bare-tui run -n 5000 > run.log 2>&1 &\n"
+         "  bare-tui run -n 5000 --server http://gpu-box:8000 --base Qwen/Qwen2.5-7B "
+         "--instruct Qwen/Qwen2.5-7B-Instruct --concurrency 64"),
+    ):
+        p = add_command(sub, name, func, text, [ws, mo, sa], examples)
+        p.add_argument("-n", type=at_least(0), help="target number of candidates for the "
+                       "task; rerunning continues up to it, and jobs running at once share it")
+        p.add_argument("--more", type=at_least(0),
+                       help="draft this many more than the task has now")
+        if name == "run":
+            p.add_argument("--limit", type=at_least(0), help=argparse.SUPPRESS)
+    ref = add_command(sub, "refine", _pipeline_command(draft=False, refine=True),
+                      "refine, with the instruct model, every draft that has no refinement",
+                      [ws, mo, sa],
+                      "bare-tui refine\n  bare-tui refine --limit 10 --instruct "
+                      "models/my-chat.gguf")
+    ref.add_argument("--limit", type=at_least(0), help="refine at most this many drafts")
+
+    demo = add_command(sub, "demo", cmd_demo, "import the GSM8K sample seeds, draft and refine "
+                       "candidates with the embedded models, and open the review (more are "
+                       "made in the background); headless, export them instead",
+                       [workspace_options(), model_options(), sampling_options()],
+                       "bare-tui demo\n  bare-tui demo -n 20 --max-tokens 300\n"
+                       "  bare-tui demo --headless")
+    demo.add_argument("-n", type=at_least(1), default=8, help="candidates to have (default 8)")
+    demo.add_argument("--more", type=int, help=argparse.SUPPRESS)
+    demo.add_argument("--limit", type=int, help=argparse.SUPPRESS)
+    demo.add_argument("--out", default="data/demo.jsonl", help="export file (default "
+                      "data/demo.jsonl)")
+    demo.add_argument("--profile", default="chat", help=argparse.SUPPRESS)
+    demo.add_argument("--headless", action="store_true",
+                      help="no review screen: generate all, then export (the default when "
+                      "not on a terminal)")
+    # Its own option objects (fresh parents), so this default stays the demo's alone.
+    demo.set_defaults(max_tokens=DEMO_MAX_TOKENS)

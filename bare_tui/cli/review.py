@@ -1,0 +1,139 @@
+"""Commands of curation: decisions, undo/redo, status, export, and the review screen."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+from typing import Any
+
+from bare_tui.cli.common import (
+    add_command,
+    at_least,
+    console,
+    model_options,
+    open_store,
+    resolve_task,
+    settings,
+    workspace_options,
+)
+
+
+def print_status(store: Any, task: Any) -> None:
+    from rich.table import Table
+
+    from bare_tui.core.review import status_counts
+
+    counts = status_counts(store, task.name)
+    table = Table(title=f"task {task.name} in {store.path}", show_header=False)
+    for key, value in counts.items():
+        table.add_row(key.replace("_", " "), str(value))
+    console().print(table)
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    with open_store(args) as store:
+        print_status(store, resolve_task(store, args))
+    return 0
+
+
+def _decide(action: str) -> Callable[[argparse.Namespace], int]:
+    def command(args: argparse.Namespace) -> int:
+        from bare_tui.core import review
+
+        reviewer = args.reviewer or settings(args).reviewer
+        chosen = "accept_draft" if action == "accept" and args.draft else action
+        with open_store(args) as store:
+            review.decide(store, args.ids, chosen, reviewer, reason=getattr(args, "reason", None))
+        verb = {"accept": "accepted", "accept_draft": "accepted (draft)",
+                "reject": "rejected"}[chosen]
+        console().print(f"{verb}: {', '.join(map(str, args.ids))}")
+        return 0
+
+    return command
+
+
+def _history(action: str) -> Callable[[argparse.Namespace], int]:
+    def command(args: argparse.Namespace) -> int:
+        from bare_tui.core import review
+
+        reviewer = args.reviewer or settings(args).reviewer
+        with open_store(args) as store:
+            touched = getattr(review, action)(store, reviewer)
+        if not touched:
+            console().print(f"nothing to {action} for reviewer {reviewer}", markup=False)
+        else:
+            console().print(f"{action}: candidates {', '.join(map(str, touched))}")
+        return 0
+
+    return command
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from bare_tui.core.export import export
+
+    with open_store(args) as store:
+        task = resolve_task(store, args)
+        result = export(store, task, args.out, profile=args.profile, status=args.status,
+                        include_invalid=args.include_invalid)
+    skipped = result.skipped_invalid + result.skipped_unparsed
+    note = (f" (skipped {result.skipped_invalid} failing validation, "
+            f"{result.skipped_unparsed} unparsed)") if skipped else ""
+    console().print(f"wrote {result.written} items to {result.path}{note}; "
+                    f"manifest {result.manifest_path}", markup=False)
+    return 0
+
+
+def open_review(args: argparse.Namespace, task: Any, generate: int = 0) -> int:
+    from bare_tui.tui.app import BareApp
+
+    BareApp(settings(args), task, generate=generate,
+            max_tokens=getattr(args, "max_tokens", None)).run()
+    return 0
+
+
+def cmd_review(args: argparse.Namespace) -> int:
+    with open_store(args) as store:
+        store.mark_interrupted_runs()
+        task = resolve_task(store, args)
+    return open_review(args, task)
+
+
+def register(sub: Any) -> None:
+    ws = workspace_options()
+    for name, text, examples in (
+        ("accept", "accept candidates (their refined version)",
+         "bare-tui accept 3 4 5\n  bare-tui accept 7 --draft"),
+        ("reject", "reject candidates", "bare-tui reject 8 --reason 'wrong arithmetic'"),
+    ):
+        p = add_command(sub, name, _decide(name), text, [ws], examples)
+        p.add_argument("ids", nargs="+", type=at_least(1), metavar="ID", help="candidate ids")
+        p.add_argument("--reviewer", help="name recorded with the decision (default $USER)")
+        if name == "accept":
+            p.add_argument("--draft", action="store_true",
+                           help="accept the draft instead of the refinement")
+        else:
+            p.add_argument("--reason", help="why, recorded with the decision")
+    for name in ("undo", "redo"):
+        p = add_command(sub, name, _history(name), f"{name} your latest review decision", [ws],
+                        f"bare-tui {name}")
+        p.add_argument("--reviewer", help="whose decisions (default $USER)")
+
+    add_command(sub, "status", cmd_status, "counts by state for a task", [ws],
+                "bare-tui status --task gsm8k")
+
+    exp = add_command(sub, "export", cmd_export,
+                      "write the curated set as JSONL, with a manifest", [ws],
+                      "bare-tui export out/train.jsonl --profile chat\n"
+                      "  bare-tui export all.jsonl --profile fields --status any")
+    exp.add_argument("out", help="output .jsonl file (written atomically)")
+    exp.add_argument("--profile", default="chat", choices=("fields", "chat", "alpaca", "sharegpt"),
+                     help="record shape (default chat: OpenAI fine-tuning messages)")
+    exp.add_argument("--status", default="accepted",
+                     choices=("accepted", "pending", "rejected", "any"),
+                     help="which candidates (default accepted)")
+    exp.add_argument("--include-invalid", action="store_true",
+                     help="also export items that fail the recipe's checks")
+
+    add_command(sub, "review", cmd_review, "open the review workstation (also: bare-tui with "
+                "no command)", [ws, model_options()],
+                "bare-tui\n  bare-tui review --db data/bare.db --task gsm8k")

@@ -1,0 +1,152 @@
+"""Commands that set things up: recipes, seeds, models, and the machine check."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from bare_tui.cli.common import (
+    add_command,
+    console,
+    model_options,
+    open_store,
+    resolve_task,
+    settings,
+    workspace_options,
+)
+from bare_tui.errors import BareError
+
+
+def cmd_tasks(args: argparse.Namespace) -> int:
+    from rich.table import Table
+
+    from bare_tui.core import tasks
+
+    if args.name:
+        source = tasks.builtin_source(args.name)
+        if source is None:
+            raise BareError(f"unknown built-in task {args.name!r} "
+                            f"(built-ins: {', '.join(tasks.builtin_names())})")
+        print(source, end="")
+        return 0
+    table = Table("task", "fields", "shots", "describes")
+    for name in tasks.builtin_names():
+        task = tasks.parse_recipe(tasks.builtin_source(name) or "", origin=name)
+        table.add_row(name, ", ".join(task.field_names),
+                      f"{task.shot_count} {task.shot_selection}", task.thing)
+    console().print(table)
+    return 0
+
+
+def cmd_seeds_import(args: argparse.Namespace) -> int:
+    from bare_tui.core.seeds import import_seeds, parse_mapping
+
+    mapping = parse_mapping(args.map or [])
+    with open_store(args) as store:
+        task = resolve_task(store, args)
+        result = import_seeds(store, task, args.file, mapping)
+    dup = f" ({result.duplicates} already present, skipped)" if result.duplicates else ""
+    console().print(f"imported {result.added} seeds into task {task.name}{dup}")
+    return 0
+
+
+def _size(num: int) -> str:
+    return f"{num / 1e6:.0f} MB" if num < 1e9 else f"{num / 1e9:.2f} GB"
+
+
+def _cpu_path_line(current: Any) -> str:
+    from bare_tui.core import cpu_path
+
+    verdict = cpu_path.known_verdict(current.cpu_path)
+    if verdict is None:
+        return ("CPU path: not probed yet on this machine (the first model load, or "
+                "`bare-tui doctor`, probes it)")
+    return f"CPU path: {verdict.describe()}"
+
+
+def cmd_models(args: argparse.Namespace) -> int:
+    from rich.table import Table
+    from rich.text import Text
+
+    from bare_tui.core import models
+
+    current = settings(args)
+    offload = models.gpu_offload_available()
+    runs_on = ("GPU: all layers offloaded by default, flash attention on" if offload
+               else "no GPU offload in this llama.cpp build: models run on the CPU")
+    table = Table("name", "role", "size", "architecture", "context", "chat template",
+                  "sha256", "path", title=Text(runs_on), caption=Text(_cpu_path_line(current)))
+    defaults = {"base": current.base, "instruct": current.instruct}
+    chosen = {role: models.resolve(spec, role, current.models_dir).path
+              for role, spec in defaults.items()}
+    for model in models.all_models(current.models_dir):
+        try:
+            model.metadata  # noqa: B018 - a file that is not GGUF is listed with its error
+        except BareError as exc:
+            table.add_row(model.name, "-", _size(model.size_bytes), Text(str(exc), style="red"),
+                          "", "", "", str(model.path))
+            continue
+        roles = [role for role, path in chosen.items() if path == model.path]
+        role = ", ".join(f"{r} (in use)" for r in roles) or (model.default_role or "-")
+        table.add_row(model.name, role, _size(model.size_bytes), model.architecture,
+                      str(model.context_length or "?"),
+                      "yes" if model.has_chat_template else "no",
+                      model.sha256[:12], str(model.path))
+    console().print(table)
+    return 0
+
+
+def cmd_doctor(args: argparse.Namespace) -> int:
+    from rich.text import Text
+
+    from bare_tui.core import cpu_path, doctor
+
+    current = settings(args)
+    if args.reprobe:
+        cpu_path.forget()
+    setup = doctor.Setup(db=current.db, models_dir=current.models_dir, base=current.base,
+                         instruct=current.instruct, cpu_path=current.cpu_path,
+                         embedding_model=current.embedding_model, threads=current.threads)
+    out = console()
+    failed = 0
+    styles = {doctor.OK: "green", doctor.WARN: "yellow", doctor.FAIL: "bold red"}
+    for check in doctor.run_checks(setup):
+        line = Text()
+        line.append(f"{check.status:<4} ", style=styles[check.status])
+        line.append(f"{check.name}: {check.detail}")
+        if check.fix:
+            line.append(f" -> fix: {check.fix}", style="dim" if check.status == "ok" else "")
+        out.print(line, soft_wrap=True)
+        failed += check.status == doctor.FAIL
+    if failed:
+        out.print(Text(f"{failed} check(s) failed", style="bold red"))
+    return 1 if failed else 0
+
+
+def register(sub: Any) -> None:
+    ws, mo = workspace_options(), model_options()
+    tasks_parser = add_command(sub, "tasks", cmd_tasks, "list built-in task recipes, or print "
+                               "one", [], "bare-tui tasks\n  bare-tui tasks gsm8k > my_recipe.toml")
+    tasks_parser.add_argument("name", nargs="?", help="print this built-in recipe's TOML")
+
+    seeds = sub.add_parser("seeds", help="manage seed examples",
+                           description="manage seed examples")
+    seeds_sub = seeds.add_subparsers(dest="seeds_command", metavar="ACTION", required=True)
+    imp = add_command(seeds_sub, "import", cmd_seeds_import,
+                      "import seed examples from JSONL or CSV (all or nothing)", [ws],
+                      "bare-tui seeds import data/seeds/gsm8k_train_200.jsonl --task gsm8k\n"
+                      "  bare-tui seeds import problems.csv --task gsm8k "
+                      "--map question=problem --map answer=solution")
+    imp.add_argument("file", help="a .jsonl or .csv (.tsv) file, one example per line/row")
+    imp.add_argument("--map", action="append", metavar="FIELD=COLUMN",
+                     help="take FIELD from COLUMN of the file (repeatable)")
+
+    add_command(sub, "models", cmd_models, "list models: embedded defaults and GGUF files in "
+                "models/, and the CPU path llama.cpp takes", [ws, mo],
+                "bare-tui models\n  bare-tui models --base models/my-base.gguf")
+    doc = add_command(sub, "doctor", cmd_doctor, "check this machine: the llama.cpp build and "
+                      "its CPU path, the models, the embedding model, the workspace, the "
+                      "terminal and the versions; exit status 1 when something is broken",
+                      [ws, mo], "bare-tui doctor\n  bare-tui doctor --db other.db --reprobe")
+    doc.add_argument("--reprobe", action="store_true",
+                     help="forget this machine's CPU-path verdict and probe again")

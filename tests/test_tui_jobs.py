@@ -1,0 +1,103 @@
+"""Background generation from the review screen runs in a worker process: when that
+process dies (a native fault, the OOM killer), the review goes on."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+
+import pytest
+
+from bare_tui.core.store import Store
+from conftest import make_app
+
+SIZE = (120, 32)
+
+
+async def _until(condition, seconds: float = 120) -> None:
+    for _ in range(int(seconds / 0.1)):
+        if condition():
+            return
+        await asyncio.sleep(0.1)
+    raise AssertionError("timed out")
+
+
+def _rows(db):
+    with Store(db) as store:
+        return store.query("SELECT id, raw_text, seed FROM candidates ORDER BY id")
+
+
+@pytest.mark.models
+@pytest.mark.parametrize("sig, cause", [
+    (signal.SIGKILL, "killed (out of memory, or kill -9) (SIGKILL)"),
+    (signal.SIGILL, "illegal instruction (SIGILL)"),
+])
+async def test_a_dying_worker_ends_the_job_not_the_review(review_db, sig, cause, monkeypatch):
+    monkeypatch.setenv("BARE_TUI_LEASE", "off")
+    app = make_app(review_db, poll_s=0.2, max_tokens=24, parallel=2)
+    async with app.run_test(size=SIZE) as pilot:
+        app.start_generation(40)
+        await _until(lambda: app.job_pid is not None and len(_rows(review_db)) >= 6)
+        committed = _rows(review_db)
+        os.kill(app.job_pid, sig)
+        await _until(lambda: not app.job_running)
+        await pilot.pause()
+        status = str(app.review.query_one("#status").render())
+        assert f"the model process died: {cause}; see `bare-tui doctor`" in status
+        # Every sample committed before the kill is intact, and the review goes on.
+        assert _rows(review_db)[:len(committed)] == committed
+        await pilot.press("a")
+        with Store(review_db) as store:
+            run = store.query("SELECT status, reserved, error FROM runs"
+                              " WHERE model != 'scripted'")[0]
+            assert (run["status"], run["reserved"]) == ("interrupted", 0)
+            assert cause in run["error"]
+            assert store.scalar("SELECT count(*) FROM events WHERE action = 'accept'") == 1
+        # A new job works.
+        before = len(_rows(review_db))
+        app.start_generation(1)
+        await _until(lambda: not app.job_running)
+        assert len(_rows(review_db)) == before + 1
+        assert "job: idle" in str(app.review.query_one("#status").render())
+
+
+@pytest.mark.models
+async def test_g_beside_a_cli_run_ends_with_exactly_the_target(review_db, tmp_path,
+                                                               monkeypatch):
+    """A curator presses `g` while a CLI `run` works on the same task: the screen's job
+    queues behind the machine's lease and says so. The task ends with exactly the larger
+    of the two targets, and no slot stays claimed. (Jobs drafting side by side, lease
+    off, are tested through the CLI in test_jobs.py.)"""
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+
+    monkeypatch.setenv("BARE_TUI_LEASE", str(tmp_path / "cpu.lock"))
+    cli = subprocess.Popen(
+        [sys.executable, "-m", "bare_tui", "run", "-n", "9", "--max-tokens", "12",
+         "--parallel", "2", "--db", str(review_db)],
+        cwd=ROOT, env={**os.environ, "HF_HUB_OFFLINE": "1"}, stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE, text=True)
+    try:
+        with Store(review_db) as store:
+            await _until(lambda: store.scalar(
+                "SELECT count(*) FROM runs WHERE status = 'running'") == 1)
+        app = make_app(review_db, poll_s=0.2, max_tokens=12, parallel=2)
+        async with app.run_test(size=SIZE) as pilot:
+            app.start_generation(4)
+            await _until(lambda: "waiting for the other generation job" in app.review.job_line)
+            await _until(lambda: not app.job_running, 600)
+            await pilot.pause()
+        _, err = cli.communicate(timeout=600)
+        assert cli.returncode == 0, err
+    finally:
+        cli.kill()
+    with Store(review_db) as store:
+        targets = [r["target"] for r in store.query(
+            "SELECT target FROM runs WHERE kind = 'draft' AND model != 'scripted'")]
+        assert store.scalar("SELECT count(*) FROM candidates") == max(targets) >= 9
+        assert store.scalar("SELECT sum(reserved) FROM runs") == 0
+        assert store.scalar("SELECT count(*) FROM candidates c WHERE NOT EXISTS"
+                            " (SELECT 1 FROM refinements r WHERE r.candidate_id = c.id)") == 0

@@ -34,6 +34,9 @@ from bare_tui.core.tasks import Sampling
 from bare_tui.errors import BareError
 
 TERMINATE_WAIT_S = 10.0
+# Generation is batch work: below the review screen and the shell, so that a keypress
+# gets a core at once even while every core decodes. Alone on a machine it runs as fast.
+WORKER_NICE = 10
 
 
 class WorkerDied(BareError):
@@ -51,6 +54,7 @@ class JobRequest:
     base: Sampling | None = None
     refine_sampling: Sampling | None = None
     rng_seed: int | None = None
+    background: bool = False  # started from the review screen: idle CPU class
 
     def to_json(self) -> str:
         data = asdict(self)
@@ -278,10 +282,24 @@ def _runs_on_cpu(settings: Settings) -> bool:
     return not gpu_offload_available()
 
 
+def _lower_priority(background: bool) -> None:
+    """Before any thread starts (llama.cpp's threads inherit it). A job started from the
+    review screen runs in the idle class: it takes only the time no one else wants, so
+    keypresses stay as quick as with no job; a CLI job is niced, so it shares the
+    machine with other work."""
+    try:
+        os.nice(WORKER_NICE)
+        if background and hasattr(os, "SCHED_IDLE"):
+            os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
+    except OSError:
+        pass  # not allowed here: run at the caller's priority
+
+
 def main(argv: list[str]) -> int:
     settings, request = settings_from_json(argv[0]), JobRequest.from_json(argv[1])
     emit = _Emitter(int(argv[2]))
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the caller decides when to stop
+    _lower_priority(request.background)
 
     def interrupted(signum: int, frame: Any) -> None:
         raise KeyboardInterrupt

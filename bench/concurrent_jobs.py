@@ -15,13 +15,15 @@ the two processes then busy-wait against each other.
 Job tokens/s are read from the workspace (`runs`: tokens over started..finished), so
 process start-up and model loading are outside the window, as for the in-process job.
 
-    python bench/concurrent_jobs.py [--samples 16] [--max-tokens 64] [--without-lease]
+    python bench/concurrent_jobs.py [--samples 16] [--max-tokens 64] [--rounds 3]
+                                    [--without-lease]
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -103,6 +105,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--samples", type=int, default=16, help="samples per job")
     parser.add_argument("--max-tokens", type=int, default=64)
+    parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--without-lease", action="store_true",
                         help="also run the pair with the lease off (slow: it shows why)")
     args = parser.parse_args()
@@ -127,31 +130,42 @@ def main() -> None:
               f"{seconds:.1f}s)")
         del backend
 
-        parallel = LlamaCppBackend(model, LlamaOptions(ctx=2048))
-        with Store(db) as store:
-            since = last_run(db)
-            pipeline.draft(store, tasks.resolve(store, "gsm8k"), parallel, n,
-                           sampling=sampling, rng_seed=11)
-        parallel.engine().close()
-        del parallel
-        tokens, seconds = rate_of_runs(db, new_runs(db, since))
-        today = tokens / seconds
-        print(f"2. in-process job (before):       {today:7.1f} tok/s ({tokens} tok in "
-              f"{seconds:.1f}s), {today / plain:.2f}x the plain loop")
+        # Rounds alternate the in-process job and one CLI job, to spread machine noise;
+        # the median round of each is compared. Both load the model afresh (as `draft`
+        # did before, and as the worker does), with the CLI's default options.
+        today_rates, alone_rates = [], []
+        target = 0
+        for round_index in range(args.rounds):
+            target += n
+            parallel = LlamaCppBackend(model, LlamaOptions())
+            with Store(db) as store:
+                since = last_run(db)
+                pipeline.draft(store, tasks.resolve(store, "gsm8k"), parallel, target,
+                               sampling=sampling, rng_seed=100 + round_index)
+            parallel.engine().close()
+            del parallel
+            tokens, seconds = rate_of_runs(db, new_runs(db, since))
+            today_rates.append(tokens / seconds)
+            target += n
+            tokens, seconds, wall = cli_jobs(db, [("gsm8k", target)], args.max_tokens,
+                                             200 + round_index, lease)
+            alone_rates.append(tokens / seconds)
+            print(f"round {round_index + 1}: in-process job {today_rates[-1]:.1f} tok/s, "
+                  f"one CLI job {alone_rates[-1]:.1f} tok/s ({wall:.1f}s with start-up)")
+        today, alone = statistics.median(today_rates), statistics.median(alone_rates)
+        print(f"2. in-process job (before):       {today:7.1f} tok/s (median), "
+              f"{today / plain:.2f}x the plain loop")
+        print(f"3. one CLI job alone (worker):    {alone:7.1f} tok/s (median), "
+              f"{alone / plain:.2f}x the plain loop")
 
-        tokens, seconds, wall = cli_jobs(db, [("gsm8k", 2 * n)], args.max_tokens, 12, lease)
-        alone = tokens / seconds
-        print(f"3. one CLI job alone (worker):    {alone:7.1f} tok/s ({tokens} tok in "
-              f"{seconds:.1f}s; {wall:.1f}s with start-up), {alone / plain:.2f}x the plain "
-              "loop")
-
-        tokens, seconds, wall = cli_jobs(db, [("gsm8k", 3 * n), ("gsm8k_twin", n)],
+        tokens, seconds, wall = cli_jobs(db, [("gsm8k", target + n), ("gsm8k_twin", n)],
                                          args.max_tokens, 13, lease)
         pair = tokens / seconds
         print(f"4. two CLI jobs at once:          {pair:7.1f} tok/s together ({tokens} tok "
               f"in {seconds:.1f}s; {wall:.1f}s with start-up)")
         if args.without_lease:
-            tokens, seconds, wall = cli_jobs(db, [("gsm8k", 4 * n), ("gsm8k_twin", 2 * n)],
+            tokens, seconds, wall = cli_jobs(db, [("gsm8k", target + 2 * n),
+                                                  ("gsm8k_twin", 2 * n)],
                                              args.max_tokens, 14, {"BARE_TUI_LEASE": "off"})
             print(f"   the same pair, lease off:      {tokens / seconds:7.1f} tok/s together "
                   f"({tokens} tok in {seconds:.1f}s), ratio {tokens / seconds / alone:.2f}")

@@ -138,7 +138,7 @@ async def measure_generating(db: Path, presses: int) -> dict[str, list[float]]:
     """`j` and `a` with no job, then with a background job drafting and refining with the
     real embedded models (in its worker process) in the same workspace."""
     task = tasks.parse_recipe(tasks.builtin_source("gsm8k"))
-    app = BareApp(Settings(db=db, reviewer="bench"), task, poll_s=1.0, max_tokens=64)
+    app = BareApp(Settings(db=db, reviewer="bench"), task, poll_s=1.0, max_tokens=32)
     results: dict[str, list[float]] = {}
     async with app.run_test(size=SIZE) as pilot:
         clock = FrameClock(app)
@@ -147,7 +147,7 @@ async def measure_generating(db: Path, presses: int) -> dict[str, list[float]]:
         for phase in ("idle", "generating"):
             if phase == "generating":
                 app.start_generation(1000)
-                while "job: draft" not in app.review.job_line:  # the model is decoding
+                while "ETA" not in app.review.job_line:  # samples are being committed
                     await asyncio.sleep(0.1)
             for key in ("j", "a"):
                 name = f"{phase} {key}"

@@ -141,6 +141,9 @@ def test_kill_9_of_the_worker_gives_its_slots_back_and_says_why(tmp_path):
                 break
             time.sleep(0.1)
         assert worker_pid and worker_pid != job.pid
+        # A CLI job is niced, so it shares the machine with other work.
+        assert os.getpriority(os.PRIO_PROCESS, worker_pid) == os.getpriority(
+            os.PRIO_PROCESS, 0) + 10
         os.kill(worker_pid, signal.SIGKILL)
         _, err = job.communicate(timeout=60)
         assert job.returncode == 1

@@ -147,7 +147,8 @@ class BareApp(App):
                 target = pipeline.count_candidates(store, self.recipe) + more
             request = JobRequest(task=self.recipe.name, target=target,
                                  base=self.recipe.base.replace(**sampling),
-                                 refine_sampling=self.recipe.refine.replace(**sampling))
+                                 refine_sampling=self.recipe.refine.replace(**sampling),
+                                 background=True)
             listener = Listener(on_start=on_start, on_stage=on_stage, on_sample=on_sample,
                                 on_note=lambda text: show(f"job: {text}  (G stops)"))
             run_job(self.settings, request, listener, stop)

@@ -115,7 +115,8 @@ def cmd_doctor(args: argparse.Namespace) -> int:
         line.append(f"{check.status:<4} ", style=styles[check.status])
         line.append(f"{check.name}: {check.detail}")
         if check.fix:
-            line.append(f" -> fix: {check.fix}", style="dim" if check.status == "ok" else "")
+            label = "note" if check.status == doctor.OK else "fix"
+            line.append(f" -> {label}: {check.fix}", style="dim" if label == "note" else "")
         out.print(line, soft_wrap=True)
         failed += check.status == doctor.FAIL
     if failed:

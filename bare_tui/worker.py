@@ -51,6 +51,7 @@ class JobRequest:
     target: int | None  # candidates to have; None: no drafting
     refine: bool = True
     refine_limit: int | None = None
+    refine_unparsed: bool = False  # also refine drafts that did not parse (raw text)
     base: Sampling | None = None
     refine_sampling: Sampling | None = None
     rng_seed: int | None = None
@@ -261,7 +262,8 @@ def _child(settings: Settings, request: JobRequest, emit: _Emitter) -> int:
         try:
             results = pipeline.generate(
                 store, task, load_backend, request.target, refine_after=request.refine,
-                refine_limit=request.refine_limit, base=request.base,
+                refine_limit=request.refine_limit, refine_unparsed=request.refine_unparsed,
+                base=request.base,
                 refine_sampling=request.refine_sampling, rng_seed=request.rng_seed,
                 on_sample=lambda sample: emit("sample", **asdict(sample)),
                 on_stage=lambda kind, planned, where: emit(

@@ -87,6 +87,13 @@ class ScriptedBackend(OneAtATime):
         return {"backend": "scripted", "model": "scripted", "model_sha256": "0" * 64}
 
 
+def unrefined_parsed(conn) -> int:
+    """Drafts that parsed and have no refinement (unparsed drafts are not refined)."""
+    return conn.execute(
+        "SELECT count(*) FROM candidates c WHERE c.fields IS NOT NULL AND NOT EXISTS"
+        " (SELECT 1 FROM refinements r WHERE r.candidate_id = c.id)").fetchone()[0]
+
+
 GOOD_DRAFT = "Question:\nAnn has 2 pens and buys 3. How many?\nAnswer:\n2 + 3 = 5\n#### 5\n"
 BAD_DRAFT = "Question:\nBen has apples.\nAnswer:\nsome apples\n"
 

@@ -115,3 +115,59 @@ def test_config_file_and_environment(tmp_path: Path):
     assert (tmp_path / "env.db").is_file()
     config.write_text("[models]\nctx = 'big'\n")
     one_line_error(run_cli("status", cwd=tmp_path), "ctx must be a whole number")
+
+
+def test_refine_reports_the_unparsed_drafts_it_skips(tmp_path: Path):
+    from bare_tui.core import pipeline, tasks
+    from bare_tui.core.seeds import import_seeds
+    from bare_tui.core.store import Store
+    from conftest import GOOD_DRAFT, ScriptedBackend
+
+    db = tmp_path / "w.db"
+    with Store(db) as store:
+        task = tasks.resolve(store, "gsm8k")
+        import_seeds(store, task, GSM8K_SEEDS)
+        pipeline.draft(store, task, ScriptedBackend([GOOD_DRAFT, "no labels"]), 2)
+        pipeline.refine(store, task, ScriptedBackend([GOOD_DRAFT]))
+    result = run_cli("refine", "--db", str(db))
+    assert result.returncode == 0, result.stderr
+    assert ("refine: 1 drafts that did not parse were not refined (as in the paper: refining "
+            "them would write new items from scratch); --refine-unparsed refines their raw "
+            "text") in result.stderr
+
+
+def test_each_stage_has_its_own_sampling_flags():
+    from bare_tui.cli import build_parser
+    from bare_tui.cli.generation import _overrides
+    from bare_tui.core import tasks
+
+    text = run_cli("run", "--help").stdout
+    for flag in ("--draft-temperature", "--refine-temperature", "--draft-max-tokens",
+                 "--refine-max-tokens", "--max-tokens", "--refine-unparsed"):
+        assert flag in text
+    task = tasks.parse_recipe(tasks.builtin_source("gsm8k"))
+    args = build_parser().parse_args(["run", "--temperature", "1.1", "--max-tokens", "50",
+                                      "--refine-max-tokens", "400"])
+    assert _overrides(task.base, args, "draft").temperature == 1.1
+    assert _overrides(task.refine, args, "refine").temperature == 0.7  # the paper's
+    assert _overrides(task.base, args, "draft").max_tokens == 50
+    assert _overrides(task.refine, args, "refine").max_tokens == 400
+
+
+@pytest.mark.models
+def test_stage_sampling_reaches_each_runs_params(tmp_path: Path):
+    import json
+
+    from bare_tui.core.store import Store
+
+    db = str(tmp_path / "w.db")
+    assert run_cli("seeds", "import", str(GSM8K_SEEDS), "--task", "gsm8k",
+                   "--db", db).returncode == 0
+    result = run_cli("run", "-n", "1", "--draft-temperature", "1.2", "--max-tokens", "8",
+                     "--refine-max-tokens", "12", "--db", db)
+    assert result.returncode == 0, result.stderr
+    with Store(db) as store:
+        params = {r["kind"]: json.loads(r["params"])["sampling"]
+                  for r in store.query("SELECT kind, params FROM runs")}
+    assert (params["draft"]["temperature"], params["draft"]["max_tokens"]) == (1.2, 8)
+    assert (params["refine"]["temperature"], params["refine"]["max_tokens"]) == (0.7, 12)

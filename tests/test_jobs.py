@@ -61,8 +61,7 @@ def test_a_dead_jobs_slots_are_given_back(tmp_path):
                               capture_output=True, text=True).stdout.strip()
         run_id = store.start_run({"kind": "draft", "task": "gsm8k", "model": "m",
                                   "target": 10})
-        for _ in range(4):
-            assert store.reserve_slot("gsm8k", run_id, 10)
+        assert [store.reserve_slot("gsm8k", run_id, 10) for _ in range(4)] == [0, 1, 2, 3]
         assert pipeline.open_slots(store, task, 10) == 6
         store.update("runs", "id", run_id, {"pid": int(dead)})
         assert pipeline.open_slots(store, task, 10) == 10

@@ -91,3 +91,59 @@ def test_backend_failure_marks_run_failed_and_keeps_committed(store, gsm8k):
     assert pipeline.count_candidates(store, gsm8k) == 2
     run = store.query("SELECT status, error, produced FROM runs")[0]
     assert run == {"status": "failed", "error": "device lost", "produced": 2}
+
+
+def _seeds_of(store, table="candidates"):
+    return [r["seed"] for r in store.query(f"SELECT seed FROM {table} ORDER BY id")]
+
+
+def test_reruns_with_one_master_seed_continue_the_stream(tmp_path):
+    """Two runs with the same --rng-seed, to N then to 2N, give 2N distinct per-sample
+    seeds, the same as one run to 2N: a task is reproducible from one seed."""
+    from bare_tui.core import tasks
+    from bare_tui.core.store import Store
+
+    def workspace(name):
+        store = Store(tmp_path / name)
+        task = tasks.resolve(store, "gsm8k")
+        import_seeds(store, task, GSM8K_SEEDS)
+        return store, task
+
+    resumed, task = workspace("resumed.db")
+    pipeline.draft(resumed, task, ScriptedBackend([GOOD_DRAFT]), 4, rng_seed=5)
+    pipeline.draft(resumed, task, ScriptedBackend([GOOD_DRAFT]), 8, rng_seed=5)
+    at_once, _ = workspace("at_once.db")
+    pipeline.draft(at_once, task, ScriptedBackend([GOOD_DRAFT]), 8, rng_seed=5)
+    seeds = _seeds_of(resumed)
+    assert len(set(seeds)) == 8 and seeds == _seeds_of(at_once)
+    assert [r["sample_index"] for r in resumed.query(
+        "SELECT sample_index FROM candidates ORDER BY id")] == list(range(8))
+    other, _ = workspace("other.db")
+    pipeline.draft(other, task, ScriptedBackend([GOOD_DRAFT]), 8, rng_seed=6)
+    assert not set(_seeds_of(other)) & set(seeds)
+    # Refinements: one seed per candidate from the master seed, reproducible as well.
+    for store in (resumed, at_once):
+        pipeline.refine(store, task, ScriptedBackend([GOOD_DRAFT]), limit=3, rng_seed=9)
+        pipeline.refine(store, task, ScriptedBackend([GOOD_DRAFT]), rng_seed=9)
+    refined = _seeds_of(resumed, "refinements")
+    assert len(set(refined)) == 8 and refined == _seeds_of(at_once, "refinements")
+    for store in (resumed, at_once, other):
+        store.close()
+
+
+def test_unparsed_drafts_are_not_refined_unless_asked(store, gsm8k):
+    import_seeds(store, gsm8k, GSM8K_SEEDS)
+    pipeline.draft(store, gsm8k, ScriptedBackend([GOOD_DRAFT, "no labels at all", GOOD_DRAFT]),
+                   3)
+    backend = ScriptedBackend([GOOD_DRAFT])
+    result = pipeline.refine(store, gsm8k, backend)
+    assert result.produced == 2 and pipeline.unparsed_unrefined(store, gsm8k) == 1
+    assert all("no labels at all" not in str(messages) for messages, _ in backend.calls)
+    result = pipeline.refine(store, gsm8k, backend, include_unparsed=True)
+    assert result.produced == 1 and pipeline.unparsed_unrefined(store, gsm8k) == 0
+    assert "no labels at all" in str(backend.calls[-1][0])
+    rows = store.query("SELECT candidate_id, from_raw FROM refinements ORDER BY candidate_id")
+    assert [(r["candidate_id"], r["from_raw"]) for r in rows] == [(1, 0), (2, 1), (3, 0)]
+    params = [from_json(r["params"]) for r in store.query(
+        "SELECT params FROM runs WHERE kind = 'refine' ORDER BY id")]
+    assert [p["refine_unparsed"] for p in params] == [False, True]

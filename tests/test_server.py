@@ -16,7 +16,7 @@ import pytest
 
 from bare_tui.core.backends.openai import OpenAIBackend, ServerOptions
 from bare_tui.errors import BareError
-from conftest import GSM8K_SEEDS, ROOT, run_cli
+from conftest import GSM8K_SEEDS, ROOT, run_cli, unrefined_parsed
 
 pytestmark = pytest.mark.models
 
@@ -132,8 +132,7 @@ def test_full_flow_through_servers(base_server, instruct_server, tmp_path):
     assert exported.returncode == 0, exported.stderr
     with sqlite3.connect(tmp_path / "w.db") as conn:
         assert conn.execute("SELECT count(*) FROM candidates").fetchone()[0] == 4
-        assert conn.execute("SELECT count(DISTINCT candidate_id) FROM refinements"
-                            ).fetchone()[0] == 4
+        assert unrefined_parsed(conn) == 0
         runs = conn.execute("SELECT kind, model, model_path, params FROM runs").fetchall()
         seeds = [r[0] for r in conn.execute("SELECT seed FROM candidates")]
     assert [(k, m) for k, m, _, _ in runs] == [("draft", "gemma3-270m"),
@@ -190,3 +189,86 @@ def test_unreachable_server_is_a_one_line_error(tmp_path):
     task = tasks.parse_recipe(tasks.builtin_source("gsm8k"))
     with pytest.raises(BareError, match="unreachable for 1s"):
         backend.complete("x", task.base, 1)
+
+
+class RecordingProxy:
+    """A loopback proxy in front of a real server that keeps every request body, to show
+    what the server received."""
+
+    def __init__(self, target: str):
+        import http.server
+        import threading
+
+        bodies = self.bodies = []
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def _forward(self, body: bytes | None) -> None:
+                request = urllib.request.Request(
+                    f"{target}{self.path}", data=body, method=self.command,
+                    headers={"Content-Type": "application/json"})
+                with urllib.request.urlopen(request, timeout=120) as answer:
+                    data = answer.read()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+                self._forward(None)
+
+            def do_POST(self) -> None:  # noqa: N802
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                bodies.append((self.path, json.loads(body)))
+                self._forward(body)
+
+            def log_message(self, *args) -> None:
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+
+
+def test_neutral_sampling_values_reach_the_server(base_server, instruct_server, tmp_path):
+    """top_k and min_p are always sent, neutral when the recipe leaves them unset, so
+    llama-server's own defaults (top-k 40, min-p 0.05) never truncate sampling; the
+    drafts and refinements of a real run through a recording proxy show what arrived."""
+    proxies = [RecordingProxy(base_server.url), RecordingProxy(instruct_server.url)]
+    try:
+        db = ["--db", str(tmp_path / "w.db")]
+        run_cli("seeds", "import", str(GSM8K_SEEDS), "--task", "gsm8k", *db)
+        # Short drafts rarely parse: refine their raw text too, to have refinements.
+        result = run_cli("run", "-n", "2", "--max-tokens", "8", "--refine-unparsed", *db,
+                         "--base-server", proxies[0].url, "--base", "gemma3-270m",
+                         "--instruct-server", proxies[1].url,
+                         "--instruct", "smollm2-135m-instruct")
+        assert result.returncode == 0, result.stderr
+        received = proxies[0].bodies + proxies[1].bodies
+        paths = sorted({path for path, _ in received})
+        assert paths == ["/v1/chat/completions", "/v1/completions"]
+        for _, body in received:
+            assert (body["top_k"], body["min_p"], body["top_p"], body["repeat_penalty"]) == (
+                0, 0.0, 1.0, 1.0)
+            assert body["temperature"] == 0.7 and isinstance(body["seed"], int)
+        print(f"\nreceived by llama_cpp.server: {sorted(received[0][1])}")
+    finally:
+        for proxy in proxies:
+            proxy.close()
+
+
+@pytest.mark.parametrize("owner, top_k, penalty", [
+    ("vllm", -1, "repetition_penalty"), ("sglang", -1, "repetition_penalty"),
+    ("llamacpp", 0, "repeat_penalty"), ("me", 0, "repeat_penalty")])
+def test_neutral_values_take_each_engines_form(owner, top_k, penalty, gsm8k):
+    backend = OpenAIBackend(ServerOptions(url="http://127.0.0.1:9", model="m"))
+    backend._request = lambda api, path, body=None: {"data": [{"id": "m", "owned_by": owner}]}
+    params = backend._params(gsm8k.base, 7)
+    assert (params["top_k"], params["min_p"], params[penalty]) == (top_k, 0.0, 1.0)
+    other = {"repeat_penalty", "repetition_penalty"} - {penalty}
+    assert not other & set(params)
+    set_by_recipe = backend._params(gsm8k.base.replace(top_k=20, min_p=0.1), 7)
+    assert (set_by_recipe["top_k"], set_by_recipe["min_p"]) == (20, 0.1)

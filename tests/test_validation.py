@@ -1,18 +1,38 @@
+import json
+
+import pytest
+
 from bare_tui.core import tasks
 from bare_tui.core.validation import validate
+from conftest import GSM8K_SEEDS
 
 GSM8K = tasks.parse_recipe(tasks.builtin_source("gsm8k"))
 REVIEWS = tasks.parse_recipe(tasks.builtin_source("reviews"))
 
 
+HINT = "answer: must end with one '#### <number>' line, like '#### 1,250' or '#### -3.5'"
+
+
 def test_gsm8k_answer_must_end_with_a_number_after_hashes():
     assert validate(GSM8K, {"question": "Q?", "answer": "2+2=4\n#### 4"}) == []
     assert validate(GSM8K, {"question": "Q?", "answer": "#### 1,250.50 "}) == []
-    assert validate(GSM8K, {"question": "Q?", "answer": "#### -$3"}) == []
-    assert validate(GSM8K, {"question": "Q?", "answer": "the answer is 4"}) == [
-        "answer: must end with '#### <number>'"
-    ]
+    assert validate(GSM8K, {"question": "Q?", "answer": "#### -3\n"}) == []
+    assert validate(GSM8K, {"question": "Q?", "answer": "the answer is 4"}) == [HINT]
     assert validate(GSM8K, {"question": " ", "answer": "#### 4"}) == ["question: is empty"]
+
+
+@pytest.mark.parametrize("answer", [
+    "#### $10", "#### ,5", "#### 1,2,3", "#### 12,5", "#### -$3", "#### .5", "#### 4 apples",
+    "5 + 5 = 10\n#### 10\n#### 10", "#### 3\nso the answer is 3", "####",
+])
+def test_gsm8k_check_refuses_what_gsm8k_never_writes(answer):
+    assert validate(GSM8K, {"question": "Q?", "answer": answer}) == [HINT]
+
+
+def test_gsm8k_check_accepts_every_shipped_seed():
+    seeds = [json.loads(line) for line in GSM8K_SEEDS.read_text().splitlines() if line.strip()]
+    assert len(seeds) == 200
+    assert [s["answer"][-20:] for s in seeds if validate(GSM8K, s)] == []
 
 
 def test_label_from_fixed_set_and_single_line():

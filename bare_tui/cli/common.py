@@ -100,11 +100,24 @@ def model_options() -> argparse.ArgumentParser:
 
 def sampling_options() -> argparse.ArgumentParser:
     parent = argparse.ArgumentParser(add_help=False)
-    group = parent.add_argument_group("sampling (override the recipe)")
-    group.add_argument("--max-tokens", type=at_least(1), help="token budget per sample")
-    group.add_argument("--temperature", type=float, help="sampling temperature")
+    group = parent.add_argument_group(
+        "sampling (override the recipe; each stage keeps its own values, recorded per run)")
+    group.add_argument("--max-tokens", type=at_least(1),
+                       help="token budget per sample, for both stages")
+    group.add_argument("--draft-max-tokens", type=at_least(1),
+                       help="token budget per draft (wins over --max-tokens)")
+    group.add_argument("--refine-max-tokens", type=at_least(1),
+                       help="token budget per refinement (wins over --max-tokens)")
+    group.add_argument("--draft-temperature", "--temperature", type=float,
+                       dest="draft_temperature",
+                       help="temperature of the base model's drafts (recipe default 0.7)")
+    group.add_argument("--refine-temperature", type=float,
+                       help="temperature of the refinements (recipe default 0.7, as in the "
+                       "paper)")
     group.add_argument("--rng-seed", type=int,
-                       help="master seed for shot choice and per-sample seeds (default random)")
+                       help="master seed: each sample's shots and seed come from it and the "
+                       "sample's place in the task, so reruns continue the stream and a task "
+                       "is reproducible from one seed (default random)")
     return parent
 
 

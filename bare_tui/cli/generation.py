@@ -29,10 +29,15 @@ from bare_tui.errors import BareError
 
 DEMO_MAX_TOKENS = 300  # keeps the first run short on a laptop CPU; override with --max-tokens
 DEMO_FIRST = 3  # drafted before the review opens; the rest are made in the background
+REFINE_UNPARSED = ("also refine drafts that did not parse, from their raw text (default: "
+                   "skip them, as the paper does; recorded per refinement)")
 
 
-def _overrides(sampling: Any, args: argparse.Namespace) -> Any:
-    return sampling.replace(max_tokens=args.max_tokens, temperature=args.temperature)
+def _overrides(sampling: Any, args: argparse.Namespace, stage: str) -> Any:
+    """A stage's recipe sampling with the flags for that stage (or both) applied."""
+    return sampling.replace(
+        max_tokens=getattr(args, f"{stage}_max_tokens", None) or args.max_tokens,
+        temperature=getattr(args, f"{stage}_temperature", None))
 
 
 def _target(store: Any, task: Any, args: argparse.Namespace) -> int:
@@ -48,6 +53,7 @@ def _target(store: Any, task: Any, args: argparse.Namespace) -> int:
 def generate(store: Any, task: Any, args: argparse.Namespace, stop: Any, *,
              draft: bool, refine: bool) -> None:
     """Run the pipeline stages in a worker process, with one progress bar per stage."""
+    from bare_tui.core import pipeline
     from bare_tui.progress import JobProgress
     from bare_tui.worker import JobRequest, Listener, run_job
 
@@ -55,8 +61,9 @@ def generate(store: Any, task: Any, args: argparse.Namespace, stop: Any, *,
     request = JobRequest(
         task=task.name, target=_target(store, task, args) if draft else None,
         refine=refine, refine_limit=getattr(args, "limit", None),
-        base=_overrides(task.base, args), refine_sampling=_overrides(task.refine, args),
-        rng_seed=args.rng_seed)
+        refine_unparsed=getattr(args, "refine_unparsed", False),
+        base=_overrides(task.base, args, "draft"),
+        refine_sampling=_overrides(task.refine, args, "refine"), rng_seed=args.rng_seed)
     stage: list[JobProgress] = []
 
     def on_stage(kind: str, planned: int, where: str) -> None:
@@ -74,6 +81,11 @@ def generate(store: Any, task: Any, args: argparse.Namespace, stop: Any, *,
             stage.pop().__exit__(None, None, None)
     if not results:
         out.print("nothing to do: the task has its candidates and every draft is refined")
+    skipped = pipeline.unparsed_unrefined(store, task) if refine else 0
+    if skipped and not request.refine_unparsed:
+        out.print(f"refine: {skipped} drafts that did not parse were not refined (as in the "
+                  "paper: refining them would write new items from scratch); "
+                  "--refine-unparsed refines their raw text", soft_wrap=True)
     for result in results:
         if result.status == "cancelled":
             out.print(f"[yellow]{result.kind}: stopped after {result.produced} of "
@@ -143,6 +155,7 @@ def register(sub: Any) -> None:
         ("run", _pipeline_command(draft=True, refine=True),
          "draft with the base model, then refine every new draft",
          "bare-tui run -n 100 --task gsm8k\n  nohup bare-tui run -n 5000 > run.log 2>&1 &\n"
+         "  bare-tui run -n 200 --draft-temperature 1.0 --refine-max-tokens 400 --rng-seed 7\n"
          "  bare-tui run -n 5000 --server http://gpu-box:8000 --base Qwen/Qwen2.5-7B "
          "--instruct Qwen/Qwen2.5-7B-Instruct --concurrency 64"),
     ):
@@ -153,12 +166,14 @@ def register(sub: Any) -> None:
                        help="draft this many more than the task has now")
         if name == "run":
             p.add_argument("--limit", type=at_least(0), help=argparse.SUPPRESS)
+            p.add_argument("--refine-unparsed", action="store_true", help=REFINE_UNPARSED)
     ref = add_command(sub, "refine", _pipeline_command(draft=False, refine=True),
                       "refine, with the instruct model, every draft that has no refinement",
                       [ws, mo, sa],
                       "bare-tui refine\n  bare-tui refine --limit 10 --instruct "
                       "models/my-chat.gguf")
     ref.add_argument("--limit", type=at_least(0), help="refine at most this many drafts")
+    ref.add_argument("--refine-unparsed", action="store_true", help=REFINE_UNPARSED)
 
     demo = add_command(sub, "demo", cmd_demo, "import the GSM8K sample seeds, draft and refine "
                        "candidates with the embedded models, and open the review (more are "

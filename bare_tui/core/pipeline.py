@@ -52,6 +52,14 @@ def _new_seed(rng: random.Random) -> int:
     return rng.randrange(1, 2**31 - 1)
 
 
+def sample_rng(master: int, task: Task, stage: str, index: int) -> random.Random:
+    """The random stream of one sample: from the master seed, the task, the stage and
+    the sample's place in the task (its slot for drafts, its candidate for refinements).
+    A rerun with the same master seed continues the stream instead of repeating it, and
+    a whole task is reproducible from one seed however many runs made it."""
+    return random.Random(f"{master}:{task.name}:{stage}:{index}")
+
+
 def select_shots(task: Task, seeds: Sequence[dict[str, Any]], rng: random.Random
                  ) -> list[dict[str, Any]]:
     count = min(task.shot_count, len(seeds))
@@ -92,14 +100,14 @@ def open_slots(store: Store, task: Task, target: int) -> int:
 
 
 def _start(store: Store, kind: str, task: Task, backend: Backend, sampling: Sampling,
-           rng_seed: int, target: int) -> int:
+           rng_seed: int, target: int, **extra: Any) -> int:
     model = backend.describe()
     return store.start_run({
         "kind": kind, "task": task.name, "model": model["model"],
         "model_path": model.get("model_path"), "model_sha256": model.get("model_sha256"),
         "params": {"sampling": sampling.as_dict(), "shots": task.shot_count,
                    "shot_selection": task.shot_selection, "recipe_sha256": task.sha256,
-                   "backend": model},
+                   "backend": model, **extra},
         "rng_seed": rng_seed, "target": target,
     })
 
@@ -155,28 +163,32 @@ def draft(store: Store, task: Task, backend: Backend, target: int, *,
         return JobResult("draft", None, 0, 0, "nothing to do")
     seeds = _require_seeds(store, task)
     rng_seed = rng_seed if rng_seed is not None else secrets.randbits(31)
-    rng = random.Random(rng_seed)
     run_id = _start(store, "draft", task, backend, sampling, rng_seed, target)
 
     def body() -> tuple[int, int, bool]:
         produced = issued = 0
-        in_flight: dict[int, tuple[list[dict[str, Any]], int]] = {}
+        in_flight: dict[int, tuple[list[dict[str, Any]], int, int]] = {}
 
         def jobs() -> Iterator[tuple[int, str, int]]:
             nonlocal issued
             # Each sample first claims a slot in the workspace, so jobs drafting the same
             # task at once (other processes too) end with exactly `target` candidates.
-            while not stop.is_set() and store.reserve_slot(task.name, run_id, target):
+            while not stop.is_set():
+                index = store.reserve_slot(task.name, run_id, target)
+                if index is None:
+                    return
+                rng = sample_rng(rng_seed, task, "draft", index)
                 shots = select_shots(task, seeds, rng)
                 seed = _new_seed(rng)
-                in_flight[issued] = (shots, seed)
+                in_flight[issued] = (shots, seed, index)
                 yield issued, prompts.base_prompt(task, [s["fields"] for s in shots]), seed
                 issued += 1
 
         for key, generation in backend.complete_many(jobs(), sampling):
-            shots, seed = in_flight.pop(key)
+            shots, seed, index = in_flight.pop(key)
             row_id, parsed, valid = _commit(store, "candidates", task, run_id, seed, generation, {
                 "task": task.name, "shot_ids": to_json([s["id"] for s in shots]),
+                "sample_index": index,
             })
             produced += 1
             if on_sample:
@@ -188,36 +200,51 @@ def draft(store: Store, task: Task, backend: Backend, target: int, *,
     return _run_job(store, run_id, body, "draft")
 
 
-def unrefined(store: Store, task: Task, limit: int | None = None) -> list[dict[str, Any]]:
+def unrefined(store: Store, task: Task, limit: int | None = None, *,
+              include_unparsed: bool = False) -> list[dict[str, Any]]:
+    """Drafts with no refinement yet. Drafts that did not parse are left out unless
+    asked for: refining their raw text would have the instruct model write an item from
+    scratch, an instruct-only item inside a BARE set (the paper drops them)."""
     sql = (
         "SELECT c.id, c.fields, c.raw_text, c.shot_ids FROM candidates c"
         " WHERE c.task = ? AND NOT EXISTS (SELECT 1 FROM refinements r WHERE r.candidate_id = c.id)"
-        " AND trim(c.raw_text) != '' ORDER BY c.id"
+        " AND trim(c.raw_text) != ''"
+        + ("" if include_unparsed else " AND c.fields IS NOT NULL") + " ORDER BY c.id"
     )
     if limit is not None:
         sql += f" LIMIT {int(limit)}"
     return store.query(sql, (task.name,))
 
 
+def unparsed_unrefined(store: Store, task: Task) -> int:
+    """Drafts that did not parse and have no refinement: what `refine` skips by default."""
+    return store.scalar(
+        "SELECT count(*) FROM candidates c WHERE c.task = ? AND c.fields IS NULL"
+        " AND NOT EXISTS (SELECT 1 FROM refinements r WHERE r.candidate_id = c.id)",
+        (task.name,))
+
+
 def refine(store: Store, task: Task, backend: Backend, *, limit: int | None = None,
+           include_unparsed: bool = False,
            sampling: Sampling | None = None, rng_seed: int | None = None,
            on_sample: OnSample | None = None, stop: threading.Event | None = None) -> JobResult:
     """Refine, one draft per call, every candidate of the task without a refinement."""
     sampling = sampling or task.refine
     stop = stop or threading.Event()
-    pending = unrefined(store, task, limit)
+    pending = unrefined(store, task, limit, include_unparsed=include_unparsed)
     if not pending:
         return JobResult("refine", None, 0, 0, "nothing to do")
     seeds = store.seeds(task.name)
     seeds_by_id = {s["id"]: s["fields"] for s in seeds}
     static_shots = [s["fields"] for s in seeds[: task.shot_count]]
     rng_seed = rng_seed if rng_seed is not None else secrets.randbits(31)
-    rng = random.Random(rng_seed)
-    run_id = _start(store, "refine", task, backend, sampling, rng_seed, len(pending))
+    run_id = _start(store, "refine", task, backend, sampling, rng_seed, len(pending),
+                    refine_unparsed=include_unparsed)
 
     def body() -> tuple[int, int, bool]:
         produced = 0
         seeds_used: dict[int, int] = {}
+        from_raw: set[int] = set()  # unparsed drafts, refined from their raw text
 
         def jobs() -> Iterator[tuple[int, list[dict[str, str]], int]]:
             for candidate in pending:
@@ -230,6 +257,9 @@ def refine(store: Store, task: Task, backend: Backend, *, limit: int | None = No
                 shot_ids = from_json(candidate["shot_ids"]) or []
                 shots = [seeds_by_id[i] for i in shot_ids if i in seeds_by_id] or static_shots
                 draft_fields = from_json(candidate["fields"])
+                if draft_fields is None:
+                    from_raw.add(candidate["id"])
+                rng = sample_rng(rng_seed, task, "refine", candidate["id"])
                 seed = seeds_used[candidate["id"]] = _new_seed(rng)
                 yield (candidate["id"],
                        prompts.refine_messages(task, shots, draft_fields or candidate["raw_text"]),
@@ -238,7 +268,7 @@ def refine(store: Store, task: Task, backend: Backend, *, limit: int | None = No
         for candidate_id, generation in backend.chat_many(jobs(), sampling):
             row_id, parsed, valid = _commit(
                 store, "refinements", task, run_id, seeds_used.pop(candidate_id), generation,
-                {"candidate_id": candidate_id})
+                {"candidate_id": candidate_id, "from_raw": int(candidate_id in from_raw)})
             produced += 1
             if on_sample:
                 on_sample(Sample("refine", row_id, produced, len(pending), generation, parsed,
@@ -257,6 +287,7 @@ def _where(backend: Backend) -> str:
 
 def generate(store: Store, task: Task, load_backend: Callable[[str], Backend],
              target: int | None, *, refine_after: bool = True, refine_limit: int | None = None,
+             refine_unparsed: bool = False,
              base: Sampling | None = None, refine_sampling: Sampling | None = None,
              rng_seed: int | None = None, on_sample: OnSample | None = None,
              on_stage: Callable[[str, int, str], None] | None = None,
@@ -275,12 +306,14 @@ def generate(store: Store, task: Task, load_backend: Callable[[str], Backend],
             on_stage("draft", planned, _where(backend))
         results.append(draft(store, task, backend, target, sampling=base,
                              rng_seed=rng_seed, on_sample=on_sample, stop=stop))
-    pending = len(unrefined(store, task, refine_limit)) if refine_after else 0
+    pending = len(unrefined(store, task, refine_limit, include_unparsed=refine_unparsed)
+                  ) if refine_after else 0
     if pending and not stop.is_set():
         backend = load_backend("instruct")
         if on_stage:
             on_stage("refine", pending, _where(backend))
         results.append(refine(store, task, backend, limit=refine_limit,
-                              sampling=refine_sampling, rng_seed=rng_seed,
+                              include_unparsed=refine_unparsed, sampling=refine_sampling,
+                              rng_seed=rng_seed,
                               on_sample=on_sample, stop=stop))
     return results

@@ -125,6 +125,17 @@ def _migrate_v3(db: sqlite_utils.Database) -> None:
     # exact when several jobs draft one task at once.
     if "reserved" not in db["runs"].columns_dict:
         db["runs"].add_column("reserved", int, not_null_default=0)
+    # Every draft sample issued for a task gets the next index, never reused: its random
+    # stream comes from the master seed and that index (pipeline.sample_rng).
+    if "drafts_issued" not in db["tasks"].columns_dict:
+        db["tasks"].add_column("drafts_issued", int, not_null_default=0)
+        db.execute("UPDATE tasks SET drafts_issued ="
+                   " (SELECT count(*) FROM candidates c WHERE c.task = tasks.name)")
+    if "sample_index" not in db["candidates"].columns_dict:
+        db["candidates"].add_column("sample_index", int)
+    # 1 when an unparsed draft's raw text was refined (only when asked for).
+    if "from_raw" not in db["refinements"].columns_dict:
+        db["refinements"].add_column("from_raw", int, not_null_default=0)
 
 
 MIGRATIONS = {1: _migrate_v1, 2: _migrate_v2, 3: _migrate_v3}
@@ -254,9 +265,10 @@ class Store:
             self.update("runs", "id", run_id, {"status": status, "finished_at": now(),
                                                "error": error, "reserved": 0})
 
-    def reserve_slot(self, task: str, run_id: int, target: int) -> bool:
+    def reserve_slot(self, task: str, run_id: int, target: int) -> int | None:
         """Claim one of the task's `target` candidate slots for a run, counting the
-        candidates made and the slots other running jobs hold; False when all are taken.
+        candidates made and the slots other running jobs hold. Returns the sample's
+        index in the task (each claim gets a new one), or None when every slot is taken.
         The claim is given back when the sample commits (`fill_slot`), when the run
         finishes, or when its process is found dead."""
         self.mark_interrupted_runs()
@@ -266,9 +278,12 @@ class Store:
                 " + (SELECT coalesce(sum(reserved), 0) FROM runs"
                 "    WHERE task = ? AND status = 'running')", (task, task))
             if taken >= target:
-                return False
+                return None
             self.conn.execute("UPDATE runs SET reserved = reserved + 1 WHERE id = ?", (run_id,))
-            return True
+            index = self.scalar("SELECT drafts_issued FROM tasks WHERE name = ?", (task,)) or 0
+            self.conn.execute("UPDATE tasks SET drafts_issued = ? WHERE name = ?",
+                              (index + 1, task))
+            return int(index)
 
     def fill_slot(self, run_id: int) -> None:
         """A reserved slot became a candidate (call inside the sample's transaction)."""

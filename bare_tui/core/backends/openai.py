@@ -20,6 +20,7 @@ import urllib.request
 from collections.abc import Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any, TypeVar
 
 from bare_tui.core.backends import Generation, Messages
@@ -58,7 +59,7 @@ class OpenAIBackend:
     def describe(self) -> dict[str, str]:
         return {"backend": "openai-compatible", "model": self.model, "model_path": self.api,
                 "model_sha256": None, "device": f"server {self.api}",
-                "parallel": str(self.options.concurrency)}
+                "parallel": str(self.options.concurrency), "engine": self.engine}
 
     def _next_replica(self) -> str:
         return self.replicas[next(self._turn) % len(self.replicas)]
@@ -100,29 +101,43 @@ class OpenAIBackend:
                 time.sleep(delay)
                 delay = min(delay * 2, 10.0)
 
+    @cached_property
+    def _listing(self) -> list[dict[str, Any]]:
+        return self._with_retries("/models").get("data") or []
+
     def _first_model(self) -> str:
-        listed = self._with_retries("/models").get("data") or []
-        if not listed:
+        if not self._listing:
             raise BareError(f"server {self.api} lists no models; pass the model name")
-        return listed[0]["id"]
+        return self._listing[0]["id"]
+
+    @cached_property
+    def engine(self) -> str:
+        """Which engine serves the model, from `owned_by` in its /v1/models entry:
+        "vllm", "sglang", or "llama.cpp" (llama-server, llama-cpp-python's server and
+        anything else, which take llama.cpp's parameter forms)."""
+        listed = self._listing
+        entry = next((m for m in listed if m.get("id") == self.model),
+                     listed[0] if listed else {})
+        owner = str(entry.get("owned_by", "")).lower()
+        return owner if owner in ("vllm", "sglang") else "llama.cpp"
 
     # --- generation ------------------------------------------------------------------------
 
     def _params(self, sampling: Sampling, seed: int) -> dict[str, Any]:
+        """Every sampling value explicit, the neutral ones too, in the form the engine
+        reads: an engine's own defaults (llama-server: top-k 40, min-p 0.05) would
+        otherwise truncate sampling that the recipe, and the in-process path, leave whole."""
+        vllm_like = self.engine in ("vllm", "sglang")
         params: dict[str, Any] = {
             "model": self.model, "max_tokens": sampling.max_tokens,
             "temperature": sampling.temperature, "top_p": sampling.top_p, "seed": seed,
+            # Not in OpenAI's API: vLLM and SGLang disable top-k with -1, llama.cpp with 0.
+            "top_k": sampling.top_k if sampling.top_k > 0 else (-1 if vllm_like else 0),
+            "min_p": sampling.min_p,
+            ("repetition_penalty" if vllm_like else "repeat_penalty"): sampling.repeat_penalty,
         }
         if sampling.stop:
             params["stop"] = list(sampling.stop)
-        # Not in OpenAI's API, understood by vLLM, llama-server and SGLang.
-        if sampling.top_k > 0:
-            params["top_k"] = sampling.top_k
-        if sampling.min_p > 0:
-            params["min_p"] = sampling.min_p
-        if sampling.repeat_penalty != 1.0:
-            params["repetition_penalty"] = sampling.repeat_penalty
-            params["repeat_penalty"] = sampling.repeat_penalty
         return params
 
     def _generation(self, answer: dict[str, Any], text: str, started: float) -> Generation:

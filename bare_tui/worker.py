@@ -36,7 +36,8 @@ from bare_tui.errors import BareError
 TERMINATE_WAIT_S = 10.0
 # Generation is batch work: below the review screen and the shell, so that a keypress
 # gets a core at once even while every core decodes. Alone on a machine it runs as fast.
-WORKER_NICE = 10
+CLI_JOB_NICE = 10  # shares the machine with other work
+SCREEN_JOB_NICE = 19  # started from the review screen: the curator's keys come first
 
 
 class WorkerDied(BareError):
@@ -55,7 +56,7 @@ class JobRequest:
     base: Sampling | None = None
     refine_sampling: Sampling | None = None
     rng_seed: int | None = None
-    background: bool = False  # started from the review screen: idle CPU class
+    background: bool = False  # started from the review screen: lowest CPU priority
 
     def to_json(self) -> str:
         data = asdict(self)
@@ -286,13 +287,11 @@ def _runs_on_cpu(settings: Settings) -> bool:
 
 def _lower_priority(background: bool) -> None:
     """Before any thread starts (llama.cpp's threads inherit it). A job started from the
-    review screen runs in the idle class: it takes only the time no one else wants, so
-    keypresses stay as quick as with no job; a CLI job is niced, so it shares the
-    machine with other work."""
+    review screen runs at the lowest priority, so keypresses stay quick while every core
+    decodes; a CLI job is niced less, so it shares the machine with other work. Neither
+    is starved: alone on a machine, both run at full speed."""
     try:
-        os.nice(WORKER_NICE)
-        if background and hasattr(os, "SCHED_IDLE"):
-            os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
+        os.nice(SCREEN_JOB_NICE if background else CLI_JOB_NICE)
     except OSError:
         pass  # not allowed here: run at the caller's priority
 

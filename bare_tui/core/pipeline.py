@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from bare_tui.core import prompts
+from bare_tui.core import grammar, prompts
 from bare_tui.core.backends import Backend, Generation
 from bare_tui.core.store import Store, from_json, now, to_json
 from bare_tui.core.tasks import Sampling, Task
@@ -99,6 +99,23 @@ def open_slots(store: Store, task: Task, target: int) -> int:
     return target - count_candidates(store, task) - claimed
 
 
+def constrained(task: Task, sampling: Sampling, backend: Backend
+                ) -> tuple[Sampling, dict[str, Any]]:
+    """The stage's sampling with the recipe's grammar when the stage asks for it and the
+    backend takes one, and what a run records about it."""
+    if not sampling.constrain:
+        return sampling, {"constrained": False}
+    if not getattr(backend, "takes_grammar", False):
+        return sampling.replace(grammar=None), {
+            "constrained": False,
+            "grammar_notes": ["this backend takes no grammar: the format is only prompted"]}
+    if sampling.grammar:  # the recipe's own
+        return sampling, {"constrained": True, "grammar_notes": []}
+    built = grammar.build(task)
+    return sampling.replace(grammar=built.text), {"constrained": True,
+                                                  "grammar_notes": list(built.notes)}
+
+
 def _start(store: Store, kind: str, task: Task, backend: Backend, sampling: Sampling,
            rng_seed: int, target: int, **extra: Any) -> int:
     model = backend.describe()
@@ -156,14 +173,14 @@ def draft(store: Store, task: Task, backend: Backend, target: int, *,
           sampling: Sampling | None = None, rng_seed: int | None = None,
           on_sample: OnSample | None = None, stop: threading.Event | None = None) -> JobResult:
     """Draft with the base model until the task has `target` candidates."""
-    sampling = sampling or task.base
+    sampling, constraint = constrained(task, sampling or task.base, backend)
     stop = stop or threading.Event()
     planned = open_slots(store, task, target)
     if planned <= 0:
         return JobResult("draft", None, 0, 0, "nothing to do")
     seeds = _require_seeds(store, task)
     rng_seed = rng_seed if rng_seed is not None else secrets.randbits(31)
-    run_id = _start(store, "draft", task, backend, sampling, rng_seed, target)
+    run_id = _start(store, "draft", task, backend, sampling, rng_seed, target, **constraint)
 
     def body() -> tuple[int, int, bool]:
         produced = issued = 0
@@ -229,7 +246,7 @@ def refine(store: Store, task: Task, backend: Backend, *, limit: int | None = No
            sampling: Sampling | None = None, rng_seed: int | None = None,
            on_sample: OnSample | None = None, stop: threading.Event | None = None) -> JobResult:
     """Refine, one draft per call, every candidate of the task without a refinement."""
-    sampling = sampling or task.refine
+    sampling, constraint = constrained(task, sampling or task.refine, backend)
     stop = stop or threading.Event()
     pending = unrefined(store, task, limit, include_unparsed=include_unparsed)
     if not pending:
@@ -239,7 +256,7 @@ def refine(store: Store, task: Task, backend: Backend, *, limit: int | None = No
     static_shots = [s["fields"] for s in seeds[: task.shot_count]]
     rng_seed = rng_seed if rng_seed is not None else secrets.randbits(31)
     run_id = _start(store, "refine", task, backend, sampling, rng_seed, len(pending),
-                    refine_unparsed=include_unparsed)
+                    refine_unparsed=include_unparsed, **constraint)
 
     def body() -> tuple[int, int, bool]:
         produced = 0

@@ -34,6 +34,10 @@ class Sampling:
     repeat_penalty: float = 1.0
     max_tokens: int = 1000
     stop: tuple[str, ...] = ()
+    # Constrain the output to the recipe's structure with a grammar (core/grammar.py);
+    # `grammar` holds it once built (or a recipe's own, for the whole output).
+    constrain: bool = False
+    grammar: str | None = None
 
     def replace(self, **changes: Any) -> Sampling:
         values = {f.name: getattr(self, f.name) for f in fields(self)}
@@ -55,6 +59,7 @@ class Field:
     pattern_hint: str | None = None
     one_of: tuple[str, ...] = ()
     max_chars: int | None = None
+    grammar: str | None = None  # GBNF expression of the value (see core/grammar.py)
 
 
 @dataclass(frozen=True)
@@ -189,6 +194,7 @@ def _build_field(item: Any) -> Field:
         pattern_hint=item.get("pattern_hint"),
         one_of=tuple(str(v) for v in item.get("one_of", ())),
         max_chars=item.get("max_chars"),
+        grammar=item.get("grammar"),
     )
 
 

@@ -57,6 +57,7 @@ class LlamaCppBackend(OneAtATime):
         self.threads = options.threads or max(1, os.cpu_count() or 1)
         self._engine: ParallelEngine | None = None
         self._formatter: Any = None
+        self._grammars: dict[str, Any] = {}
         self.cpu_path = cpu_path.choose(model.path, options.cpu_path, threads=self.threads)
         try:
             from llama_cpp import Llama
@@ -84,8 +85,30 @@ class LlamaCppBackend(OneAtATime):
                 "device": where, "parallel": str(self.parallel),
                 "cpu_path": "fast" if self.cpu_path.fast else "safe"}
 
+    takes_grammar = True
+
+    def _grammar(self, text: str | None) -> Any:
+        if not text:
+            return None
+        if text not in self._grammars:
+            import llama_cpp
+            from llama_cpp import LlamaGrammar
+
+            # Parse it once against the vocabulary: a bad grammar is one line here, not
+            # a failure deep inside a generation.
+            sampler = llama_cpp.llama_sampler_init_grammar(
+                llama_cpp.llama_model_get_vocab(self.llama._model.model), text.encode(),
+                b"root")
+            if not sampler:
+                raise BareError("llama.cpp could not load the output grammar; check the "
+                                "recipe's field `grammar` entries")
+            llama_cpp.llama_sampler_free(sampler)
+            self._grammars[text] = LlamaGrammar.from_string(text, verbose=False)
+        return self._grammars[text]
+
     def _params(self, sampling: Sampling, seed: int) -> dict[str, Any]:
         return {
+            "grammar": self._grammar(sampling.grammar),
             "max_tokens": sampling.max_tokens,
             "temperature": sampling.temperature,
             "top_p": sampling.top_p,

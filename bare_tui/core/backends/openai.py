@@ -138,7 +138,14 @@ class OpenAIBackend:
         }
         if sampling.stop:
             params["stop"] = list(sampling.stop)
+        if sampling.grammar and self.takes_grammar:
+            params["grammar"] = sampling.grammar  # llama-server's and llama-cpp-python's
         return params
+
+    @property
+    def takes_grammar(self) -> bool:
+        """llama.cpp's servers take a GBNF `grammar`; others get the format by prompt."""
+        return self.engine == "llama.cpp"
 
     def _generation(self, answer: dict[str, Any], text: str, started: float) -> Generation:
         usage = answer.get("usage") or {}

@@ -51,9 +51,16 @@ class _Slot:
     last_token: int | None = None
 
 
-def _sampler(llama_cpp: Any, sampling: Sampling, seed: int) -> Any:
+def _sampler(llama_cpp: Any, vocab: Any, sampling: Sampling, seed: int) -> Any:
     chain = llama_cpp.llama_sampler_chain_init(llama_cpp.llama_sampler_chain_default_params())
     add = llama_cpp.llama_sampler_chain_add
+    if sampling.grammar:
+        # First, so that every later sampler only sees tokens the grammar allows.
+        grammar = llama_cpp.llama_sampler_init_grammar(vocab, sampling.grammar.encode(),
+                                                       b"root")
+        if not grammar:
+            raise BareError("llama.cpp could not load the output grammar")
+        add(chain, grammar)
     if sampling.repeat_penalty != 1.0:
         add(chain, llama_cpp.llama_sampler_init_penalties(PENALTY_LAST_N,
                                                           sampling.repeat_penalty, 0.0, 0.0))
@@ -170,7 +177,8 @@ class ParallelEngine:
         self.lib.llama_memory_seq_rm(self.memory, seq, -1, -1)
         if shared:
             self.lib.llama_memory_seq_cp(self.memory, self.holder_seq, seq, 0, shared)
-        return _Slot(seq, request, _sampler(self.lib, request.sampling, request.seed),
+        return _Slot(seq, request,
+                     _sampler(self.lib, self.vocab, request.sampling, request.seed),
                      pending=tokens[shared:], position=shared, started=time.perf_counter())
 
     def _finish(self, slot: _Slot, reason: str, cut: int | None = None) -> Generation:

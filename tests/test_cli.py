@@ -164,7 +164,7 @@ def test_stage_sampling_reaches_each_runs_params(tmp_path: Path):
     assert run_cli("seeds", "import", str(GSM8K_SEEDS), "--task", "gsm8k",
                    "--db", db).returncode == 0
     result = run_cli("run", "-n", "1", "--draft-temperature", "1.2", "--max-tokens", "8",
-                     "--refine-max-tokens", "12", "--db", db)
+                     "--refine-max-tokens", "12", "--refine-unparsed", "--db", db)
     assert result.returncode == 0, result.stderr
     with Store(db) as store:
         params = {r["kind"]: json.loads(r["params"])["sampling"]

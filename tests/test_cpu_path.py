@@ -101,3 +101,17 @@ def test_the_real_probe_on_this_machine(fresh_cache, capsys):
     # The verdict agrees with a second look, and the safe path always runs.
     assert cpu_path.try_load(model, fast=True).ok is verdict.fast
     assert cpu_path.try_load(model, fast=False).ok
+
+
+def test_a_remembered_verdict_is_used_until_forgotten(tmp_path, monkeypatch):
+    monkeypatch.setenv("BARE_TUI_CACHE", str(tmp_path))
+    assert cpu_path.known_verdict("auto") is None
+    cpu_path._write_cache(cpu_path._cache_key(), cpu_path.Verdict(False, "probe said so",
+                                                                  "probe"))
+    remembered = cpu_path.known_verdict("auto")
+    assert (remembered.fast, remembered.reason, remembered.source) == (
+        False, "probe said so", "cache")
+    assert cpu_path.choose(Path("/not/probed.gguf")) == remembered  # no probe needed
+    assert cpu_path.known_verdict("fast").fast is True  # the setting wins
+    cpu_path.forget()  # bare-tui doctor --reprobe
+    assert cpu_path.known_verdict("auto") is None

@@ -114,9 +114,13 @@ def _read_cache() -> dict[str, Any]:
     return data if isinstance(data, dict) else {}
 
 
-def _write_cache(key: str, verdict: Verdict) -> None:
+def _write_cache(key: str, verdict: Verdict | None) -> None:
+    """Remember a verdict for `key`, or forget it (None)."""
     data = _read_cache()
-    data[key] = {**asdict(verdict), "probed_at": time.time()}
+    if verdict is None:
+        data.pop(key, None)
+    else:
+        data[key] = {**asdict(verdict), "probed_at": time.time()}
     path = _cache_path()
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -160,12 +164,7 @@ def choose(model_path: Path, setting: str | None = None, *, threads: int | None 
 
 def forget() -> None:
     """Drop this machine's remembered verdict, so the next load probes again."""
-    data = _read_cache()
-    if data.pop(_cache_key(), None) is not None:
-        path = _cache_path()
-        tmp = path.with_suffix(f".{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(data, indent=1))
-        os.replace(tmp, path)
+    _write_cache(_cache_key(), None)
 
 
 def known_verdict(setting: str | None = None) -> Verdict | None:

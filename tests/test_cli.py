@@ -43,8 +43,19 @@ def test_malformed_seed_files_report_file_and_line(tmp_path: Path):
 
 
 def test_unknown_task(tmp_path: Path):
-    one_line_error(run_cli("status", "--task", "nope", "--db", str(tmp_path / "w.db")),
+    db = str(tmp_path / "w.db")
+    run_cli("seeds", "import", str(GSM8K_SEEDS), "--task", "gsm8k", "--db", db)
+    one_line_error(run_cli("status", "--task", "nope", "--db", db),
                    "unknown task 'nope'", "gsm8k")
+
+
+@pytest.mark.parametrize("command", [("status",), ("export", "x.jsonl"), ("accept", "1"),
+                                     ("undo",), ("refine",), ("stats",)])
+def test_commands_that_only_read_never_create_a_workspace(tmp_path: Path, command):
+    """In an empty folder, they say there is none and how to make one."""
+    one_line_error(run_cli(*command, cwd=tmp_path), "no workspace at data/bare.db",
+                   "`bare-tui demo`", "seeds import")
+    assert list(tmp_path.iterdir()) == []
 
 
 @pytest.mark.parametrize("content", [None, b"plain text", b"GGUF\x03\x00\x00\x00\x01"])
@@ -70,6 +81,7 @@ def test_unwritable_export_path(tmp_path: Path):
 
 def test_decisions_on_unknown_ids_and_bad_flags(tmp_path: Path):
     db = str(tmp_path / "w.db")
+    run_cli("seeds", "import", str(GSM8K_SEEDS), "--task", "gsm8k", "--db", db)
     one_line_error(run_cli("accept", "5", "--db", db), "no candidate with id 5")
     one_line_error(run_cli("draft", "--db", db, "--task", "gsm8k"), "-n N")
     result = run_cli("draft", "-n", "x")
@@ -111,7 +123,8 @@ def test_config_file_and_environment(tmp_path: Path):
     config.write_text('[workspace]\ndb = "from-config.db"\n')
     run_cli("seeds", "import", str(GSM8K_SEEDS), "--task", "gsm8k", cwd=tmp_path)
     assert (tmp_path / "from-config.db").is_file()
-    run_cli("status", cwd=tmp_path, env={"BARE_TUI_DB": str(tmp_path / "env.db")})
+    run_cli("seeds", "import", str(GSM8K_SEEDS), "--task", "gsm8k", cwd=tmp_path,
+            env={"BARE_TUI_DB": str(tmp_path / "env.db")})
     assert (tmp_path / "env.db").is_file()
     config.write_text("[models]\nctx = 'big'\n")
     one_line_error(run_cli("status", cwd=tmp_path), "ctx must be a whole number")

@@ -33,6 +33,9 @@ def test_csv_with_mapping(store, gsm8k, tmp_path: Path):
     [
         ("bad.jsonl", '{"question": "a", "answer": "b"}\n{"question": "c", "answer": \n',
          "bad.jsonl:2: invalid JSON"),
+        # The message keeps the position (issue: it was cut after "at").
+        ("bad.jsonl", '{"question": "a b", "answer": "c"}\n{"question": "x\x01", "answer": 1}\n',
+         "bad.jsonl:2: invalid JSON: Invalid control character at column 16"),
         ("bad.jsonl", '{"question": "a", "answer": "b"}\n\n[1, 2]\n',
          "bad.jsonl:3: expected a JSON object"),
         ("bad.jsonl", '{"question": "a", "answer": "b"}\n{"question": "c"}\n',

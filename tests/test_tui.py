@@ -254,6 +254,8 @@ async def test_help_lists_every_key_and_palette_has_every_action(review_db):
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("question_mark")
         assert isinstance(app.screen, HelpScreen)
+        shown = " ".join(str(static.render()) for static in app.screen.query(".hint"))
+        assert "changed in the [keys] table of the config file" in shown
         await pilot.press("escape")
         titles = [c.title for c in app.get_system_commands(app.review)]
         for key in KEYS:

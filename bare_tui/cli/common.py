@@ -134,10 +134,12 @@ def settings(args: argparse.Namespace):
                        **{name: getattr(args, name, None) for name in SETTING_FLAGS})
 
 
-def open_store(args: argparse.Namespace):
+def open_store(args: argparse.Namespace, *, create: bool = False):
+    """The workspace; only commands that make one (seeds import, draft, run, demo) pass
+    `create`: the others, read-only ones above all, never leave an empty file behind."""
     from bare_tui.core.store import Store
 
-    return Store(settings(args).db)
+    return Store(settings(args).db, create=create)
 
 
 def resolve_task(store: Any, args: argparse.Namespace):

@@ -95,7 +95,7 @@ def generate(store: Any, task: Any, args: argparse.Namespace, stop: Any, *,
 def _pipeline_command(draft: bool, refine: bool) -> Callable[[argparse.Namespace], int]:
     def command(args: argparse.Namespace) -> int:
         out = console(stderr=True)
-        with open_store(args) as store:
+        with open_store(args, create=draft) as store:
             store.mark_interrupted_runs()
             task = resolve_task(store, args)
             with graceful_stop(out) as stop:
@@ -128,7 +128,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     interactive = sys.stdin.isatty() and sys.stdout.isatty() and not args.headless
     args.task = args.task or "gsm8k"
     target = args.n
-    with open_store(args) as store:
+    with open_store(args, create=True) as store:
         store.mark_interrupted_runs()
         task = tasks.resolve(store, args.task)
         result = import_seeds(store, task, _demo_seeds())

@@ -42,7 +42,7 @@ def cmd_seeds_import(args: argparse.Namespace) -> int:
     from bare_tui.core.seeds import import_seeds, parse_mapping
 
     mapping = parse_mapping(args.map or [])
-    with open_store(args) as store:
+    with open_store(args, create=True) as store:
         task = resolve_task(store, args)
         result = import_seeds(store, task, args.file, mapping)
     dup = f" ({result.duplicates} already present, skipped)" if result.duplicates else ""

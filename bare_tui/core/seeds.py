@@ -44,7 +44,10 @@ def _records(path: Path, kind: str) -> Iterator[tuple[int, Any]]:
                 try:
                     yield number, json.loads(line)
                 except json.JSONDecodeError as exc:
-                    raise BareError(f"{path}:{number}: invalid JSON: {exc.msg}") from None
+                    # Some messages end in "at", waiting for the position.
+                    raise BareError(f"{path}:{number}: invalid JSON: "
+                                    f"{exc.msg.removesuffix(' at')} at column {exc.colno}"
+                                    ) from None
         else:
             reader = csv.DictReader(handle, delimiter="\t" if kind == "tsv" else ",")
             if not reader.fieldnames:

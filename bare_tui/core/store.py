@@ -144,8 +144,11 @@ MIGRATIONS = {1: _migrate_v1, 2: _migrate_v2, 3: _migrate_v3}
 class Store:
     """A workspace database. Open one per thread (sqlite3 connections are not shared)."""
 
-    def __init__(self, path: str | Path):
+    def __init__(self, path: str | Path, *, create: bool = True):
         self.path = Path(path)
+        if not create and not self.path.exists():
+            raise BareError(f"no workspace at {self.path}: `bare-tui demo`, or `bare-tui seeds "
+                            "import FILE --task NAME`, makes one (or pass --db PATH)")
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             conn = sqlite3.connect(

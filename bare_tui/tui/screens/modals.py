@@ -136,11 +136,13 @@ class HelpScreen(ModalScreen[None]):
         with VerticalScroll():
             yield Label("Keys", classes="title")
             yield Static(table)
+            # Plain text: our own words are not markup either ("[keys]" stays).
             yield Static("In the list: · pending  ✓ accepted  ✗ rejected;  ! fails the "
-                         "recipe's checks;  r refined,  e edited.", classes="hint")
+                         "recipe's checks;  r refined,  e edited.", classes="hint",
+                         markup=False)
             yield Static("Every action is also in the command palette (ctrl+p). Keys can be "
                          "changed in the [keys] table of the config file. Escape closes.",
-                         classes="hint")
+                         classes="hint", markup=False)
 
     def action_close(self) -> None:
         self.dismiss(None)

@@ -103,3 +103,35 @@ async def test_g_beside_a_cli_run_ends_with_exactly_the_target(review_db, tmp_pa
         assert store.scalar("SELECT count(*) FROM candidates") == max(targets) >= 9
         assert store.scalar("SELECT sum(reserved) FROM runs") == 0
         assert unrefined_parsed(store.conn) == 0
+
+
+@pytest.mark.models
+async def test_quitting_during_a_job_records_it_interrupted_and_says_what_is_left(
+        review_db, monkeypatch):
+    from bare_tui.cli.review import unfinished
+    from bare_tui.core import tasks
+
+    monkeypatch.setenv("BARE_TUI_LEASE", "off")
+    app = make_app(review_db, poll_s=0.2, max_tokens=24, parallel=2)
+    async with app.run_test(size=SIZE) as pilot:
+        app.start_generation(40)
+        await _until(lambda: app.job_pid is not None and len(_rows(review_db)) >= 6)
+        worker = app.job_pid
+        await pilot.press("q")
+    for _ in range(300):  # the worker ends on its own, recording why
+        try:
+            os.kill(worker, 0)
+        except ProcessLookupError:
+            break
+        await asyncio.sleep(0.1)
+    with Store(review_db) as store:
+        runs = store.query("SELECT status, error FROM runs WHERE model != 'scripted'")
+        assert [r["status"] for r in runs] == ["interrupted"]
+        assert "No screen" not in (runs[0]["error"] or "")
+        task = tasks.resolve(store, "gsm8k")
+        made = len(_rows(review_db))
+        lines = unfinished(store, task, target=45)
+    assert lines[0] == (f"the task has {made} of 45 candidates: `bare-tui run -n 45 --task "
+                        "gsm8k` makes the rest")
+    assert lines[1].endswith("drafts are not refined yet: `bare-tui refine --task gsm8k` "
+                             "refines them")

@@ -141,7 +141,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         if not interactive:
             print_status(store, task)
     if interactive:
-        return open_review(args, task, generate=max(0, remaining))
+        return open_review(args, task, generate=max(0, remaining), target=target)
     args.status, args.include_invalid = "any", False
     return cmd_export(args)
 

@@ -83,12 +83,32 @@ def cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
-def open_review(args: argparse.Namespace, task: Any, generate: int = 0) -> int:
+def open_review(args: argparse.Namespace, task: Any, generate: int = 0,
+                target: int | None = None) -> int:
     from bare_tui.tui.app import BareApp
 
     BareApp(settings(args), task, generate=generate,
             max_tokens=getattr(args, "max_tokens", None)).run()
+    with open_store(args) as store:
+        for line in unfinished(store, task, target):
+            console(stderr=True).print(line, markup=False, soft_wrap=True)
     return 0
+
+
+def unfinished(store: Any, task: Any, target: int | None = None) -> list[str]:
+    """What a job stopped on the way left to do, and the command that does it."""
+    from bare_tui.core import pipeline
+
+    lines = []
+    have = pipeline.count_candidates(store, task)
+    if target is not None and have < target:
+        lines.append(f"the task has {have} of {target} candidates: `bare-tui run -n {target} "
+                     f"--task {task.name}` makes the rest")
+    waiting = len(pipeline.unrefined(store, task))
+    if waiting:
+        lines.append(f"{waiting} drafts are not refined yet: `bare-tui refine --task "
+                     f"{task.name}` refines them")
+    return lines
 
 
 def cmd_review(args: argparse.Namespace) -> int:

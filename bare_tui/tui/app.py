@@ -3,7 +3,10 @@ refresh that shows what other processes (a CLI run, another curator) commit."""
 
 from __future__ import annotations
 
+import contextlib
 import gc
+import os
+import signal
 import threading
 from collections.abc import Iterable
 from functools import partial
@@ -71,6 +74,11 @@ class BareApp(App):
 
     def on_unmount(self) -> None:
         self._stop.set()
+        if self.job_pid is not None:
+            # Quitting ends the job now; its run is recorded as interrupted, and what it
+            # committed stays (the CLI says how to finish the rest).
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self.job_pid, signal.SIGTERM)
         self.store.close()
 
     def count_statuses(self) -> dict[str, int]:
@@ -127,7 +135,8 @@ class BareApp(App):
         meter: list[Meter] = []
 
         def show(text: str) -> None:
-            self.call_from_thread(self.review.set_job_line, text)
+            if self.is_running:
+                self.call_from_thread(self.review.set_job_line, text)
 
         def on_stage(kind: str, planned: int, where: str) -> None:
             meter[:] = [Meter(f"job: {kind} ({where})", planned)]
@@ -162,7 +171,8 @@ class BareApp(App):
             line = f"job: {message}"
         finally:
             self.job_pid = None
-            self.call_from_thread(self._job_done, message, severity, line)
+            if self.is_running:
+                self.call_from_thread(self._job_done, message, severity, line)
 
     def _job_done(self, message: str, severity: str, line: str = "") -> None:
         self.job_running = False

@@ -94,9 +94,7 @@ def count_candidates(store: Store, task: Task) -> int:
 def open_slots(store: Store, task: Task, target: int) -> int:
     """Candidates still to make for `target`, less the slots running jobs have claimed."""
     store.mark_interrupted_runs()
-    claimed = store.scalar("SELECT coalesce(sum(reserved), 0) FROM runs"
-                           " WHERE task = ? AND status = 'running'", (task.name,))
-    return target - count_candidates(store, task) - claimed
+    return target - store.taken_slots(task.name)
 
 
 def constrained(task: Task, sampling: Sampling, backend: Backend

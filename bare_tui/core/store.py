@@ -276,17 +276,20 @@ class Store:
         finishes, or when its process is found dead."""
         self.mark_interrupted_runs()
         with self.transaction():
-            taken = self.scalar(
-                "SELECT (SELECT count(*) FROM candidates WHERE task = ?)"
-                " + (SELECT coalesce(sum(reserved), 0) FROM runs"
-                "    WHERE task = ? AND status = 'running')", (task, task))
-            if taken >= target:
+            if self.taken_slots(task) >= target:
                 return None
             self.conn.execute("UPDATE runs SET reserved = reserved + 1 WHERE id = ?", (run_id,))
             index = self.scalar("SELECT drafts_issued FROM tasks WHERE name = ?", (task,)) or 0
             self.conn.execute("UPDATE tasks SET drafts_issued = ? WHERE name = ?",
                               (index + 1, task))
             return int(index)
+
+    def taken_slots(self, task: str) -> int:
+        """A task's candidates plus the slots its running jobs have claimed."""
+        return self.scalar(
+            "SELECT (SELECT count(*) FROM candidates WHERE task = ?)"
+            " + (SELECT coalesce(sum(reserved), 0) FROM runs"
+            "    WHERE task = ? AND status = 'running')", (task, task))
 
     def fill_slot(self, run_id: int) -> None:
         """A reserved slot became a candidate (call inside the sample's transaction)."""

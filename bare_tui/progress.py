@@ -32,10 +32,10 @@ class JobProgress:
         if self.console.is_terminal:
             self._progress = Progress(
                 SpinnerColumn(),
-                TextColumn("[bold]{task.description}"),
+                TextColumn("{task.description}", markup=False, style="bold"),
                 BarColumn(),
                 MofNCompleteColumn(),
-                TextColumn("{task.fields[rates]}"),
+                TextColumn("{task.fields[rates]}", markup=False),
                 TextColumn("ETA"),
                 TimeRemainingColumn(),
                 console=self.console,

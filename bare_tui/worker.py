@@ -170,7 +170,7 @@ def _give_back_slots(settings: Settings, why: str) -> None:
     from bare_tui.core.store import Store
 
     try:
-        with Store(settings.db) as store:
+        with Store(settings.db, create=False) as store:
             store.mark_interrupted_runs(error=why)
     except BareError:
         pass  # the next job on this workspace does it
@@ -258,7 +258,7 @@ def _child(settings: Settings, request: JobRequest, emit: _Emitter) -> int:
                  "(once per machine)")
         return open_backend(role, settings)
 
-    with Store(settings.db) as store:
+    with Store(settings.db, create=False) as store:
         task = tasks.resolve(store, request.task)
         try:
             results = pipeline.generate(

@@ -8,7 +8,7 @@ from bare_tui.errors import BareError
 
 
 def test_new_workspace_has_schema_wal_and_busy_timeout(tmp_path: Path):
-    with Store(tmp_path / "w" / "bare.db") as store:
+    with Store(tmp_path / "w" / "bare.db", make_folder=True) as store:
         assert store.schema_version == SCHEMA_VERSION
         assert store.scalar("PRAGMA journal_mode") == "wal"
         assert store.scalar("PRAGMA busy_timeout") >= 5000
@@ -46,7 +46,7 @@ def test_newer_schema_is_refused_with_one_line(tmp_path: Path):
 def test_unwritable_location_is_one_line(tmp_path: Path):
     blocker = tmp_path / "file"
     blocker.write_text("x")
-    with pytest.raises(BareError, match="cannot open workspace database"):
+    with pytest.raises(BareError, match="cannot create workspace .*does not exist"):
         Store(blocker / "bare.db")
 
 

@@ -12,8 +12,8 @@ from bare_tui.core import review
 from bare_tui.core.queue import FILTERS
 from bare_tui.core.review import State
 from bare_tui.core.store import Store
+from bare_tui.text import clean
 from bare_tui.tui.keys import KEYS
-from bare_tui.tui.safe import clean
 from bare_tui.tui.screens.edit import EditScreen
 from bare_tui.tui.screens.modals import ExportScreen, HelpScreen
 from bare_tui.tui.widgets.diff_view import MODES, DiffView

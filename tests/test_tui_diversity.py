@@ -9,8 +9,8 @@ from bare_tui.core import curation, embeddings, pipeline, review, tasks
 from bare_tui.core.review import State
 from bare_tui.core.seeds import import_seeds
 from bare_tui.core.store import Store
-from bare_tui.tui.screens.clusters import ClustersScreen, ConfirmScreen
-from bare_tui.tui.screens.modals import StatsScreen
+from bare_tui.tui.screens.clusters import ClustersScreen
+from bare_tui.tui.screens.modals import ConfirmScreen, StatsScreen
 from bare_tui.tui.widgets.diff_view import DiffView
 from conftest import DRAFTS, GSM8K_SEEDS, ScriptedBackend, make_app
 

@@ -8,12 +8,14 @@ traceback. Heavy libraries load only inside the commands that need them.
 from __future__ import annotations
 
 import argparse
+import sqlite3
 import sys
 
 from bare_tui import __version__
 from bare_tui.cli import diversity, generation, review, setup
 from bare_tui.cli.common import EXIT_ERROR, Parser
 from bare_tui.errors import BareError
+from bare_tui.text import one_line
 
 EXIT_INTERRUPTED = 130
 
@@ -43,10 +45,14 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.func(args)
     except BareError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {one_line(exc)}", file=sys.stderr)
         return EXIT_ERROR
     except KeyboardInterrupt:
         print("interrupted; committed samples are kept, rerun to continue", file=sys.stderr)
         return EXIT_INTERRUPTED
     except BrokenPipeError:
+        return EXIT_ERROR
+    except sqlite3.Error as exc:
+        # Reads outside a transaction (writes say it themselves, as a BareError).
+        print(f"error: the workspace database: {one_line(exc)}", file=sys.stderr)
         return EXIT_ERROR

@@ -18,14 +18,19 @@ class Parser(argparse.ArgumentParser):
     """argparse with one-line errors that say where to read more."""
 
     def error(self, message: str) -> NoReturn:
-        print(f"error: {self.prog}: {message} (see `{self.prog} --help`)", file=sys.stderr)
+        from bare_tui.text import one_line
+
+        print(f"error: {self.prog}: {one_line(message)} (see `{self.prog} --help`)",
+              file=sys.stderr)
         sys.exit(EXIT_USAGE)
 
 
 def console(stderr: bool = False):
+    """Rich output that never parses markup: printed text comes from outside too (paths,
+    names, model output), and it goes through `bare_tui.text.clean` first."""
     from rich.console import Console
 
-    return Console(stderr=stderr, highlight=False)
+    return Console(stderr=stderr, highlight=False, markup=False)
 
 
 def at_least(minimum: int) -> Callable[[str], int]:
@@ -137,9 +142,12 @@ def settings(args: argparse.Namespace):
 def open_store(args: argparse.Namespace, *, create: bool = False):
     """The workspace; only commands that make one (seeds import, draft, run, demo) pass
     `create`: the others, read-only ones above all, never leave an empty file behind."""
+    from bare_tui.config import Settings
     from bare_tui.core.store import Store
 
-    return Store(settings(args).db, create=create)
+    db = settings(args).db
+    # Only the default data/bare.db gets its folder made; a path given must have one.
+    return Store(db, create=create, make_folder=create and db == Settings().db)
 
 
 def resolve_task(store: Any, args: argparse.Namespace):
@@ -157,7 +165,8 @@ def graceful_stop(out: Any) -> Iterator[threading.Event]:
         if stop.is_set():
             raise KeyboardInterrupt
         stop.set()
-        out.print("[yellow]stopping after the current sample (Ctrl-C again to stop now)")
+        out.print("stopping after the current sample (Ctrl-C again to stop now)",
+                  style="yellow")
 
     previous = signal.signal(signal.SIGINT, handler)
     try:

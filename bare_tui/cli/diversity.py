@@ -61,7 +61,7 @@ def cmd_stats(args: argparse.Namespace) -> int:
             how = (f"histogram from a sample of {result.pairs:,} pairs: mean "
                    f"{result.sample_mean:.4f} ± {3 * result.sample_stderr:.4f} (3 SE)"
                    if result.sampled else f"histogram of all {result.pairs:,} pairs")
-            out.print(f"\n[bold]{name}[/]: {result.size} items, mean similarity "
+            out.print(f"\n{name}: {result.size} items, mean similarity "
                       f"{result.mean_similarity:.4f} (exact); {how}")
             if args.histogram:
                 out.print(diversity.histogram_text(result), highlight=False, markup=False)
@@ -76,7 +76,7 @@ def cmd_cluster(args: argparse.Namespace) -> int:
     from rich.table import Table
 
     from bare_tui.core import curation
-    from bare_tui.tui.safe import clean
+    from bare_tui.text import clean
 
     reviewer = args.reviewer or settings(args).reviewer
     with open_store(args) as store:
@@ -101,6 +101,7 @@ def cmd_cluster(args: argparse.Namespace) -> int:
 
 def cmd_dedup(args: argparse.Namespace) -> int:
     from bare_tui.core import curation
+    from bare_tui.text import clean
 
     reviewer = args.reviewer or settings(args).reviewer
     with open_store(args) as store:
@@ -109,7 +110,7 @@ def cmd_dedup(args: argparse.Namespace) -> int:
                                   dry_run=args.dry_run)
     verb = "would reject" if args.dry_run else "rejected"
     for candidate_id, reason in rejected.items():
-        console().print(f"#{candidate_id}: {reason}", markup=False)
+        console().print(f"#{candidate_id}: {clean(reason)}")
     console().print(f"{verb} {len(rejected)} near-duplicates (threshold {args.threshold})"
                     + ("" if args.dry_run or not rejected else "; bare-tui undo reverts it"))
     return 0

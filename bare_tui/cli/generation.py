@@ -26,6 +26,7 @@ from bare_tui.cli.common import (
 )
 from bare_tui.cli.review import cmd_export, print_status
 from bare_tui.errors import BareError
+from bare_tui.text import clean
 
 DEMO_MAX_TOKENS = 300  # keeps the first run short on a laptop CPU; override with --max-tokens
 DEMO_FIRST = 3  # drafted before the review opens; the rest are made in the background
@@ -69,10 +70,10 @@ def generate(store: Any, task: Any, args: argparse.Namespace, stop: Any, *,
     def on_stage(kind: str, planned: int, where: str) -> None:
         if stage:
             stage.pop().__exit__(None, None, None)
-        out.print(f"{kind}: {planned} samples on {where}")
+        out.print(f"{kind}: {planned} samples on {clean(where)}")
         stage.append(JobProgress(out, f"{kind} {task.name}", planned).__enter__())
 
-    listener = Listener(on_note=lambda text: out.print(text, markup=False, soft_wrap=True),
+    listener = Listener(on_note=lambda text: out.print(clean(text), soft_wrap=True),
                         on_stage=on_stage, on_sample=lambda sample: stage[-1](sample))
     try:
         results = run_job(settings(args), request, listener, stop)
@@ -88,8 +89,8 @@ def generate(store: Any, task: Any, args: argparse.Namespace, stop: Any, *,
                   "--refine-unparsed refines their raw text", soft_wrap=True)
     for result in results:
         if result.status == "cancelled":
-            out.print(f"[yellow]{result.kind}: stopped after {result.produced} of "
-                      f"{result.planned}; rerun the same command to continue")
+            out.print(f"{result.kind}: stopped after {result.produced} of "
+                      f"{result.planned}; rerun the same command to continue", style="yellow")
 
 
 def _pipeline_command(draft: bool, refine: bool) -> Callable[[argparse.Namespace], int]:

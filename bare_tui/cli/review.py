@@ -16,15 +16,17 @@ from bare_tui.cli.common import (
     settings,
     workspace_options,
 )
+from bare_tui.text import clean
 
 
 def print_status(store: Any, task: Any) -> None:
     from rich.table import Table
+    from rich.text import Text
 
     from bare_tui.core.review import status_counts
 
     counts = status_counts(store, task.name)
-    table = Table(title=f"task {task.name} in {store.path}", show_header=False)
+    table = Table(title=Text(f"task {task.name} in {clean(store.path)}"), show_header=False)
     for key, value in counts.items():
         table.add_row(key.replace("_", " "), str(value))
     console().print(table)
@@ -60,7 +62,7 @@ def _history(action: str) -> Callable[[argparse.Namespace], int]:
         with open_store(args) as store:
             touched = getattr(review, action)(store, reviewer)
         if not touched:
-            console().print(f"nothing to {action} for reviewer {reviewer}", markup=False)
+            console().print(f"nothing to {action} for reviewer {clean(reviewer)}")
         else:
             console().print(f"{action}: candidates {', '.join(map(str, touched))}")
         return 0
@@ -78,8 +80,8 @@ def cmd_export(args: argparse.Namespace) -> int:
     skipped = result.skipped_invalid + result.skipped_unparsed
     note = (f" (skipped {result.skipped_invalid} failing validation, "
             f"{result.skipped_unparsed} unparsed)") if skipped else ""
-    console().print(f"wrote {result.written} items to {result.path}{note}; "
-                    f"manifest {result.manifest_path}", markup=False)
+    console().print(f"wrote {result.written} items to {clean(result.path)}{note}; "
+                    f"manifest {clean(result.manifest_path)}")
     return 0
 
 
@@ -91,7 +93,7 @@ def open_review(args: argparse.Namespace, task: Any, generate: int = 0,
             max_tokens=getattr(args, "max_tokens", None)).run()
     with open_store(args) as store:
         for line in unfinished(store, task, target):
-            console(stderr=True).print(line, markup=False, soft_wrap=True)
+            console(stderr=True).print(clean(line), soft_wrap=True)
     return 0
 
 

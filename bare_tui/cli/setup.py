@@ -15,6 +15,7 @@ from bare_tui.cli.common import (
     workspace_options,
 )
 from bare_tui.errors import BareError
+from bare_tui.text import clean
 
 
 def cmd_tasks(args: argparse.Namespace) -> int:
@@ -83,15 +84,16 @@ def cmd_models(args: argparse.Namespace) -> int:
         try:
             model.metadata  # noqa: B018 - a file that is not GGUF is listed with its error
         except BareError as exc:
-            table.add_row(model.name, "-", _size(model.size_bytes), Text(str(exc), style="red"),
-                          "", "", "", str(model.path))
+            table.add_row(clean(model.name), "-", _size(model.size_bytes),
+                          Text(clean(exc), style="red"), "", "", "", clean(model.path))
             continue
         roles = [role for role, path in chosen.items() if path == model.path]
         role = ", ".join(f"{r} (in use)" for r in roles) or (model.default_role or "-")
-        table.add_row(model.name, role, _size(model.size_bytes), model.architecture,
+        table.add_row(clean(model.name), role, _size(model.size_bytes),
+                      clean(model.architecture),
                       str(model.context_length or "?"),
                       "yes" if model.has_chat_template else "no",
-                      model.sha256[:12], str(model.path))
+                      model.sha256[:12], clean(model.path))
     console().print(table)
     return 0
 
@@ -113,10 +115,10 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     for check in doctor.run_checks(setup):
         line = Text()
         line.append(f"{check.status:<4} ", style=styles[check.status])
-        line.append(f"{check.name}: {check.detail}")
+        line.append(f"{check.name}: {clean(check.detail)}")
         if check.fix:
             label = "note" if check.status == doctor.OK else "fix"
-            line.append(f" -> {label}: {check.fix}", style="dim" if label == "note" else "")
+            line.append(f" -> {label}: {clean(check.fix)}", style="dim" if label == "note" else "")
         out.print(line, soft_wrap=True)
         failed += check.status == doctor.FAIL
     if failed:

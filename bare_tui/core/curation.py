@@ -166,13 +166,14 @@ def cluster_members(store: Store, task: Task, cluster: int) -> list[int]:
         (task.name, cluster))]
 
 
-def decide_cluster(store: Store, task: Task, cluster: int, action: str, reviewer: str
-                   ) -> list[int]:
+def decide_cluster(store: Store, task: Task, cluster: int, action: str, reviewer: str,
+                   session: review.Session | None = None) -> list[int]:
     """Accept or reject a whole cluster as one undoable step."""
     members = cluster_members(store, task, cluster)
     if not members:
         raise BareError(f"no cluster {cluster} in task {task.name}: run `bare-tui cluster`")
-    review.decide(store, members, action, reviewer, reason=f"cluster {cluster}")
+    review.decide(store, members, action, reviewer, reason=f"cluster {cluster}",
+                  session=session)
     return members
 
 

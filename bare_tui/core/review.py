@@ -4,12 +4,19 @@ Every decision is appended to `events` with the candidate's state before and aft
 and `decisions` (the current state) is updated in the same transaction. Decisions made
 together (a bulk action) share a `group_id` and undo as one step. Undo and redo are
 events too, so the history survives restarts and the audit trail is complete.
+
+Undo and redo never overwrite a later decision: when a candidate of the step was
+decided since (by another reviewer, or by the same name in another window), they refuse
+and say who decided what. A session (one TUI window) is told before it reverts a step
+another window of the same reviewer made while it was open (`OtherSession`); steps
+made before it opened (an earlier run, a CLI command) undo as usual.
 """
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterable, Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from bare_tui.core.store import Store, from_json, now, to_json
@@ -71,13 +78,27 @@ def _next_state(store: Store, candidate_id: int, before: State, action: str,
     raise BareError(f"unknown decision {action!r} (known: {', '.join(DECISIONS)})")
 
 
+@dataclass(frozen=True)
+class Session:
+    """One window's identity in the event log, and when it opened."""
+
+    id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    started_at: float = field(default_factory=now)
+
+
+class OtherSession(BareError):
+    """The step undo or redo would revert was made by another window while this one was
+    open."""
+
+
 def _write(store: Store, group_id: int, candidate_id: int, action: str, reviewer: str,
            before: State, after: State, reason: str | None = None,
-           target_group: int | None = None) -> None:
+           target_group: int | None = None, session: Session | None = None) -> None:
     event_id = store.insert("events", {
         "group_id": group_id, "candidate_id": candidate_id, "action": action,
         "reviewer": reviewer, "reason": reason, "before": before.to_json(),
         "after": after.to_json(), "target_group": target_group, "created_at": now(),
+        "session": session and session.id,
     })
     store.conn.execute(
         "INSERT INTO decisions (candidate_id, status, version, final_fields, reviewer, reason,"
@@ -97,7 +118,7 @@ def _next_group(store: Store) -> int:
 
 def decide(store: Store, candidate_ids: Iterable[int], action: str, reviewer: str, *,
            reason: str | None = None, fields: Mapping[str, str] | None = None,
-           reasons: Mapping[int, str] | None = None) -> int:
+           reasons: Mapping[int, str] | None = None, session: Session | None = None) -> int:
     """Apply one decision to one or more candidates as a single undoable step;
     `reasons` gives a candidate its own reason instead of `reason`."""
     ids = list(dict.fromkeys(int(i) for i in candidate_ids))
@@ -114,7 +135,8 @@ def decide(store: Store, candidate_ids: Iterable[int], action: str, reviewer: st
             why = (reasons or {}).get(candidate_id, reason)
             before = current(store, candidate_id)
             after = _next_state(store, candidate_id, before, action, why, fields)
-            _write(store, group_id, candidate_id, action, reviewer, before, after, why)
+            _write(store, group_id, candidate_id, action, reviewer, before, after, why,
+                   session=session)
     return group_id
 
 
@@ -140,7 +162,31 @@ def _stacks(store: Store, reviewer: str) -> tuple[list[int], list[int]]:
     return done, undone
 
 
-def _replay(store: Store, reviewer: str, action: str) -> list[int]:
+def _check_unchanged(store: Store, reviewer: str, target: int, action: str,
+                     ids: list[int]) -> None:
+    """Refuse when a candidate of the step was decided since by someone else. Its current
+    decision is the step's own last event (undo) or the undo that reverted it (redo),
+    unless the reviewer's own later undo/redo steps put it back since."""
+    for candidate_id in dict.fromkeys(ids):
+        if action == "undo":
+            expected = store.scalar("SELECT max(id) FROM events WHERE group_id = ?"
+                                    " AND candidate_id = ?", (target, candidate_id))
+        else:
+            expected = store.scalar("SELECT max(id) FROM events WHERE action = 'undo'"
+                                    " AND target_group = ? AND candidate_id = ?",
+                                    (target, candidate_id))
+        row = store.conn.execute(
+            "SELECT e.id, e.action, e.reviewer FROM decisions d"
+            " JOIN events e ON e.id = d.event_id WHERE d.candidate_id = ?", (candidate_id,)
+        ).fetchone()
+        if row is not None and row[0] != expected and (
+                row[2] != reviewer or row[1] not in ("undo", "redo")):
+            raise BareError(
+                f"cannot {action}: #{candidate_id} was decided since ({row[1]} by {row[2]}), "
+                f"and {action} would overwrite that; decide #{candidate_id} again instead")
+
+
+def _replay(store: Store, reviewer: str, action: str, session: Session | None) -> list[int]:
     with store.transaction():
         done, undone = _stacks(store, reviewer)
         stack = done if action == "undo" else undone
@@ -148,26 +194,36 @@ def _replay(store: Store, reviewer: str, action: str) -> list[int]:
             return []
         target = stack[-1]
         events = store.conn.execute(
-            "SELECT candidate_id, before, after FROM events WHERE group_id = ? ORDER BY id",
-            (target,),
+            "SELECT candidate_id, before, after, session, action, created_at FROM events"
+            " WHERE group_id = ? ORDER BY id", (target,),
         ).fetchall()
+        ids = list(dict.fromkeys(row[0] for row in events))
+        _check_unchanged(store, reviewer, target, action, ids)
+        made_in, verb, made_at = events[0][3], events[0][4], events[0][5]
+        if session is not None and made_in != session.id and made_at >= session.started_at:
+            shown = ", ".join(f"#{i}" for i in ids[:5]) + (" ..." if len(ids) > 5 else "")
+            raise OtherSession(f"{reviewer}'s latest step ({verb} {shown}) was made in another "
+                               f"window or command; {action} it anyway?")
         group_id = _next_group(store)
         # Undo walks the group backwards so a candidate touched twice ends at its first state.
-        for candidate_id, before, after in (reversed(events) if action == "undo" else events):
+        for candidate_id, before, after, *_ in (
+                reversed(events) if action == "undo" else events):
             restored = State.from_json(before if action == "undo" else after)
             _write(store, group_id, candidate_id, action, reviewer,
-                   current(store, candidate_id), restored, target_group=target)
-        return [row[0] for row in events]
+                   current(store, candidate_id), restored, target_group=target,
+                   session=session)
+        return ids
 
 
-def undo(store: Store, reviewer: str) -> list[int]:
-    """Undo the reviewer's latest decision step; returns the candidate ids it touched."""
-    return _replay(store, reviewer, "undo")
+def undo(store: Store, reviewer: str, session: Session | None = None) -> list[int]:
+    """Undo the reviewer's latest decision step; returns the candidate ids it touched.
+    With `session`, a step another window made while it was open raises OtherSession."""
+    return _replay(store, reviewer, "undo", session)
 
 
-def redo(store: Store, reviewer: str) -> list[int]:
+def redo(store: Store, reviewer: str, session: Session | None = None) -> list[int]:
     """Redo the reviewer's latest undone step; returns the candidate ids it touched."""
-    return _replay(store, reviewer, "redo")
+    return _replay(store, reviewer, "redo", session)
 
 
 def status_counts(store: Store, task: str) -> dict[str, Any]:

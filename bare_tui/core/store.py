@@ -3,6 +3,11 @@
 WAL mode and a busy timeout let a CLI job and a reviewer share the file. Every write
 that produces a sample happens in one `transaction()`, so killing the process at any
 moment loses at most the sample being generated and never leaves a partial row.
+
+A Store refuses what is not a workspace (another application's SQLite file, a file that
+is not SQLite), notices when its file is deleted or replaced under it (a write then
+fails loudly instead of going to a file nobody will see again), and turns SQLite's
+errors (a lock held too long, a read-only file, a full disk) into one-line messages.
 """
 
 from __future__ import annotations
@@ -13,7 +18,7 @@ import socket
 import sqlite3
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
@@ -21,8 +26,9 @@ import sqlite_utils
 
 from bare_tui.errors import BareError
 
-SCHEMA_VERSION = 3
-BUSY_TIMEOUT_MS = 30_000
+SCHEMA_VERSION = 4
+BUSY_TIMEOUT_S = 30.0  # how long a write waits for another process's lock
+SQLITE_HEADER = b"SQLite format 3\x00"
 
 
 def now() -> float:
@@ -138,32 +144,150 @@ def _migrate_v3(db: sqlite_utils.Database) -> None:
         db["refinements"].add_column("from_raw", int, not_null_default=0)
 
 
-MIGRATIONS = {1: _migrate_v1, 2: _migrate_v2, 3: _migrate_v3}
+def _migrate_v4(db: sqlite_utils.Database) -> None:
+    # Every version of a task's recipe, by content: a run records the one it used, and
+    # storing a changed recipe keeps the old text.
+    db["recipes"].create(
+        {"task": str, "sha256": str, "recipe": str, "created_at": float},
+        pk=("task", "sha256"),
+        if_not_exists=True,
+    )
+    db.execute("INSERT OR IGNORE INTO recipes (task, sha256, recipe, created_at)"
+               " SELECT name, recipe_sha256, recipe, created_at FROM tasks")
+    if "recipe_sha256" not in db["runs"].columns_dict:
+        db["runs"].add_column("recipe_sha256", str)
+    # Which session (one TUI, one CLI command) made a decision: undo in the TUI asks
+    # before it reverts a step another session made under the same reviewer name.
+    if "session" not in db["events"].columns_dict:
+        db["events"].add_column("session", str)
+
+
+MIGRATIONS = {1: _migrate_v1, 2: _migrate_v2, 3: _migrate_v3, 4: _migrate_v4}
+
+
+def busy_timeout_s() -> float:
+    """$BARE_TUI_BUSY_TIMEOUT_S, else 30 s."""
+    text = os.environ.get("BARE_TUI_BUSY_TIMEOUT_S")
+    if not text:
+        return BUSY_TIMEOUT_S
+    try:
+        value = float(text)
+    except ValueError:
+        raise BareError(f"$BARE_TUI_BUSY_TIMEOUT_S must be a number of seconds, got {text!r}"
+                        ) from None
+    if not 0 <= value <= 86_400:
+        raise BareError(f"$BARE_TUI_BUSY_TIMEOUT_S must be between 0 and 86400, got {value}")
+    return value
+
+
+def explain(exc: sqlite3.Error, path: Path, waited_s: float = BUSY_TIMEOUT_S) -> str:
+    """SQLite's error as one line that says what happened to the workspace and what to do;
+    what was committed before it is always kept."""
+    text = str(exc)
+    lowered = text.lower()
+    if "locked" in lowered or "busy" in lowered:
+        return (f"the workspace {path} is busy: another process held its write lock for "
+                f"over {waited_s:g} s; nothing was written, try again when it is done")
+    if "readonly" in lowered or "read-only" in lowered:
+        return (f"cannot write the workspace {path}: it is read-only (check the file's "
+                "and its folder's permissions); nothing was changed")
+    if "full" in lowered:
+        return (f"cannot write the workspace {path}: the disk is full; what was saved before "
+                "is kept, free some space and try again")
+    if "not a database" in lowered or "malformed" in lowered:
+        return f"{path} is not a bare-tui workspace, or it is damaged ({text})"
+    if "disk i/o" in lowered:
+        return f"cannot read or write the workspace {path}: disk I/O error"
+    return f"workspace {path}: {text}"
+
+
+def _file_identity(path: Path) -> tuple[int, int] | None:
+    try:
+        info = path.stat()
+    except OSError:
+        return None
+    return info.st_dev, info.st_ino
 
 
 class Store:
     """A workspace database. Open one per thread (sqlite3 connections are not shared)."""
 
-    def __init__(self, path: str | Path, *, create: bool = True):
+    def __init__(self, path: str | Path, *, create: bool = True, make_folder: bool = False,
+                 busy_timeout: float | None = None):
+        """`create`: make the workspace if the file does not exist (only commands that
+        write pass it); `make_folder`: make its folder too (only for the default path)."""
         self.path = Path(path)
-        if not create and not self.path.exists():
-            raise BareError(f"no workspace at {self.path}: `bare-tui demo`, or `bare-tui seeds "
-                            "import FILE --task NAME`, makes one (or pass --db PATH)")
+        self.busy_timeout = busy_timeout_s() if busy_timeout is None else busy_timeout
+        self._check_file(create, make_folder)
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            conn = sqlite3.connect(
-                self.path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None,
-                check_same_thread=False,
-            )
-            conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-            conn.execute("PRAGMA journal_mode = WAL")
-            conn.execute("PRAGMA synchronous = NORMAL")
-            conn.execute("PRAGMA foreign_keys = ON")
+            conn = sqlite3.connect(self.path, timeout=self.busy_timeout, isolation_level=None,
+                                   check_same_thread=False)
         except (sqlite3.Error, OSError) as exc:
             raise BareError(f"cannot open workspace database {self.path}: {exc}") from None
         self.conn = conn
-        self.db = sqlite_utils.Database(conn)
-        self._migrate()
+        try:
+            conn.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout * 1000)}")
+            self._check_ours()
+            conn.execute("PRAGMA journal_mode = WAL")
+            conn.execute("PRAGMA synchronous = NORMAL")
+            conn.execute("PRAGMA foreign_keys = ON")
+            self.db = sqlite_utils.Database(conn)
+            self._migrate()
+        except sqlite3.Error as exc:
+            conn.close()
+            raise BareError(explain(exc, self.path, self.busy_timeout)) from None
+        except BaseException:
+            conn.close()
+            raise
+        self._identity = _file_identity(self.path)
+
+    def _check_file(self, create: bool, make_folder: bool) -> None:
+        path = self.path
+        if path.exists():
+            if not path.is_file():
+                raise BareError(f"{path} is not a regular file; a workspace is a SQLite file "
+                                "(pass --db PATH)")
+            try:
+                with path.open("rb") as handle:
+                    header = handle.read(len(SQLITE_HEADER))
+            except OSError as exc:
+                raise BareError(f"cannot read workspace {path}: {exc.strerror or exc}"
+                                ) from None
+            if header and header != SQLITE_HEADER:
+                raise BareError(f"{path} is not a bare-tui workspace (not a SQLite database); "
+                                "pass --db with a new file name")
+            return
+        if not create:
+            raise BareError(f"no workspace at {path}: `bare-tui demo`, or `bare-tui seeds "
+                            "import FILE --task NAME`, makes one (or pass --db PATH)")
+        if not path.parent.is_dir():
+            if not make_folder:
+                raise BareError(f"cannot create workspace {path}: folder {path.parent} "
+                                "does not exist")
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise BareError(f"cannot create folder {path.parent}: {exc.strerror or exc}"
+                                ) from None
+
+    def _check_ours(self) -> None:
+        """Refuse another application's database instead of adding our tables to it."""
+        tables = {row[0] for row in self.conn.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table'"
+            " AND name NOT LIKE 'sqlite_%'")}
+        if tables and ("tasks" not in tables or self.schema_version == 0):
+            shown = ", ".join(sorted(tables)[:5]) + (", ..." if len(tables) > 5 else "")
+            raise BareError(f"{self.path} is a SQLite database of another application "
+                            f"(tables: {shown}), not a bare-tui workspace; pass --db with a "
+                            "new file name")
+
+    def check_present(self) -> None:
+        """Raise when the workspace file was deleted or replaced since it was opened:
+        writes would go to a file no other process, and no later session, will see."""
+        if _file_identity(self.path) != self._identity:
+            raise WorkspaceGone(
+                f"the workspace {self.path} was deleted or replaced while open; nothing "
+                "more is saved to it: quit, and restore the file or start anew")
 
     def close(self) -> None:
         self.conn.close()
@@ -193,18 +317,31 @@ class Store:
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
         """One atomic write. BEGIN IMMEDIATE takes the write lock up front, so two
-        processes queue on the busy timeout instead of failing on a lock upgrade."""
+        processes queue on the busy timeout instead of failing on a lock upgrade.
+        SQLite's errors leave as a BareError that says what happened; nothing of the
+        failed transaction is written, everything committed before is kept."""
         if self.conn.in_transaction:
             yield self.conn
             return
-        self.conn.execute("BEGIN IMMEDIATE")
+        self.check_present()
         try:
-            yield self.conn
-        except BaseException:
-            self.conn.execute("ROLLBACK")
-            raise
-        else:
+            self.conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield self.conn
+            except BaseException:
+                self._rollback()
+                raise
             self.conn.execute("COMMIT")
+        except sqlite3.Error as exc:
+            self._rollback()
+            raise BareError(explain(exc, self.path, self.busy_timeout)) from None
+
+    def _rollback(self) -> None:
+        # SQLite may already have rolled back (a full disk does): a second ROLLBACK
+        # would fail and hide the error that matters.
+        if self.conn.in_transaction:
+            with suppress(sqlite3.Error):
+                self.conn.execute("ROLLBACK")
 
     def insert(self, table: str, row: dict[str, Any]) -> int:
         """Insert one row inside the caller's transaction and return its rowid."""
@@ -231,6 +368,7 @@ class Store:
     # --- tasks -----------------------------------------------------------------
 
     def save_task(self, name: str, recipe: str, recipe_sha256: str) -> None:
+        """Store a task's recipe as its current one; earlier versions stay in `recipes`."""
         with self.transaction():
             self.conn.execute(
                 "INSERT INTO tasks (name, recipe, recipe_sha256, created_at) VALUES (?, ?, ?, ?)"
@@ -238,6 +376,17 @@ class Store:
                 " recipe_sha256 = excluded.recipe_sha256",
                 (name, recipe, recipe_sha256, now()),
             )
+            self.conn.execute(
+                "INSERT OR IGNORE INTO recipes (task, sha256, recipe, created_at)"
+                " VALUES (?, ?, ?, ?)", (name, recipe_sha256, recipe, now()))
+
+    def task_sha256(self, name: str) -> str | None:
+        return self.scalar("SELECT recipe_sha256 FROM tasks WHERE name = ?", (name,))
+
+    def task_has_data(self, name: str) -> bool:
+        return bool(self.scalar(
+            "SELECT EXISTS (SELECT 1 FROM seeds WHERE task = ?)"
+            " OR EXISTS (SELECT 1 FROM candidates WHERE task = ?)", (name, name)))
 
     def task_recipe(self, name: str) -> str | None:
         return self.scalar("SELECT recipe FROM tasks WHERE name = ?", (name,))
@@ -323,6 +472,10 @@ class Store:
                     self.update("runs", "id", run_id, {"status": "interrupted", "reserved": 0,
                                                        "finished_at": now(), "error": error})
         return len(stale)
+
+
+class WorkspaceGone(BareError):
+    """The workspace file was deleted or replaced while a Store had it open."""
 
 
 def _pid_alive(pid: int | None) -> bool:

@@ -7,25 +7,29 @@ import contextlib
 import gc
 import os
 import signal
+import sqlite3
 import threading
 from collections.abc import Iterable
 from functools import partial
 
 from textual import work
 from textual.app import App, SystemCommand
+from textual.notifications import SeverityLevel
 from textual.screen import Screen
 
 from bare_tui.config import Settings
 from bare_tui.core import curation, diversity, pipeline, review
 from bare_tui.core.meter import Meter
-from bare_tui.core.store import Store
+from bare_tui.core.store import Store, WorkspaceGone, busy_timeout_s
 from bare_tui.core.tasks import Task
 from bare_tui.errors import BareError
+from bare_tui.text import clean
 from bare_tui.tui import keys
 from bare_tui.tui.screens.review import ReviewScreen
 from bare_tui.worker import JobRequest, Listener, run_job
 
 POLL_S = 1.0
+KEYPRESS_WAIT_S = 5.0
 
 
 class BareApp(App):
@@ -38,11 +42,15 @@ class BareApp(App):
         keys.check_keymap(settings.keys)
         super().__init__()
         self.settings = settings
-        self.store = Store(settings.db)
+        # The keypress path waits at most a few seconds for another process's lock.
+        self.store = Store(settings.db, create=False,
+                           busy_timeout=min(KEYPRESS_WAIT_S, busy_timeout_s()))
         self.recipe = task
         self.reviewer = settings.reviewer
+        self.session = review.Session()  # marks this window's decisions
         self.keymap = dict(settings.keys)
         self.job_running = False
+        self.workspace_gone: str | None = None  # why, once the file is found deleted
         self.job_pid: int | None = None  # the worker process of the running job
         self._generate_on_start = generate
         self._poll_s = poll_s
@@ -81,23 +89,50 @@ class BareApp(App):
                 os.kill(self.job_pid, signal.SIGTERM)
         self.store.close()
 
-    def count_statuses(self) -> dict[str, int]:
-        """Counts by state, on a connection of the calling thread's own."""
-        with Store(self.settings.db) as store:
-            return review.status_counts(store, self.recipe.name)
+    def notify(self, message: str, *, title: str = "", severity: SeverityLevel = "information",
+               timeout: float | None = None, markup: bool = False) -> None:
+        """Every notification, from any screen or widget, is plain text: messages carry
+        server replies, paths and names, so they are cleaned and never read as markup."""
+        super().notify(clean(message), title=clean(title), severity=severity,
+                       timeout=timeout, markup=False)
+
+    def open_store(self) -> Store:
+        """A connection for the calling thread (a worker's own); never makes a file."""
+        return Store(self.settings.db, create=False)
+
+    def count_statuses(self) -> dict[str, int] | None:
+        """Counts by state, on a connection of the calling thread's own (None: the
+        workspace cannot be read just now; the next poll tries again)."""
+        try:
+            with self.open_store() as store:
+                return review.status_counts(store, self.recipe.name)
+        except (BareError, sqlite3.Error):
+            return None
 
     def poll(self) -> None:
-        """Reload when another connection has committed since the last look."""
-        version = self.store.scalar("PRAGMA data_version")
+        """Reload when another connection has committed since the last look. A workspace
+        deleted or replaced under the app is said at once, and loudly; a busy or failing
+        database is tried again on the next poll."""
+        try:
+            self.store.check_present()
+            version = self.store.scalar("PRAGMA data_version")
+        except WorkspaceGone as exc:
+            if not self.workspace_gone:
+                self.workspace_gone = str(exc)
+                self.review.set_warning(f"⚠ {exc}")
+                self.notify(str(exc), title="workspace lost", severity="error", timeout=30)
+            return
+        except sqlite3.Error:
+            return
         if version != self._data_version:
             self._data_version = version
             self.review.reload()
             self.load_diversity()
 
-    @work(thread=True, exclusive=True, group="diversity")
+    @work(thread=True, exclusive=True, group="diversity", exit_on_error=False)
     def load_diversity(self) -> None:
         """Load the embeddings (when they changed) for near-duplicate warnings."""
-        with Store(self.settings.db) as store:
+        with self.open_store() as store:
             seen = store.conn.execute("SELECT count(*), max(created_at) FROM embeddings"
                                       ).fetchone()
             if seen == self._embeddings_seen or not seen[0]:
@@ -152,7 +187,7 @@ class BareApp(App):
         sampling = {"max_tokens": self._max_tokens}
         message, severity, line = "generation finished", "information", ""
         try:
-            with Store(self.settings.db) as store:
+            with self.open_store() as store:
                 target = pipeline.count_candidates(store, self.recipe) + more
             request = JobRequest(task=self.recipe.name, target=target,
                                  base=self.recipe.base.replace(**sampling),

@@ -9,40 +9,18 @@ from typing import TYPE_CHECKING
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical
-from textual.screen import ModalScreen, Screen
-from textual.widgets import Button, DataTable, Footer, Label, Static
+from textual.containers import Horizontal
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Static
 from textual_plotext import PlotextPlot
 
 from bare_tui.core import curation, diversity
 from bare_tui.errors import BareError
-from bare_tui.tui.safe import clean
-from bare_tui.tui.screens.modals import MODAL_CSS
+from bare_tui.text import clean
+from bare_tui.tui.screens.modals import ConfirmScreen
 
 if TYPE_CHECKING:
     from bare_tui.tui.app import BareApp
-
-
-class ConfirmScreen(ModalScreen[bool]):
-    DEFAULT_CSS = MODAL_CSS + "ConfirmScreen Horizontal { height: auto; margin-top: 1; }"
-    BINDINGS = [Binding("escape,n", "answer(False)", "No"), Binding("y", "answer(True)", "Yes")]
-
-    def __init__(self, question: str) -> None:
-        super().__init__()
-        self.question = question
-
-    def compose(self) -> ComposeResult:
-        with Vertical():
-            yield Label(self.question, classes="title")
-            with Horizontal():
-                yield Button("Yes (y)", variant="warning", id="yes")
-                yield Button("No (n)", id="no")
-
-    def on_button_pressed(self, event: Button.Pressed) -> None:
-        self.dismiss(event.button.id == "yes")
-
-    def action_answer(self, yes: bool) -> None:
-        self.dismiss(yes)
 
 
 class ClustersScreen(Screen):
@@ -146,8 +124,12 @@ class ClustersScreen(Screen):
         def answered(yes: bool | None) -> None:
             if not yes:
                 return
-            members = curation.decide_cluster(self.app.store, self.app.recipe, cluster,
-                                              action, self.app.reviewer)
+            try:
+                members = curation.decide_cluster(self.app.store, self.app.recipe, cluster,
+                                                  action, self.app.reviewer, self.app.session)
+            except BareError as exc:
+                self.notify(str(exc), severity="error", timeout=8)
+                return
             self.notify(f"{action}ed {len(members)} candidates of cluster {cluster}; "
                         "u undoes it")
             self.app.review.reload()

@@ -1,4 +1,10 @@
-"""The in-app editor: one text area per field; ctrl+s saves, Escape cancels."""
+"""The in-app editor: one text area per field; ctrl+s saves, Escape cancels.
+
+A text area puts its text on the terminal as it is, so what enters it is cleaned first
+(control characters shown as escapes, like everywhere else). On save, a field whose
+shown text was not changed keeps its original characters; a changed one is saved as
+typed, the escapes as the plain characters they now are.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +15,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Label, Static, TextArea
 
 from bare_tui.core.tasks import Task
+from bare_tui.text import clean
 from bare_tui.tui.screens.modals import MODAL_CSS
 
 
@@ -31,8 +38,8 @@ class EditScreen(ModalScreen[dict[str, str] | None]):
             yield Label(f"Edit candidate #{self.candidate_id}: the edit becomes the final "
                         "version, kept beside the draft and the refinement", classes="title")
             for spec in self.recipe.fields:
-                yield Label(f"{spec.label}:")
-                yield TextArea(self.fields.get(spec.name, ""), id=f"field-{spec.name}",
+                yield Label(f"{clean(spec.label)}:", markup=False)
+                yield TextArea(clean(self.fields.get(spec.name, "")), id=f"field-{spec.name}",
                                soft_wrap=True)
             yield Static("ctrl+s saves, Escape cancels", classes="hint")
 
@@ -40,8 +47,12 @@ class EditScreen(ModalScreen[dict[str, str] | None]):
         self.query(TextArea).first().focus()
 
     def action_save(self) -> None:
-        self.dismiss({spec.name: self.query_one(f"#field-{spec.name}", TextArea).text
-                      for spec in self.recipe.fields})
+        self.dismiss({spec.name: self._saved(spec.name) for spec in self.recipe.fields})
+
+    def _saved(self, name: str) -> str:
+        original = self.fields.get(name, "")
+        typed = self.query_one(f"#field-{name}", TextArea).text
+        return original if typed == clean(original) else typed
 
     def action_cancel(self) -> None:
         self.dismiss(None)

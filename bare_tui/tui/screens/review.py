@@ -20,12 +20,13 @@ from textual.widgets import Footer
 from bare_tui.core import curation, prompts, queue, review
 from bare_tui.core.export import export
 from bare_tui.errors import BareError
+from bare_tui.text import clean
 from bare_tui.tui import keys
-from bare_tui.tui.safe import clean
 from bare_tui.tui.screens.edit import EditScreen
 from bare_tui.tui.screens.modals import (
     AskScreen,
     ChooseScreen,
+    ConfirmScreen,
     ExportScreen,
     HelpScreen,
     StatsScreen,
@@ -53,6 +54,7 @@ class ReviewScreen(Screen):
         self.search: str | None = None
         self.counts: dict[str, int] = {}
         self.job_line = ""
+        self.warning = ""  # shown above everything else until the app ends
 
     # --- layout ------------------------------------------------------------------------
 
@@ -93,7 +95,8 @@ class ReviewScreen(Screen):
     @work(thread=True, exclusive=True, group="counts")
     def count(self) -> None:
         counts = self.app.count_statuses()
-        self.app.call_from_thread(self._set_counts, counts)
+        if counts is not None:
+            self.app.call_from_thread(self._set_counts, counts)
 
     def _set_counts(self, counts: dict[str, int]) -> None:
         self.counts = counts
@@ -128,6 +131,8 @@ class ReviewScreen(Screen):
         total = len(self.candidates.ids)
         position = self.candidates.cursor + 1 if total else 0
         line = Text()
+        if self.warning:
+            line.append(self.warning + "\n", style="bold white on red")
         line.append(f" {self.app.recipe.name} ", style="bold reverse")
         line.append(f"  {position} / {total}", style="bold")
         if self.counts:
@@ -146,6 +151,11 @@ class ReviewScreen(Screen):
         line.append(f"  reviewer: {clean(self.app.reviewer)}  ")
         line.append(self.job_line or "job: idle (g generates more)", style="dim")
         self.query_one(StatusLine).set(line)
+
+    def set_warning(self, text: str) -> None:
+        self.warning = clean(text)
+        self.query_one(StatusLine).styles.height = 3
+        self.update_status()
 
     def set_job_line(self, text: str) -> None:
         self.job_line = text
@@ -179,7 +189,7 @@ class ReviewScreen(Screen):
         before = review.current(self.app.store, candidate_id)
         try:
             review.decide(self.app.store, [candidate_id], action, self.app.reviewer,
-                          reason=reason, fields=fields)
+                          reason=reason, fields=fields, session=self.app.session)
         except BareError as exc:
             self.notify(str(exc), severity="error")
             return
@@ -264,8 +274,18 @@ class ReviewScreen(Screen):
         if edited != fields:
             self._decide("edit", fields=edited, advance=False)
 
-    def _history(self, action: str) -> None:
-        touched = getattr(review, action)(self.app.store, self.app.reviewer)
+    def _history(self, action: str, confirmed: bool = False) -> None:
+        """Undo or redo; a step made in another window is reverted only when confirmed."""
+        session = None if confirmed else self.app.session
+        try:
+            touched = getattr(review, action)(self.app.store, self.app.reviewer, session)
+        except review.OtherSession as exc:
+            self.app.push_screen(ConfirmScreen(str(exc)),
+                                 lambda yes: yes and self._history(action, confirmed=True))
+            return
+        except BareError as exc:
+            self.notify(str(exc), severity="error", timeout=8)
+            return
         if not touched:
             self.notify(f"nothing to {action}")
             return

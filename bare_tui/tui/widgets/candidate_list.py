@@ -15,7 +15,7 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from bare_tui.core.queue import Summary
-from bare_tui.tui.safe import clean
+from bare_tui.text import clean
 
 STATUS_MARK = {"pending": "·", "accepted": "✓", "rejected": "✗"}
 PREFETCH = 40

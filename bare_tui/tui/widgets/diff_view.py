@@ -20,7 +20,7 @@ from textual.strip import Strip
 from bare_tui.core.diffing import Span, new_side, old_side, word_diff
 from bare_tui.core.queue import Detail
 from bare_tui.core.tasks import Task
-from bare_tui.tui.safe import clean
+from bare_tui.text import clean
 
 MODES = ("side-by-side", "inline", "draft only", "refined only")
 # Styles that survive NO_COLOR: strike-through for removed words, underline for added.

@@ -23,6 +23,7 @@ Config file (first found): --config PATH, $BARE_TUI_CONFIG, ./bare-tui.toml,
     # base_url = ...                # one engine per role, if they differ
     # instruct_url = ...
     concurrency = 32                # requests in flight; the key comes from $BARE_TUI_API_KEY
+    timeout_s = 600                 # how long one request may take
 
     [diversity]
     auto_embed = true               # embed new texts after each draft/refine/run
@@ -38,6 +39,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from bare_tui.core.schema import Flag, Number, Table, Text, Whole
 from bare_tui.errors import BareError
 
 ENV = {
@@ -54,6 +56,7 @@ ENV = {
     "base_server": "BARE_TUI_BASE_SERVER",
     "instruct_server": "BARE_TUI_INSTRUCT_SERVER",
     "concurrency": "BARE_TUI_CONCURRENCY",
+    "server_timeout": "BARE_TUI_SERVER_TIMEOUT",
     "auto_embed": "BARE_TUI_AUTO_EMBED",
     "embedding_model": "BARE_TUI_EMBEDDING_MODEL",
     "reviewer": "BARE_TUI_REVIEWER",
@@ -74,13 +77,35 @@ FILE_KEYS = {
     "base_server": ("server", "base_url"),
     "instruct_server": ("server", "instruct_url"),
     "concurrency": ("server", "concurrency"),
+    "server_timeout": ("server", "timeout_s"),
     "auto_embed": ("diversity", "auto_embed"),
     "embedding_model": ("diversity", "model"),
 }
 INTEGERS = {"gpu_layers", "ctx", "threads", "parallel", "concurrency"}
 AT_LEAST = {"gpu_layers": -1, "ctx": 1, "threads": 1, "parallel": 1, "concurrency": 1}
+AT_MOST = 1 << 20  # no count here is larger; a bigger one is a typo
+NUMBERS = {"server_timeout"}
 PATHS = {"db", "models_dir"}
 BOOLEANS = {"auto_embed"}
+
+# The config file's shape: every table and key it may hold, and their types.
+CONFIG_SHAPE = Table({
+    "workspace": Table({"db": Text(nonempty=True), "reviewer": Text(nonempty=True)},
+                       example='[workspace] with db = "data/bare.db"'),
+    "models": Table({
+        "dir": Text(nonempty=True), "base": Text(nonempty=True), "instruct": Text(nonempty=True),
+        "gpu_layers": Whole(-1, AT_MOST), "ctx": Whole(1, AT_MOST), "threads": Whole(1, AT_MOST),
+        "parallel": Whole(1, AT_MOST), "cpu_path": Text(nonempty=True),
+    }, example="[models] with ctx = 4096"),
+    "server": Table({
+        "url": Text(nonempty=True), "base_url": Text(nonempty=True),
+        "instruct_url": Text(nonempty=True), "concurrency": Whole(1, AT_MOST),
+        "timeout_s": Number(minimum=0.1),
+    }, example='[server] with url = "http://127.0.0.1:8000"'),
+    "diversity": Table({"auto_embed": Flag(), "model": Text(nonempty=True)},
+                       example="[diversity] with auto_embed = true"),
+    "keys": Table(values=Text(nonempty=True), example='[keys] with accept = "y"'),
+})
 
 
 def _default_reviewer() -> str:
@@ -105,6 +130,7 @@ class Settings:
     base_server: str | None = None
     instruct_server: str | None = None
     concurrency: int = 8
+    server_timeout: float = 600.0  # seconds one request to a serving engine may take
     auto_embed: bool = False  # embed new texts after every generation job
     embedding_model: str | None = None  # None: the packaged all-MiniLM-L6-v2
     reviewer: str = field(default_factory=_default_reviewer)
@@ -116,7 +142,9 @@ class Settings:
 
     @property
     def api_key(self) -> str | None:
-        return os.environ.get("BARE_TUI_API_KEY") or os.environ.get("OPENAI_API_KEY")
+        """$BARE_TUI_API_KEY only: a key meant for one provider (OPENAI_API_KEY) is
+        never sent to whatever server --server names."""
+        return os.environ.get("BARE_TUI_API_KEY") or None
 
 
 def config_file(explicit: str | None) -> Path | None:
@@ -138,8 +166,18 @@ def _coerce(name: str, value: Any, origin: str) -> Any:
             number = int(value)
         except (TypeError, ValueError):
             raise BareError(f"{origin}: {name} must be a whole number, got {value!r}") from None
-        if number < AT_LEAST[name]:
-            raise BareError(f"{origin}: {name} must be at least {AT_LEAST[name]}, got {number}")
+        if not AT_LEAST[name] <= number <= AT_MOST:
+            raise BareError(f"{origin}: {name} must be between {AT_LEAST[name]} and {AT_MOST}, "
+                            f"got {number}")
+        return number
+    if name in NUMBERS:
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            raise BareError(f"{origin}: {name} must be a number, got {value!r}") from None
+        if not 0.1 <= number <= 86_400:
+            raise BareError(f"{origin}: {name} must be between 0.1 and 86400 seconds, "
+                            f"got {value!r}")
         return number
     if name in PATHS:
         return Path(os.path.expanduser(str(value)))
@@ -161,8 +199,15 @@ def load(config: str | None = None, **flags: Any) -> Settings:
     if path is not None:
         try:
             data = tomllib.loads(path.read_text(encoding="utf-8"))
-        except (OSError, tomllib.TOMLDecodeError) as exc:
+        except UnicodeDecodeError as exc:
+            raise BareError(f"config {path} is not UTF-8 text (bad byte at offset "
+                            f"{exc.start})") from None
+        except (OSError, tomllib.TOMLDecodeError, RecursionError) as exc:
             raise BareError(f"cannot read config {path}: {exc}") from None
+        try:
+            CONFIG_SHAPE.check(data, "")
+        except BareError as exc:
+            raise BareError(f"config {path}: {exc}") from None
         for name, (table, key) in FILE_KEYS.items():
             if key in data.get(table, {}):
                 values[name] = _coerce(name, data[table][key], str(path))

@@ -313,7 +313,9 @@ def main(argv: list[str]) -> int:
         return 1
     except KeyboardInterrupt:
         emit("error", message="generation interrupted; committed samples are kept")
-        return 130
+        # Now: a normal exit would first wait for requests still in flight to a server.
+        sys.stderr.flush()
+        os._exit(130)
     except Exception as exc:  # noqa: BLE001 - any failure becomes one line for the caller
         traceback.print_exc()
         emit("error", message=f"generation failed unexpectedly: {type(exc).__name__}: {exc}")

@@ -49,7 +49,8 @@ def test_invalid_items_are_skipped_unless_asked(drafted, gsm8k, tmp_path: Path):
     out = tmp_path / "all.jsonl"
     assert export(drafted, gsm8k, out, status="any").skipped_invalid == 1
     assert len(lines(out)) == 2
-    assert export(drafted, gsm8k, out, status="any", include_invalid=True).written == 3
+    assert export(drafted, gsm8k, out, status="any", include_invalid=True,
+                  force=True).written == 3
 
 
 def test_edited_text_is_exported(drafted, gsm8k, tmp_path: Path):
@@ -84,7 +85,7 @@ def test_failed_export_keeps_the_previous_file(drafted, gsm8k, tmp_path: Path, m
 
     monkeypatch.setattr("bare_tui.core.export.os.replace", broken_replace)
     with pytest.raises(BareError, match="No space left"):
-        export(drafted, gsm8k, out, status="any")
+        export(drafted, gsm8k, out, status="any", force=True)
     assert out.read_text() == "previous\n"
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".out.jsonl")]
 

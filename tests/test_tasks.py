@@ -41,8 +41,8 @@ def test_minimal_recipe_gets_defaults_and_labels():
     [
         (lambda t: t.replace('name = "trivia"', ""), "missing required key 'name'"),
         (lambda t: t + '\n[shots]\nselection = "best"\n', "shots.selection"),
-        (lambda t: t + "\n[base]\ntemprature = 0.5\n", "unknown sampling key 'temprature'"),
-        (lambda t: t + "\n[base]\nmax_tokens = 0\n", "max_tokens must be at least 1"),
+        (lambda t: t + "\n[base]\ntemprature = 0.5\n", "base.temprature: unknown key"),
+        (lambda t: t + "\n[base]\nmax_tokens = 0\n", "base.max_tokens: must be between 1 and"),
         (lambda t: t.replace('name = "answer"', 'name = "question"'), "unique"),
         (lambda t: t + '\n[export]\nuser = "{prompt}"\n', "unknown field {prompt}"),
         (lambda t: t.replace('name = "answer"', 'name = "answer"\nchecks = ["shiny"]'),

@@ -33,8 +33,11 @@ def console(stderr: bool = False):
     return Console(stderr=stderr, highlight=False, markup=False)
 
 
-def at_least(minimum: int) -> Callable[[str], int]:
-    """An argparse type: a whole number no smaller than `minimum`."""
+INT64_MAX = 2**63 - 1  # what SQLite stores, and what a seed can be
+
+
+def at_least(minimum: int, maximum: int = INT64_MAX) -> Callable[[str], int]:
+    """An argparse type: a whole number from `minimum` to `maximum`."""
 
     def parse(text: str) -> int:
         try:
@@ -43,9 +46,27 @@ def at_least(minimum: int) -> Callable[[str], int]:
             raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
         if value < minimum:
             raise argparse.ArgumentTypeError(f"must be at least {minimum}, got {value}")
+        if value > maximum:
+            raise argparse.ArgumentTypeError(f"must be at most {maximum}, got {value}")
         return value
 
     parse.__name__ = f"number >= {minimum}"
+    return parse
+
+
+def between(low: float, high: float) -> Callable[[str], float]:
+    """An argparse type: a number from `low` to `high` (never nan or infinite)."""
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+        if not low <= value <= high:  # also false for nan
+            raise argparse.ArgumentTypeError(f"must be between {low:g} and {high:g}, got {text}")
+        return value
+
+    parse.__name__ = f"number in [{low:g}, {high:g}]"
     return parse
 
 
@@ -69,6 +90,9 @@ def workspace_options() -> argparse.ArgumentParser:
                        "~/.config/bare-tui/config.toml)")
     group.add_argument("--task", help="built-in task name, task in the workspace, or path to a "
                        "recipe .toml (default: the workspace's only task)")
+    group.add_argument("--update-recipe", action="store_true",
+                       help="let --task FILE.toml replace the stored recipe of a task that "
+                       "has data (earlier versions are kept)")
     return parent
 
 
@@ -100,6 +124,9 @@ def model_options() -> argparse.ArgumentParser:
                         help="engine for the instruct model only")
     served.add_argument("--concurrency", type=at_least(1),
                         help="requests in flight (default 8)")
+    served.add_argument("--server-timeout", type=between(0.1, 86_400), metavar="SECONDS",
+                        help="how long one request may take before it is retried (default "
+                        "600; $BARE_TUI_SERVER_TIMEOUT)")
     return parent
 
 
@@ -113,13 +140,13 @@ def sampling_options() -> argparse.ArgumentParser:
                        help="token budget per draft (wins over --max-tokens)")
     group.add_argument("--refine-max-tokens", type=at_least(1),
                        help="token budget per refinement (wins over --max-tokens)")
-    group.add_argument("--draft-temperature", "--temperature", type=float,
+    group.add_argument("--draft-temperature", "--temperature", type=between(0, 100),
                        dest="draft_temperature",
                        help="temperature of the base model's drafts (recipe default 0.7)")
-    group.add_argument("--refine-temperature", type=float,
+    group.add_argument("--refine-temperature", type=between(0, 100),
                        help="temperature of the refinements (recipe default 0.7, as in the "
                        "paper)")
-    group.add_argument("--rng-seed", type=int,
+    group.add_argument("--rng-seed", type=at_least(0),
                        help="master seed: each sample's shots and seed come from it and the "
                        "sample's place in the task, so reruns continue the stream and a task "
                        "is reproducible from one seed (default random)")
@@ -129,7 +156,7 @@ def sampling_options() -> argparse.ArgumentParser:
 # --- settings and the workspace -------------------------------------------------------
 
 SETTING_FLAGS = ("base", "instruct", "gpu_layers", "ctx", "threads", "parallel", "cpu_path",
-                 "server", "base_server", "instruct_server", "concurrency")
+                 "server", "base_server", "instruct_server", "concurrency", "server_timeout")
 
 
 def settings(args: argparse.Namespace):
@@ -153,7 +180,7 @@ def open_store(args: argparse.Namespace, *, create: bool = False):
 def resolve_task(store: Any, args: argparse.Namespace):
     from bare_tui.core import tasks
 
-    return tasks.resolve(store, args.task)
+    return tasks.resolve(store, args.task, update=getattr(args, "update_recipe", False))
 
 
 @contextmanager

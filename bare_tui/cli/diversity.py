@@ -8,6 +8,7 @@ from typing import Any
 from bare_tui.cli.common import (
     add_command,
     at_least,
+    between,
     console,
     open_store,
     resolve_task,
@@ -139,7 +140,7 @@ def register(sub: Any) -> None:
     cl.add_argument("--reviewer", help="name recorded with the decisions (default $USER)")
     dd = add_command(sub, "dedup", cmd_dedup, "reject near-duplicates, keeping one of each "
                      "group", parents, "bare-tui dedup --dry-run\n  bare-tui dedup --threshold 0.9")
-    dd.add_argument("--threshold", type=float, default=0.95,
+    dd.add_argument("--threshold", type=between(-1, 1), default=0.95,
                     help="cosine similarity from which two texts are near-duplicates "
                     "(default 0.95)")
     dd.add_argument("--dry-run", action="store_true", help="only list what would be rejected")

@@ -122,7 +122,7 @@ def _demo_seeds() -> Path:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     from bare_tui.cli.review import open_review
-    from bare_tui.core import pipeline, tasks
+    from bare_tui.core import pipeline
     from bare_tui.core.seeds import import_seeds
 
     out = console(stderr=True)
@@ -131,7 +131,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     target = args.n
     with open_store(args, create=True) as store:
         store.mark_interrupted_runs()
-        task = tasks.resolve(store, args.task)
+        task = resolve_task(store, args)
         result = import_seeds(store, task, _demo_seeds())
         out.print(f"seeds: {result.added} new, {result.duplicates} already present")
         if interactive:
@@ -143,7 +143,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
             print_status(store, task)
     if interactive:
         return open_review(args, task, generate=max(0, remaining), target=target)
-    args.status, args.include_invalid = "any", False
+    # The demo's export is its own output: a rerun replaces it.
+    args.status, args.include_invalid, args.force = "any", False, True
     return cmd_export(args)
 
 

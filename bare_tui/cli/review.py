@@ -76,7 +76,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     with open_store(args) as store:
         task = resolve_task(store, args)
         result = export(store, task, args.out, profile=args.profile, status=args.status,
-                        include_invalid=args.include_invalid)
+                        include_invalid=args.include_invalid, force=args.force)
     skipped = result.skipped_invalid + result.skipped_unparsed
     note = (f" (skipped {result.skipped_invalid} failing validation, "
             f"{result.skipped_unparsed} unparsed)") if skipped else ""
@@ -146,8 +146,12 @@ def register(sub: Any) -> None:
     exp = add_command(sub, "export", cmd_export,
                       "write the curated set as JSONL, with a manifest", [ws],
                       "bare-tui export out/train.jsonl --profile chat\n"
-                      "  bare-tui export all.jsonl --profile fields --status any")
-    exp.add_argument("out", help="output .jsonl file (written atomically)")
+                      "  bare-tui export all.jsonl --profile fields --status any\n"
+                      "  bare-tui export out/train.jsonl --force    # replace an earlier export")
+    exp.add_argument("out", help="output .jsonl file; it and OUT.manifest.json are written "
+                     "together, atomically (never the workspace, never a device or link)")
+    exp.add_argument("--force", action="store_true",
+                     help="replace the file (and its manifest) if it exists")
     exp.add_argument("--profile", default="chat", choices=("fields", "chat", "alpaca", "sharegpt"),
                      help="record shape (default chat: OpenAI fine-tuning messages)")
     exp.add_argument("--status", default="accepted",

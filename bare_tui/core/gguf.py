@@ -20,6 +20,7 @@ _SCALARS = {0: "<B", 1: "<b", 2: "<H", 3: "<h", 4: "<I", 5: "<i", 6: "<f", 7: "<
 _STRING, _ARRAY = 8, 9
 # Arrays longer than this (tokenizer vocabularies) are skipped, their length kept.
 MAX_ARRAY_KEPT = 64
+MAX_DEPTH = 8  # arrays of arrays: real files nest one level
 
 
 class GGUFError(ValueError):
@@ -48,21 +49,23 @@ class _Reader:
         self.offset = end
         return raw.decode("utf-8", errors="replace")
 
-    def value(self, kind: int) -> Any:
+    def value(self, kind: int, depth: int = 0) -> Any:
         if kind in _SCALARS:
             return self.unpack(_SCALARS[kind])
         if kind == _STRING:
             return self.string()
         if kind == _ARRAY:
+            if depth >= MAX_DEPTH:
+                raise GGUFError(f"metadata arrays nested over {MAX_DEPTH} deep")
             item_kind = self.unpack("<I")
             count = self.unpack("<Q")
             if count <= MAX_ARRAY_KEPT:
-                return [self.value(item_kind) for _ in range(count)]
-            self.skip(item_kind, count)
+                return [self.value(item_kind, depth + 1) for _ in range(count)]
+            self.skip(item_kind, count, depth + 1)
             return f"<array of {count}>"
         raise GGUFError(f"unknown metadata value type {kind} (corrupt file?)")
 
-    def skip(self, kind: int, count: int) -> None:
+    def skip(self, kind: int, count: int, depth: int = 0) -> None:
         if kind in _SCALARS:
             self.offset += struct.calcsize(_SCALARS[kind]) * count
         elif kind == _STRING:
@@ -71,7 +74,9 @@ class _Reader:
                 self.offset += 8 + length
         else:
             for _ in range(count):
-                self.value(kind)
+                self.value(kind, depth)
+                if self.offset > len(self.buffer):
+                    break
         if self.offset > len(self.buffer):
             raise GGUFError("file ends inside the metadata (truncated?)")
 

@@ -123,7 +123,7 @@ def _start(store: Store, kind: str, task: Task, backend: Backend, sampling: Samp
         "params": {"sampling": sampling.as_dict(), "shots": task.shot_count,
                    "shot_selection": task.shot_selection, "recipe_sha256": task.sha256,
                    "backend": model, **extra},
-        "rng_seed": rng_seed, "target": target,
+        "rng_seed": rng_seed, "target": target, "recipe_sha256": task.sha256,
     })
 
 

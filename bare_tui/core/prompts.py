@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 
+from bare_tui.core.schema import fill
 from bare_tui.core.tasks import Task
 
 EXAMPLE_START = "EXAMPLE START"
@@ -40,9 +41,8 @@ def refine_messages(
 ) -> list[dict[str, str]]:
     """One user message; `draft` is the parsed fields, or the raw text when the draft
     did not parse (the instruct model may still recover it)."""
-    instruction = (task.refine_instruction or DEFAULT_REFINE_INSTRUCTION).format(
-        thing=task.thing
-    )
+    instruction = fill(task.refine_instruction or DEFAULT_REFINE_INSTRUCTION,
+                       {"thing": task.thing})
     layout = "\n".join(f"{f.label}:\n[{f.name}]" for f in task.fields)
     examples = "\n\n".join(render_example(task, shot) for shot in shots)
     draft_text = draft.strip() if isinstance(draft, str) else render_example(task, draft)

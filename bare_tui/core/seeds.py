@@ -43,6 +43,8 @@ def _records(path: Path, kind: str) -> Iterator[tuple[int, Any]]:
                     continue
                 try:
                     yield number, json.loads(line)
+                except RecursionError:
+                    raise BareError(f"{path}:{number}: JSON nested too deeply") from None
                 except json.JSONDecodeError as exc:
                     # Some messages end in "at", waiting for the position.
                     raise BareError(f"{path}:{number}: invalid JSON: "

@@ -16,10 +16,35 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from bare_tui.core import schema
+from bare_tui.core.schema import Either, Flag, ListOf, Number, Table, Text, Whole
 from bare_tui.errors import BareError
 
 SHOT_SELECTIONS = ("static", "random")
 NAMED_CHECKS = ("nonempty", "number", "single_line")
+
+SAMPLING_SHAPE = Table({
+    "temperature": Number(minimum=0), "top_p": Number(minimum=0), "top_k": Whole(minimum=0),
+    "min_p": Number(minimum=0), "repeat_penalty": Number(minimum=0),
+    "max_tokens": Whole(minimum=1, maximum=1_000_000), "stop": Either(Text(), ListOf(Text())),
+    "constrain": Flag(), "grammar": Text(nonempty=True),
+}, example="[base] with temperature = 0.7")
+FIELD_SHAPE = Table({
+    "name": Text(nonempty=True), "label": Text(nonempty=True), "description": Text(),
+    "checks": ListOf(Text()), "pattern": Text(), "pattern_hint": Text(),
+    "one_of": ListOf(Text(), nonempty=True), "max_chars": Whole(minimum=1),
+    "grammar": Text(nonempty=True),
+}, required=("name",), example='[[fields]] with name = "question"')
+RECIPE_SHAPE = Table({
+    "name": Text(nonempty=True), "thing": Text(nonempty=True),
+    "description": Text(nonempty=True), "refine_instruction": Text(),
+    "fields": ListOf(FIELD_SHAPE, nonempty=True),
+    "shots": Table({"count": Whole(minimum=0, maximum=1000), "selection": Text()},
+                   example="[shots] with count = 3"),
+    "base": SAMPLING_SHAPE, "refine": SAMPLING_SHAPE,
+    "export": Table({"user": Text(), "assistant": Text(), "system": Text()},
+                    example='[export] with user = "{question}"'),
+}, required=("name", "thing", "description", "fields"))
 
 
 @dataclass(frozen=True)
@@ -102,123 +127,108 @@ def load_file(path: str | Path) -> Task:
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise BareError(f"recipe {path} is not UTF-8 text (bad byte at offset {exc.start})"
+                        ) from None
     except OSError as exc:
         raise BareError(f"cannot read recipe {path}: {exc.strerror or exc}") from None
     return parse_recipe(text, origin=str(path))
 
 
 def parse_recipe(text: str, origin: str = "recipe") -> Task:
+    """A Task from recipe TOML, or one BareError that says what is wrong and where."""
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise BareError(f"{origin}: invalid TOML: {exc}") from None
+    except RecursionError:
+        raise BareError(f"{origin}: invalid TOML: nested too deeply") from None
     try:
+        RECIPE_SHAPE.check(data, "")
         return _build_task(data, text)
-    except (KeyError, TypeError, ValueError) as exc:
-        message = exc.args[0] if exc.args else str(exc)
-        if isinstance(exc, KeyError):
-            message = f"missing required key {message!r}"
-        raise BareError(f"{origin}: {message}") from None
+    except BareError as exc:
+        raise BareError(f"{origin}: {exc}") from None
 
 
 def _build_task(data: dict[str, Any], text: str) -> Task:
-    name = _text(data, "name")
+    """The recipe's values, already of the right types, checked for meaning."""
+    name = data["name"]
     if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", name):
-        raise ValueError(f"task name {name!r} must be letters, digits, '_', '.' or '-'")
-    raw_fields = data["fields"]
-    if not isinstance(raw_fields, list) or not raw_fields:
-        raise ValueError("'fields' must be a non-empty array of tables ([[fields]])")
-    task_fields = tuple(_build_field(item) for item in raw_fields)
+        raise BareError(f"task name {name!r} must be letters, digits, '_', '.' or '-'")
+    task_fields = tuple(_build_field(item) for item in data["fields"])
     names = [f.name for f in task_fields]
     if len(set(names)) != len(names):
-        raise ValueError(f"field names must be unique, got {names}")
+        raise BareError(f"field names must be unique, got {', '.join(names)}")
     shots = data.get("shots", {})
     selection = shots.get("selection", "static")
     if selection not in SHOT_SELECTIONS:
-        raise ValueError(f"shots.selection must be one of {', '.join(SHOT_SELECTIONS)}")
-    shot_count = int(shots.get("count", 3))
-    if shot_count < 0:
-        raise ValueError("shots.count must be 0 or more")
-    thing = _text(data, "thing")
-    export = {k: str(v) for k, v in data.get("export", {}).items()}
+        raise BareError(f"shots.selection must be one of {', '.join(SHOT_SELECTIONS)}, "
+                        f"got {selection!r}")
+    export = dict(data.get("export", {}))
     for key, template in export.items():
-        for placeholder in re.findall(r"\{(\w+)\}", template):
-            if placeholder not in names:
-                raise ValueError(f"export.{key} uses unknown field {{{placeholder}}}")
+        schema.template_fields(template, f"export.{key}", names)
+    refine_instruction = data.get("refine_instruction", "").strip()
+    schema.template_fields(refine_instruction, "refine_instruction", ["thing"])
     return Task(
         name=name,
-        thing=thing,
-        description=_text(data, "description").strip(),
+        thing=data["thing"],
+        description=data["description"].strip(),
         fields=task_fields,
-        shot_count=shot_count,
+        shot_count=shots.get("count", 3),
         shot_selection=selection,
         base=_sampling(data.get("base", {}), Sampling(stop=("EXAMPLE DONE",))),
         refine=_sampling(data.get("refine", {}), Sampling()),
-        refine_instruction=str(data.get("refine_instruction", "")).strip(),
+        refine_instruction=refine_instruction,
         export=export,
         source=text,
     )
 
 
-def _text(data: dict[str, Any], key: str) -> str:
-    value = data[key]
-    if not isinstance(value, str) or not value.strip():
-        raise ValueError(f"{key!r} must be a non-empty string")
-    return value
-
-
-def _build_field(item: Any) -> Field:
-    if not isinstance(item, dict):
-        raise ValueError("each [[fields]] entry must be a table")
-    name = _text(item, "name")
+def _build_field(item: dict[str, Any]) -> Field:
+    name = item["name"]
     if not re.fullmatch(r"[A-Za-z_]\w*", name):
-        raise ValueError(f"field name {name!r} must be an identifier")
+        raise BareError(f"field name {name!r} must be an identifier (letters, digits, '_')")
     checks = tuple(item.get("checks", ()))
     unknown = [c for c in checks if c not in NAMED_CHECKS]
     if unknown:
-        raise ValueError(
+        raise BareError(
             f"field {name!r}: unknown check {unknown[0]!r} (known: {', '.join(NAMED_CHECKS)})"
         )
     pattern = item.get("pattern")
     if pattern is not None:
         try:
             re.compile(pattern)
-        except re.error as exc:
-            raise ValueError(f"field {name!r}: bad pattern: {exc}") from None
+        except (re.error, RecursionError, OverflowError) as exc:
+            raise BareError(f"field {name!r}: bad pattern: {exc}") from None
     return Field(
         name=name,
-        label=str(item.get("label", name.replace("_", " ").capitalize())),
-        description=str(item.get("description", "")),
+        label=item.get("label", name.replace("_", " ").capitalize()),
+        description=item.get("description", ""),
         checks=checks,
         pattern=pattern,
         pattern_hint=item.get("pattern_hint"),
-        one_of=tuple(str(v) for v in item.get("one_of", ())),
+        one_of=tuple(item.get("one_of", ())),
         max_chars=item.get("max_chars"),
         grammar=item.get("grammar"),
     )
 
 
 def _sampling(table: dict[str, Any], defaults: Sampling) -> Sampling:
-    known = {f.name for f in fields(Sampling)}
-    unknown = set(table) - known
-    if unknown:
-        raise ValueError(f"unknown sampling key {sorted(unknown)[0]!r} (known: {sorted(known)})")
     values = dict(table)
     if "stop" in values:
         stop = values["stop"]
         values["stop"] = (stop,) if isinstance(stop, str) else tuple(stop)
-    result = defaults.replace(**values)
-    if result.max_tokens < 1:
-        raise ValueError("max_tokens must be at least 1")
-    return result
+    return defaults.replace(**values)
 
 
-def resolve(store: Any, spec: str | None) -> Task:
+def resolve(store: Any, spec: str | None, *, update: bool = False) -> Task:
     """The task a command works on: a recipe file path, a task already in the
     workspace, or a built-in recipe; with no spec, the workspace's only task.
 
     A recipe named by file or built-in is saved into the workspace, so later commands
-    can name it and every run is tied to the exact recipe text it used.
+    can name it and every run is tied to the exact recipe text it used. A recipe file
+    that changes a task which already has data is stored only with `update`
+    (--update-recipe); its earlier versions stay in the workspace's recipe history.
     """
     if spec is None:
         names = store.task_names()
@@ -244,5 +254,13 @@ def resolve(store: Any, spec: str | None) -> Task:
             f"unknown task {spec!r}: built-ins are {', '.join(builtin_names())}; "
             "or pass a path to a .toml recipe"
         )
+    stored_sha256 = store.task_sha256(task.name)
+    if stored_sha256 == task.sha256:
+        return task
+    if stored_sha256 is not None and not update and store.task_has_data(task.name):
+        raise BareError(
+            f"{spec} changes the recipe of task {task.name}, which already has seeds or "
+            "candidates made with the stored version; pass --update-recipe to make it the "
+            "task's recipe (the old version is kept), or give the new recipe another name")
     store.save_task(task.name, task.source, task.sha256)
     return task

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from textual.binding import Binding
 
 from bare_tui.errors import BareError
+from bare_tui.tui.widgets.diff_view import SHOWN_LINES
 
 
 @dataclass(frozen=True)
@@ -41,6 +42,8 @@ KEYS: tuple[Key, ...] = (
     Key("undo", "u", "undo", "Undo", "undo your last decision (survives restarts)",
         footer=True),
     Key("redo", "ctrl+r", "redo", "Redo", "redo what you undid"),
+    Key("show_all", "m", "show_all", "More",
+        f"show all of a long text (cut to its first {SHOWN_LINES} lines)"),
     Key("diff_mode", "d", "cycle_diff", "Diff",
         "cycle the view: side-by-side / inline / draft only / refined only", footer=True),
     Key("search", "slash", "search", "Search", "search the candidates' text", footer=True),

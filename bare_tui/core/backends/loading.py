@@ -15,7 +15,8 @@ def open_backend(role: str, settings: Settings) -> Backend:
 
         return OpenAIBackend(ServerOptions(url=url, model=getattr(settings, role),
                                            api_key=settings.api_key,
-                                           concurrency=settings.concurrency))
+                                           concurrency=settings.concurrency,
+                                           timeout_s=settings.server_timeout))
     from bare_tui.core.backends.llamacpp import LlamaCppBackend, LlamaOptions
 
     model = models.resolve(getattr(settings, role), role, settings.models_dir)

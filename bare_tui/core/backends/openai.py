@@ -8,10 +8,15 @@ turn, and a retry goes to the next one. Connection failures, timeouts, 429 and 5
 answers are retried with exponential back-off for up to `retry_for_s` seconds, so a
 server that restarts does not end a run; other 4xx answers are one-line errors. The
 API key comes from the environment and is never stored.
+
+A server is not trusted: redirects are refused (the key would follow them, and a POST
+would turn into a GET), replies are size-capped and checked for their shape, and a
+reply cut short is retried like a dropped connection.
 """
 
 from __future__ import annotations
 
+import http.client
 import itertools
 import json
 import time
@@ -29,6 +34,8 @@ from bare_tui.errors import BareError
 
 K = TypeVar("K")
 RETRY_STATUSES = {408, 409, 429, 500, 502, 503, 504}
+MAX_REPLY_BYTES = 64 * 1024 * 1024
+MAX_COUNT = 2**31  # a token count above this is not a count
 
 
 @dataclass(frozen=True)
@@ -45,6 +52,23 @@ class _Retry(Exception):
     pass
 
 
+class _RefuseRedirects(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, req, fp, code, msg, headers, newurl):  # noqa: ANN001
+        raise BareError(f"{req.full_url} answered with a redirect (HTTP {code}) to {newurl}; "
+                        "redirects are not followed (the API key would go along): give the "
+                        "final URL with --server")
+
+
+def _opener() -> urllib.request.OpenerDirector:
+    return urllib.request.build_opener(_RefuseRedirects)
+
+
+def _count(usage: dict[str, Any], key: str) -> int:
+    value = usage.get(key)
+    ok = isinstance(value, int) and not isinstance(value, bool) and 0 <= value < MAX_COUNT
+    return value if ok else 0
+
+
 class OpenAIBackend:
     def __init__(self, options: ServerOptions):
         self.options = options
@@ -54,6 +78,7 @@ class OpenAIBackend:
         self.replicas = [root if root.endswith("/v1") else f"{root}/v1" for root in roots]
         self.api = ",".join(self.replicas)
         self._turn = itertools.count()
+        self._open = _opener().open
         self.model = options.model or self._first_model()
 
     def describe(self) -> dict[str, str]:
@@ -75,17 +100,25 @@ class OpenAIBackend:
         request = urllib.request.Request(f"{api}{path}", data=data, headers=headers,
                                          method="GET" if body is None else "POST")
         try:
-            with urllib.request.urlopen(request, timeout=self.options.timeout_s) as response:
-                return json.loads(response.read())
+            with self._open(request, timeout=self.options.timeout_s) as response:
+                body = response.read(MAX_REPLY_BYTES + 1)
         except urllib.error.HTTPError as exc:
-            detail = exc.read()[:300].decode(errors="replace").replace("\n", " ")
+            detail = exc.read(300).decode(errors="replace").replace("\n", " ")
             if exc.code in RETRY_STATUSES:
                 raise _Retry(f"HTTP {exc.code}") from None
             raise BareError(f"{api}{path} answered HTTP {exc.code}: {detail}") from None
-        except (urllib.error.URLError, TimeoutError, ConnectionError, OSError) as exc:
-            raise _Retry(str(getattr(exc, "reason", exc))) from None
-        except json.JSONDecodeError:
+        except (urllib.error.URLError, TimeoutError, ConnectionError, OSError,
+                http.client.HTTPException) as exc:  # IncompleteRead: a reply cut short
+            raise _Retry(str(getattr(exc, "reason", exc)) or type(exc).__name__) from None
+        if len(body) > MAX_REPLY_BYTES:
+            raise BareError(f"{api}{path} answered more than {MAX_REPLY_BYTES >> 20} MB")
+        try:
+            answer = json.loads(body)
+        except (json.JSONDecodeError, UnicodeDecodeError, RecursionError):
             raise BareError(f"{api}{path} did not answer JSON") from None
+        if not isinstance(answer, dict):
+            raise BareError(f"{api}{path} answered JSON that is not an object")
+        return answer
 
     def _with_retries(self, path: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
         deadline = time.monotonic() + self.options.retry_for_s
@@ -103,7 +136,11 @@ class OpenAIBackend:
 
     @cached_property
     def _listing(self) -> list[dict[str, Any]]:
-        return self._with_retries("/models").get("data") or []
+        listed = self._with_retries("/models").get("data") or []
+        if not isinstance(listed, list):
+            raise BareError(f"{self.api}/models answered a model list that is not a list")
+        return [entry for entry in listed
+                if isinstance(entry, dict) and isinstance(entry.get("id"), str)]
 
     def _first_model(self) -> str:
         if not self._listing:
@@ -147,26 +184,40 @@ class OpenAIBackend:
         """llama.cpp's servers take a GBNF `grammar`; others get the format by prompt."""
         return self.engine == "llama.cpp"
 
-    def _generation(self, answer: dict[str, Any], text: str, started: float) -> Generation:
-        usage = answer.get("usage") or {}
-        choice = answer["choices"][0]
-        return Generation(text=text or "", prompt_tokens=int(usage.get("prompt_tokens", 0)),
-                          completion_tokens=int(usage.get("completion_tokens", 0)),
+    def _generation(self, path: str, answer: dict[str, Any], started: float) -> Generation:
+        """The first choice's text and the token counts, from a reply of any shape: one
+        without choices or text is an error, a usage that is not counts counts as 0."""
+        choices = answer.get("choices")
+        choice = choices[0] if isinstance(choices, list) and choices else None
+        if not isinstance(choice, dict):
+            raise BareError(f"{self.api}{path} answered without choices: "
+                            f"{json.dumps(answer)[:200]}")
+        if path == "/completions":
+            text = choice.get("text")
+        else:
+            message = choice.get("message")
+            text = message.get("content") if isinstance(message, dict) else None
+        if not isinstance(text, str | None):
+            raise BareError(f"{self.api}{path} answered a choice whose text is not a string")
+        usage = answer.get("usage")
+        usage = usage if isinstance(usage, dict) else {}
+        reason = choice.get("finish_reason")
+        return Generation(text=text or "", prompt_tokens=_count(usage, "prompt_tokens"),
+                          completion_tokens=_count(usage, "completion_tokens"),
                           ms=(time.perf_counter() - started) * 1000,
-                          finish_reason=choice.get("finish_reason") or "stop")
+                          finish_reason=reason if isinstance(reason, str) else "stop")
 
     def complete(self, prompt: str, sampling: Sampling, seed: int) -> Generation:
         started = time.perf_counter()
         answer = self._with_retries("/completions", {**self._params(sampling, seed),
                                                      "prompt": prompt})
-        return self._generation(answer, answer["choices"][0].get("text", ""), started)
+        return self._generation("/completions", answer, started)
 
     def chat(self, messages: Messages, sampling: Sampling, seed: int) -> Generation:
         started = time.perf_counter()
         answer = self._with_retries("/chat/completions", {**self._params(sampling, seed),
                                                           "messages": messages})
-        message = answer["choices"][0].get("message") or {}
-        return self._generation(answer, message.get("content", ""), started)
+        return self._generation("/chat/completions", answer, started)
 
     def _many(self, call: Any, jobs: Iterable[tuple[K, Any, int]], sampling: Sampling
               ) -> Iterator[tuple[K, Generation]]:

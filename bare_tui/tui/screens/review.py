@@ -18,7 +18,7 @@ from textual.screen import Screen
 from textual.widgets import Footer
 
 from bare_tui.core import curation, prompts, queue, review
-from bare_tui.core.export import export
+from bare_tui.core.export import FileExists, export
 from bare_tui.errors import BareError
 from bare_tui.text import clean
 from bare_tui.tui import keys
@@ -303,6 +303,10 @@ class ReviewScreen(Screen):
 
     # --- views and tools ---------------------------------------------------------------------
 
+    def action_show_all(self) -> None:
+        if not self.query_one(DiffView).show_whole():
+            self.notify("the whole text is shown already")
+
     def action_cycle_diff(self) -> None:
         mode = self.query_one(DiffView).cycle_mode()
         self.notify(f"diff: {mode}", timeout=1.5)
@@ -350,17 +354,23 @@ class ReviewScreen(Screen):
         self.app.cancel_generation()
 
     def action_export(self) -> None:
-        def chosen(answer: tuple[str, str, str] | None) -> None:
-            if answer is None:
-                return
-            path, profile, status = answer
+        def write(path: str, profile: str, status: str, force: bool = False) -> None:
             try:
                 result = export(self.app.store, self.app.recipe, Path(path), profile=profile,
-                                status=status)
+                                status=status, force=force)
+            except FileExists as exc:
+                question = str(exc).split(";")[0] + ": replace?"
+                self.app.push_screen(ConfirmScreen(question), lambda yes: yes and write(
+                    path, profile, status, force=True))
+                return
             except BareError as exc:
                 self.notify(str(exc), severity="error", timeout=8)
                 return
             self.notify(f"wrote {result.written} items to {result.path}", timeout=6)
+
+        def chosen(answer: tuple[str, str, str] | None) -> None:
+            if answer is not None:
+                write(*answer)
 
         self.app.push_screen(
             ExportScreen(default_export_path(self.app.store.path, self.app.recipe.name)), chosen)

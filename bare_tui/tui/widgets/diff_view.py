@@ -3,7 +3,8 @@
 The view draws its own lines (Textual's line API): showing another candidate re-wraps
 the text and repaints this widget alone, with no layout pass over the screen. Side by
 side, each field starts on the same row in both columns; when the view is narrow the
-two versions stack instead.
+two versions stack instead. A very long text (model output can run to thousands of
+lines) is cut to its first lines, with a note; `m` shows all of it.
 """
 
 from __future__ import annotations
@@ -30,6 +31,10 @@ TITLE = "bold reverse"
 LABEL = "bold"
 PROBLEM = "bold yellow"
 GUTTER = " │ "
+# Beyond these, a field's text is cut until asked for (m): diffing and wrapping
+# thousands of lines would take seconds on every redraw.
+SHOWN_LINES = 200
+SHOWN_CHARS = 20_000
 
 Row = tuple[Text, Text | None]  # one column, or left and right columns
 
@@ -47,6 +52,15 @@ def _spans_text(spans: tuple[Span, ...] | list[Span]) -> Text:
     return text
 
 
+def _cut(text: str) -> tuple[str, int]:
+    """The start of a long text, and how many of its lines were left out."""
+    if len(text) <= SHOWN_CHARS and text.count("\n") < SHOWN_LINES:
+        return text, 0
+    lines = text[:SHOWN_CHARS].split("\n")[:SHOWN_LINES]
+    shown = "\n".join(lines)
+    return shown, max(1, text.count("\n") + 1 - len(lines))
+
+
 def _problems(problems: list[str]) -> Text:
     return Text("\n".join(f"! {clean(p)}" for p in problems), style=PROBLEM)
 
@@ -61,22 +75,38 @@ class DiffView(ScrollView, can_focus=True):
         self.stacked = False
         self.detail: Detail | None = None
         self.note: Text | None = None
+        self.whole = False  # show long texts whole (m), for the current candidate
+        self._was_cut = False
         self._strips: list[Strip] = []
 
     # --- what to show --------------------------------------------------------------------
 
     def cycle_mode(self) -> str:
         self.mode = MODES[(MODES.index(self.mode) + 1) % len(MODES)]
-        self.show(self.detail, self.note)
+        self._layout_lines()
+        self.scroll_to(0, 0, animate=False, immediate=True)
         return self.mode
 
     def show(self, detail: Detail | None, note: Text | None = None) -> None:
         """Show a candidate; `note` is a line under its heading (the near-duplicate
-        warning)."""
+        warning). Showing what is already shown costs nothing (a reload while a job
+        commits redraws only what changed)."""
+        if detail == self.detail and note == self.note and self._strips:
+            return
+        if detail is None or self.detail is None or detail.id != self.detail.id:
+            self.whole = False
+            self.scroll_to(0, 0, animate=False, immediate=True)
         self.detail = detail
         self.note = note
         self._layout_lines()
-        self.scroll_to(0, 0, animate=False, immediate=True)
+
+    def show_whole(self) -> bool:
+        """Show the current candidate's long texts whole; False when nothing was cut."""
+        if self.whole or not self._was_cut:
+            return False
+        self.whole = True
+        self._layout_lines()
+        return True
 
     def on_resize(self, event: Resize) -> None:
         self._layout_lines()
@@ -129,8 +159,18 @@ class DiffView(ScrollView, can_focus=True):
         Both columns of a side-by-side view have the same rows, so fields line up."""
         rows = [Text(f" {title} ", style=TITLE)]
         for spec in self.recipe.fields:
-            spans = _diff(old.get(spec.name, ""), new.get(spec.name, ""))
-            rows += [Text(f"{spec.label}:", style=LABEL), _spans_text(side(spans)), Text("")]
+            before, after = old.get(spec.name, ""), new.get(spec.name, "")
+            hidden = 0
+            if not self.whole:
+                (before, cut_before), (after, cut_after) = _cut(before), _cut(after)
+                hidden = max(cut_before, cut_after)
+            rows += [Text(f"{clean(spec.label)}:", style=LABEL),
+                     _spans_text(side(_diff(before, after)))]
+            if hidden:
+                self._was_cut = True
+                rows.append(Text(f"… {hidden} more lines not shown (m shows all)",
+                                 style=PROBLEM))
+            rows.append(Text(""))
         rows.append(_problems(problems))
         return rows
 
@@ -180,6 +220,7 @@ class DiffView(ScrollView, can_focus=True):
         return [Strip(line, width) for line in lines]
 
     def _layout_lines(self) -> None:
+        self._was_cut = False
         width = max(10, self.scrollable_content_region.width)
         strips: list[Strip] = []
         column = (width - len(GUTTER)) // 2

@@ -39,7 +39,7 @@ def test_csv_with_mapping(store, gsm8k, tmp_path: Path):
         ("bad.jsonl", '{"question": "a", "answer": "b"}\n\n[1, 2]\n',
          "bad.jsonl:3: expected a JSON object"),
         ("bad.jsonl", '{"question": "a", "answer": "b"}\n{"question": "c"}\n',
-         "bad.jsonl:2: missing field 'answer' (the record has: question)"),
+         "bad.jsonl:2: missing field 'answer' (the record has: 'question')"),
         ("bad.jsonl", '{"question": "a", "answer": {"x": 1}}\n', "bad.jsonl:1: field 'answer'"),
         ("bad.csv", "question,answer\na,b\nc,d,e\n", "bad.csv:3: more values"),
         ("bad.csv", "question,answer\na,b\nc,\n", "bad.csv:3: missing field 'answer'"),

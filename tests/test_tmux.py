@@ -16,19 +16,25 @@ pytestmark = pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is no
 
 
 class Terminal:
-    def __init__(self, name: str, command: str, width: int = 80, height: int = 24):
+    """A tmux session; `socket` gives it a tmux server of its own (for server options)."""
+
+    def __init__(self, name: str, command: str, width: int = 80, height: int = 24,
+                 socket: str | None = None):
         self.name = name
-        subprocess.run(["tmux", "kill-session", "-t", name], capture_output=True)
-        subprocess.run(["tmux", "new-session", "-d", "-s", name, "-x", str(width),
+        self.tmux = ["tmux", *(["-L", socket] if socket else [])]
+        subprocess.run([*self.tmux, "kill-session", "-t", name], capture_output=True)
+        subprocess.run([*self.tmux, "new-session", "-d", "-s", name, "-x", str(width),
                         "-y", str(height), command], check=True)
 
-    def screen(self) -> str:
-        return subprocess.run(["tmux", "capture-pane", "-p", "-t", self.name],
-                              capture_output=True, text=True, check=True).stdout
+    def run(self, *args: str) -> str:
+        return subprocess.run([*self.tmux, *args], capture_output=True, text=True,
+                              check=True).stdout
+
+    def screen(self, escapes: bool = False) -> str:
+        return self.run("capture-pane", "-p", *(["-e"] if escapes else []), "-t", self.name)
 
     def keys(self, *keys: str, literal: bool = False) -> None:
-        subprocess.run(["tmux", "send-keys", "-t", self.name, *(["-l"] if literal else []),
-                        *keys], check=True)
+        self.run("send-keys", "-t", self.name, *(["-l"] if literal else []), *keys)
 
     def wait_for(self, text: str, timeout: float = 30) -> str:
         deadline = time.monotonic() + timeout
@@ -40,7 +46,9 @@ class Terminal:
         raise AssertionError(f"{text!r} never appeared; the screen shows:\n{self.screen()}")
 
     def close(self) -> None:
-        subprocess.run(["tmux", "kill-session", "-t", self.name], capture_output=True)
+        subprocess.run([*self.tmux, "kill-session", "-t", self.name], capture_output=True)
+        if len(self.tmux) > 1:
+            subprocess.run([*self.tmux, "kill-server"], capture_output=True)
 
 
 @pytest.fixture

@@ -46,6 +46,11 @@ def _fail(where: str, expected: str, value: Any) -> SchemaError:
 class Shape:
     expected = "a value"
 
+    @property
+    def plural(self) -> str:
+        """`expected` for many: "a string" -> "strings"."""
+        return self.expected.removeprefix("a ").removeprefix("an ") + "s"
+
     def check(self, value: Any, where: str) -> None:
         raise NotImplementedError
 
@@ -99,7 +104,7 @@ class Flag(Shape):
 class ListOf(Shape):
     def __init__(self, item: Shape, nonempty: bool = False):
         self.item, self.nonempty = item, nonempty
-        self.expected = f"{'a non-empty' if nonempty else 'an'} array of {item.expected}s"
+        self.expected = f"{'a non-empty' if nonempty else 'an'} array of {item.plural}"
 
     def check(self, value: Any, where: str) -> None:
         if not isinstance(value, list) or (self.nonempty and not value):
@@ -136,6 +141,10 @@ class Table(Shape):
     @property
     def expected(self) -> str:  # type: ignore[override]
         return f"a table{f' like {self.example}' if self.example else ''}"
+
+    @property
+    def plural(self) -> str:
+        return f"tables{f' like {self.example}' if self.example else ''}"
 
     def check(self, value: Any, where: str) -> None:
         if not isinstance(value, dict):

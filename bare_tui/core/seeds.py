@@ -89,7 +89,7 @@ def read_seeds(path: str | Path, task: Task, mapping: Mapping[str, str] | None =
                 column = mapping.get(name, name)
                 value = record.get(column)
                 if value is None or (isinstance(value, str) and not value.strip()):
-                    present = ", ".join(map(str, record)) or "nothing"
+                    present = ", ".join(map(repr, record)) or "nothing"
                     raise BareError(
                         f"{where}: missing field {column!r} (the record has: {present}); "
                         f"map a column with --map {name}=COLUMN"

@@ -102,6 +102,9 @@ class OpenAIBackend:
         try:
             with self._open(request, timeout=self.options.timeout_s) as response:
                 body = response.read(MAX_REPLY_BYTES + 1)
+                promised = response.headers.get("Content-Length", "")
+            if promised.isdigit() and len(body) < min(int(promised), MAX_REPLY_BYTES):
+                raise _Retry("the reply was cut short")
         except urllib.error.HTTPError as exc:
             detail = exc.read(300).decode(errors="replace").replace("\n", " ")
             if exc.code in RETRY_STATUSES:

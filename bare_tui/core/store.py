@@ -24,9 +24,9 @@ from typing import Any
 
 import sqlite_utils
 
+from bare_tui.core.migrations import MIGRATIONS, SCHEMA_VERSION
 from bare_tui.errors import BareError
 
-SCHEMA_VERSION = 4
 BUSY_TIMEOUT_S = 30.0  # how long a write waits for another process's lock
 SQLITE_HEADER = b"SQLite format 3\x00"
 
@@ -42,127 +42,6 @@ def to_json(value: Any) -> str | None:
 def from_json(text: str | None) -> Any:
     return None if text is None else json.loads(text)
 
-
-def _migrate_v1(db: sqlite_utils.Database) -> None:
-    db["tasks"].create(
-        {"name": str, "recipe": str, "recipe_sha256": str, "created_at": float},
-        pk="name",
-        if_not_exists=True,
-    )
-    db["seeds"].create(
-        {"id": int, "task": str, "fields": str, "source": str, "content_sha256": str,
-         "created_at": float},
-        pk="id",
-        if_not_exists=True,
-    )
-    db["seeds"].create_index(["task", "content_sha256"], unique=True, if_not_exists=True)
-    db["runs"].create(
-        {"id": int, "kind": str, "task": str, "model": str, "model_path": str,
-         "model_sha256": str, "params": str, "rng_seed": int, "target": int,
-         "status": str, "produced": int, "parse_failures": int, "prompt_tokens": int,
-         "completion_tokens": int, "generation_ms": float, "started_at": float,
-         "finished_at": float, "pid": int, "host": str, "error": str},
-        pk="id",
-        if_not_exists=True,
-    )
-    # What every generated sample records, draft or refinement.
-    sample = {"run_id": int, "seed": int, "raw_text": str, "fields": str, "parse_error": str,
-              "validation": str, "valid": int, "finish_reason": str, "prompt_tokens": int,
-              "completion_tokens": int, "ms": float, "created_at": float}
-    db["candidates"].create(
-        {"id": int, "task": str, "shot_ids": str, **sample}, pk="id", if_not_exists=True
-    )
-    db["candidates"].create_index(["task"], if_not_exists=True)
-    db["refinements"].create(
-        {"id": int, "candidate_id": int, **sample}, pk="id", if_not_exists=True
-    )
-    db["refinements"].create_index(["candidate_id"], if_not_exists=True)
-    # Append-only audit trail of review decisions; `decisions` is kept in step with it
-    # in the same transaction and holds the current state per candidate.
-    db["events"].create(
-        {"id": int, "group_id": int, "candidate_id": int, "action": str, "reviewer": str,
-         "reason": str, "before": str, "after": str, "target_group": int,
-         "created_at": float},
-        pk="id",
-        if_not_exists=True,
-    )
-    db["events"].create_index(["reviewer", "id"], if_not_exists=True)
-    db["events"].create_index(["group_id"], if_not_exists=True)
-    db["events"].create_index(["candidate_id"], if_not_exists=True)
-    db["decisions"].create(
-        {"candidate_id": int, "status": str, "version": str, "final_fields": str,
-         "reviewer": str, "reason": str, "event_id": int, "updated_at": float},
-        pk="candidate_id",
-        if_not_exists=True,
-    )
-    db["decisions"].create_index(["status"], if_not_exists=True)
-    db["exports"].create(
-        {"id": int, "task": str, "path": str, "profile": str, "filters": str,
-         "count": int, "sha256": str, "created_at": float},
-        pk="id",
-        if_not_exists=True,
-    )
-
-
-def _migrate_v2(db: sqlite_utils.Database) -> None:
-    # One vector per embedded text: kind is seed, draft, refined or final (an edit).
-    db["embeddings"].create(
-        {"kind": str, "ref_id": int, "model": str, "text_sha256": str, "dim": int,
-         "vector": bytes, "created_at": float},
-        pk=("kind", "ref_id", "model"),
-        if_not_exists=True,
-    )
-    db["clusters"].create(
-        {"task": str, "candidate_id": int, "cluster": int, "distance": float},
-        pk=("task", "candidate_id"),
-        if_not_exists=True,
-    )
-    db["clusters"].create_index(["task", "cluster"], if_not_exists=True)
-    db["cluster_info"].create(
-        {"task": str, "cluster": int, "label": str, "representative_id": int, "size": int,
-         "model": str, "created_at": float},
-        pk=("task", "cluster"),
-        if_not_exists=True,
-    )
-
-
-def _migrate_v3(db: sqlite_utils.Database) -> None:
-    # Candidate slots a running draft job has claimed but not yet filled: targets stay
-    # exact when several jobs draft one task at once.
-    if "reserved" not in db["runs"].columns_dict:
-        db["runs"].add_column("reserved", int, not_null_default=0)
-    # Every draft sample issued for a task gets the next index, never reused: its random
-    # stream comes from the master seed and that index (pipeline.sample_rng).
-    if "drafts_issued" not in db["tasks"].columns_dict:
-        db["tasks"].add_column("drafts_issued", int, not_null_default=0)
-        db.execute("UPDATE tasks SET drafts_issued ="
-                   " (SELECT count(*) FROM candidates c WHERE c.task = tasks.name)")
-    if "sample_index" not in db["candidates"].columns_dict:
-        db["candidates"].add_column("sample_index", int)
-    # 1 when an unparsed draft's raw text was refined (only when asked for).
-    if "from_raw" not in db["refinements"].columns_dict:
-        db["refinements"].add_column("from_raw", int, not_null_default=0)
-
-
-def _migrate_v4(db: sqlite_utils.Database) -> None:
-    # Every version of a task's recipe, by content: a run records the one it used, and
-    # storing a changed recipe keeps the old text.
-    db["recipes"].create(
-        {"task": str, "sha256": str, "recipe": str, "created_at": float},
-        pk=("task", "sha256"),
-        if_not_exists=True,
-    )
-    db.execute("INSERT OR IGNORE INTO recipes (task, sha256, recipe, created_at)"
-               " SELECT name, recipe_sha256, recipe, created_at FROM tasks")
-    if "recipe_sha256" not in db["runs"].columns_dict:
-        db["runs"].add_column("recipe_sha256", str)
-    # Which session (one TUI, one CLI command) made a decision: undo in the TUI asks
-    # before it reverts a step another session made under the same reviewer name.
-    if "session" not in db["events"].columns_dict:
-        db["events"].add_column("session", str)
-
-
-MIGRATIONS = {1: _migrate_v1, 2: _migrate_v2, 3: _migrate_v3, 4: _migrate_v4}
 
 
 def busy_timeout_s() -> float:

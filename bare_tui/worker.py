@@ -30,7 +30,7 @@ from bare_tui.config import Settings
 from bare_tui.core.backends import Generation
 from bare_tui.core.cpu_path import describe_signal
 from bare_tui.core.pipeline import JobResult, Sample
-from bare_tui.core.tasks import Sampling
+from bare_tui.core.recipes import Sampling
 from bare_tui.errors import BareError
 
 TERMINATE_WAIT_S = 10.0
@@ -236,10 +236,10 @@ class _StoppedWhileWaiting(Exception):
 
 
 def _child(settings: Settings, request: JobRequest, emit: _Emitter) -> int:
-    from bare_tui.core import cpu_path, models, pipeline, tasks
-    from bare_tui.core.backends.loading import open_backend
+    from bare_tui.core import cpu_path, model_files, pipeline, recipes
     from bare_tui.core.lease import CpuLease
     from bare_tui.core.store import Store
+    from bare_tui.loading import open_backend
 
     stop = threading.Event()
     threading.Thread(target=_watch_stdin, args=(stop,), daemon=True).start()
@@ -248,7 +248,7 @@ def _child(settings: Settings, request: JobRequest, emit: _Emitter) -> int:
     def load_backend(role: str) -> Any:
         local = not settings.server_for(role)
         if local:  # a wrong model path fails now, before any wait
-            models.resolve(getattr(settings, role), role, settings.models_dir)
+            model_files.resolve(getattr(settings, role), role, settings.models_dir)
         if local and _runs_on_cpu(settings):
             about = {"task": request.task, "db": str(settings.db)}
             if not lease.acquire(about, stop, lambda text: emit("note", text=text)):
@@ -259,7 +259,7 @@ def _child(settings: Settings, request: JobRequest, emit: _Emitter) -> int:
         return open_backend(role, settings)
 
     with Store(settings.db, create=False) as store:
-        task = tasks.resolve(store, request.task)
+        task = recipes.resolve(store, request.task)
         try:
             results = pipeline.generate(
                 store, task, load_backend, request.target, refine_after=request.refine,
@@ -280,7 +280,7 @@ def _child(settings: Settings, request: JobRequest, emit: _Emitter) -> int:
 def _runs_on_cpu(settings: Settings) -> bool:
     if settings.gpu_layers is not None:
         return settings.gpu_layers == 0
-    from bare_tui.core.models import gpu_offload_available
+    from bare_tui.core.model_files import gpu_offload_available
 
     return not gpu_offload_available()
 

@@ -37,7 +37,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 from draft_throughput import plain_loop  # noqa: E402
 
-from bare_tui.core import models, pipeline, tasks  # noqa: E402
+from bare_tui.core import model_files, pipeline, recipes  # noqa: E402
 from bare_tui.core.backends.llamacpp import LlamaCppBackend, LlamaOptions  # noqa: E402
 from bare_tui.core.seeds import import_seeds  # noqa: E402
 from bare_tui.core.store import Store  # noqa: E402
@@ -47,7 +47,7 @@ SEEDS = ROOT / "data" / "seeds" / "gsm8k_train_200.jsonl"
 
 def twin_recipe(folder: Path) -> Path:
     """The gsm8k recipe under another task name: the same work, a separate target."""
-    source = tasks.builtin_source("gsm8k") or ""
+    source = recipes.builtin_source("gsm8k") or ""
     path = folder / "gsm8k_twin.toml"
     path.write_text(source.replace('name = "gsm8k"', 'name = "gsm8k_twin"', 1))
     return path
@@ -56,8 +56,8 @@ def twin_recipe(folder: Path) -> Path:
 def workspace(folder: Path, recipe: Path) -> Path:
     db = folder / "bench.db"
     with Store(db) as store:
-        import_seeds(store, tasks.resolve(store, "gsm8k"), SEEDS)
-        import_seeds(store, tasks.resolve(store, str(recipe)), SEEDS)
+        import_seeds(store, recipes.resolve(store, "gsm8k"), SEEDS)
+        import_seeds(store, recipes.resolve(store, str(recipe)), SEEDS)
     return db
 
 
@@ -110,9 +110,9 @@ def main() -> None:
                         help="also run the pair with the lease off (slow: it shows why)")
     args = parser.parse_args()
 
-    task = tasks.parse_recipe(tasks.builtin_source("gsm8k"))
+    task = recipes.parse_recipe(recipes.builtin_source("gsm8k"))
     sampling = task.base.replace(max_tokens=args.max_tokens)
-    model = models.resolve(None, "base", ROOT / "models")
+    model = model_files.resolve(None, "base", ROOT / "models")
     n = args.samples
     with tempfile.TemporaryDirectory() as name:
         folder = Path(name)
@@ -140,7 +140,7 @@ def main() -> None:
             parallel = LlamaCppBackend(model, LlamaOptions())
             with Store(db) as store:
                 since = last_run(db)
-                pipeline.draft(store, tasks.resolve(store, "gsm8k"), parallel, target,
+                pipeline.draft(store, recipes.resolve(store, "gsm8k"), parallel, target,
                                sampling=sampling, rng_seed=100 + round_index)
             parallel.engine().close()
             del parallel

@@ -23,7 +23,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bare_tui.core import diversity, embeddings, tasks  # noqa: E402
+from bare_tui.core import diversity, embeddings, recipes  # noqa: E402
 from bare_tui.core.seeds import import_seeds  # noqa: E402
 from bare_tui.core.store import Store  # noqa: E402
 
@@ -36,7 +36,7 @@ def embed_once(encoder, count: int) -> tuple[float, float]:
         seeds = Path(folder) / "seeds.jsonl"
         seeds.write_text("".join(SEEDS.read_text().splitlines(True)[:count]))
         with Store(Path(folder) / "bench.db") as store:
-            task = tasks.resolve(store, "gsm8k")
+            task = recipes.resolve(store, "gsm8k")
             import_seeds(store, task, seeds)
             texts = [item.text for item in embeddings.items(store, task)]
             started = time.perf_counter()

@@ -29,7 +29,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bare_tui.core import models, pipeline, prompts, tasks  # noqa: E402
+from bare_tui.core import model_files, pipeline, prompts, recipes  # noqa: E402
 from bare_tui.core.backends.llamacpp import LlamaCppBackend, LlamaOptions  # noqa: E402
 from bare_tui.core.seeds import import_seeds  # noqa: E402
 from bare_tui.core.store import Store  # noqa: E402
@@ -58,7 +58,7 @@ def plain_loop(llama, task, seeds, sampling, samples: int, rng_seed: int) -> tup
 def bare_tui_draft(backend, task, sampling, samples: int, rng_seed: int) -> tuple[int, float]:
     """Tokens and seconds of one `draft` job into a fresh workspace."""
     with tempfile.TemporaryDirectory() as folder, Store(Path(folder) / "bench.db") as store:
-        tasks.resolve(store, task.name)
+        recipes.resolve(store, task.name)
         import_seeds(store, task, SEEDS)
         started = time.perf_counter()
         pipeline.draft(store, task, backend, samples, sampling=sampling, rng_seed=rng_seed)
@@ -78,12 +78,12 @@ def main() -> None:
     parser.add_argument("--parallel-samples", type=int, default=32)
     args = parser.parse_args()
 
-    task = tasks.parse_recipe(tasks.builtin_source("gsm8k"))
+    task = recipes.parse_recipe(recipes.builtin_source("gsm8k"))
     sampling = task.base.replace(max_tokens=args.max_tokens)
-    model = models.resolve(args.base, "base", ROOT / "models")
+    model = model_files.resolve(args.base, "base", ROOT / "models")
     backend = LlamaCppBackend(model, LlamaOptions(ctx=2048, parallel=1))
     with tempfile.TemporaryDirectory() as folder, Store(Path(folder) / "s.db") as store:
-        import_seeds(store, tasks.resolve(store, "gsm8k"), SEEDS)
+        import_seeds(store, recipes.resolve(store, "gsm8k"), SEEDS)
         seeds = store.seeds("gsm8k")
 
     print(f"model {backend.model.name} on {backend.describe()['device']}, "

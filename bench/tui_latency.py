@@ -13,9 +13,12 @@ so it is used only to drive startup.
 
     python bench/tui_latency.py [--small 1000] [--large 100000] [--presses 60]
     python bench/tui_latency.py --generating    # idle vs a background generation job
+    python bench/tui_latency.py --reclustering  # clusters view: idle vs while reclustering
 
 With `--generating`, keypresses are timed on the small workspace first idle, then while a
-background job drafts with the real embedded models in its worker process.
+background job drafts with the real embedded models in its worker process. With
+`--reclustering`, `j`/`k` in the clusters view are timed on 20,000 candidates with
+synthetic 384-d embeddings, first idle, then while `r` reclusters them in a thread.
 """
 
 from __future__ import annotations
@@ -35,10 +38,11 @@ sys.path.insert(0, str(ROOT))
 from textual import events  # noqa: E402
 
 from bare_tui.config import Settings  # noqa: E402
-from bare_tui.core import tasks  # noqa: E402
+from bare_tui.core import recipes  # noqa: E402
 from bare_tui.core.seeds import import_seeds  # noqa: E402
 from bare_tui.core.store import Store, now  # noqa: E402
 from bare_tui.tui.app import BareApp  # noqa: E402
+from bare_tui.tui.messages import StartJob, StopJob  # noqa: E402
 
 SEEDS = ROOT / "data" / "seeds" / "gsm8k_train_200.jsonl"
 SIZE = (120, 40)
@@ -47,7 +51,7 @@ SIZE = (120, 40)
 def build(path: Path, count: int) -> None:
     """A workspace of `count` drafted and refined candidates, written in bulk."""
     with Store(path) as store:
-        task = tasks.resolve(store, "gsm8k")
+        task = recipes.resolve(store, "gsm8k")
         import_seeds(store, task, SEEDS)
         seeds = [s["fields"] for s in store.seeds("gsm8k")]
         with store.transaction() as conn:
@@ -98,7 +102,7 @@ class FrameClock:
 
 async def keypress(app: BareApp, clock: FrameClock, key: str) -> float:
     """Seconds from the key event to the first frame showing its effect."""
-    screen = app.review
+    screen = app.review_screen
     before = (screen.candidates.cursor, app.store.scalar("SELECT count(*) FROM events"))
     started = time.perf_counter()
     app._driver.send_message(events.Key(key, key))
@@ -112,7 +116,7 @@ async def keypress(app: BareApp, clock: FrameClock, key: str) -> float:
 
 
 async def measure(db: Path, presses: int, startups: int) -> dict[str, list[float]]:
-    task = tasks.parse_recipe(tasks.builtin_source("gsm8k"))
+    task = recipes.parse_recipe(recipes.builtin_source("gsm8k"))
     settings = Settings(db=db, reviewer="bench")
     results: dict[str, list[float]] = {"startup": [], "j": [], "a": []}
     for _ in range(startups):
@@ -137,7 +141,7 @@ async def measure(db: Path, presses: int, startups: int) -> dict[str, list[float
 async def measure_generating(db: Path, presses: int) -> dict[str, list[float]]:
     """`j` and `a` with no job, then with a background job drafting and refining with the
     real embedded models (in its worker process) in the same workspace."""
-    task = tasks.parse_recipe(tasks.builtin_source("gsm8k"))
+    task = recipes.parse_recipe(recipes.builtin_source("gsm8k"))
     app = BareApp(Settings(db=db, reviewer="bench"), task, poll_s=1.0, max_tokens=32)
     results: dict[str, list[float]] = {}
     async with app.run_test(size=SIZE) as pilot:
@@ -146,8 +150,8 @@ async def measure_generating(db: Path, presses: int) -> dict[str, list[float]]:
         await pilot.pause()
         for phase in ("idle", "generating"):
             if phase == "generating":
-                app.start_generation(1000)
-                while "ETA" not in app.review.job_line:  # samples are being committed
+                app.post_message(StartJob(1000))
+                while "ETA" not in app.job_line:  # samples are being committed
                     await asyncio.sleep(0.1)
             for key in ("j", "a"):
                 name = f"{phase} {key}"
@@ -155,12 +159,91 @@ async def measure_generating(db: Path, presses: int) -> dict[str, list[float]]:
                 for _ in range(presses):
                     results[name].append(await keypress(app, clock, key))
                     await asyncio.sleep(0.02)
-        samples = app.review.job_line
-        app.cancel_generation()
+        samples = app.job_line
+        app.post_message(StopJob())
         while app.job_running:
             await asyncio.sleep(0.1)
     print(f"  (job at the end of the measurement: {samples})")
     return results
+
+
+def add_vectors(path: Path, dim: int = 384, clusters: int = 12) -> None:
+    """A synthetic final-text embedding per candidate (grouped, so clusters exist), and a
+    first clustering, so the clusters view has rows to move through."""
+    import numpy as np
+
+    from bare_tui.core import curation, embeddings
+
+    rng = np.random.default_rng(0)
+    centres = rng.normal(size=(clusters, dim))
+    with Store(path) as store:
+        ids = [row[0] for row in store.conn.execute("SELECT id FROM candidates")]
+        vectors = centres[rng.integers(0, clusters, len(ids))] + rng.normal(
+            scale=0.6, size=(len(ids), dim))
+        vectors = (vectors / np.linalg.norm(vectors, axis=1, keepdims=True)).astype(np.float32)
+        name = embeddings.model_name(None)
+        with store.transaction() as conn:
+            conn.executemany(
+                "INSERT INTO embeddings (kind, ref_id, model, text_sha256, dim, vector,"
+                " created_at) VALUES ('final', ?, ?, '', ?, ?, ?)",
+                [(cid, name, dim, vector.tobytes(), now()) for cid, vector in zip(
+                    ids, vectors, strict=True)])
+        curation.recluster(store, recipes.resolve(store, "gsm8k"))
+
+
+async def table_keypress(app: BareApp, clock: FrameClock, key: str) -> float:
+    """Seconds from a key event to the first frame after the clusters table moved."""
+    from textual.widgets import DataTable
+
+    table = app.screen.query_one(DataTable)
+    before = table.cursor_row
+    started = time.perf_counter()
+    app._driver.send_message(events.Key(key, key))
+    while table.cursor_row == before:
+        await asyncio.sleep(0)
+    frame = clock.frames
+    while clock.frames == frame:
+        await asyncio.sleep(0)
+    return clock.last - started
+
+
+async def measure_reclustering(db: Path, presses: int) -> dict[str, list[float]]:
+    task = recipes.parse_recipe(recipes.builtin_source("gsm8k"))
+    app = BareApp(Settings(db=db, reviewer="bench"), task, poll_s=3600)
+    results: dict[str, list[float]] = {"idle": [], "reclustering": []}
+    reclusters = 0
+    async with app.run_test(size=SIZE) as pilot:
+        clock = FrameClock(app)
+        await app.workers.wait_for_complete()
+        await pilot.press("c")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        for phase in ("idle", "reclustering"):
+            for n in range(presses):
+                if phase == "reclustering" and not any(
+                        w.group == "clusters" and w.is_running for w in app.workers):
+                    app.screen.action_recluster()
+                    reclusters += 1
+                    await asyncio.sleep(0.05)  # the worker is under way
+                results[phase].append(await table_keypress(app, clock, "jk"[n % 2]))
+                await asyncio.sleep(0.02)
+        await app.workers.wait_for_complete()
+    print(f"  ({reclusters} reclusterings of the 20,000 vectors ran during the presses)")
+    return results
+
+
+def reclustering_part(args: argparse.Namespace) -> None:
+    with tempfile.TemporaryDirectory() as folder:
+        db = Path(folder) / "clusters.db"
+        build(db, 20_000)
+        add_vectors(db)
+        results = asyncio.run(measure_reclustering(db, args.presses))
+    p95 = {name: percentile(values, 0.95) for name, values in results.items()}
+    for name, values in results.items():
+        print(f"{name}: median {statistics.median(values) * 1000:.1f} ms, "
+              f"p95 {p95[name] * 1000:.1f} ms")
+    print(f"p95 reclustering / idle {p95['reclustering'] / p95['idle']:.2f}; "
+          f"p95 while reclustering {p95['reclustering'] * 1000:.1f} ms (target < 50 ms)")
 
 
 def main() -> None:
@@ -171,9 +254,14 @@ def main() -> None:
     parser.add_argument("--startups", type=int, default=5)
     parser.add_argument("--generating", action="store_true",
                         help="only measure keypresses idle vs with a background job")
+    parser.add_argument("--reclustering", action="store_true",
+                        help="only measure the clusters view's keys idle vs reclustering")
     args = parser.parse_args()
     if args.generating:
         generating_part(args)
+        return
+    if args.reclustering:
+        reclustering_part(args)
         return
     summary = {}
     with tempfile.TemporaryDirectory() as folder:

@@ -7,13 +7,32 @@ from pathlib import Path
 
 import pytest
 
-from bare_tui.core import models, tasks
+from bare_tui.core import model_files, recipes
 from bare_tui.core.backends import OneAtATime
 from bare_tui.core.store import Store
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 ROOT = Path(__file__).resolve().parents[1]
+# Derived artefacts only (the assembled GGUF, the CPU-path verdict): kept across tests,
+# and across runs, so each is made once; settings and workspaces never live here.
+CACHE = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+
+
+@pytest.fixture(autouse=True)
+def isolated(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """No test sees the developer's environment: no BARE_TUI_* variable or API key, a
+    home and XDG folders of its own (so no ~/.config/bare-tui), and a working folder of
+    its own (so no ./bare-tui.toml, and the default data/bare.db lands there)."""
+    for name in list(os.environ):
+        if name.startswith("BARE_TUI_") or name == "OPENAI_API_KEY":
+            monkeypatch.delenv(name)
+    home = tmp_path_factory.mktemp("home")
+    monkeypatch.setenv("HOME", str(home))
+    for name in ("XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_STATE_HOME"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(CACHE))
+    monkeypatch.chdir(tmp_path_factory.mktemp("work"))
 GSM8K_SEEDS = ROOT / "data" / "seeds" / "gsm8k_train_200.jsonl"
 REVIEW_SEEDS = ROOT / "data" / "seeds" / "reviews.jsonl"
 
@@ -25,18 +44,18 @@ def store(tmp_path: Path) -> Store:
 
 
 @pytest.fixture
-def gsm8k(store: Store) -> tasks.Task:
-    return tasks.resolve(store, "gsm8k")
+def gsm8k(store: Store) -> recipes.Task:
+    return recipes.resolve(store, "gsm8k")
 
 
 @pytest.fixture(scope="session")
-def base_model() -> models.ModelFile:
-    return models.resolve(None, "base", ROOT / "models")
+def base_model() -> model_files.ModelFile:
+    return model_files.resolve(None, "base", ROOT / "models")
 
 
 @pytest.fixture(scope="session")
-def instruct_model() -> models.ModelFile:
-    return models.resolve(None, "instruct", ROOT / "models")
+def instruct_model() -> model_files.ModelFile:
+    return model_files.resolve(None, "instruct", ROOT / "models")
 
 
 @pytest.fixture(scope="session")
@@ -58,7 +77,7 @@ def run_cli(*args: str, cwd: Path | None = None, env: dict | None = None,
     """The real `bare-tui` as a user runs it, in a separate process."""
     full_env = {**os.environ, "HF_HUB_OFFLINE": "1", **(env or {})}
     return subprocess.run(
-        [sys.executable, "-m", "bare_tui", *args], cwd=cwd or ROOT, env=full_env,
+        [sys.executable, "-m", "bare_tui", *args], cwd=cwd or Path.cwd(), env=full_env,
         capture_output=True, text=True, timeout=timeout,
     )
 
@@ -125,7 +144,7 @@ def make_review_workspace(path: Path, drafts: list[str] | None = None) -> Path:
     from bare_tui.core.seeds import import_seeds
 
     with Store(path) as store:
-        task = tasks.resolve(store, "gsm8k")
+        task = recipes.resolve(store, "gsm8k")
         import_seeds(store, task, GSM8K_SEEDS)
         outputs = drafts or [GOOD_DRAFT, BAD_DRAFT, GOOD_DRAFT, HOSTILE_DRAFT]
         pipeline.draft(store, task, ScriptedBackend(outputs), len(outputs), rng_seed=1)
@@ -146,7 +165,7 @@ def make_app(db: Path, poll_s: float = 1.0, max_tokens: int | None = None, **set
     from bare_tui.tui.app import BareApp
 
     with Store(db) as store:
-        task = tasks.resolve(store, "gsm8k")
+        task = recipes.resolve(store, "gsm8k")
     return BareApp(Settings(db=db, reviewer=settings.pop("reviewer", "tester"), **settings),
                    task, poll_s=poll_s, max_tokens=max_tokens)
 

@@ -10,10 +10,10 @@ that they run on every machine, as bare-tui's own backend does.
 import runpy
 import sys
 
-from bare_tui.core import cpu_path, models
+from bare_tui.core import cpu_path, model_files
 
 if __name__ == "__main__":
-    verdict = cpu_path.choose(models.embedded(models.EMBEDDED_INSTRUCT).path)
+    verdict = cpu_path.choose(model_files.embedded(model_files.EMBEDDED_INSTRUCT).path)
     with cpu_path.model_params(verdict.fast):
         sys.argv = ["llama_cpp.server", *sys.argv[1:]]
         runpy.run_module("llama_cpp.server", run_name="__main__")

@@ -131,14 +131,14 @@ def test_config_file_and_environment(tmp_path: Path):
 
 
 def test_refine_reports_the_unparsed_drafts_it_skips(tmp_path: Path):
-    from bare_tui.core import pipeline, tasks
+    from bare_tui.core import pipeline, recipes
     from bare_tui.core.seeds import import_seeds
     from bare_tui.core.store import Store
     from conftest import GOOD_DRAFT, ScriptedBackend
 
     db = tmp_path / "w.db"
     with Store(db) as store:
-        task = tasks.resolve(store, "gsm8k")
+        task = recipes.resolve(store, "gsm8k")
         import_seeds(store, task, GSM8K_SEEDS)
         pipeline.draft(store, task, ScriptedBackend([GOOD_DRAFT, "no labels"]), 2)
         pipeline.refine(store, task, ScriptedBackend([GOOD_DRAFT]))
@@ -152,13 +152,13 @@ def test_refine_reports_the_unparsed_drafts_it_skips(tmp_path: Path):
 def test_each_stage_has_its_own_sampling_flags():
     from bare_tui.cli import build_parser
     from bare_tui.cli.generation import _overrides
-    from bare_tui.core import tasks
+    from bare_tui.core import recipes
 
     text = run_cli("run", "--help").stdout
     for flag in ("--draft-temperature", "--refine-temperature", "--draft-max-tokens",
                  "--refine-max-tokens", "--max-tokens", "--refine-unparsed"):
         assert flag in text
-    task = tasks.parse_recipe(tasks.builtin_source("gsm8k"))
+    task = recipes.parse_recipe(recipes.builtin_source("gsm8k"))
     args = build_parser().parse_args(["run", "--temperature", "1.1", "--max-tokens", "50",
                                       "--refine-max-tokens", "400"])
     assert _overrides(task.base, args, "draft").temperature == 1.1

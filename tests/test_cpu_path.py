@@ -17,11 +17,11 @@ from conftest import GSM8K_SEEDS, run_cli
 @pytest.fixture
 def fresh_cache(tmp_path: Path, monkeypatch) -> Path:
     """A cache folder of its own, holding the assembled embedded base model already."""
-    from bare_tui.core import models
+    from bare_tui.core import model_files
 
     cache = tmp_path / "cache"
     (cache / "models").mkdir(parents=True)
-    base = models.embedded(models.EMBEDDED_BASE).path
+    base = model_files.embedded(model_files.EMBEDDED_BASE).path
     (cache / "models" / base.name).symlink_to(base)
     monkeypatch.setenv("BARE_TUI_CACHE", str(cache))
     return cache
@@ -60,9 +60,9 @@ def test_a_faulting_fast_path_falls_back_and_is_reported(tmp_path, fresh_cache, 
            "BARE_TUI_CPU_PATH": "auto"}
     for key, value in env.items():
         monkeypatch.setenv(key, value)
-    from bare_tui.core import models
+    from bare_tui.core import model_files
 
-    verdict = cpu_path.choose(models.embedded(models.EMBEDDED_INSTRUCT).path)
+    verdict = cpu_path.choose(model_files.embedded(model_files.EMBEDDED_INSTRUCT).path)
     assert not verdict.fast and "illegal instruction (SIGILL)" in verdict.reason
     cache = json.loads((fresh_cache / "cpu-path.json").read_text())
     assert [key for key in cache if key.endswith("simulated fault")] == list(cache)
@@ -90,9 +90,9 @@ def test_a_faulting_fast_path_falls_back_and_is_reported(tmp_path, fresh_cache, 
 
 @pytest.mark.models
 def test_the_real_probe_on_this_machine(fresh_cache, capsys):
-    from bare_tui.core import models
+    from bare_tui.core import model_files
 
-    model = models.embedded(models.EMBEDDED_INSTRUCT).path
+    model = model_files.embedded(model_files.EMBEDDED_INSTRUCT).path
     verdict, conclusive = cpu_path.probe(model)
     with capsys.disabled():
         print(f"\nCPU path probe on this machine: {verdict.describe()} "

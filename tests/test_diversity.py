@@ -161,9 +161,9 @@ def test_stats_per_set(embedded, gsm8k):
 def test_cli_embed_stats_cluster_dedup(tmp_path):
     db = ["--db", str(tmp_path / "w.db")]
     with Store(tmp_path / "w.db") as store:
-        from bare_tui.core import tasks
+        from bare_tui.core import recipes
 
-        task = tasks.resolve(store, "gsm8k")
+        task = recipes.resolve(store, "gsm8k")
         import_seeds(store, task, few_seeds(tmp_path))
         pipeline.draft(store, task, ScriptedBackend(DRAFTS), len(DRAFTS), rng_seed=1)
     first = run_cli("embed", *db)

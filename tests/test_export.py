@@ -91,9 +91,9 @@ def test_failed_export_keeps_the_previous_file(drafted, gsm8k, tmp_path: Path, m
 
 
 def test_chat_profile_needs_export_templates(store, tmp_path: Path):
-    from bare_tui.core import tasks
+    from bare_tui.core import recipes
 
-    task = tasks.parse_recipe(
+    task = recipes.parse_recipe(
         'name = "t"\nthing = "x"\ndescription = "d"\n[[fields]]\nname = "a"\n')
     with pytest.raises(BareError, match=r"needs an \[export\] section"):
         export(store, task, tmp_path / "x.jsonl", profile="chat")

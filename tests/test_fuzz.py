@@ -10,14 +10,14 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bare_tui.core import tasks
+from bare_tui.core import recipes
 from bare_tui.core.seeds import read_seeds
 from bare_tui.errors import BareError
 
 EXAMPLES = 2000
 FUZZ = settings(max_examples=EXAMPLES, deadline=None, derandomize=True,
                 suppress_health_check=list(HealthCheck))
-GSM8K = tasks.parse_recipe(tasks.builtin_source("gsm8k") or "")
+GSM8K = recipes.parse_recipe(recipes.builtin_source("gsm8k") or "")
 RECIPE_KEYS = ["name", "thing", "description", "fields", "shots", "base", "refine", "export",
                "refine_instruction", "count", "selection", "label", "checks", "pattern",
                "one_of", "max_chars", "grammar", "temperature", "max_tokens", "stop", "user",
@@ -69,9 +69,9 @@ def toml_document(top: dict[str, Any], sections: dict[str, dict[str, Any]],
     return "\n".join(lines) + "\n"
 
 
-VALID = tasks.builtin_source("gsm8k") or ""
+VALID = recipes.builtin_source("gsm8k") or ""
 
-recipes = st.one_of(
+recipe_texts = st.one_of(
     # Structured: plausible keys with values of any type, in any table.
     st.builds(toml_document, tables,
               st.dictionaries(st.sampled_from(["shots", "base", "refine", "export", "x"]),
@@ -89,10 +89,10 @@ recipes = st.one_of(
 
 
 @FUZZ
-@given(recipes)
+@given(recipe_texts)
 def test_recipe_loader_never_raises_anything_but_a_one_line_error(text: str):
     try:
-        task = tasks.parse_recipe(text, origin="fuzz.toml")
+        task = recipes.parse_recipe(text, origin="fuzz.toml")
     except BareError as exc:
         assert str(exc).startswith("fuzz.toml: ")
     else:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bare_tui.core import grammar, pipeline, tasks
+from bare_tui.core import grammar, pipeline, recipes
 from bare_tui.core.seeds import import_seeds
 from conftest import GSM8K_SEEDS, ScriptedBackend
 
@@ -41,7 +41,7 @@ def _rules(text: str) -> dict[str, str]:
 
 
 def test_every_check_kind_becomes_a_rule():
-    built = grammar.build(tasks.parse_recipe(RECIPE))
+    built = grammar.build(recipes.parse_recipe(RECIPE))
     rules = _rules(built.text)
     assert rules["root"] == ('"Ti\\"tle:\\n" value-0 "\\nCount:\\n" value-1 "\\nLevel:\\n" '
                              'value-2 "\\nCode:\\n" value-3 "\\nBody:\\n" value-4 "\\n"?')
@@ -59,7 +59,7 @@ def test_every_check_kind_becomes_a_rule():
 
 
 def test_gsm8k_constrains_its_final_answer_line():
-    built = grammar.build(tasks.parse_recipe(tasks.builtin_source("gsm8k")))
+    built = grammar.build(recipes.parse_recipe(recipes.builtin_source("gsm8k")))
     assert _rules(built.text)["value-1"] == '((hashless-line "\\n")* "#### " number)'
     assert built.notes == ()
 
@@ -83,8 +83,8 @@ def test_a_constrained_stage_records_its_grammar(store, gsm8k):
 def _recipes():
     from test_integration import readme_recipe
 
-    sources = [tasks.builtin_source(name) for name in tasks.builtin_names()]
-    return [tasks.parse_recipe(source) for source in [*sources, readme_recipe()[0], RECIPE]]
+    sources = [recipes.builtin_source(name) for name in recipes.builtin_names()]
+    return [recipes.parse_recipe(source) for source in [*sources, readme_recipe()[0], RECIPE]]
 
 
 @pytest.mark.models
@@ -108,7 +108,7 @@ def test_constrained_refinements_always_parse(store, instruct_model, parallel, c
 
     backend = LlamaCppBackend(instruct_model, LlamaOptions(ctx=2048, parallel=parallel))
     for name, seeds, budget in (("reviews", REVIEW_SEEDS, 200),):
-        task = tasks.resolve(store, name)
+        task = recipes.resolve(store, name)
         import_seeds(store, task, seeds)
         drafts = [s["fields"] for s in store.seeds(name)[-3:]]
         from bare_tui.core.prompts import render_example

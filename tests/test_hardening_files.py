@@ -14,7 +14,7 @@ import pytest
 from test_cli import one_line_error
 
 from bare_tui.core import export as export_module
-from bare_tui.core import pipeline, review, tasks
+from bare_tui.core import pipeline, recipes, review
 from bare_tui.core.export import export
 from bare_tui.core.store import Store, WorkspaceGone
 from bare_tui.errors import BareError
@@ -162,7 +162,7 @@ async def test_decisions_after_the_workspace_is_deleted_are_refused_loudly(revie
         assert app.is_running and app.workspace_gone
         errors = [n.message for n in app._notifications if n.severity == "error"]
         assert any("deleted or replaced" in m for m in errors)
-        assert "deleted or replaced" in app.review.warning
+        assert "deleted or replaced" in app.warning
         await pilot.press("q")
     assert not review_db.exists()  # nothing was written anywhere, not even a new file
 
@@ -171,7 +171,7 @@ async def test_decisions_after_the_workspace_is_deleted_are_refused_loudly(revie
 
 def test_changed_recipe_of_a_task_with_data_needs_update_recipe(tmp_path: Path):
     db, recipe = tmp_path / "w.db", tmp_path / "r.toml"
-    source = tasks.builtin_source("gsm8k") or ""
+    source = recipes.builtin_source("gsm8k") or ""
     recipe.write_text(source.replace('name = "gsm8k"', 'name = "r"'))
     assert run_cli("seeds", "import", str(GSM8K_SEEDS), "--task", str(recipe),
                    "--db", str(db)).returncode == 0

@@ -8,28 +8,17 @@ from pathlib import Path
 
 import pytest
 from test_cli import one_line_error
+from test_recipes import MINIMAL as RECIPE
 
-from bare_tui.core import gguf, tasks
+from bare_tui.core import gguf, recipes
 from bare_tui.core.export import shape
 from bare_tui.errors import BareError
 from conftest import GSM8K_SEEDS, run_cli
 
-RECIPE = """
-name = "trivia"
-thing = "trivia question"
-description = "Trivia questions with short answers."
-
-[[fields]]
-name = "question"
-
-[[fields]]
-name = "answer"
-"""
-
 
 def recipe_error(text: str) -> str:
     with pytest.raises(BareError) as caught:
-        tasks.parse_recipe(text, origin="r.toml")
+        recipes.parse_recipe(text, origin="r.toml")
     message = str(caught.value)
     assert message.startswith("r.toml: ") and "\n" not in message
     return message
@@ -59,7 +48,7 @@ def test_recipe_that_is_not_utf8_is_one_line(tmp_path: Path):
     path = tmp_path / "r.toml"
     path.write_bytes(RECIPE.encode().replace(b"Trivia", b"Tr\xffvia"))
     with pytest.raises(BareError, match="not UTF-8 text"):
-        tasks.load_file(path)
+        recipes.load_file(path)
 
 
 @pytest.mark.parametrize(("change", "message"), [
@@ -91,7 +80,7 @@ def test_recipe_type_errors_are_readable(change, message):
 
 
 def test_templates_fill_plain_fields_only():
-    task = tasks.parse_recipe(RECIPE + '[export]\nuser = "Q: {question} {{literal}}"\n'
+    task = recipes.parse_recipe(RECIPE + '[export]\nuser = "Q: {question} {{literal}}"\n'
                               'assistant = "{answer}"\n')
     item = shape("chat", {"question": "2+2?", "answer": "{question.__class__}"}, task.export)
     assert item["messages"][0]["content"] == "Q: 2+2? {literal}"

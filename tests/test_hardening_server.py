@@ -16,15 +16,16 @@ import pytest
 from fake_server import COMPLETION, FakeServer, json_reply
 
 from bare_tui.config import Settings
-from bare_tui.core import tasks
+from bare_tui.core import recipes
 from bare_tui.core.backends.openai import OpenAIBackend, ServerOptions
 from bare_tui.core.seeds import import_seeds
 from bare_tui.core.store import Store
 from bare_tui.errors import BareError
-from conftest import GSM8K_SEEDS, ROOT, make_app, run_cli
+from bare_tui.tui.messages import StartJob
+from conftest import GSM8K_SEEDS, make_app, run_cli
 
 ESCAPES = "\x1b]52;c;SGVsbG8=\x07\x1b]0;pwned\x07\x1b[2J"
-GSM8K = tasks.parse_recipe(tasks.builtin_source("gsm8k") or "")
+GSM8K = recipes.parse_recipe(recipes.builtin_source("gsm8k") or "")
 
 
 @pytest.fixture
@@ -36,7 +37,7 @@ def server():
 
 def seeded(path: Path) -> Path:
     with Store(path) as store:
-        import_seeds(store, tasks.resolve(store, "gsm8k"), GSM8K_SEEDS)
+        import_seeds(store, recipes.resolve(store, "gsm8k"), GSM8K_SEEDS)
     return path
 
 
@@ -60,7 +61,7 @@ async def test_server_error_body_as_markup_does_not_crash_the_tui(server, tmp_pa
     server.answer = lambda request: (400, {}, f"[/oops] {ESCAPES}".encode())
     app = make_app(seeded(tmp_path / "w.db"), server=server.url)
     async with app.run_test(size=(100, 30)) as pilot:
-        app.start_generation(1)
+        app.post_message(StartJob(1))
         for _ in range(200):
             await pilot.pause(0.05)
             if not app.job_running:
@@ -138,7 +139,7 @@ def test_server_reply_cut_short_is_retried(server):
 
 def test_request_timeout_is_a_setting(server, tmp_path, monkeypatch):
     from bare_tui.config import load
-    from bare_tui.core.backends.loading import open_backend
+    from bare_tui.loading import open_backend
 
     monkeypatch.setenv("BARE_TUI_SERVER_TIMEOUT", "0.5")
     settings = load(None, db=str(tmp_path / "w.db"), server=server.url)
@@ -156,7 +157,7 @@ def test_second_ctrl_c_during_a_slow_reply_exits_at_once(server, tmp_path):
     db = seeded(tmp_path / "w.db")
     process = subprocess.Popen(
         [sys.executable, "-m", "bare_tui", "draft", "-n", "2", "--server", server.url,
-         "--db", str(db)], cwd=ROOT, env={**os.environ, "HF_HUB_OFFLINE": "1"},
+         "--db", str(db)], env={**os.environ, "HF_HUB_OFFLINE": "1"},
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 60
     while not server.posts() and time.monotonic() < deadline:

@@ -4,7 +4,6 @@ the screen (item 13)."""
 
 from __future__ import annotations
 
-import os
 import shutil
 import struct
 import sys
@@ -13,7 +12,7 @@ from pathlib import Path
 import pytest
 from test_tmux import Terminal
 
-from bare_tui.core import pipeline, queue, review, tasks
+from bare_tui.core import pipeline, recipes, review, review_list
 from bare_tui.core.seeds import import_seeds
 from bare_tui.core.store import Store
 from bare_tui.tui.screens.edit import EditScreen
@@ -21,7 +20,6 @@ from bare_tui.tui.widgets.diff_view import SHOWN_LINES, DiffView
 from conftest import (
     GOOD_DRAFT,
     GSM8K_SEEDS,
-    ROOT,
     ScriptedBackend,
     make_app,
     make_review_workspace,
@@ -36,7 +34,7 @@ SIZE = (100, 30)
 def drafted_only(path: Path, drafts: list[str]) -> Path:
     """A workspace whose candidates are drafts, not refined: the draft is the final text."""
     with Store(path) as store:
-        task = tasks.resolve(store, "gsm8k")
+        task = recipes.resolve(store, "gsm8k")
         import_seeds(store, task, GSM8K_SEEDS)
         pipeline.draft(store, task, ScriptedBackend(drafts), len(drafts), rng_seed=1)
     return path
@@ -51,9 +49,8 @@ def osc_db(tmp_path: Path) -> Path:
 
 @pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
 def test_editor_does_not_send_model_output_raw_to_the_terminal(osc_db: Path):
-    socket = f"bare-tui-osc-{os.getpid()}"
-    term = Terminal("osc", f"cd {ROOT} && HF_HUB_OFFLINE=1 {sys.executable} -m bare_tui "
-                    f"review --db {osc_db}", socket=socket)
+    term = Terminal("osc", f"HF_HUB_OFFLINE=1 {sys.executable} -m bare_tui review "
+                    f"--db {osc_db}")
     try:
         term.run("set-option", "-s", "set-clipboard", "on")  # OSC 52 would fill a buffer
         term.run("set-option", "-g", "allow-rename", "on")
@@ -163,13 +160,13 @@ async def test_reload_while_a_job_commits_does_not_redraw_an_unchanged_candidate
         original = view._layout_lines
         view._layout_lines = lambda: (layouts.append(1), original())[1]
         for _ in range(5):  # what every commit of a running job causes
-            app.review.reload()
+            app.review_screen.reload()
             await pilot.pause()
         assert layouts == []
         with Store(db) as store:  # a change to the shown candidate is drawn
             review.decide(store, [1], "accept", "other")
-        app.review.reload()
+        app.review_screen.reload()
         await pilot.pause()
         assert layouts == [1]
-        assert queue.detail(app.store, 1).state.status == "accepted"
+        assert review_list.detail(app.store, 1).status == "accepted"
 

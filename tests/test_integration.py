@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from bare_tui.core import pipeline, review
-from bare_tui.core.export import export, final_items
+from bare_tui.core import current, pipeline, review
+from bare_tui.core.export import export
 from bare_tui.core.seeds import import_seeds
 from conftest import GSM8K_SEEDS, ROOT, run_cli, unrefined_parsed
 
@@ -47,7 +47,8 @@ def test_real_models_draft_refine_export(store, gsm8k, base_backend, instruct_ba
     review.decide(store, [rows[0]["id"]], "accept_draft", "ann")
     out = tmp_path / "out.jsonl"
     result = export(store, gsm8k, out, profile="fields", status="any", include_invalid=True)
-    parsed = [f for _, _, f in final_items(store, gsm8k, "any") if f is not None]
+    parsed = [item.final_fields for item in current.of_task(store, gsm8k.name)
+              if item.final_fields is not None]
     assert result.written == len(parsed)
     assert [json.loads(line) for line in out.read_text().splitlines()] == parsed
 
@@ -124,7 +125,7 @@ def start_run(tmp_path: Path, n: int, *extra: str) -> subprocess.Popen:
     return subprocess.Popen(
         [sys.executable, "-m", "bare_tui", "run", "-n", str(n), "--max-tokens", "24",
          *extra, *cli_db(tmp_path)],
-        cwd=ROOT, env={**os.environ, "HF_HUB_OFFLINE": "1"},
+        env={**os.environ, "HF_HUB_OFFLINE": "1"},
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
 

@@ -13,11 +13,11 @@ from pathlib import Path
 
 import pytest
 
-from bare_tui.core import pipeline, tasks
+from bare_tui.core import pipeline, recipes
 from bare_tui.core.lease import CpuLease
 from bare_tui.core.seeds import import_seeds
 from bare_tui.core.store import Store
-from conftest import GOOD_DRAFT, GSM8K_SEEDS, ROOT, ScriptedBackend, run_cli
+from conftest import GOOD_DRAFT, GSM8K_SEEDS, ScriptedBackend, run_cli
 
 
 class SlowBackend(ScriptedBackend):
@@ -31,7 +31,7 @@ class SlowBackend(ScriptedBackend):
 def test_concurrent_draft_jobs_end_with_exactly_the_target(tmp_path):
     db = tmp_path / "w.db"
     with Store(db) as store:
-        task = tasks.resolve(store, "gsm8k")
+        task = recipes.resolve(store, "gsm8k")
         import_seeds(store, task, GSM8K_SEEDS)
     results = []
 
@@ -55,7 +55,7 @@ def test_a_dead_jobs_slots_are_given_back(tmp_path):
     """A run left 'running' by a process that is gone holds no slots."""
     db = tmp_path / "w.db"
     with Store(db) as store:
-        task = tasks.resolve(store, "gsm8k")
+        task = recipes.resolve(store, "gsm8k")
         import_seeds(store, task, GSM8K_SEEDS)
         dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
                               capture_output=True, text=True).stdout.strip()
@@ -75,7 +75,7 @@ def test_the_lease_queues_a_second_holder_and_frees_on_death(tmp_path):
             "from bare_tui.core.lease import CpuLease;"
             f"CpuLease(Path({str(path)!r})).acquire({{'task': 'gsm8k'}}, threading.Event());"
             "print('held', flush=True); time.sleep(60)")
-    holder = subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, stdout=subprocess.PIPE,
+    holder = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE,
                               text=True)
     try:
         assert holder.stdout.readline().strip() == "held"
@@ -100,7 +100,7 @@ def _seeded(db: Path) -> None:
 
 
 def _cli(*args: str, env: dict | None = None) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "bare_tui", *args], cwd=ROOT,
+    return subprocess.Popen([sys.executable, "-m", "bare_tui", *args],
                             env={**os.environ, "HF_HUB_OFFLINE": "1", **(env or {})},
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
@@ -182,7 +182,7 @@ def test_ctrl_c_stops_the_worker_after_the_current_sample(tmp_path):
 
 def test_worker_messages_round_trip(tmp_path):
     from bare_tui.config import Settings
-    from bare_tui.core.tasks import Sampling
+    from bare_tui.core.recipes import Sampling
     from bare_tui.worker import JobRequest, settings_from_json, settings_to_json
 
     request = JobRequest(task="gsm8k", target=5, base=Sampling(stop=("EXAMPLE DONE",)),

@@ -46,10 +46,10 @@ def test_draft_continues_to_target_and_never_repeats(store, gsm8k):
 
 
 def test_random_shots_are_drawn_per_call_and_recorded(store, tmp_path):
-    from bare_tui.core import tasks
+    from bare_tui.core import recipes
     from conftest import REVIEW_SEEDS
 
-    reviews = tasks.resolve(store, "reviews")
+    reviews = recipes.resolve(store, "reviews")
     import_seeds(store, reviews, REVIEW_SEEDS)
     pipeline.draft(store, reviews, ScriptedBackend(["Review:\nok\nSentiment:\nmixed"]), 6)
     shot_sets = [tuple(from_json(r["shot_ids"]))
@@ -100,12 +100,12 @@ def _seeds_of(store, table="candidates"):
 def test_reruns_with_one_master_seed_continue_the_stream(tmp_path):
     """Two runs with the same --rng-seed, to N then to 2N, give 2N distinct per-sample
     seeds, the same as one run to 2N: a task is reproducible from one seed."""
-    from bare_tui.core import tasks
+    from bare_tui.core import recipes
     from bare_tui.core.store import Store
 
     def workspace(name):
         store = Store(tmp_path / name)
-        task = tasks.resolve(store, "gsm8k")
+        task = recipes.resolve(store, "gsm8k")
         import_seeds(store, task, GSM8K_SEEDS)
         return store, task
 

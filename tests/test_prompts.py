@@ -1,8 +1,8 @@
 import pytest
 
-from bare_tui.core import prompts, tasks
+from bare_tui.core import prompts, recipes
 
-GSM8K = tasks.parse_recipe(tasks.builtin_source("gsm8k"))
+GSM8K = recipes.parse_recipe(recipes.builtin_source("gsm8k"))
 SHOTS = [
     {"question": "Tom has 3 apples and buys 2 more. How many?", "answer": "3 + 2 = 5\n#### 5"},
     {"question": "A box holds 4 pens. How many pens in 3 boxes?", "answer": "4 * 3 = 12\n#### 12"},

@@ -16,7 +16,7 @@ import pytest
 
 from bare_tui.core.backends.openai import OpenAIBackend, ServerOptions
 from bare_tui.errors import BareError
-from conftest import GSM8K_SEEDS, ROOT, run_cli, unrefined_parsed
+from conftest import GSM8K_SEEDS, run_cli, unrefined_parsed
 
 pytestmark = pytest.mark.models
 
@@ -153,7 +153,7 @@ def test_server_dying_mid_run_loses_nothing_and_the_run_resumes(base_model, tmp_
     process = subprocess.Popen(
         [sys.executable, "-m", "bare_tui", "draft", "-n", "6", "--max-tokens", "24",
          "--base-server", server.url, "--concurrency", "1", "--db", str(db)],
-        cwd=ROOT, env={**os.environ, "HF_HUB_OFFLINE": "1"},
+        env={**os.environ, "HF_HUB_OFFLINE": "1"},
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
     try:
@@ -185,9 +185,9 @@ def test_unreachable_server_is_a_one_line_error(tmp_path):
     backend_options = ServerOptions(url=f"http://127.0.0.1:{free_port()}", model="m",
                                     retry_for_s=1)
     backend = OpenAIBackend(backend_options)
-    from bare_tui.core import tasks
+    from bare_tui.core import recipes
 
-    task = tasks.parse_recipe(tasks.builtin_source("gsm8k"))
+    task = recipes.parse_recipe(recipes.builtin_source("gsm8k"))
     with pytest.raises(BareError, match="unreachable for 1s"):
         backend.complete("x", task.base, 1)
 

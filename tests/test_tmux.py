@@ -10,18 +10,18 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT, make_review_workspace
+from conftest import make_review_workspace
 
 pytestmark = pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
 
 
 class Terminal:
-    """A tmux session; `socket` gives it a tmux server of its own (for server options)."""
+    """A tmux session on a tmux server of its own: it starts with the test's environment
+    (not that of a tmux server the developer runs), and its options are the test's."""
 
-    def __init__(self, name: str, command: str, width: int = 80, height: int = 24,
-                 socket: str | None = None):
+    def __init__(self, name: str, command: str, width: int = 80, height: int = 24):
         self.name = name
-        self.tmux = ["tmux", *(["-L", socket] if socket else [])]
+        self.tmux = ["tmux", "-L", f"bare-tui-test-{os.getpid()}-{name}"]
         subprocess.run([*self.tmux, "kill-session", "-t", name], capture_output=True)
         subprocess.run([*self.tmux, "new-session", "-d", "-s", name, "-x", str(width),
                         "-y", str(height), command], check=True)
@@ -46,9 +46,7 @@ class Terminal:
         raise AssertionError(f"{text!r} never appeared; the screen shows:\n{self.screen()}")
 
     def close(self) -> None:
-        subprocess.run([*self.tmux, "kill-session", "-t", self.name], capture_output=True)
-        if len(self.tmux) > 1:
-            subprocess.run([*self.tmux, "kill-server"], capture_output=True)
+        subprocess.run([*self.tmux, "kill-server"], capture_output=True)
 
 
 @pytest.fixture
@@ -59,7 +57,7 @@ def terminal(tmp_path: Path):
     editor.chmod(0o755)
     env = f"HF_HUB_OFFLINE=1 BARE_TUI_REVIEWER=tmux-user EDITOR={editor}"
     term = Terminal(f"bare-tui-test-{os.getpid()}",
-                    f"cd {ROOT} && {env} {sys.executable} -m bare_tui review --db {db}")
+                    f"{env} {sys.executable} -m bare_tui review --db {db}")
     yield term, db
     term.close()
 

@@ -9,11 +9,12 @@ import pytest
 from textual.widgets import Input, TextArea
 
 from bare_tui.core import review
-from bare_tui.core.queue import FILTERS
 from bare_tui.core.review import State
+from bare_tui.core.review_list import FILTERS
 from bare_tui.core.store import Store
 from bare_tui.text import clean
 from bare_tui.tui.keys import KEYS
+from bare_tui.tui.messages import StartJob
 from bare_tui.tui.screens.edit import EditScreen
 from bare_tui.tui.screens.modals import ExportScreen, HelpScreen
 from bare_tui.tui.widgets.diff_view import MODES, DiffView
@@ -34,7 +35,7 @@ def events(db):
 
 
 def cursor_id(app):
-    return app.review.candidates.current_id
+    return app.review_screen.candidates.current_id
 
 
 async def test_moving_with_j_k_and_arrows(review_db):
@@ -84,7 +85,7 @@ async def test_counts_and_position_follow_decisions(review_db):
     async with app.run_test(size=SIZE) as pilot:
         await app.workers.wait_for_complete()
         await pilot.press("a", "x")
-        status = str(app.review.query_one("#status").render())
+        status = str(app.review_screen.query_one("#status").render())
         assert "3 / 5" in status and "accepted 1" in status and "rejected 1" in status
         assert "pending 3" in status and "reviewer: tester" in status
 
@@ -100,7 +101,7 @@ async def test_edit_in_app_is_a_third_version(review_db):
         await pilot.press("ctrl+s")
         await pilot.pause()
         assert cursor_id(app) == 1  # an edit does not advance
-        assert app.review.query_one(DiffView).detail.state.version == "edited"
+        assert app.review_screen.query_one(DiffView).detail.edited
     edited = state(review_db, 1)
     assert edited == State("pending", "edited",
                            {"question": "Zoe has 7 pens. How many?", "answer": "2 + 3 = 5\n#### 5"})
@@ -180,7 +181,7 @@ async def test_undo_survives_a_restart(review_db):
 async def test_diff_modes_cycle(review_db):
     app = make_app(review_db)
     async with app.run_test(size=SIZE) as pilot:
-        view = app.review.query_one(DiffView)
+        view = app.review_screen.query_one(DiffView)
         assert view.mode == "side-by-side" and view.side_by_side
         row = next(line for line in view.plain_lines() if "Draft" in line)
         assert "Draft" in row and "│" in row and "Refined" in row  # two columns
@@ -200,36 +201,36 @@ async def test_search_and_filter(review_db):
     app = make_app(review_db)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("slash", *"ben", "enter")
-        assert app.review.candidates.ids == [2]
+        assert app.review_screen.candidates.ids == [2]
         await pilot.press("slash")
         app.screen.query_one(Input).value = ""
         await pilot.press("enter")
-        assert app.review.candidates.ids == [1, 2, 3, 4, 5]
+        assert app.review_screen.candidates.ids == [1, 2, 3, 4, 5]
         assert cursor_id(app) == 2  # the cursor stayed on the candidate it was on
         await pilot.press("x", "x")
         await pilot.press("f")
         options = app.screen.query_one("OptionList")
         options.highlighted = list(FILTERS).index("rejected")
         await pilot.press("enter")
-        assert app.review.filter_name == "rejected"
-        assert app.review.candidates.ids == [2, 3]
+        assert app.review_screen.filter_name == "rejected"
+        assert app.review_screen.candidates.ids == [2, 3]
         await pilot.press("f", "home", "enter")
-        assert app.review.filter_name == "all"
+        assert app.review_screen.filter_name == "all"
         await pilot.press("f", "end", "enter")
-        assert app.review.filter_name == "unparsed drafts"
-        assert app.review.candidates.ids == []
+        assert app.review_screen.filter_name == "unparsed drafts"
+        assert app.review_screen.candidates.ids == []
 
 
 async def test_filter_failing_checks(review_db):
     app = make_app(review_db)
     async with app.run_test(size=SIZE):
-        app.review.filter_name = "failing checks"
-        app.review.reload()
-        assert app.review.candidates.ids == [2]
+        app.review_screen.filter_name = "failing checks"
+        app.review_screen.reload()
+        assert app.review_screen.candidates.ids == [2]
 
 
 async def test_export_modal_writes_same_file_as_cli(review_db, tmp_path):
-    from bare_tui.core import tasks
+    from bare_tui.core import recipes
     from bare_tui.core.export import export
 
     out = tmp_path / "tui.jsonl"
@@ -243,7 +244,7 @@ async def test_export_modal_writes_same_file_as_cli(review_db, tmp_path):
         await pilot.press("enter")
         await pilot.pause()
     with Store(review_db) as store:
-        export(store, tasks.resolve(store, "gsm8k"), tmp_path / "cli.jsonl")
+        export(store, recipes.resolve(store, "gsm8k"), tmp_path / "cli.jsonl")
     assert out.read_text() == (tmp_path / "cli.jsonl").read_text()
     assert len(out.read_text().splitlines()) == 1  # #2 accepted the draft, which fails checks
     assert json.loads((tmp_path / "tui.manifest.json").read_text())["count"] == 1
@@ -257,7 +258,7 @@ async def test_help_lists_every_key_and_palette_has_every_action(review_db):
         shown = " ".join(str(static.render()) for static in app.screen.query(".hint"))
         assert "changed in the [keys] table of the config file" in shown
         await pilot.press("escape")
-        titles = [c.title for c in app.get_system_commands(app.review)]
+        titles = [c.title for c in app.get_system_commands(app.review_screen)]
         for key in KEYS:
             assert key.help[0].upper() + key.help[1:] in titles
 
@@ -265,7 +266,7 @@ async def test_help_lists_every_key_and_palette_has_every_action(review_db):
 async def test_palette_runs_an_action(review_db):
     app = make_app(review_db)
     async with app.run_test(size=SIZE) as pilot:
-        [command] = [c for c in app.get_system_commands(app.review)
+        [command] = [c for c in app.get_system_commands(app.review_screen)
                      if c.title.startswith("Reject and advance")]
         await command.callback()
         await pilot.pause()
@@ -299,7 +300,7 @@ async def test_sees_changes_from_another_process(review_db):
             review.decide(other, [3], "reject", "bob")
         app.poll()
         await pilot.pause()
-        summary = app.review.candidates._summary(2)
+        summary = app.review_screen.candidates._summary(2)
         assert summary.status == "rejected"
 
 
@@ -348,12 +349,11 @@ async def test_cli_run_and_review_share_the_database(review_db):
     import subprocess
     import sys
 
-    from conftest import ROOT
 
     process = subprocess.Popen(
         [sys.executable, "-m", "bare_tui", "run", "--more", "4", "--max-tokens", "16",
          "--db", str(review_db)],
-        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         env={**__import__("os").environ, "HF_HUB_OFFLINE": "1"},
     )
     app = make_app(review_db, poll_s=0.2)
@@ -362,13 +362,13 @@ async def test_cli_run_and_review_share_the_database(review_db):
         while process.poll() is None or made < 10:
             await pilot.press("x" if made % 3 else "a")
             made += 1
-            if app.review.candidates.cursor == len(app.review.candidates.ids) - 1:
+            if app.review_screen.candidates.cursor == len(app.review_screen.candidates.ids) - 1:
                 await pilot.press("home")
             await asyncio.sleep(0.05)
         out, err = process.communicate()
         app.poll()
         await pilot.pause()
-        assert len(app.review.candidates.ids) == 9  # the run's 4 new candidates appeared
+        assert len(app.review_screen.candidates.ids) == 9  # the run's 4 new candidates appeared
     assert process.returncode == 0, err
     assert "locked" not in err.lower()
     decided = events(review_db)
@@ -397,8 +397,8 @@ async def test_generate_in_background_while_reviewing(review_db):
             await asyncio.sleep(0.1)
         await pilot.pause()
         assert not app.job_running
-        assert len(app.review.candidates.ids) == 7
-        assert "job: idle" in str(app.review.query_one("#status").render())
+        assert len(app.review_screen.candidates.ids) == 7
+        assert "job: idle" in str(app.review_screen.query_one("#status").render())
     assert state(review_db, 1).status == "accepted"
     with Store(review_db) as store:
         kinds = [r["kind"] for r in store.query("SELECT kind FROM runs WHERE status = 'done'"
@@ -413,9 +413,9 @@ async def test_background_job_can_be_stopped(review_db):
 
     app = make_app(review_db, poll_s=0.2, max_tokens=16)
     async with app.run_test(size=SIZE) as pilot:
-        app.start_generation(50)
+        app.post_message(StartJob(50))
         for _ in range(600):
-            if len(app.review.candidates.ids) > 5:
+            if len(app.review_screen.candidates.ids) > 5:
                 break
             await asyncio.sleep(0.1)
             app.poll()
@@ -435,7 +435,7 @@ async def test_changes_are_marked_without_colour(review_db, monkeypatch):
     monkeypatch.setenv("NO_COLOR", "1")
     app = make_app(review_db)
     async with app.run_test(size=(160, 40)):
-        view = app.review.query_one(DiffView)
+        view = app.review_screen.query_one(DiffView)
         segments = [segment for strip in view._strips for segment in strip]
         deleted = [s for s in segments if s.style and s.style.strike]
         inserted = [s for s in segments if s.style and s.style.underline]

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from bare_tui.core import curation, embeddings, pipeline, review, tasks
+from bare_tui.core import curation, embeddings, pipeline, recipes, review
 from bare_tui.core.review import State
 from bare_tui.core.seeds import import_seeds
 from bare_tui.core.store import Store
@@ -25,7 +25,7 @@ def template(tmp_path_factory) -> Path:
     seeds.write_text("".join(GSM8K_SEEDS.read_text().splitlines(True)[:20]))
     path = folder / "template.db"
     with Store(path) as store:
-        task = tasks.resolve(store, "gsm8k")
+        task = recipes.resolve(store, "gsm8k")
         import_seeds(store, task, seeds)
         pipeline.draft(store, task, ScriptedBackend(DRAFTS), len(DRAFTS), rng_seed=1)
         embeddings.embed(store, task)
@@ -51,13 +51,13 @@ async def test_near_duplicate_warning_and_jump_to_twin(workspace):
     async with app.run_test(size=SIZE) as pilot:
         await ready(app, pilot)
         await pilot.press("end", "k")  # candidate #4, the planted copy of #1
-        assert app.review.candidates.current_id == 4
-        lines = app.review.query_one(DiffView).plain_lines()
+        assert app.review_screen.candidates.current_id == 4
+        lines = app.review_screen.query_one(DiffView).plain_lines()
         assert any("⚠ near-duplicate of #1 (cosine" in line for line in lines)
         await pilot.press("n")
-        assert app.review.candidates.current_id == 1
+        assert app.review_screen.candidates.current_id == 1
         await pilot.press("j")  # #2 has no near-duplicate: its nearest is shown, quietly
-        lines = app.review.query_one(DiffView).plain_lines()
+        lines = app.review_screen.query_one(DiffView).plain_lines()
         assert any(line.strip().startswith("nearest: ") for line in lines)
 
 
@@ -70,7 +70,7 @@ async def test_accepted_diversity_is_on_screen(workspace):
             other.conn.execute("UPDATE embeddings SET created_at = created_at + 1")
         app.load_diversity()
         await ready(app, pilot)
-        status = str(app.review.query_one("#status").render())
+        status = str(app.review_screen.query_one("#status").render())
         assert "diversity(accepted) " in status
 
 
@@ -84,9 +84,9 @@ async def test_clusters_view_filters_and_bulk_decides_undoably(workspace):
         assert table.row_count == 2
         cluster = int(table.get_row_at(table.cursor_row)[0])
         with Store(workspace) as store:
-            members = curation.cluster_members(store, tasks.resolve(store, "gsm8k"), cluster)
+            members = curation.cluster_members(store, recipes.resolve(store, "gsm8k"), cluster)
         await pilot.press("enter")
-        assert app.review.cluster == cluster and app.review.candidates.ids == members
+        assert app.review_screen.cluster == cluster and app.review_screen.candidates.ids == members
         await pilot.press("c", "X")
         assert isinstance(app.screen, ConfirmScreen)
         await pilot.press("y")
@@ -123,9 +123,9 @@ async def test_diversity_first_order(workspace):
     app = make_app(workspace, poll_s=3600)
     async with app.run_test(size=SIZE) as pilot:
         await ready(app, pilot)
-        app.review.filter_name = "pending, diversity first"
-        app.review.reload()
-        ids = app.review.candidates.ids
+        app.review_screen.filter_name = "pending, diversity first"
+        app.review_screen.reload()
+        ids = app.review_screen.candidates.ids
         with Store(workspace) as store:
             clusters = dict(store.conn.execute("SELECT candidate_id, cluster FROM clusters"))
         assert sorted(ids) == [1, 2, 3, 4, 5]

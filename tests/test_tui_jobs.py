@@ -10,6 +10,7 @@ import signal
 import pytest
 
 from bare_tui.core.store import Store
+from bare_tui.tui.messages import StartJob
 from conftest import make_app, unrefined_parsed
 
 SIZE = (120, 32)
@@ -37,7 +38,7 @@ async def test_a_dying_worker_ends_the_job_not_the_review(review_db, sig, cause,
     monkeypatch.setenv("BARE_TUI_LEASE", "off")
     app = make_app(review_db, poll_s=0.2, max_tokens=24, parallel=2)
     async with app.run_test(size=SIZE) as pilot:
-        app.start_generation(40)
+        app.post_message(StartJob(40))
         await _until(lambda: app.job_pid is not None and len(_rows(review_db)) >= 6)
         committed = _rows(review_db)
         # Started from the screen, the job runs at the lowest priority, below the review.
@@ -46,7 +47,7 @@ async def test_a_dying_worker_ends_the_job_not_the_review(review_db, sig, cause,
         os.kill(app.job_pid, sig)
         await _until(lambda: not app.job_running)
         await pilot.pause()
-        status = str(app.review.query_one("#status").render())
+        status = str(app.review_screen.query_one("#status").render())
         assert f"the model process died: {cause}; see `bare-tui doctor`" in status
         # Every sample committed before the kill is intact, and the review goes on.
         assert _rows(review_db)[:len(committed)] == committed
@@ -59,10 +60,10 @@ async def test_a_dying_worker_ends_the_job_not_the_review(review_db, sig, cause,
             assert store.scalar("SELECT count(*) FROM events WHERE action = 'accept'") == 1
         # A new job works.
         before = len(_rows(review_db))
-        app.start_generation(1)
+        app.post_message(StartJob(1))
         await _until(lambda: not app.job_running)
         assert len(_rows(review_db)) == before + 1
-        assert "job: idle" in str(app.review.query_one("#status").render())
+        assert "job: idle" in str(app.review_screen.query_one("#status").render())
 
 
 @pytest.mark.models
@@ -75,13 +76,12 @@ async def test_g_beside_a_cli_run_ends_with_exactly_the_target(review_db, tmp_pa
     import subprocess
     import sys
 
-    from conftest import ROOT
 
     monkeypatch.setenv("BARE_TUI_LEASE", str(tmp_path / "cpu.lock"))
     cli = subprocess.Popen(
         [sys.executable, "-m", "bare_tui", "run", "-n", "9", "--max-tokens", "12",
          "--parallel", "2", "--db", str(review_db)],
-        cwd=ROOT, env={**os.environ, "HF_HUB_OFFLINE": "1"}, stdout=subprocess.DEVNULL,
+        env={**os.environ, "HF_HUB_OFFLINE": "1"}, stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE, text=True)
     try:
         with Store(review_db) as store:
@@ -89,8 +89,8 @@ async def test_g_beside_a_cli_run_ends_with_exactly_the_target(review_db, tmp_pa
                 "SELECT count(*) FROM runs WHERE status = 'running'") == 1)
         app = make_app(review_db, poll_s=0.2, max_tokens=12, parallel=2)
         async with app.run_test(size=SIZE) as pilot:
-            app.start_generation(4)
-            await _until(lambda: "waiting for the other generation job" in app.review.job_line)
+            app.post_message(StartJob(4))
+            await _until(lambda: "waiting for the other generation job" in app.job_line)
             await _until(lambda: not app.job_running, 600)
             await pilot.pause()
         _, err = cli.communicate(timeout=600)
@@ -109,12 +109,12 @@ async def test_g_beside_a_cli_run_ends_with_exactly_the_target(review_db, tmp_pa
 async def test_quitting_during_a_job_records_it_interrupted_and_says_what_is_left(
         review_db, monkeypatch):
     from bare_tui.cli.review import unfinished
-    from bare_tui.core import tasks
+    from bare_tui.core import recipes
 
     monkeypatch.setenv("BARE_TUI_LEASE", "off")
     app = make_app(review_db, poll_s=0.2, max_tokens=24, parallel=2)
     async with app.run_test(size=SIZE) as pilot:
-        app.start_generation(40)
+        app.post_message(StartJob(40))
         await _until(lambda: app.job_pid is not None and len(_rows(review_db)) >= 6)
         worker = app.job_pid
         await pilot.press("q")
@@ -128,7 +128,7 @@ async def test_quitting_during_a_job_records_it_interrupted_and_says_what_is_lef
         runs = store.query("SELECT status, error FROM runs WHERE model != 'scripted'")
         assert [r["status"] for r in runs] == ["interrupted"]
         assert "No screen" not in (runs[0]["error"] or "")
-        task = tasks.resolve(store, "gsm8k")
+        task = recipes.resolve(store, "gsm8k")
         made = len(_rows(review_db))
         lines = unfinished(store, task, target=45)
     assert lines[0] == (f"the task has {made} of 45 candidates: `bare-tui run -n 45 --task "

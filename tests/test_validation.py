@@ -2,12 +2,12 @@ import json
 
 import pytest
 
-from bare_tui.core import tasks
+from bare_tui.core import recipes
 from bare_tui.core.validation import validate
 from conftest import GSM8K_SEEDS
 
-GSM8K = tasks.parse_recipe(tasks.builtin_source("gsm8k"))
-REVIEWS = tasks.parse_recipe(tasks.builtin_source("reviews"))
+GSM8K = recipes.parse_recipe(recipes.builtin_source("gsm8k"))
+REVIEWS = recipes.parse_recipe(recipes.builtin_source("reviews"))
 
 
 HINT = "answer: must end with one '#### <number>' line, like '#### 1,250' or '#### -3.5'"

@@ -178,9 +178,9 @@ def open_store(args: argparse.Namespace, *, create: bool = False):
 
 
 def resolve_task(store: Any, args: argparse.Namespace):
-    from bare_tui.core import tasks
+    from bare_tui.core import recipes
 
-    return tasks.resolve(store, args.task, update=getattr(args, "update_recipe", False))
+    return recipes.resolve(store, args.task, update=getattr(args, "update_recipe", False))
 
 
 @contextmanager

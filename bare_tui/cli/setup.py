@@ -21,18 +21,18 @@ from bare_tui.text import clean
 def cmd_tasks(args: argparse.Namespace) -> int:
     from rich.table import Table
 
-    from bare_tui.core import tasks
+    from bare_tui.core import recipes
 
     if args.name:
-        source = tasks.builtin_source(args.name)
+        source = recipes.builtin_source(args.name)
         if source is None:
             raise BareError(f"unknown built-in task {args.name!r} "
-                            f"(built-ins: {', '.join(tasks.builtin_names())})")
+                            f"(built-ins: {', '.join(recipes.builtin_names())})")
         print(source, end="")
         return 0
     table = Table("task", "fields", "shots", "describes")
-    for name in tasks.builtin_names():
-        task = tasks.parse_recipe(tasks.builtin_source(name) or "", origin=name)
+    for name in recipes.builtin_names():
+        task = recipes.parse_recipe(recipes.builtin_source(name) or "", origin=name)
         table.add_row(name, ", ".join(task.field_names),
                       f"{task.shot_count} {task.shot_selection}", task.thing)
     console().print(table)
@@ -69,18 +69,18 @@ def cmd_models(args: argparse.Namespace) -> int:
     from rich.table import Table
     from rich.text import Text
 
-    from bare_tui.core import models
+    from bare_tui.core import model_files
 
     current = settings(args)
-    offload = models.gpu_offload_available()
+    offload = model_files.gpu_offload_available()
     runs_on = ("GPU: all layers offloaded by default, flash attention on" if offload
                else "no GPU offload in this llama.cpp build: models run on the CPU")
     table = Table("name", "role", "size", "architecture", "context", "chat template",
                   "sha256", "path", title=Text(runs_on), caption=Text(_cpu_path_line(current)))
     defaults = {"base": current.base, "instruct": current.instruct}
-    chosen = {role: models.resolve(spec, role, current.models_dir).path
+    chosen = {role: model_files.resolve(spec, role, current.models_dir).path
               for role, spec in defaults.items()}
-    for model in models.all_models(current.models_dir):
+    for model in model_files.all_models(current.models_dir):
         try:
             model.metadata  # noqa: B018 - a file that is not GGUF is listed with its error
         except BareError as exc:

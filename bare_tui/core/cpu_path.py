@@ -30,7 +30,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from bare_tui.core.models import cache_dir
+from bare_tui.core.model_files import cache_dir
 from bare_tui.errors import BareError
 
 CHOICES = ("auto", "fast", "safe")
@@ -175,10 +175,10 @@ def known_verdict(setting: str | None = None) -> Verdict | None:
 def _probe_model(fallback: Path) -> Path:
     """The embedded instruct model when installed (small, and its quantisation takes
     the repacked and AMX kernels), so the verdict is about the machine, not one file."""
-    from bare_tui.core import models
+    from bare_tui.core import model_files
 
     try:
-        return models.embedded(models.EMBEDDED_INSTRUCT).path
+        return model_files.embedded(model_files.EMBEDDED_INSTRUCT).path
     except BareError:
         return fallback
 

@@ -7,9 +7,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from bare_tui.core import diversity, embeddings, review
+from bare_tui.core import current, diversity, embeddings, review
+from bare_tui.core.recipes import Task
 from bare_tui.core.store import Store, now
-from bare_tui.core.tasks import Task
 from bare_tui.errors import BareError
 
 SETS = ("seeds", "drafts", "refinements", "accepted")
@@ -22,9 +22,10 @@ def _require(ids: list[int], what: str) -> None:
 
 def current_vectors(store: Store, task: Task, model: str | None = None
                     ) -> tuple[list[int], np.ndarray]:
-    """Each candidate's current text: its edit, else its refinement, else its draft."""
+    """Each candidate's final text (core/current.py decides it); a candidate whose final
+    text is not embedded yet counts with its draft."""
     chosen: dict[int, np.ndarray] = {}
-    for kind in ("draft", "refined", "final"):  # later kinds win
+    for kind in ("draft", "final"):  # later kinds win
         ids, matrix = embeddings.vectors(store, task, kind, model)
         chosen.update(zip(ids, matrix, strict=True))
     ids = sorted(chosen)
@@ -105,11 +106,8 @@ def dedup(store: Store, task: Task, reviewer: str, threshold: float, *,
     groups: dict[tuple[str, int], list[tuple[str, int]]] = {}
     for node in {n for n in parent} | {p for p in parent.values()}:
         groups.setdefault(root(node), []).append(node)
-    states = {row[0]: (row[1], row[2]) for row in store.conn.execute(
-        "SELECT c.id, coalesce(d.status, 'pending'), coalesce((SELECT r.valid FROM refinements r"
-        " WHERE r.candidate_id = c.id ORDER BY r.id DESC LIMIT 1), c.valid)"
-        " FROM candidates c LEFT JOIN decisions d ON d.candidate_id = c.id WHERE c.task = ?",
-        (task.name,))}
+    states = {item.id: (item.status, item.final_valid is not False)
+              for item in current.of_task(store, task.name)}
     reasons: dict[int, str] = {}
     for members in groups.values():
         seeds = sorted(i for kind, i in members if kind == "seed")

@@ -89,9 +89,9 @@ def _llama_build() -> Check:
 
 
 def _cpu_path(setup: Setup) -> Check:
-    from bare_tui.core import cpu_path, models
+    from bare_tui.core import cpu_path, model_files
 
-    model = models.resolve(setup.instruct, "instruct", setup.models_dir)
+    model = model_files.resolve(setup.instruct, "instruct", setup.models_dir)
     verdict = cpu_path.choose(model.path, setup.cpu_path, threads=setup.threads)
     how = {"cache": "remembered", "probe": "probed now", "setting": "set"}[verdict.source]
     fix = "" if verdict.fast else ("models load without extra buffer types, which always runs; "
@@ -100,11 +100,11 @@ def _cpu_path(setup: Setup) -> Check:
 
 
 def _model(setup: Setup, role: str) -> Check:
-    from bare_tui.core import cpu_path, models
+    from bare_tui.core import cpu_path, model_files
 
     fix = f"choose a GGUF model that loads, with --{role} (`bare-tui models` lists them)"
     try:
-        model = models.resolve(getattr(setup, role), role, setup.models_dir)
+        model = model_files.resolve(getattr(setup, role), role, setup.models_dir)
     except BareError as exc:
         return Check(f"{role} model", FAIL, str(exc), fix)
     verdict = cpu_path.known_verdict(setup.cpu_path)

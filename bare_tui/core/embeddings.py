@@ -17,9 +17,10 @@ from typing import Any
 
 import numpy as np
 
+from bare_tui.core import current
 from bare_tui.core.prompts import render_example
-from bare_tui.core.store import Store, from_json, now
-from bare_tui.core.tasks import Task
+from bare_tui.core.recipes import Task
+from bare_tui.core.store import Store, now
 from bare_tui.errors import BareError
 
 DEFAULT_MODEL = "all-MiniLM-L6-v2"
@@ -75,21 +76,15 @@ def text_of(task: Task, fields: dict[str, str] | None, raw: str) -> str:
 
 
 def items(store: Store, task: Task) -> Iterator[Item]:
-    """Every embeddable text of a task, in a stable order."""
+    """Every embeddable text of a task, in a stable order: seeds, and per candidate its
+    draft, its latest refinement and its final text (core/current.py says which)."""
     for seed in store.seeds(task.name):
         yield Item("seed", seed["id"], text_of(task, seed["fields"], ""))
-    rows = store.conn.execute(
-        "SELECT c.id, c.fields, c.raw_text, r.fields, r.raw_text, d.final_fields"
-        " FROM candidates c LEFT JOIN decisions d ON d.candidate_id = c.id"
-        " LEFT JOIN refinements r ON r.id ="
-        " (SELECT max(id) FROM refinements WHERE candidate_id = c.id)"
-        " WHERE c.task = ? ORDER BY c.id", (task.name,))
-    for cid, draft, raw, refined, refined_raw, final in rows:
-        yield Item("draft", cid, text_of(task, from_json(draft), raw))
-        if refined_raw is not None:
-            yield Item("refined", cid, text_of(task, from_json(refined), refined_raw))
-        if final is not None:
-            yield Item("final", cid, text_of(task, from_json(final), ""))
+    for item in current.of_task(store, task.name):
+        yield Item("draft", item.id, text_of(task, item.draft_fields, item.draft_raw))
+        if item.latest_raw is not None:
+            yield Item("refined", item.id, text_of(task, item.latest_fields, item.latest_raw))
+        yield Item("final", item.id, text_of(task, item.final_fields, item.draft_raw))
 
 
 def missing(store: Store, task: Task, model: str) -> list[Item]:
@@ -102,33 +97,47 @@ def missing(store: Store, task: Task, model: str) -> list[Item]:
 
 def embed(store: Store, task: Task, model: str | None = None, *,
           encoder: Any = None, on_batch: Callable[[int, int], None] | None = None) -> int:
-    """Embed every new or changed text; returns how many were embedded. One transaction
-    per batch, so an interrupted run keeps what it finished."""
+    """Embed every new or changed text; returns how many were embedded. A text already
+    embedded under another kind (a final text is its draft, refinement or edit) reuses
+    that vector. One transaction per batch, so an interrupted run keeps what it finished."""
     name = model_name(model)
     todo = missing(store, task, name)
     if not todo:
         return 0
-    encoder = encoder or load_model(model)
+    known = dict(store.conn.execute(
+        "SELECT text_sha256, vector FROM embeddings WHERE model = ?", (name,)))
+    _write(store, name, [(item, known[item.sha256]) for item in todo if item.sha256 in known])
+    by_text: dict[str, list[Item]] = {}
+    for item in todo:
+        if item.sha256 not in known:
+            by_text.setdefault(item.sha256, []).append(item)
+    if by_text:
+        encoder = encoder or load_model(model)
     # Batches of similar length waste little on padding (sentence-transformers does the
     # same inside one encode call).
-    todo.sort(key=lambda item: len(item.text))
-    done = 0
-    for start in range(0, len(todo), BATCH):
-        batch = todo[start:start + BATCH]
-        vectors = encoder.encode([item.text for item in batch], batch_size=BATCH,
+    texts = sorted(by_text.values(), key=lambda same: len(same[0].text))
+    done = len(todo) - sum(len(same) for same in texts)
+    for start in range(0, len(texts), BATCH):
+        batch = texts[start:start + BATCH]
+        vectors = encoder.encode([same[0].text for same in batch], batch_size=BATCH,
                                  normalize_embeddings=True, convert_to_numpy=True,
                                  show_progress_bar=False).astype(np.float32)
-        with store.transaction():
-            for item, vector in zip(batch, vectors, strict=True):
-                store.conn.execute(
-                    "INSERT OR REPLACE INTO embeddings (kind, ref_id, model, text_sha256, dim,"
-                    " vector, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    (item.kind, item.ref_id, name, item.sha256, vector.shape[0],
-                     vector.tobytes(), now()))
-        done += len(batch)
+        _write(store, name, [(item, vector.tobytes())
+                             for same, vector in zip(batch, vectors, strict=True)
+                             for item in same])
+        done += sum(len(same) for same in batch)
         if on_batch:
             on_batch(done, len(todo))
-    return done
+    return len(todo)
+
+
+def _write(store: Store, model: str, rows: list[tuple[Item, bytes]]) -> None:
+    with store.transaction():
+        for item, blob in rows:
+            store.conn.execute(
+                "INSERT OR REPLACE INTO embeddings (kind, ref_id, model, text_sha256, dim,"
+                " vector, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (item.kind, item.ref_id, model, item.sha256, len(blob) // 4, blob, now()))
 
 
 def vectors(store: Store, task: Task, kind: str, model: str | None = None,

@@ -14,20 +14,20 @@ import hashlib
 import json
 import os
 import tempfile
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from bare_tui import __version__
+from bare_tui.core import current
+from bare_tui.core.recipes import Task
 from bare_tui.core.schema import fill
-from bare_tui.core.store import Store, from_json, now, to_json
-from bare_tui.core.tasks import Task
+from bare_tui.core.store import Store, now, to_json
 from bare_tui.core.validation import validate
 from bare_tui.errors import BareError
 
 PROFILES = ("fields", "chat", "alpaca", "sharegpt")
-STATUS_FILTERS = ("accepted", "pending", "rejected", "any")
+STATUS_FILTERS = current.STATUSES
 
 
 @dataclass(frozen=True)
@@ -37,33 +37,6 @@ class ExportResult:
     written: int
     skipped_invalid: int
     skipped_unparsed: int
-
-
-def final_items(store: Store, task: Task, status: str = "accepted"
-                ) -> Iterator[tuple[int, str, dict[str, str] | None]]:
-    """(candidate id, version, final fields) for every candidate with that status.
-
-    The final text is the edit if there is one, else the draft if the curator chose it,
-    else the latest refinement that parsed, else the draft.
-    """
-    if status not in STATUS_FILTERS:
-        raise BareError(f"unknown status {status!r} (choose from {', '.join(STATUS_FILTERS)})")
-    where = "" if status == "any" else "AND coalesce(d.status, 'pending') = :status"
-    rows = store.conn.execute(
-        "SELECT c.id, c.fields, d.version, d.final_fields,"
-        " (SELECT r.fields FROM refinements r WHERE r.candidate_id = c.id"
-        "  AND r.fields IS NOT NULL ORDER BY r.id DESC LIMIT 1)"
-        " FROM candidates c LEFT JOIN decisions d ON d.candidate_id = c.id"
-        f" WHERE c.task = :task {where} ORDER BY c.id",
-        {"task": task.name, "status": status},
-    )
-    for candidate_id, draft, version, edited, refined in rows:
-        if version == "edited":
-            yield candidate_id, "edited", from_json(edited)
-        elif version == "draft" or refined is None:
-            yield candidate_id, "draft", from_json(draft)
-        else:
-            yield candidate_id, "refined", from_json(refined)
 
 
 def _templates(task: Task, profile: str) -> dict[str, str]:
@@ -211,7 +184,8 @@ def export(store: Store, task: Task, path: str | Path, *, profile: str = "chat",
     lines, ids = [], []
     skipped_invalid = skipped_unparsed = 0
     versions: dict[str, int] = {}
-    for candidate_id, version, fields in final_items(store, task, status):
+    for item in current.of_task(store, task.name, status):
+        candidate_id, version, fields = item.id, item.final_version, item.final_fields
         if fields is None:
             skipped_unparsed += 1
             continue

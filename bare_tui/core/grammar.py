@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bare_tui.core.tasks import Field, Task
+from bare_tui.core.recipes import Field, Task
 
 MAX_SPELLED_CHARS = 400  # longer bounds would expand into thousands of grammar rules
 

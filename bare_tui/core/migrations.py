@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import sqlite_utils
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 
 def _migrate_v1(db: sqlite_utils.Database) -> None:
@@ -132,4 +132,47 @@ def _migrate_v4(db: sqlite_utils.Database) -> None:
         db["events"].add_column("session", str)
 
 
-MIGRATIONS = {1: _migrate_v1, 2: _migrate_v2, 3: _migrate_v3, 4: _migrate_v4}
+
+
+def _migrate_v5(db: sqlite_utils.Database) -> None:
+    # What a candidate says now, decided in this one place (core/current.py reads it):
+    # the final text is the edit, else the draft when the curator chose it or when no
+    # refinement parsed, else the latest refinement that parsed.
+    db.execute("DROP VIEW IF EXISTS candidate_state")
+    db.execute("""
+        CREATE VIEW candidate_state AS
+        SELECT c.id AS candidate_id, c.task AS task, c.seed AS seed, c.shot_ids AS shot_ids,
+            coalesce(d.status, 'pending') AS status, d.version AS decided_version,
+            d.reason AS reason, d.reviewer AS reviewer,
+            coalesce(d.version = 'edited', 0) AS edited, d.final_fields AS edited_fields,
+            c.fields AS draft_fields, c.raw_text AS draft_raw, c.valid AS draft_valid,
+            c.validation AS draft_validation,
+            latest.id AS latest_id, latest.fields AS latest_fields,
+            latest.raw_text AS latest_raw, latest.valid AS latest_valid,
+            latest.validation AS latest_validation,
+            parsed.id AS parsed_id, parsed.fields AS parsed_fields,
+            parsed.validation AS parsed_validation,
+            CASE WHEN d.version = 'edited' THEN 'edited'
+                 WHEN d.version = 'draft' OR parsed.id IS NULL THEN 'draft'
+                 ELSE 'refined' END AS final_version,
+            CASE WHEN d.version = 'edited' THEN d.final_fields
+                 WHEN d.version = 'draft' OR parsed.id IS NULL THEN c.fields
+                 ELSE parsed.fields END AS final_fields,
+            CASE WHEN d.version = 'edited' THEN NULL
+                 WHEN d.version = 'draft' OR parsed.id IS NULL THEN c.valid
+                 ELSE parsed.valid END AS final_valid,
+            CASE WHEN d.version = 'edited' THEN NULL
+                 WHEN d.version = 'draft' OR parsed.id IS NULL THEN c.validation
+                 ELSE parsed.validation END AS final_validation
+        FROM candidates c
+        LEFT JOIN decisions d ON d.candidate_id = c.id
+        LEFT JOIN refinements latest ON latest.id =
+            (SELECT max(r.id) FROM refinements r WHERE r.candidate_id = c.id)
+        LEFT JOIN refinements parsed ON parsed.id =
+            (SELECT max(r.id) FROM refinements r WHERE r.candidate_id = c.id
+             AND r.fields IS NOT NULL)
+    """)
+
+
+MIGRATIONS = {1: _migrate_v1, 2: _migrate_v2, 3: _migrate_v3, 4: _migrate_v4,
+              5: _migrate_v5}

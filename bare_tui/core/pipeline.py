@@ -17,8 +17,8 @@ from typing import Any
 
 from bare_tui.core import grammar, prompts
 from bare_tui.core.backends import Backend, Generation
+from bare_tui.core.recipes import Sampling, Task
 from bare_tui.core.store import Store, from_json, now, to_json
-from bare_tui.core.tasks import Sampling, Task
 from bare_tui.core.validation import validate
 from bare_tui.errors import BareError
 

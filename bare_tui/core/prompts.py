@@ -11,8 +11,8 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 
+from bare_tui.core.recipes import Task
 from bare_tui.core.schema import fill
-from bare_tui.core.tasks import Task
 
 EXAMPLE_START = "EXAMPLE START"
 EXAMPLE_DONE = "EXAMPLE DONE"

@@ -19,6 +19,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from bare_tui.core.current import has_parsed_refinement
 from bare_tui.core.store import Store, from_json, now, to_json
 from bare_tui.errors import BareError
 
@@ -51,13 +52,6 @@ def current(store: Store, candidate_id: int) -> State:
     return State(row[0], row[1], from_json(row[2]), row[3])
 
 
-def _has_refinement(store: Store, candidate_id: int) -> bool:
-    return store.scalar(
-        "SELECT 1 FROM refinements WHERE candidate_id = ? AND fields IS NOT NULL LIMIT 1",
-        (candidate_id,),
-    ) is not None
-
-
 def _next_state(store: Store, candidate_id: int, before: State, action: str,
                 reason: str | None, fields: Mapping[str, str] | None) -> State:
     if action == "accept":
@@ -65,7 +59,7 @@ def _next_state(store: Store, candidate_id: int, before: State, action: str,
         if before.version == "edited":
             version = "edited"
         else:
-            version = "refined" if _has_refinement(store, candidate_id) else "draft"
+            version = "refined" if has_parsed_refinement(store, candidate_id) else "draft"
         return State("accepted", version, before.final_fields if version == "edited" else None)
     if action == "accept_draft":
         return State("accepted", "draft", None)

@@ -10,8 +10,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from bare_tui.core.recipes import Task
 from bare_tui.core.store import Store, now, to_json
-from bare_tui.core.tasks import Task
 from bare_tui.errors import BareError
 
 FORMATS = {".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl", ".csv": "csv",

@@ -109,7 +109,10 @@ class Store:
             self._check_ours()
             conn.execute("PRAGMA journal_mode = WAL")
             conn.execute("PRAGMA synchronous = NORMAL")
-            conn.execute("PRAGMA foreign_keys = ON")
+            # No foreign keys are declared (SQLite cannot add them to existing tables
+            # without rebuilding them), so the pragma is not set: references are kept
+            # whole by writing each sample or decision in one transaction, and rows are
+            # never deleted.
             self.db = sqlite_utils.Database(conn)
             self._migrate()
         except sqlite3.Error as exc:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 
-from bare_tui.core.tasks import Field, Task
+from bare_tui.core.recipes import Field, Task
 
 _NUMBER = re.compile(r"\s*-?\$?[\d,]*\.?\d+\s*")
 

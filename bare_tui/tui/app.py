@@ -1,5 +1,11 @@
-"""The Textual app: owns the workspace connection, the background generation job and the
-refresh that shows what other processes (a CLI run, another curator) commit."""
+"""The Textual app: owns the workspace connection, the state every screen shows (the
+job line, a workspace warning, the diversity index, a change counter), the background
+generation job and the refresh that shows what other processes commit.
+
+Screens and workers talk to it by messages (tui/messages.py) and watch its reactive
+state; it never calls into a screen. An error nobody planned for in a job or a worker
+becomes a notification and a line in the error log, and the app stays up.
+"""
 
 from __future__ import annotations
 
@@ -9,22 +15,35 @@ import os
 import signal
 import sqlite3
 import threading
+import traceback
 from collections.abc import Iterable
 from functools import partial
+from pathlib import Path
 
-from textual import work
+from textual import on, work
 from textual.app import App, SystemCommand
 from textual.notifications import SeverityLevel
+from textual.reactive import reactive, var
 from textual.screen import Screen
+from textual.worker import Worker, WorkerState
 
 from bare_tui.config import Settings
 from bare_tui.core import curation, diversity, pipeline, review
 from bare_tui.core.meter import Meter
-from bare_tui.core.store import Store, WorkspaceGone, busy_timeout_s
-from bare_tui.core.tasks import Task
+from bare_tui.core.recipes import Task
+from bare_tui.core.store import Store, WorkspaceGone, busy_timeout_s, now
 from bare_tui.errors import BareError
 from bare_tui.text import clean
 from bare_tui.tui import keys
+from bare_tui.tui.messages import (
+    DiversityLoaded,
+    Failed,
+    JobFinished,
+    JobProgress,
+    StartJob,
+    StopJob,
+    WorkspaceChanged,
+)
 from bare_tui.tui.screens.review import ReviewScreen
 from bare_tui.worker import JobRequest, Listener, run_job
 
@@ -32,10 +51,22 @@ POLL_S = 1.0
 KEYPRESS_WAIT_S = 5.0
 
 
+def error_log() -> Path:
+    """Where unexpected errors are written, with their tracebacks."""
+    state = os.environ.get("XDG_STATE_HOME") or Path.home() / ".local" / "state"
+    return Path(state) / "bare-tui" / "errors.log"
+
+
 class BareApp(App):
     CSS_PATH = "app.tcss"
     TITLE = "bare-tui"
     ENABLE_COMMAND_PALETTE = True
+
+    # The state the screens watch (watchers run on changes, not on first reads).
+    job_line: reactive[str] = reactive("", init=False)  # what the background job is doing
+    warning: reactive[str] = reactive("", init=False)  # shown in red until the app ends
+    changes: reactive[int] = reactive(0, init=False)  # bumped when the workspace changed
+    diversity_index: var[curation.DiversityIndex | None] = var(None, init=False)
 
     def __init__(self, settings: Settings, task: Task, *, generate: int = 0,
                  poll_s: float = POLL_S, max_tokens: int | None = None) -> None:
@@ -58,11 +89,10 @@ class BareApp(App):
         self._stop = threading.Event()
         self._data_version = None
         self._embeddings_seen: tuple | None = None
-        self.diversity_index: curation.DiversityIndex | None = None
         self.near_duplicate = diversity.DEFAULT_NEAR_DUPLICATE
 
     @property
-    def review(self) -> ReviewScreen:
+    def review_screen(self) -> ReviewScreen:
         return self.get_screen("review")  # type: ignore[return-value]
 
     def on_mount(self) -> None:
@@ -78,7 +108,7 @@ class BareApp(App):
         self.call_after_refresh(gc.freeze)
         self.load_diversity()
         if self._generate_on_start:
-            self.call_after_refresh(self.start_generation, self._generate_on_start)
+            self.call_after_refresh(self.post_message, StartJob(self._generate_on_start))
 
     def on_unmount(self) -> None:
         self._stop.set()
@@ -110,24 +140,29 @@ class BareApp(App):
             return None
 
     def poll(self) -> None:
-        """Reload when another connection has committed since the last look. A workspace
-        deleted or replaced under the app is said at once, and loudly; a busy or failing
-        database is tried again on the next poll."""
+        """Count a change when another connection has committed since the last look. A
+        workspace deleted or replaced under the app is said at once, and loudly; a busy
+        or failing database is tried again on the next poll."""
         try:
             self.store.check_present()
             version = self.store.scalar("PRAGMA data_version")
         except WorkspaceGone as exc:
             if not self.workspace_gone:
                 self.workspace_gone = str(exc)
-                self.review.set_warning(f"⚠ {exc}")
+                self.warning = f"⚠ {exc}"
                 self.notify(str(exc), title="workspace lost", severity="error", timeout=30)
             return
         except sqlite3.Error:
             return
         if version != self._data_version:
             self._data_version = version
-            self.review.reload()
+            self.changes += 1
             self.load_diversity()
+
+    @on(WorkspaceChanged)
+    def _workspace_changed(self) -> None:
+        self.changes += 1
+        self.load_diversity()
 
     @work(thread=True, exclusive=True, group="diversity", exit_on_error=False)
     def load_diversity(self) -> None:
@@ -139,39 +174,62 @@ class BareApp(App):
                 return
             index = curation.DiversityIndex(store, self.recipe, self.settings.embedding_model)
         self._embeddings_seen = seen
-        self.call_from_thread(self._set_diversity, index)
+        self.post_message(DiversityLoaded(index))
 
-    def _set_diversity(self, index: curation.DiversityIndex) -> None:
-        self.diversity_index = index
-        if self.is_running and self.review.is_mounted:
-            self.review.show_current()
+    @on(DiversityLoaded)
+    def _diversity_loaded(self, message: DiversityLoaded) -> None:
+        self.diversity_index = message.index
+
+    # --- errors nobody planned for --------------------------------------------------------
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        if event.state == WorkerState.ERROR and event.worker.error is not None:
+            self.post_message(Failed(event.worker.name or "a background task",
+                                     event.worker.error))
+
+    @on(Failed)
+    def _failed(self, message: Failed) -> None:
+        error = message.error
+        where = error_log()
+        try:
+            where.parent.mkdir(parents=True, exist_ok=True)
+            with where.open("a", encoding="utf-8") as log:
+                log.write(f"--- {now():.0f} {message.where}\n")
+                log.write("".join(traceback.format_exception(error)))
+        except OSError:
+            where = None
+        logged = f" (details in {where})" if where else ""
+        text = error.args[0] if isinstance(error, BareError) and error.args else (
+            f"{type(error).__name__}: {error}")
+        self.notify(f"{message.where} failed: {text}{logged}", severity="error", timeout=10)
 
     # --- background generation ----------------------------------------------------------
 
-    def start_generation(self, more: int) -> None:
+    @on(StartJob)
+    def start_generation(self, message: StartJob) -> None:
         if self.job_running:
+            self.notify("a job is already running (G stops it)", severity="warning")
             return
         self.job_running = True
         self._stop = threading.Event()
-        self.review.set_job_line(f"job: loading models to draft {more} more")
-        self._generate(more, self._stop)
+        self.job_line = f"job: loading models to draft {message.more} more"
+        self._generate(message.more, self._stop)
 
+    @on(StopJob)
     def cancel_generation(self) -> None:
         if self.job_running:
             self._stop.set()
-            self.review.set_job_line("job: stopping after the current sample")
+            self.job_line = "job: stopping after the current sample"
         else:
             self.notify("no job is running")
 
-    @work(thread=True, exclusive=True, group="job")
+    @work(thread=True, exclusive=True, group="job", exit_on_error=False)
     def _generate(self, more: int, stop: threading.Event) -> None:
         """Wait on a worker process that does the model work (bare_tui.worker): a crash
-        of llama.cpp there ends the job, never this session."""
+        of llama.cpp there ends the job, never this session. Progress is posted, never
+        waited on: generation does not wait for the screen."""
         meter: list[Meter] = []
-
-        def show(text: str) -> None:
-            if self.is_running:
-                self.call_from_thread(self.review.set_job_line, text)
+        show = self._show_job
 
         def on_stage(kind: str, planned: int, where: str) -> None:
             meter[:] = [Meter(f"job: {kind} ({where})", planned)]
@@ -202,19 +260,28 @@ class BareApp(App):
             message, severity = f"generation failed: {exc}", "error"
             line = f"job: {exc} (g starts a new job)"
         except Exception as exc:  # noqa: BLE001 - a job's failure must not end the review
-            message, severity = f"generation failed: {type(exc).__name__}: {exc}", "error"
-            line = f"job: {message}"
+            self.post_message(Failed("the generation job", exc))
+            message, severity = "", "error"
+            line = f"job: failed: {type(exc).__name__}: {exc} (g starts a new job)"
         finally:
             self.job_pid = None
-            if self.is_running:
-                self.call_from_thread(self._job_done, message, severity, line)
+            self.post_message(JobFinished(message, severity, line))
 
-    def _job_done(self, message: str, severity: str, line: str = "") -> None:
+    def _show_job(self, text: str) -> None:
+        self.post_message(JobProgress(text))
+
+    @on(JobProgress)
+    def _job_progress(self, message: JobProgress) -> None:
+        if self.job_running:
+            self.job_line = message.line
+
+    @on(JobFinished)
+    def _job_finished(self, message: JobFinished) -> None:
         self.job_running = False
-        if self.is_running:
-            self.review.set_job_line(line)
-            self.notify(message, severity=severity)
-            self.poll()
+        self.job_line = message.line
+        if message.message:
+            self.notify(message.message, severity=message.severity)  # type: ignore[arg-type]
+        self.poll()
 
     # --- command palette ----------------------------------------------------------------
 

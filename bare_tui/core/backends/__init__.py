@@ -6,7 +6,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Protocol, TypeVar
 
-from bare_tui.core.tasks import Sampling
+from bare_tui.core.recipes import Sampling
 
 
 @dataclass(frozen=True)

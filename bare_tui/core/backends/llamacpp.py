@@ -16,8 +16,8 @@ from typing import Any, TypeVar
 from bare_tui.core import cpu_path
 from bare_tui.core.backends import Generation, OneAtATime
 from bare_tui.core.backends.parallel import ParallelEngine, Request
-from bare_tui.core.models import ModelFile, gpu_offload_available
-from bare_tui.core.tasks import Sampling
+from bare_tui.core.model_files import ModelFile, gpu_offload_available
+from bare_tui.core.recipes import Sampling
 from bare_tui.errors import BareError
 
 K = TypeVar("K")

@@ -29,7 +29,7 @@ from functools import cached_property
 from typing import Any, TypeVar
 
 from bare_tui.core.backends import Generation, Messages
-from bare_tui.core.tasks import Sampling
+from bare_tui.core.recipes import Sampling
 from bare_tui.errors import BareError
 
 K = TypeVar("K")

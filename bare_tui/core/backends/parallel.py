@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
 from bare_tui.core.backends import Generation
-from bare_tui.core.tasks import Sampling
+from bare_tui.core.recipes import Sampling
 from bare_tui.errors import BareError
 
 K = TypeVar("K")

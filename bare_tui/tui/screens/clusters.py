@@ -1,12 +1,15 @@
 """The clusters view: a table of clusters with their review counts, a 2-D map of the
-candidates, and the similarity histogram. Enter filters the review queue to a cluster;
-A / X accept or reject a whole cluster after a confirmation, as one undoable step."""
+candidates, and the similarity histogram. Enter filters the review list to a cluster;
+A / X accept or reject a whole cluster after a confirmation, as one undoable step.
+Clustering, the projection and the histogram run in a thread: the table keeps moving."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from rich.text import Text
+from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
@@ -17,13 +20,16 @@ from textual_plotext import PlotextPlot
 from bare_tui.core import curation, diversity
 from bare_tui.errors import BareError
 from bare_tui.text import clean
+from bare_tui.tui.messages import Computed, WorkspaceChanged
 from bare_tui.tui.screens.modals import ConfirmScreen
 
 if TYPE_CHECKING:
     from bare_tui.tui.app import BareApp
 
 
-class ClustersScreen(Screen):
+class ClustersScreen(Screen[int | None]):
+    """Dismissed with the cluster to review (Enter), or None."""
+
     DEFAULT_CSS = """
     ClustersScreen #table { height: 1fr; }
     ClustersScreen #plots { height: 1fr; }
@@ -37,6 +43,8 @@ class ClustersScreen(Screen):
         Binding("A", "decide('accept')", "Accept all"),
         Binding("X", "decide('reject')", "Reject all"),
         Binding("r", "recluster", "Recluster"),
+        Binding("j", "move(1)", "Down", show=False),
+        Binding("k", "move(-1)", "Up", show=False),
     ]
     app: BareApp
 
@@ -57,49 +65,78 @@ class ClustersScreen(Screen):
         self.refresh_view()
         table.focus()
 
-    def refresh_view(self) -> None:
-        store, task = self.app.store, self.app.recipe
-        rows = curation.cluster_table(store, task)
+    # --- slow work, in a thread: the table keeps its keys meanwhile -----------------------
+
+    def refresh_view(self, recluster: bool = False) -> None:
+        note = self.query_one("#note", Static)
+        note.update("working: clustering the candidates… (the table still moves)" if recluster
+                    else "working: reading the clusters…")
+        self.query_one("#plots").loading = True
+        self._load(recluster)
+
+    @work(thread=True, exclusive=True, group="clusters", exit_on_error=False)
+    def _load(self, recluster: bool) -> None:
+        recipe = self.app.recipe
+        with self.app.open_store() as store:
+            try:
+                if recluster:
+                    curation.recluster(store, recipe)
+            except BareError as exc:
+                self.post_message(Computed(self._show, ClustersView(error=str(exc))))
+                return
+            view = ClustersView(rows=curation.cluster_table(store, recipe))
+            ids, matrix = curation.current_vectors(store, recipe)
+            if len(ids) >= 2:
+                labels = dict(store.conn.execute(
+                    "SELECT candidate_id, cluster FROM clusters WHERE task = ?",
+                    (recipe.name,)).fetchall())
+                rows, points = curation.projection(matrix)
+                for row, point in zip(rows, points, strict=True):
+                    view.points.setdefault(labels.get(ids[row], -1), []).append(
+                        (float(point[0]), float(point[1])))
+                result = diversity.diversity(matrix, bins=12)
+                view.histogram = (f"pairwise similarity of the candidates, mean "
+                                  f"{result.mean_similarity:.3f}\n"
+                                  + diversity.histogram_text(result, width=24))
+        self.post_message(Computed(self._show, view))
+
+    @on(Computed)
+    def _computed(self, message: Computed) -> None:
+        message.then(message.result)
+
+    def _show(self, view: ClustersView) -> None:
+        self.query_one("#plots").loading = False
+        note = self.query_one("#note", Static)
+        if view.error:
+            note.update(view.error)
+            self.notify(view.error, severity="error")
+            return
         table = self.query_one(DataTable)
+        cursor = table.cursor_row
         table.clear()
-        for row in rows:
+        for row in view.rows:
             table.add_row(str(row["cluster"]), str(row["size"]), str(row["accepted"]),
                           str(row["rejected"]), str(row["pending"]), clean(row["label"]),
                           f"#{row['representative_id']}", key=str(row["cluster"]))
-        note = self.query_one("#note", Static)
-        if not rows:
+        if view.rows:
+            table.move_cursor(row=min(cursor, len(view.rows) - 1))
+            note.update(f"{len(view.rows)} clusters of {sum(r['size'] for r in view.rows)} "
+                        "candidates. Enter reviews a cluster; A / X accept / reject all of it "
+                        "(undo: u).")
+        else:
             note.update("No clusters yet: press r to cluster the embedded candidates "
                         "(`bare-tui embed` first).")
-        else:
-            note.update(f"{len(rows)} clusters of {sum(r['size'] for r in rows)} candidates. "
-                        "Enter reviews a cluster; A / X accept / reject all of it (undo: u).")
-        self._plot()
-
-    def _plot(self) -> None:
         scatter = self.query_one("#scatter", PlotextPlot)
-        histogram = self.query_one("#histogram", Static)
         scatter.plt.clear_data()
         scatter.plt.clear_figure()
-        ids, matrix = curation.current_vectors(self.app.store, self.app.recipe)
-        if len(ids) >= 2:
-            labels = dict(self.app.store.conn.execute(
-                "SELECT candidate_id, cluster FROM clusters WHERE task = ?",
-                (self.app.recipe.name,)).fetchall())
-            rows, points = curation.projection(matrix)
-            groups: dict[int, list[int]] = {}
-            for row in rows:
-                groups.setdefault(labels.get(ids[row], -1), []).append(row)
-            position = {row: n for n, row in enumerate(rows)}
-            for cluster, members in sorted(groups.items()):
-                where = [position[m] for m in members]
-                scatter.plt.scatter(points[where, 0].tolist(), points[where, 1].tolist(),
-                                    marker="dot", label=None if cluster < 0 else str(cluster))
-            result = diversity.diversity(matrix, bins=12)
-            histogram.update(Text(
-                f"pairwise similarity of the candidates, mean {result.mean_similarity:.3f}\n"
-                + diversity.histogram_text(result, width=24)))
+        for cluster, points in sorted(view.points.items()):
+            scatter.plt.scatter([x for x, _ in points], [y for _, y in points], marker="dot",
+                                label=None if cluster < 0 else str(cluster))
         scatter.plt.title("candidates (2-D projection)")
         scatter.refresh()
+        self.query_one("#histogram", Static).update(Text(view.histogram))
+
+    # --- keys -------------------------------------------------------------------------------
 
     def _selected(self) -> int | None:
         table = self.query_one(DataTable)
@@ -107,14 +144,17 @@ class ClustersScreen(Screen):
             return None
         return int(table.get_row_at(table.cursor_row)[0])
 
+    def action_move(self, rows: int) -> None:
+        table = self.query_one(DataTable)
+        table.move_cursor(row=table.cursor_row + rows)
+
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         self.action_open_cluster()
 
     def action_open_cluster(self) -> None:
         cluster = self._selected()
         if cluster is not None:
-            self.app.pop_screen()
-            self.app.review.show_cluster(cluster)
+            self.dismiss(cluster)
 
     def action_decide(self, action: str) -> None:
         cluster = self._selected()
@@ -132,7 +172,7 @@ class ClustersScreen(Screen):
                 return
             self.notify(f"{action}ed {len(members)} candidates of cluster {cluster}; "
                         "u undoes it")
-            self.app.review.reload()
+            self.post_message(WorkspaceChanged())
             self.refresh_view()
 
         size = len(curation.cluster_members(self.app.store, self.app.recipe, cluster))
@@ -140,12 +180,17 @@ class ClustersScreen(Screen):
                                            f"cluster {cluster}?"), answered)
 
     def action_recluster(self) -> None:
-        try:
-            curation.recluster(self.app.store, self.app.recipe)
-        except BareError as exc:
-            self.notify(str(exc), severity="error")
-            return
-        self.refresh_view()
+        self.refresh_view(recluster=True)
 
     def action_close(self) -> None:
-        self.app.pop_screen()
+        self.dismiss(None)
+
+
+@dataclass
+class ClustersView:
+    """What the clusters view shows, computed in a thread."""
+
+    rows: list[dict] = field(default_factory=list)
+    points: dict[int, list[tuple[float, float]]] = field(default_factory=dict)
+    histogram: str = ""
+    error: str = ""

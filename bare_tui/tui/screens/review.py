@@ -1,37 +1,34 @@
 """The review screen: the candidate list beside the draft/refinement diff, and the keys
-that decide. Every decision goes through core.review and is saved at once."""
+that decide. Every decision goes through core.review and is saved at once.
+
+It watches the app's state (job line, warning, changes, diversity index) and asks the
+app for things by messages; slow work (counts, stats, export) runs in thread workers
+that post their results back."""
 
 from __future__ import annotations
 
-import os
-import shlex
-import subprocess
-import tempfile
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from rich.text import Text
 from textual import on, work
-from textual.app import ComposeResult, SuspendNotSupported
+from textual.app import ComposeResult
 from textual.containers import Horizontal
 from textual.screen import Screen
 from textual.widgets import Footer
 
-from bare_tui.core import curation, prompts, queue, review
-from bare_tui.core.export import FileExists, export
+from bare_tui.core import curation, review, review_list
 from bare_tui.errors import BareError
 from bare_tui.text import clean
 from bare_tui.tui import keys
-from bare_tui.tui.screens.edit import EditScreen
+from bare_tui.tui.messages import Computed, Counted
 from bare_tui.tui.screens.modals import (
     AskScreen,
     ChooseScreen,
     ConfirmScreen,
-    ExportScreen,
     HelpScreen,
-    StatsScreen,
-    default_export_path,
 )
+from bare_tui.tui.screens.review_edits import ReviewEdits
+from bare_tui.tui.screens.review_tools import ReviewTools
 from bare_tui.tui.widgets.candidate_list import CandidateList
 from bare_tui.tui.widgets.diff_view import DiffView
 from bare_tui.tui.widgets.status_line import StatusLine
@@ -43,7 +40,7 @@ NARROW = 100  # columns below which the list goes on top and the two versions st
 STATUS_ORDER = ("pending", "accepted", "rejected")
 
 
-class ReviewScreen(Screen):
+class ReviewScreen(ReviewEdits, ReviewTools, Screen):
     BINDINGS = keys.bindings()
     app: BareApp
 
@@ -53,8 +50,7 @@ class ReviewScreen(Screen):
         self.cluster: int | None = None
         self.search: str | None = None
         self.counts: dict[str, int] = {}
-        self.job_line = ""
-        self.warning = ""  # shown above everything else until the app ends
+        self.working = ""  # what a thread worker is doing for this screen
 
     # --- layout ------------------------------------------------------------------------
 
@@ -68,6 +64,11 @@ class ReviewScreen(Screen):
     def on_mount(self) -> None:
         self.reload(keep=None)
         self.query_one(CandidateList).focus()
+        self.watch(self.app, "job_line", lambda _line: self.update_status(), init=False)
+        self.watch(self.app, "warning", self._warning_changed, init=False)
+        self.watch(self.app, "changes", lambda _count: self.reload(), init=False)
+        self.watch(self.app, "diversity_index", lambda _index: self.show_current(),
+                   init=False)
 
     def on_resize(self, event) -> None:
         narrow = event.size.width < NARROW
@@ -78,15 +79,15 @@ class ReviewScreen(Screen):
     def candidates(self) -> CandidateList:
         return self.query_one(CandidateList)
 
-    def _summaries(self, ids: list[int]) -> dict[int, queue.Summary]:
-        return queue.summaries(self.app.store, ids)
+    def _summaries(self, ids: list[int]) -> dict[int, review_list.Summary]:
+        return review_list.summaries(self.app.store, ids)
 
     # --- data ----------------------------------------------------------------------------
 
     def reload(self, keep: int | None = -1) -> None:
         """Re-read the queue from the database; the cursor stays on the same candidate."""
         current = self.candidates.current_id if keep == -1 else keep
-        ids = queue.candidate_ids(self.app.store, self.app.recipe.name, self.filter_name,
+        ids = review_list.candidate_ids(self.app.store, self.app.recipe.name, self.filter_name,
                                   self.search, self.cluster)
         self.candidates.set_ids(ids, keep=current)
         self.show_current()
@@ -96,16 +97,22 @@ class ReviewScreen(Screen):
     def count(self) -> None:
         counts = self.app.count_statuses()
         if counts is not None:
-            self.app.call_from_thread(self._set_counts, counts)
+            self.post_message(Counted(counts))
 
-    def _set_counts(self, counts: dict[str, int]) -> None:
-        self.counts = counts
-        if self.is_mounted and self.app.is_running:
-            self.update_status()
+    @on(Counted)
+    def _set_counts(self, message: Counted) -> None:
+        self.counts = message.counts
+        self.update_status()
+
+    @on(Computed)
+    def _computed(self, message: Computed) -> None:
+        self.working = ""
+        self.update_status()
+        message.then(message.result)
 
     def show_current(self) -> None:
         candidate_id = self.candidates.current_id
-        detail = None if candidate_id is None else queue.detail(self.app.store, candidate_id)
+        detail = None if candidate_id is None else review_list.detail(self.app.store, candidate_id)
         self.query_one(DiffView).show(detail, self._twin_note(candidate_id))
         self.update_status()
 
@@ -131,8 +138,8 @@ class ReviewScreen(Screen):
         total = len(self.candidates.ids)
         position = self.candidates.cursor + 1 if total else 0
         line = Text()
-        if self.warning:
-            line.append(self.warning + "\n", style="bold white on red")
+        if self.app.warning:
+            line.append(clean(self.app.warning) + "\n", style="bold white on red")
         line.append(f" {self.app.recipe.name} ", style="bold reverse")
         line.append(f"  {position} / {total}", style="bold")
         if self.counts:
@@ -149,16 +156,13 @@ class ReviewScreen(Screen):
         if self.search:
             line.append(f"  search: {clean(self.search)}", style="italic")
         line.append(f"  reviewer: {clean(self.app.reviewer)}  ")
-        line.append(self.job_line or "job: idle (g generates more)", style="dim")
+        if self.working:
+            line.append(f"working: {clean(self.working)}…  ", style="bold")
+        line.append(self.app.job_line or "job: idle (g generates more)", style="dim")
         self.query_one(StatusLine).set(line)
 
-    def set_warning(self, text: str) -> None:
-        self.warning = clean(text)
-        self.query_one(StatusLine).styles.height = 3
-        self.update_status()
-
-    def set_job_line(self, text: str) -> None:
-        self.job_line = text
+    def _warning_changed(self, text: str) -> None:
+        self.query_one(StatusLine).styles.height = 3 if text else 2
         self.update_status()
 
     # --- moving --------------------------------------------------------------------------
@@ -223,57 +227,6 @@ class ReviewScreen(Screen):
         self.app.push_screen(AskScreen("Reject: why? (optional)", placeholder="reason"),
                              answered)
 
-    def _final_fields(self) -> dict[str, str] | None:
-        candidate_id = self.candidates.current_id
-        if candidate_id is None:
-            return None
-        detail = queue.detail(self.app.store, candidate_id)
-        if detail.state.version == "edited" and detail.state.final_fields:
-            return dict(detail.state.final_fields)
-        names = self.app.recipe.field_names
-        return dict(detail.refined_fields or detail.draft_fields
-                    or {names[0]: detail.draft_raw, **{n: "" for n in names[1:]}})
-
-    def action_edit(self) -> None:
-        fields = self._final_fields()
-        if fields is None:
-            return
-
-        def saved(result: dict[str, str] | None) -> None:
-            if result is not None and result != fields:
-                self._decide("edit", fields=result, advance=False)
-
-        self.app.push_screen(EditScreen(self.app.recipe, fields, self.candidates.current_id),
-                             saved)
-
-    def action_edit_external(self) -> None:
-        fields = self._final_fields()
-        if fields is None:
-            return
-        editor = os.environ.get("VISUAL") or os.environ.get("EDITOR") or "vi"
-        with tempfile.TemporaryDirectory() as folder:
-            path = Path(folder) / f"candidate-{self.candidates.current_id}.txt"
-            path.write_text(prompts.render_example(self.app.recipe, fields) + "\n")
-            try:
-                with self.app.suspend():
-                    finished = subprocess.run([*shlex.split(editor), str(path)], check=False)
-            except (SuspendNotSupported, OSError) as exc:
-                self.notify(f"cannot run {editor}: {exc or 'no terminal to hand over'};"
-                            " press e to edit here", severity="error")
-                return
-            text = path.read_text()
-        if finished.returncode != 0:
-            self.notify(f"{editor} exited with status {finished.returncode}; nothing changed",
-                        severity="warning")
-            return
-        try:
-            edited = prompts.parse_fields(self.app.recipe, text)
-        except prompts.ParseError as exc:
-            self.notify(f"edit not saved: {exc}", severity="error")
-            return
-        if edited != fields:
-            self._decide("edit", fields=edited, advance=False)
-
     def _history(self, action: str, confirmed: bool = False) -> None:
         """Undo or redo; a step made in another window is reverted only when confirmed."""
         session = None if confirmed else self.app.session
@@ -327,86 +280,8 @@ class ReviewScreen(Screen):
                 self.cluster = None
                 self.reload()
 
-        self.app.push_screen(ChooseScreen("Show", list(queue.FILTERS), self.filter_name),
+        self.app.push_screen(ChooseScreen("Show", list(review_list.FILTERS), self.filter_name),
                              chosen)
-
-    def action_generate(self) -> None:
-        if self.app.job_running:
-            self.notify("a job is already running (G stops it)", severity="warning")
-            return
-
-        def answered(text: str | None) -> None:
-            if text is None:
-                return
-            try:
-                more = int(text)
-                if more < 1:
-                    raise ValueError
-            except ValueError:
-                self.notify(f"not a positive whole number: {text!r}", severity="error")
-                return
-            self.app.start_generation(more)
-
-        self.app.push_screen(AskScreen("Draft and refine how many more candidates?", "10"),
-                             answered)
-
-    def action_cancel_job(self) -> None:
-        self.app.cancel_generation()
-
-    def action_export(self) -> None:
-        def write(path: str, profile: str, status: str, force: bool = False) -> None:
-            try:
-                result = export(self.app.store, self.app.recipe, Path(path), profile=profile,
-                                status=status, force=force)
-            except FileExists as exc:
-                question = str(exc).split(";")[0] + ": replace?"
-                self.app.push_screen(ConfirmScreen(question), lambda yes: yes and write(
-                    path, profile, status, force=True))
-                return
-            except BareError as exc:
-                self.notify(str(exc), severity="error", timeout=8)
-                return
-            self.notify(f"wrote {result.written} items to {result.path}", timeout=6)
-
-        def chosen(answer: tuple[str, str, str] | None) -> None:
-            if answer is not None:
-                write(*answer)
-
-        self.app.push_screen(
-            ExportScreen(default_export_path(self.app.store.path, self.app.recipe.name)), chosen)
-
-    def show_cluster(self, cluster: int) -> None:
-        """Review one cluster: the queue holds its candidates only (f clears it)."""
-        self.cluster = cluster
-        self.reload(keep=None)
-
-    def action_twin(self) -> None:
-        twin = self._twin(self.candidates.current_id)
-        if twin is None:
-            self.notify("no embeddings yet: run `bare-tui embed`", severity="warning")
-        elif twin.kind == "seed":
-            self.notify(f"its nearest neighbour is seed {twin.other_id}, not a candidate")
-        elif twin.other_id in self.candidates.ids:
-            self.candidates.cursor = self.candidates.ids.index(twin.other_id)
-        else:
-            self.notify(f"#{twin.other_id} is outside the current filter (f shows all)")
-
-    def action_clusters(self) -> None:
-        from bare_tui.tui.screens.clusters import ClustersScreen
-
-        self.app.push_screen(ClustersScreen())
-
-    def action_stats(self) -> None:
-        from bare_tui.core import diversity
-
-        parts = []
-        for name, result in curation.stats(self.app.store, self.app.recipe, bins=12).items():
-            if result is None:
-                parts.append(f"{name}: fewer than 2 embedded items")
-                continue
-            parts.append(f"{name}: {result.size} items, mean similarity "
-                         f"{result.mean_similarity:.4f}\n{diversity.histogram_text(result, 30)}")
-        self.app.push_screen(StatsScreen("\n\n".join(parts)))
 
     def action_refresh(self) -> None:
         self.reload()
@@ -416,3 +291,4 @@ class ReviewScreen(Screen):
 
     def action_quit(self) -> None:
         self.app.exit()
+

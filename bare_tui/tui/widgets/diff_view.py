@@ -18,9 +18,9 @@ from textual.geometry import Size
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
+from bare_tui.core.current import Current
 from bare_tui.core.diffing import Span, new_side, old_side, word_diff
-from bare_tui.core.queue import Detail
-from bare_tui.core.tasks import Task
+from bare_tui.core.recipes import Task
 from bare_tui.text import clean
 
 MODES = ("side-by-side", "inline", "draft only", "refined only")
@@ -73,7 +73,7 @@ class DiffView(ScrollView, can_focus=True):
         self.recipe = recipe
         self.mode = MODES[0]
         self.stacked = False
-        self.detail: Detail | None = None
+        self.detail: Current | None = None
         self.note: Text | None = None
         self.whole = False  # show long texts whole (m), for the current candidate
         self._was_cut = False
@@ -87,7 +87,7 @@ class DiffView(ScrollView, can_focus=True):
         self.scroll_to(0, 0, animate=False, immediate=True)
         return self.mode
 
-    def show(self, detail: Detail | None, note: Text | None = None) -> None:
+    def show(self, detail: Current | None, note: Text | None = None) -> None:
         """Show a candidate; `note` is a line under its heading (the near-duplicate
         warning). Showing what is already shown costs nothing (a reload while a job
         commits redraws only what changed)."""
@@ -130,7 +130,7 @@ class DiffView(ScrollView, can_focus=True):
         if detail is None:
             return [(Text("No candidate here. Press g to generate some, or f to change the "
                           "filter.", style="italic"), None)]
-        draft, final = self._versions(detail)
+        draft, final, final_problems = self._versions(detail)
         rows: list[Row] = [(self._heading(detail), None)]
         if self.note is not None:
             rows.append((self.note, None))
@@ -138,13 +138,13 @@ class DiffView(ScrollView, can_focus=True):
         right_title = self._refined_title(detail)
         if self.mode == "side-by-side":
             columns = [("Draft", draft, final, old_side, detail.draft_problems),
-                       (right_title, draft, final, new_side, detail.refined_problems)]
+                       (right_title, draft, final, new_side, final_problems)]
         elif self.mode == "inline":
-            columns = [(f"Draft → {right_title}", draft, final, list, detail.refined_problems)]
+            columns = [(f"Draft → {right_title}", draft, final, list, final_problems)]
         elif self.mode == "draft only":
             columns = [("Draft", draft, draft, old_side, detail.draft_problems)]
         else:
-            columns = [(right_title, final, final, new_side, detail.refined_problems)]
+            columns = [(right_title, final, final, new_side, final_problems)]
         blocks = [self._column(*column) for column in columns]
         if len(blocks) == 2 and self.side_by_side:
             rows += [(left, right) for left, right in zip(*blocks, strict=True)]
@@ -174,36 +174,43 @@ class DiffView(ScrollView, can_focus=True):
         rows.append(_problems(problems))
         return rows
 
-    def _refined_title(self, detail: Detail) -> str:
-        if detail.state.version == "edited":
+    def _refined_title(self, detail: Current) -> str:
+        if detail.final_version == "edited":
             return "Edited (final)"
-        return "Refined" if detail.refined_raw is not None else "Not refined yet: the draft"
+        if detail.final_version == "refined":
+            return "Refined"
+        if not detail.refined:
+            return "Not refined yet: the draft"
+        if detail.decided_version == "draft":
+            return "Refined (not used: the draft was accepted)"
+        return "Refinement (did not parse: the draft is final)"
 
-    def _versions(self, detail: Detail) -> tuple[dict[str, str], dict[str, str]]:
-        """Field texts of the draft and of the final version (edit, else refinement)."""
+    def _versions(self, detail: Current
+                  ) -> tuple[dict[str, str], dict[str, str], list[str]]:
+        """Field texts of the draft and of the right column, and the right column's
+        problems. The right column is the final text (core/current.py decides it) when
+        that is not the draft; else the latest refinement, when there is one, to see."""
         names = self.recipe.field_names
 
         def whole(text: str) -> dict[str, str]:  # unparsed output goes in the first field
             return {names[0]: text, **{n: "" for n in names[1:]}}
 
         draft = detail.draft_fields or whole(detail.draft_raw)
-        if detail.state.version == "edited" and detail.state.final_fields:
-            return draft, detail.state.final_fields
-        if detail.refined_fields is not None:
-            return draft, detail.refined_fields
-        if detail.refined_raw is None:
-            return draft, draft  # nothing to compare with yet
-        return draft, whole(detail.refined_raw)
+        if detail.final_version != "draft":
+            return draft, detail.final_or_raw(names), detail.final_problems
+        if not detail.refined:
+            return draft, draft, detail.draft_problems  # nothing to compare with yet
+        return (draft, detail.latest_fields or whole(detail.latest_raw or ""),
+                detail.latest_problems)
 
-    def _heading(self, detail: Detail) -> Text:
-        state = detail.state
+    def _heading(self, detail: Current) -> Text:
         text = Text()
         text.append(f"#{detail.id}", style="bold")
-        text.append(f"  {state.status}")
-        if state.version:
-            text.append(f" ({state.version})")
-        if state.reason:
-            text.append(f"  reason: {clean(state.reason)}", style="italic")
+        text.append(f"  {detail.status}")
+        if detail.decided_version:
+            text.append(f" ({detail.decided_version})")
+        if detail.reason:
+            text.append(f"  reason: {clean(detail.reason)}", style="italic")
         text.append(f"  seed {detail.seed}  shots {','.join(map(str, detail.shot_ids))}",
                     style="dim")
         text.append(f"  [{self.mode}]", style="dim")

@@ -1,9 +1,10 @@
-"""Open the backend for a role (base or instruct) from settings."""
+"""Open the backend for a role (base or instruct) from settings: where the settings
+meet the core, which never imports them."""
 
 from __future__ import annotations
 
 from bare_tui.config import Settings
-from bare_tui.core import models
+from bare_tui.core import model_files
 from bare_tui.core.backends import Backend
 
 
@@ -19,7 +20,7 @@ def open_backend(role: str, settings: Settings) -> Backend:
                                            timeout_s=settings.server_timeout))
     from bare_tui.core.backends.llamacpp import LlamaCppBackend, LlamaOptions
 
-    model = models.resolve(getattr(settings, role), role, settings.models_dir)
+    model = model_files.resolve(getattr(settings, role), role, settings.models_dir)
     return LlamaCppBackend(model, LlamaOptions(gpu_layers=settings.gpu_layers,
                                                ctx=settings.ctx, threads=settings.threads,
                                                parallel=settings.parallel,

@@ -2,7 +2,7 @@ from pathlib import Path
 
 import pytest
 
-from bare_tui.core import tasks
+from bare_tui.core import recipes
 from bare_tui.errors import BareError
 
 MINIMAL = """
@@ -17,23 +17,23 @@ name = "answer"
 
 
 def test_builtins_load_and_follow_the_paper_defaults():
-    assert {"gsm8k", "reviews"} <= set(tasks.builtin_names())
-    gsm8k = tasks.parse_recipe(tasks.builtin_source("gsm8k"))
+    assert {"gsm8k", "reviews"} <= set(recipes.builtin_names())
+    gsm8k = recipes.parse_recipe(recipes.builtin_source("gsm8k"))
     assert gsm8k.field_names == ["question", "answer"]
     assert gsm8k.shot_count == 3 and gsm8k.shot_selection == "static"
     assert gsm8k.base.temperature == 0.7 and gsm8k.base.max_tokens == 1000
     assert gsm8k.base.stop == ("EXAMPLE DONE",)
     assert gsm8k.refine.temperature == 0.7 and gsm8k.refine.stop == ()
-    reviews = tasks.parse_recipe(tasks.builtin_source("reviews"))
+    reviews = recipes.parse_recipe(recipes.builtin_source("reviews"))
     assert reviews.shot_selection == "random"
     assert reviews.fields[1].one_of == ("positive", "negative", "mixed")
 
 
 def test_minimal_recipe_gets_defaults_and_labels():
-    task = tasks.parse_recipe(MINIMAL)
+    task = recipes.parse_recipe(MINIMAL)
     assert [f.label for f in task.fields] == ["Question", "Answer"]
     assert task.base.stop == ("EXAMPLE DONE",) and task.base.max_tokens == 1000
-    assert task.sha256 == tasks.parse_recipe(MINIMAL).sha256
+    assert task.sha256 == recipes.parse_recipe(MINIMAL).sha256
 
 
 @pytest.mark.parametrize(
@@ -54,7 +54,7 @@ def test_minimal_recipe_gets_defaults_and_labels():
 )
 def test_bad_recipes_get_one_line_errors(change, message):
     with pytest.raises(BareError) as caught:
-        tasks.parse_recipe(change(MINIMAL), origin="my.toml")
+        recipes.parse_recipe(change(MINIMAL), origin="my.toml")
     text = str(caught.value)
     assert text.startswith("my.toml: ") and message in text and "\n" not in text
 
@@ -62,18 +62,18 @@ def test_bad_recipes_get_one_line_errors(change, message):
 def test_resolve_saves_recipe_and_finds_it_again(store, tmp_path: Path):
     recipe = tmp_path / "trivia.toml"
     recipe.write_text(MINIMAL)
-    task = tasks.resolve(store, str(recipe))
+    task = recipes.resolve(store, str(recipe))
     assert store.task_names() == ["trivia"]
-    assert tasks.resolve(store, "trivia").source == MINIMAL
-    assert tasks.resolve(store, None).name == "trivia"  # the only task
-    tasks.resolve(store, "gsm8k")
+    assert recipes.resolve(store, "trivia").source == MINIMAL
+    assert recipes.resolve(store, None).name == "trivia"  # the only task
+    recipes.resolve(store, "gsm8k")
     with pytest.raises(BareError, match="several tasks"):
-        tasks.resolve(store, None)
+        recipes.resolve(store, None)
     assert task.name == "trivia"
 
 
 def test_unknown_task_lists_builtins(store):
     with pytest.raises(BareError, match="unknown task 'nope': built-ins are gsm8k"):
-        tasks.resolve(store, "nope")
+        recipes.resolve(store, "nope")
     with pytest.raises(BareError, match="recipe file not found"):
-        tasks.resolve(store, "missing.toml")
+        recipes.resolve(store, "missing.toml")

@@ -1,0 +1,95 @@
+"""The review queue: which candidates to show, in what order, and what each one holds.
+
+Listing returns ids only; summaries are fetched a page at a time for the rows on screen,
+so the cost of a keypress does not grow with the size of the workspace.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from bare_tui.core import current
+from bare_tui.core.current import Current
+from bare_tui.core.store import Store
+
+PENDING = "s.status = 'pending'"
+# Each filter is a condition on the candidate_state view (core/current.py), as `s`.
+FILTERS: dict[str, str] = {
+    "all": "1",
+    "pending": PENDING,
+    # Pending, ordered so the next one comes from the cluster with the fewest accepted.
+    "pending, diversity first": PENDING,
+    "accepted": "s.status = 'accepted'",
+    "rejected": "s.status = 'rejected'",
+    "edited": "s.edited",
+    "failing checks": "s.final_valid = 0",
+    "unparsed drafts": "s.draft_fields IS NULL",
+}
+
+
+@dataclass(frozen=True)
+class Summary:
+    id: int
+    status: str
+    edited: bool
+    valid: bool
+    refined: bool
+    title: str
+
+
+def candidate_ids(store: Store, task: str, filter_name: str = "all",
+                  search: str | None = None, cluster: int | None = None) -> list[int]:
+    if filter_name not in FILTERS:
+        raise ValueError(f"unknown filter {filter_name!r}")
+    sql = ("SELECT s.candidate_id FROM candidate_state s"
+           f" WHERE s.task = :task AND {FILTERS[filter_name]}")
+    params: dict[str, Any] = {"task": task, "cluster": cluster}
+    if cluster is not None:
+        sql += (" AND s.candidate_id IN (SELECT candidate_id FROM clusters WHERE task = :task"
+                " AND cluster = :cluster)")
+    if search:  # in the draft, the edit, or any refinement
+        sql += (" AND (instr(lower(s.draft_raw), :needle)"
+                " OR instr(lower(s.edited_fields), :needle)"
+                " OR EXISTS (SELECT 1 FROM refinements r WHERE r.candidate_id = s.candidate_id"
+                " AND instr(lower(r.raw_text), :needle)))")
+        params["needle"] = search.lower()
+    ids = [row[0] for row in store.conn.execute(sql + " ORDER BY s.candidate_id", params)]
+    return diversity_first(store, task, ids) if filter_name.endswith("diversity first") else ids
+
+
+def diversity_first(store: Store, task: str, ids: list[int]) -> list[int]:
+    """Interleave clusters, those with the fewest accepted candidates first: the n-th
+    pending candidate of a cluster with a accepted ones comes at rank a + n."""
+    rows = store.conn.execute(
+        "SELECT c.candidate_id, c.cluster, (SELECT count(*) FROM clusters k JOIN decisions d"
+        " ON d.candidate_id = k.candidate_id WHERE k.task = c.task AND k.cluster = c.cluster"
+        " AND d.status = 'accepted') FROM clusters c WHERE c.task = ?", (task,))
+    info = {cid: (cluster, accepted) for cid, cluster, accepted in rows}
+    seen: dict[int, int] = {}
+    keys = {}
+    for cid in ids:
+        cluster, accepted = info.get(cid, (-1, 0))
+        seen[cluster] = seen.get(cluster, 0) + 1
+        keys[cid] = (accepted + seen[cluster], cluster, cid)
+    return sorted(ids, key=keys.__getitem__)
+
+
+def _first_line(fields: dict[str, str] | None, raw: str | None) -> str:
+    text = next(iter(fields.values()), "") if fields else (raw or "")
+    for line in text.splitlines():
+        if line.strip():
+            return line.strip()
+    return ""
+
+
+def summaries(store: Store, ids: Iterable[int]) -> dict[int, Summary]:
+    """One list row per candidate: its state and the first line of its final text."""
+    return {cid: Summary(cid, item.status, item.edited, item.final_valid is not False,
+                         item.refined, _first_line(item.final_fields, item.draft_raw))
+            for cid, item in current.many(store, list(ids)).items()}
+
+
+def detail(store: Store, candidate_id: int) -> Current | None:
+    return current.current(store, candidate_id)

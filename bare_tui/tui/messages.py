@@ -1,0 +1,73 @@
+"""The messages the TUI's parts send each other.
+
+Workers (the generation job, thread workers) and screens only post messages; the app
+owns the state (job line, workspace warning, diversity index, a change counter) and
+screens watch it. Nothing calls across: no screen method is called by the app, no
+worker waits for the screen.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from textual.message import Message
+
+
+@dataclass
+class JobProgress(Message):
+    """The running job's line changed (a stage, a sample, a note)."""
+
+    line: str
+
+
+@dataclass
+class JobFinished(Message):
+    message: str
+    severity: str
+    line: str = ""
+
+
+@dataclass
+class StartJob(Message):
+    """A screen asks for `more` candidates to be drafted and refined in the background."""
+
+    more: int
+
+
+class StopJob(Message):
+    """A screen asks the running job to stop after its current sample."""
+
+
+class WorkspaceChanged(Message):
+    """This app wrote to the workspace outside the review screen's own keys (a cluster
+    decision, say): everything showing it reloads."""
+
+
+@dataclass
+class DiversityLoaded(Message):
+    index: Any  # core.curation.DiversityIndex
+
+
+@dataclass
+class Failed(Message):
+    """A worker failed in a way nobody planned for: said, logged, and the app stays up."""
+
+    where: str
+    error: BaseException
+
+
+@dataclass
+class Counted(Message):
+    """Counts by state, read in a thread."""
+
+    counts: dict[str, int]
+
+
+@dataclass
+class Computed(Message):
+    """A thread worker's result (stats, an export) for the screen that asked: `then` is
+    called with it on the screen's own thread."""
+
+    then: Any
+    result: Any

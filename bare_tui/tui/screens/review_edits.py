@@ -1,0 +1,74 @@
+"""Editing the final text of the current candidate: in the app (e) or in $EDITOR (E).
+Part of the review screen (a mixin of ReviewScreen): both open what core/current.py says
+is the final text, and save an edit through the screen's one decision path."""
+
+from __future__ import annotations
+
+import os
+import shlex
+import subprocess
+import tempfile
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from textual.app import SuspendNotSupported
+
+from bare_tui.core import prompts, review_list
+from bare_tui.tui.screens.edit import EditScreen
+
+if TYPE_CHECKING:
+    from bare_tui.tui.screens.review import ReviewScreen
+
+    Base = ReviewScreen
+else:
+    Base = object
+
+
+class ReviewEdits(Base):
+    def _final_fields(self) -> dict[str, str] | None:
+        candidate_id = self.candidates.current_id
+        if candidate_id is None:
+            return None
+        detail = review_list.detail(self.app.store, candidate_id)
+        return None if detail is None else detail.final_or_raw(self.app.recipe.field_names)
+
+    def action_edit(self) -> None:
+        fields = self._final_fields()
+        if fields is None:
+            return
+
+        def saved(result: dict[str, str] | None) -> None:
+            if result is not None and result != fields:
+                self._decide("edit", fields=result, advance=False)
+
+        self.app.push_screen(EditScreen(self.app.recipe, fields, self.candidates.current_id),
+                             saved)
+
+    def action_edit_external(self) -> None:
+        fields = self._final_fields()
+        if fields is None:
+            return
+        editor = os.environ.get("VISUAL") or os.environ.get("EDITOR") or "vi"
+        with tempfile.TemporaryDirectory() as folder:
+            path = Path(folder) / f"candidate-{self.candidates.current_id}.txt"
+            path.write_text(prompts.render_example(self.app.recipe, fields) + "\n")
+            try:
+                with self.app.suspend():
+                    finished = subprocess.run([*shlex.split(editor), str(path)], check=False)
+            except (SuspendNotSupported, OSError) as exc:
+                self.notify(f"cannot run {editor}: {exc or 'no terminal to hand over'};"
+                            " press e to edit here", severity="error")
+                return
+            text = path.read_text()
+        if finished.returncode != 0:
+            self.notify(f"{editor} exited with status {finished.returncode}; nothing changed",
+                        severity="warning")
+            return
+        try:
+            edited = prompts.parse_fields(self.app.recipe, text)
+        except prompts.ParseError as exc:
+            self.notify(f"edit not saved: {exc}", severity="error")
+            return
+        if edited != fields:
+            self._decide("edit", fields=edited, advance=False)
+

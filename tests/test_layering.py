@@ -1,0 +1,91 @@
+"""The guard rails that keep the layers apart: core/ never imports the UI or the
+settings (an import rule in bare_tui/core/ruff.toml), light commands never load the
+heavy libraries, and the suite never touches the developer's own workspace or config."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import GSM8K_SEEDS, ROOT, run_cli
+
+RUFF = Path(sys.executable).with_name("ruff")
+
+
+@pytest.mark.parametrize(("module", "banned"), [
+    ("from textual.app import App", True), ("import rich.text", True),
+    ("from bare_tui.config import Settings", True), ("from bare_tui.tui import keys", True),
+    ("from bare_tui.core import store", False), ("import numpy", False),
+])
+def test_core_may_not_import_the_ui_or_the_settings(module: str, banned: bool):
+    name = module.split()[1] if module.startswith("import ") else module.split()[-1]
+    code = f"{module}\n\nprint({name})\n"
+    for where, rule_applies in (("bare_tui/core/x.py", banned), ("bare_tui/tui/x.py", False)):
+        result = subprocess.run([str(RUFF), "check", "--stdin-filename", where, "-"],
+                                input=code, capture_output=True, text=True, cwd=ROOT)
+        assert (result.returncode == 1) == rule_applies, result.stdout
+        assert ("TID251" in result.stdout) == rule_applies
+
+
+def test_the_core_passes_its_import_rule():
+    result = subprocess.run([str(RUFF), "check", "bare_tui"], capture_output=True, text=True,
+                            cwd=ROOT)
+    assert result.returncode == 0, result.stdout
+
+
+PROBE = """
+import sys
+from bare_tui.cli import main
+try:
+    main(sys.argv[1:])
+except SystemExit:
+    pass
+heavy = sorted({name.split('.')[0] for name in sys.modules} & {"textual", "torch",
+               "llama_cpp", "sentence_transformers", "sklearn"})
+print("HEAVY:", ",".join(heavy))
+"""
+
+
+@pytest.mark.parametrize("args", [("--help",), ("status",), ("export", "out.jsonl")])
+def test_light_commands_do_not_load_heavy_libraries(tmp_path: Path, args):
+    db = tmp_path / "w.db"
+    assert run_cli("seeds", "import", str(GSM8K_SEEDS), "--task", "gsm8k",
+                   "--db", str(db)).returncode == 0
+    result = subprocess.run([sys.executable, "-c", PROBE, *args, "--db", str(db)]
+                            if args != ("--help",) else [sys.executable, "-c", PROBE, *args],
+                            capture_output=True, text=True, cwd=tmp_path)
+    assert "HEAVY: \n" in result.stdout, result.stdout + result.stderr
+
+
+def test_the_suite_never_touches_the_developers_workspace(tmp_path: Path):
+    """Run a test that imports seeds into the default workspace, with a developer's
+    BARE_TUI_DB, BARE_TUI_CONFIG and ~/.config/bare-tui set: none of them is touched."""
+    outer_db = tmp_path / "developer" / "real.db"
+    outer_db.parent.mkdir()
+    config = tmp_path / "developer" / "config.toml"
+    config.write_text(f'[workspace]\ndb = "{outer_db}"\n')
+    home = tmp_path / "home"
+    (home / ".config" / "bare-tui").mkdir(parents=True)
+    (home / ".config" / "bare-tui" / "config.toml").write_text(config.read_text())
+    env = {**os.environ, "BARE_TUI_DB": str(outer_db), "BARE_TUI_CONFIG": str(config),
+           "HOME": str(home), "ISOLATION_PROBE": "1"}
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+         f"{Path(__file__)}::test_inner_default_workspace_is_the_tests_own"],
+        capture_output=True, text=True, cwd=ROOT, env=env, timeout=300)
+    assert "1 passed" in result.stdout, result.stdout + result.stderr
+    assert not outer_db.exists() and list(outer_db.parent.iterdir()) == [config]
+
+
+@pytest.mark.skipif(not os.environ.get("ISOLATION_PROBE"), reason="run by the test above")
+def test_inner_default_workspace_is_the_tests_own(tmp_path_factory: pytest.TempPathFactory):
+    assert not any(name.startswith("BARE_TUI_") for name in os.environ)
+    ours = tmp_path_factory.getbasetemp()
+    assert Path.home().is_relative_to(ours) and Path.cwd().is_relative_to(ours)
+    result = run_cli("seeds", "import", str(GSM8K_SEEDS), "--task", "gsm8k")
+    assert result.returncode == 0, result.stderr
+    assert (Path.cwd() / "data" / "bare.db").is_file()

@@ -90,7 +90,8 @@ def few_seeds(tmp_path):
 def embedded(store, gsm8k, encoder, tmp_path):
     import_seeds(store, gsm8k, few_seeds(tmp_path))
     pipeline.draft(store, gsm8k, ScriptedBackend(DRAFTS), len(DRAFTS), rng_seed=1)
-    assert embeddings.embed(store, gsm8k, encoder=encoder) == SEED_COUNT + len(DRAFTS)
+    # Seeds, drafts, and each candidate's final text (its draft here: the vector is reused).
+    assert embeddings.embed(store, gsm8k, encoder=encoder) == SEED_COUNT + 2 * len(DRAFTS)
     return store
 
 
@@ -100,7 +101,8 @@ def test_embed_is_incremental(embedded, gsm8k, encoder):
     review.decide(embedded, [2], "edit", "ann",
                   fields={"question": "Edited?", "answer": "#### 1"})
     pipeline.refine(embedded, gsm8k, ScriptedBackend([DRAFTS[2]]), limit=1)
-    assert embeddings.embed(embedded, gsm8k, encoder=encoder) == 2  # the edit, the refinement
+    # #2's final text (the edit); #1's refinement, and its final text (that refinement).
+    assert embeddings.embed(embedded, gsm8k, encoder=encoder) == 3
     assert embeddings.embed(embedded, gsm8k, encoder=encoder) == 0
     rows = embedded.query("SELECT kind, dim, length(vector) AS size FROM embeddings"
                           " WHERE ref_id = 2 AND kind != 'seed' ORDER BY kind")
@@ -167,7 +169,7 @@ def test_cli_embed_stats_cluster_dedup(tmp_path):
         import_seeds(store, task, few_seeds(tmp_path))
         pipeline.draft(store, task, ScriptedBackend(DRAFTS), len(DRAFTS), rng_seed=1)
     first = run_cli("embed", *db)
-    assert first.returncode == 0 and "25/25 texts" in first.stderr
+    assert first.returncode == 0 and "30/30 texts" in first.stderr
     assert "already has its embedding" in run_cli("embed", *db).stderr
     stats = run_cli("stats", "--histogram", *db)
     assert stats.returncode == 0 and "seeds: 20 items, mean similarity" in stats.stdout
@@ -187,4 +189,4 @@ def test_auto_embed_after_a_run(tmp_path):
     result = run_cli("draft", "-n", "2", "--max-tokens", "16", *db,
                      env={"BARE_TUI_AUTO_EMBED": "1"})
     assert result.returncode == 0, result.stderr
-    assert "embed: 22 new or changed texts" in result.stderr
+    assert "embed: 24 new or changed texts" in result.stderr  # 20 seeds, 2 drafts, 2 finals

@@ -222,14 +222,10 @@ def redo(store: Store, reviewer: str, session: Session | None = None) -> list[in
 
 def status_counts(store: Store, task: str) -> dict[str, Any]:
     row = store.conn.execute(
-        "SELECT count(*),"
-        " sum(c.fields IS NULL), sum(c.valid = 0),"
-        " sum(EXISTS (SELECT 1 FROM refinements r WHERE r.candidate_id = c.id)),"
-        " sum(coalesce(d.status, 'pending') = 'pending'),"
-        " sum(d.status = 'accepted'), sum(d.status = 'rejected'),"
-        " sum(d.version = 'edited')"
-        " FROM candidates c LEFT JOIN decisions d ON d.candidate_id = c.id WHERE c.task = ?",
-        (task,),
+        "SELECT count(*), sum(draft_fields IS NULL), sum(draft_valid = 0),"
+        " sum(latest_id IS NOT NULL), sum(status = 'pending'), sum(status = 'accepted'),"
+        " sum(status = 'rejected'), sum(edited)"
+        " FROM candidate_state WHERE task = ?", (task,),
     ).fetchone()
     keys = ("candidates", "parse_failures", "invalid_drafts", "refined", "pending",
             "accepted", "rejected", "edited")

@@ -29,7 +29,7 @@ from typing import Any
 from bare_tui.config import Settings
 from bare_tui.core.backends import Generation
 from bare_tui.core.cpu_path import describe_signal
-from bare_tui.core.pipeline import JobResult, Sample
+from bare_tui.core.pipeline import DEFAULT_RETRIES, JobResult, Sample
 from bare_tui.core.recipes import Sampling
 from bare_tui.errors import BareError
 
@@ -53,6 +53,7 @@ class JobRequest:
     refine: bool = True
     refine_limit: int | None = None
     refine_unparsed: bool = False  # also refine drafts that did not parse (raw text)
+    retries: int = DEFAULT_RETRIES  # more attempts at a refinement that fails
     base: Sampling | None = None
     refine_sampling: Sampling | None = None
     rng_seed: int | None = None
@@ -264,6 +265,7 @@ def _child(settings: Settings, request: JobRequest, emit: _Emitter) -> int:
             results = pipeline.generate(
                 store, task, load_backend, request.target, refine_after=request.refine,
                 refine_limit=request.refine_limit, refine_unparsed=request.refine_unparsed,
+                refine_retries=request.retries,
                 base=request.base,
                 refine_sampling=request.refine_sampling, rng_seed=request.rng_seed,
                 on_sample=lambda sample: emit("sample", **asdict(sample)),

@@ -47,12 +47,14 @@ def cmd_embed(args: argparse.Namespace) -> int:
 
 
 def cmd_stats(args: argparse.Namespace) -> int:
-    from bare_tui.core import curation, diversity
+    from bare_tui.core import curation, diversity, yields
 
     out = console()
     with open_store(args) as store:
         task = resolve_task(store, args)
         results = curation.stats(store, task, args.model, bins=args.bins)
+        for line in yields.measure(store, task.name).lines():
+            out.print(f"yield: {line}")
         out.print(f"BARE diversity of task {task.name}: mean pairwise cosine similarity "
                   "of the embeddings (lower = more diverse)")
         for name, result in results.items():

@@ -25,6 +25,8 @@ from bare_tui.cli.common import (
     workspace_options,
 )
 from bare_tui.cli.review import cmd_export, print_status
+from bare_tui.core import yields
+from bare_tui.core.pipeline import DEFAULT_RETRIES
 from bare_tui.errors import BareError
 from bare_tui.text import clean
 
@@ -32,6 +34,9 @@ DEMO_MAX_TOKENS = 300  # keeps the first run short on a laptop CPU; override wit
 DEMO_FIRST = 3  # drafted before the review opens; the rest are made in the background
 REFINE_UNPARSED = ("also refine drafts that did not parse, from their raw text (default: "
                    "skip them, as the paper does; recorded per refinement)")
+RETRIES = (f"more attempts, each with a new recorded seed, at a refinement that does not "
+           f"parse or fails its checks; all are kept, the best is proposed (default "
+           f"{DEFAULT_RETRIES})")
 
 
 def _overrides(sampling: Any, args: argparse.Namespace, stage: str) -> Any:
@@ -63,6 +68,7 @@ def generate(store: Any, task: Any, args: argparse.Namespace, stop: Any, *,
         task=task.name, target=_target(store, task, args) if draft else None,
         refine=refine, refine_limit=getattr(args, "limit", None),
         refine_unparsed=getattr(args, "refine_unparsed", False),
+        retries=getattr(args, "retries", DEFAULT_RETRIES),
         base=_overrides(task.base, args, "draft"),
         refine_sampling=_overrides(task.refine, args, "refine"), rng_seed=args.rng_seed)
     stage: list[JobProgress] = []
@@ -91,6 +97,9 @@ def generate(store: Any, task: Any, args: argparse.Namespace, stop: Any, *,
         if result.status == "cancelled":
             out.print(f"{result.kind}: stopped after {result.produced} of "
                       f"{result.planned}; rerun the same command to continue", style="yellow")
+    if results:
+        for line in yields.measure(store, task.name).lines():
+            out.print(f"yield: {line}")
 
 
 def _pipeline_command(draft: bool, refine: bool) -> Callable[[argparse.Namespace], int]:
@@ -169,6 +178,7 @@ def register(sub: Any) -> None:
         if name == "run":
             p.add_argument("--limit", type=at_least(0), help=argparse.SUPPRESS)
             p.add_argument("--refine-unparsed", action="store_true", help=REFINE_UNPARSED)
+            p.add_argument("--retries", type=at_least(0), default=DEFAULT_RETRIES, help=RETRIES)
     ref = add_command(sub, "refine", _pipeline_command(draft=False, refine=True),
                       "refine, with the instruct model, every draft that has no refinement",
                       [ws, mo, sa],
@@ -176,6 +186,7 @@ def register(sub: Any) -> None:
                       "models/my-chat.gguf")
     ref.add_argument("--limit", type=at_least(0), help="refine at most this many drafts")
     ref.add_argument("--refine-unparsed", action="store_true", help=REFINE_UNPARSED)
+    ref.add_argument("--retries", type=at_least(0), default=DEFAULT_RETRIES, help=RETRIES)
 
     demo = add_command(sub, "demo", cmd_demo, "import the GSM8K sample seeds, draft and refine "
                        "candidates with the embedded models, and open the review (more are "
@@ -184,6 +195,7 @@ def register(sub: Any) -> None:
                        "bare-tui demo\n  bare-tui demo -n 20 --max-tokens 300\n"
                        "  bare-tui demo --headless")
     demo.add_argument("-n", type=at_least(1), default=8, help="candidates to have (default 8)")
+    demo.add_argument("--retries", type=at_least(0), default=DEFAULT_RETRIES, help=RETRIES)
     demo.add_argument("--more", type=int, help=argparse.SUPPRESS)
     demo.add_argument("--limit", type=int, help=argparse.SUPPRESS)
     demo.add_argument("--out", default="data/demo.jsonl", help="export file (default "

@@ -23,13 +23,17 @@ def print_status(store: Any, task: Any) -> None:
     from rich.table import Table
     from rich.text import Text
 
+    from bare_tui.core import yields
     from bare_tui.core.review import status_counts
 
     counts = status_counts(store, task.name)
     table = Table(title=Text(f"task {task.name} in {clean(store.path)}"), show_header=False)
     for key, value in counts.items():
         table.add_row(key.replace("_", " "), str(value))
-    console().print(table)
+    out = console()
+    out.print(table)
+    for line in yields.measure(store, task.name).lines():
+        out.print(line)
 
 
 def cmd_status(args: argparse.Namespace) -> int:

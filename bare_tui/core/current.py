@@ -1,10 +1,12 @@
 """What a candidate says now: its final text and state, from one place.
 
-The rule lives in the `candidate_state` view (core/migrations.py, v5): the final text is
-the curator's edit, else the draft when the curator accepted the draft or when no
-refinement parsed, else the latest refinement that parsed. Export, the review list and
-detail, the editors (`e`/`E`), embeddings and the accepted-set measures all read it here;
-no other module picks a version.
+The rule lives in the `candidate_state` view (core/migrations.py, CANDIDATE_STATE): the
+final text is the curator's edit, else the draft when the curator accepted the draft,
+when no refinement parsed, or (undecided) when the best refinement fails checks the
+draft passes, else the best refinement: of several attempts, the latest that parsed and
+passes its checks, else the latest that parsed. Export, the review list and detail, the
+editors (`e`/`E`), embeddings and the accepted-set measures all read it here; no other
+module picks a version.
 """
 
 from __future__ import annotations
@@ -39,6 +41,9 @@ class Current:
     latest_raw: str | None
     latest_problems: list[str]
     parsed_refinement: bool  # some refinement parsed
+    best_fields: dict[str, str] | None  # the best refinement that parsed, and its problems
+    best_problems: list[str]
+    refinement_failed: bool  # the best refinement fails checks the draft passes
     seed: int
     shot_ids: list[int]
 
@@ -55,21 +60,23 @@ class Current:
 
 _COLUMNS = ("candidate_id, status, decided_version, reason, edited, final_version, "
             "final_fields, final_valid, final_validation, draft_fields, draft_raw, "
-            "draft_validation, latest_fields, latest_raw, latest_validation, parsed_id, seed, "
-            "shot_ids")
+            "draft_validation, latest_fields, latest_raw, latest_validation, parsed_id, "
+            "parsed_fields, parsed_validation, refinement_failed, seed, shot_ids")
 
 
 def _current(row: tuple[Any, ...]) -> Current:
     (cid, status, decided, reason, edited, final_version, final_fields, final_valid,
-     final_validation, draft,
-     draft_raw, draft_validation, latest, latest_raw, latest_validation, parsed_id, seed,
+     final_validation, draft, draft_raw, draft_validation, latest, latest_raw,
+     latest_validation, parsed_id, best, best_validation, refinement_failed, seed,
      shot_ids) = row
     return Current(cid, status, decided, reason, bool(edited), final_version,
                    from_json(final_fields), None if final_valid is None else bool(final_valid),
                    from_json(final_validation) or [],
                    from_json(draft), draft_raw, from_json(draft_validation) or [],
                    from_json(latest), latest_raw, from_json(latest_validation) or [],
-                   parsed_id is not None, seed, from_json(shot_ids) or [])
+                   parsed_id is not None, from_json(best), from_json(best_validation) or [],
+                   bool(refinement_failed), seed,
+                   from_json(shot_ids) or [])
 
 
 def current(store: Store, candidate_id: int) -> Current | None:
@@ -97,6 +104,8 @@ def of_task(store: Store, task: str, status: str = "any") -> Iterator[Current]:
         yield _current(row)
 
 
-def has_parsed_refinement(store: Store, candidate_id: int) -> bool:
-    return bool(store.scalar("SELECT parsed_id IS NOT NULL FROM candidate_state"
-                             " WHERE candidate_id = ?", (candidate_id,)))
+def proposed_version(store: Store, candidate_id: int) -> str:
+    """What `accept` takes, whatever was decided before: the best refinement, or the
+    draft when no refinement parsed or the best one fails checks the draft passes."""
+    return store.scalar("SELECT proposed_version FROM candidate_state WHERE candidate_id = ?",
+                        (candidate_id,)) or "draft"

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from bare_tui import __version__
-from bare_tui.core import current
+from bare_tui.core import current, yields
 from bare_tui.core.recipes import Task
 from bare_tui.core.schema import fill
 from bare_tui.core.store import Store, now, to_json
@@ -203,7 +203,8 @@ def export(store: Store, task: Task, path: str | Path, *, profile: str = "chat",
         "profile": profile,
         "filters": {"status": status, "include_invalid": include_invalid},
         "skipped": {"invalid": skipped_invalid, "unparsed": skipped_unparsed},
-        "versions": versions, "models": _models_used(store, ids), "candidate_ids": ids,
+        "versions": versions, "models": _models_used(store, ids),
+        "yield": yields.measure(store, task.name).as_dict(), "candidate_ids": ids,
     }
     write_together({path: text, manifest_path(path): json.dumps(manifest, indent=2) + "\n"})
     with store.transaction():

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import sqlite_utils
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 
 
 def _migrate_v1(db: sqlite_utils.Database) -> None:
@@ -134,13 +134,22 @@ def _migrate_v4(db: sqlite_utils.Database) -> None:
 
 
 
-def _migrate_v5(db: sqlite_utils.Database) -> None:
-    # What a candidate says now, decided in this one place (core/current.py reads it):
-    # the final text is the edit, else the draft when the curator chose it or when no
-    # refinement parsed, else the latest refinement that parsed.
-    db.execute("DROP VIEW IF EXISTS candidate_state")
-    db.execute("""
-        CREATE VIEW candidate_state AS
+# What a candidate says now, decided in this one place (core/current.py reads it). The
+# final text is the curator's edit; else the draft when the curator accepted the draft,
+# when no refinement parsed, or (while undecided) when the best refinement fails its
+# checks and the draft passes them ("draft proposed"); else the best refinement. Of a
+# candidate's refinements (retries keep every attempt) the best is the latest that
+# parsed and passes its checks, else the latest that parsed.
+CANDIDATE_STATE = """
+    CREATE VIEW candidate_state AS
+    SELECT s.*,
+        CASE s.final_version WHEN 'edited' THEN s.edited_fields WHEN 'draft' THEN s.draft_fields
+             ELSE s.parsed_fields END AS final_fields,
+        CASE s.final_version WHEN 'edited' THEN NULL WHEN 'draft' THEN s.draft_valid
+             ELSE s.parsed_valid END AS final_valid,
+        CASE s.final_version WHEN 'edited' THEN NULL WHEN 'draft' THEN s.draft_validation
+             ELSE s.parsed_validation END AS final_validation
+    FROM (
         SELECT c.id AS candidate_id, c.task AS task, c.seed AS seed, c.shot_ids AS shot_ids,
             coalesce(d.status, 'pending') AS status, d.version AS decided_version,
             d.reason AS reason, d.reviewer AS reviewer,
@@ -150,29 +159,39 @@ def _migrate_v5(db: sqlite_utils.Database) -> None:
             latest.id AS latest_id, latest.fields AS latest_fields,
             latest.raw_text AS latest_raw, latest.valid AS latest_valid,
             latest.validation AS latest_validation,
-            parsed.id AS parsed_id, parsed.fields AS parsed_fields,
-            parsed.validation AS parsed_validation,
+            best.id AS parsed_id, best.fields AS parsed_fields, best.valid AS parsed_valid,
+            best.validation AS parsed_validation,
+            coalesce(best.valid = 0 AND c.valid = 1, 0) AS refinement_failed,
+            CASE WHEN best.id IS NULL OR (best.valid = 0 AND c.valid = 1) THEN 'draft'
+                 ELSE 'refined' END AS proposed_version,
             CASE WHEN d.version = 'edited' THEN 'edited'
-                 WHEN d.version = 'draft' OR parsed.id IS NULL THEN 'draft'
-                 ELSE 'refined' END AS final_version,
-            CASE WHEN d.version = 'edited' THEN d.final_fields
-                 WHEN d.version = 'draft' OR parsed.id IS NULL THEN c.fields
-                 ELSE parsed.fields END AS final_fields,
-            CASE WHEN d.version = 'edited' THEN NULL
-                 WHEN d.version = 'draft' OR parsed.id IS NULL THEN c.valid
-                 ELSE parsed.valid END AS final_valid,
-            CASE WHEN d.version = 'edited' THEN NULL
-                 WHEN d.version = 'draft' OR parsed.id IS NULL THEN c.validation
-                 ELSE parsed.validation END AS final_validation
+                 WHEN d.version = 'draft' OR best.id IS NULL THEN 'draft'
+                 WHEN d.version IS NULL AND best.valid = 0 AND c.valid = 1 THEN 'draft'
+                 ELSE 'refined' END AS final_version
         FROM candidates c
         LEFT JOIN decisions d ON d.candidate_id = c.id
         LEFT JOIN refinements latest ON latest.id =
             (SELECT max(r.id) FROM refinements r WHERE r.candidate_id = c.id)
-        LEFT JOIN refinements parsed ON parsed.id =
-            (SELECT max(r.id) FROM refinements r WHERE r.candidate_id = c.id
-             AND r.fields IS NOT NULL)
-    """)
+        LEFT JOIN refinements best ON best.id =
+            (SELECT r.id FROM refinements r WHERE r.candidate_id = c.id
+             AND r.fields IS NOT NULL ORDER BY r.valid DESC, r.id DESC LIMIT 1)
+    ) s
+"""
+
+
+def _candidate_state(db: sqlite_utils.Database) -> None:
+    """A view holds no data: a step that changes it recreates it as defined now."""
+    db.execute("DROP VIEW IF EXISTS candidate_state")
+    db.execute(CANDIDATE_STATE)
+
+
+def _migrate_v5(db: sqlite_utils.Database) -> None:
+    _candidate_state(db)  # the one owner of a candidate's current text
+
+
+def _migrate_v6(db: sqlite_utils.Database) -> None:
+    _candidate_state(db)  # now with the best of several attempts, and "draft proposed"
 
 
 MIGRATIONS = {1: _migrate_v1, 2: _migrate_v2, 3: _migrate_v3, 4: _migrate_v4,
-              5: _migrate_v5}
+              5: _migrate_v5, 6: _migrate_v6}

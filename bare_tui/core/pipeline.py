@@ -46,6 +46,8 @@ class JobResult:
 
 
 OnSample = Callable[[Sample], None]
+# More attempts at a refinement that does not parse or fails its checks.
+DEFAULT_RETRIES = 2
 
 
 def _new_seed(rng: random.Random) -> int:
@@ -240,10 +242,13 @@ def unparsed_unrefined(store: Store, task: Task) -> int:
 
 
 def refine(store: Store, task: Task, backend: Backend, *, limit: int | None = None,
-           include_unparsed: bool = False,
+           include_unparsed: bool = False, retries: int = 0,
            sampling: Sampling | None = None, rng_seed: int | None = None,
            on_sample: OnSample | None = None, stop: threading.Event | None = None) -> JobResult:
-    """Refine, one draft per call, every candidate of the task without a refinement."""
+    """Refine, one draft per call, every candidate of the task without a refinement.
+    A refinement that does not parse or fails its checks is tried again, with a new
+    recorded seed, up to `retries` more times; every attempt is kept, and the best one
+    (core/current.py: parsed, then passing, then latest) is what the review proposes."""
     sampling, constraint = constrained(task, sampling or task.refine, backend)
     stop = stop or threading.Event()
     pending = unrefined(store, task, limit, include_unparsed=include_unparsed)
@@ -254,43 +259,55 @@ def refine(store: Store, task: Task, backend: Backend, *, limit: int | None = No
     static_shots = [s["fields"] for s in seeds[: task.shot_count]]
     rng_seed = rng_seed if rng_seed is not None else secrets.randbits(31)
     run_id = _start(store, "refine", task, backend, sampling, rng_seed, len(pending),
-                    refine_unparsed=include_unparsed, **constraint)
+                    refine_unparsed=include_unparsed, retries=retries, **constraint)
+    # One random stream per candidate: its first attempt and every retry draw from it.
+    streams = {c["id"]: sample_rng(rng_seed, task, "refine", c["id"]) for c in pending}
 
     def body() -> tuple[int, int, bool]:
-        produced = 0
+        produced, planned = 0, len(pending)
         seeds_used: dict[int, int] = {}
-        from_raw: set[int] = set()  # unparsed drafts, refined from their raw text
+        from_raw = {c["id"] for c in pending if c["fields"] is None}
+        todo, first_round = pending, True
+        for _round in range(retries + 1):
+            failed = []
 
-        def jobs() -> Iterator[tuple[int, list[dict[str, str]], int]]:
-            for candidate in pending:
+            def jobs(todo=todo, first_round=first_round
+                     ) -> Iterator[tuple[int, list[dict[str, str]], int]]:
+                for candidate in todo:
+                    if stop.is_set():
+                        return
+                    if first_round and store.scalar(
+                            "SELECT 1 FROM refinements WHERE candidate_id = ?",
+                            (candidate["id"],)):
+                        continue  # another job refined it meanwhile
+                    # The same examples the draft was made from, as in the paper.
+                    shot_ids = from_json(candidate["shot_ids"]) or []
+                    shots = ([seeds_by_id[i] for i in shot_ids if i in seeds_by_id]
+                             or static_shots)
+                    draft = from_json(candidate["fields"]) or candidate["raw_text"]
+                    seed = seeds_used[candidate["id"]] = _new_seed(streams[candidate["id"]])
+                    yield candidate["id"], prompts.refine_messages(task, shots, draft), seed
+
+            by_id = {c["id"]: c for c in todo}
+            for candidate_id, generation in backend.chat_many(jobs(), sampling):
+                row_id, parsed, valid = _commit(
+                    store, "refinements", task, run_id, seeds_used.pop(candidate_id),
+                    generation, {"candidate_id": candidate_id,
+                                 "from_raw": int(candidate_id in from_raw)})
+                produced += 1
+                if not (parsed and valid):
+                    failed.append(by_id[candidate_id])
+                if on_sample:
+                    on_sample(Sample("refine", row_id, produced, planned, generation, parsed,
+                                     valid))
                 if stop.is_set():
-                    return
-                if store.scalar("SELECT 1 FROM refinements WHERE candidate_id = ?",
-                                (candidate["id"],)):
-                    continue  # another job refined it meanwhile
-                # The same examples the draft was made from, as in the paper.
-                shot_ids = from_json(candidate["shot_ids"]) or []
-                shots = [seeds_by_id[i] for i in shot_ids if i in seeds_by_id] or static_shots
-                draft_fields = from_json(candidate["fields"])
-                if draft_fields is None:
-                    from_raw.add(candidate["id"])
-                rng = sample_rng(rng_seed, task, "refine", candidate["id"])
-                seed = seeds_used[candidate["id"]] = _new_seed(rng)
-                yield (candidate["id"],
-                       prompts.refine_messages(task, shots, draft_fields or candidate["raw_text"]),
-                       seed)
-
-        for candidate_id, generation in backend.chat_many(jobs(), sampling):
-            row_id, parsed, valid = _commit(
-                store, "refinements", task, run_id, seeds_used.pop(candidate_id), generation,
-                {"candidate_id": candidate_id, "from_raw": int(candidate_id in from_raw)})
-            produced += 1
-            if on_sample:
-                on_sample(Sample("refine", row_id, produced, len(pending), generation, parsed,
-                                 valid))
-            if stop.is_set():
+                    break
+            if stop.is_set() or not failed:
                 break
-        return produced, len(pending), stop.is_set()
+            todo, first_round = failed, False
+            if _round < retries:
+                planned += len(failed)
+        return produced, planned, stop.is_set()
 
     return _run_job(store, run_id, body, "refine")
 
@@ -302,7 +319,7 @@ def _where(backend: Backend) -> str:
 
 def generate(store: Store, task: Task, load_backend: Callable[[str], Backend],
              target: int | None, *, refine_after: bool = True, refine_limit: int | None = None,
-             refine_unparsed: bool = False,
+             refine_unparsed: bool = False, refine_retries: int = 0,
              base: Sampling | None = None, refine_sampling: Sampling | None = None,
              rng_seed: int | None = None, on_sample: OnSample | None = None,
              on_stage: Callable[[str, int, str], None] | None = None,
@@ -328,7 +345,8 @@ def generate(store: Store, task: Task, load_backend: Callable[[str], Backend],
         if on_stage:
             on_stage("refine", pending, _where(backend))
         results.append(refine(store, task, backend, limit=refine_limit,
-                              include_unparsed=refine_unparsed, sampling=refine_sampling,
+                              include_unparsed=refine_unparsed, retries=refine_retries,
+                              sampling=refine_sampling,
                               rng_seed=rng_seed,
                               on_sample=on_sample, stop=stop))
     return results

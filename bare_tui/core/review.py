@@ -19,8 +19,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from bare_tui.core.current import has_parsed_refinement
+from bare_tui.core.current import proposed_version
 from bare_tui.core.store import Store, from_json, now, to_json
+from bare_tui.core.yields import USABLE
 from bare_tui.errors import BareError
 
 DECISIONS = ("accept", "accept_draft", "reject", "edit")
@@ -55,11 +56,11 @@ def current(store: Store, candidate_id: int) -> State:
 def _next_state(store: Store, candidate_id: int, before: State, action: str,
                 reason: str | None, fields: Mapping[str, str] | None) -> State:
     if action == "accept":
-        # An edited text stays the final version; otherwise the refinement, if any parsed.
+        # An edited text stays the final version; otherwise what core/current.py proposes.
         if before.version == "edited":
             version = "edited"
         else:
-            version = "refined" if has_parsed_refinement(store, candidate_id) else "draft"
+            version = proposed_version(store, candidate_id)
         return State("accepted", version, before.final_fields if version == "edited" else None)
     if action == "accept_draft":
         return State("accepted", "draft", None)
@@ -224,11 +225,12 @@ def status_counts(store: Store, task: str) -> dict[str, Any]:
     row = store.conn.execute(
         "SELECT count(*), sum(draft_fields IS NULL), sum(draft_valid = 0),"
         " sum(latest_id IS NOT NULL), sum(status = 'pending'), sum(status = 'accepted'),"
-        " sum(status = 'rejected'), sum(edited)"
+        " sum(status = 'rejected'), sum(edited),"
+        f" sum({USABLE})"
         " FROM candidate_state WHERE task = ?", (task,),
     ).fetchone()
     keys = ("candidates", "parse_failures", "invalid_drafts", "refined", "pending",
-            "accepted", "rejected", "edited")
+            "accepted", "rejected", "edited", "usable")
     counts = {key: int(value or 0) for key, value in zip(keys, row, strict=True)}
     counts["seeds"] = store.scalar("SELECT count(*) FROM seeds WHERE task = ?", (task,))
     return counts

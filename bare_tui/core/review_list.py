@@ -36,6 +36,7 @@ class Summary:
     edited: bool
     valid: bool
     refined: bool
+    draft_proposed: bool  # the refinement failed checks the draft passes: the draft is final
     title: str
 
 
@@ -87,7 +88,9 @@ def _first_line(fields: dict[str, str] | None, raw: str | None) -> str:
 def summaries(store: Store, ids: Iterable[int]) -> dict[int, Summary]:
     """One list row per candidate: its state and the first line of its final text."""
     return {cid: Summary(cid, item.status, item.edited, item.final_valid is not False,
-                         item.refined, _first_line(item.final_fields, item.draft_raw))
+                         item.refined,
+                         item.refinement_failed and item.final_version == "draft",
+                         _first_line(item.final_fields, item.draft_raw))
             for cid, item in current.many(store, list(ids)).items()}
 
 

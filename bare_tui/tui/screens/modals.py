@@ -138,7 +138,8 @@ class HelpScreen(ModalScreen[None]):
             yield Static(table)
             # Plain text: our own words are not markup either ("[keys]" stays).
             yield Static("In the list: · pending  ✓ accepted  ✗ rejected;  ! fails the "
-                         "recipe's checks;  r refined,  e edited.", classes="hint",
+                         "recipe's checks;  r refined,  d draft proposed (its refinement "
+                         "failed the checks),  e edited.", classes="hint",
                          markup=False)
             yield Static("Every action is also in the command palette (ctrl+p). Keys can be "
                          "changed in the [keys] table of the config file. Escape closes.",

@@ -146,6 +146,7 @@ class ReviewScreen(ReviewEdits, ReviewTools, Screen):
             line.append(f" of {self.counts.get('candidates', 0)}  ")
             for status, style in zip(STATUS_ORDER, ("", "green", "red"), strict=True):
                 line.append(f" {status} {self.counts.get(status, 0)}", style=style)
+            line.append(f"  usable {self.counts.get('usable', 0)}", style="bold")
         index = self.app.diversity_index
         if index is not None and index.accepted_similarity is not None:
             line.append(f"  diversity(accepted) {index.accepted_similarity:.3f}",
@@ -162,7 +163,8 @@ class ReviewScreen(ReviewEdits, ReviewTools, Screen):
         self.query_one(StatusLine).set(line)
 
     def _warning_changed(self, text: str) -> None:
-        self.query_one(StatusLine).styles.height = 3 if text else 2
+        # The warning takes up to two lines at 80 columns, above the usual two.
+        self.query_one(StatusLine).styles.height = 4 if text else 2
         self.update_status()
 
     # --- moving --------------------------------------------------------------------------

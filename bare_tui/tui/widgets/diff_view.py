@@ -183,6 +183,8 @@ class DiffView(ScrollView, can_focus=True):
             return "Not refined yet: the draft"
         if detail.decided_version == "draft":
             return "Refined (not used: the draft was accepted)"
+        if detail.refinement_failed:
+            return "Refinement failed its checks: draft proposed"
         return "Refinement (did not parse: the draft is final)"
 
     def _versions(self, detail: Current
@@ -200,6 +202,8 @@ class DiffView(ScrollView, can_focus=True):
             return draft, detail.final_or_raw(names), detail.final_problems
         if not detail.refined:
             return draft, draft, detail.draft_problems  # nothing to compare with yet
+        if detail.best_fields is not None:
+            return draft, detail.best_fields, detail.best_problems
         return (draft, detail.latest_fields or whole(detail.latest_raw or ""),
                 detail.latest_problems)
 

@@ -1,0 +1,108 @@
+"""Re-rolls of refinements that fail, the best attempt proposed, and the draft proposed
+when the refinement fails checks the draft passes."""
+
+from __future__ import annotations
+
+from bare_tui.core import current, pipeline, review, review_list
+from bare_tui.core.export import export
+from bare_tui.core.seeds import import_seeds
+from bare_tui.core.store import now, to_json
+from conftest import GOOD_DRAFT, GSM8K_SEEDS, ScriptedBackend, item
+
+REFINED = GOOD_DRAFT.replace("Ann", "Anna")
+FAILS_CHECKS = item("Anna has 2 pens and buys 3. How many?", "2 + 3 = 5")  # no "#### n"
+UNPARSED = "To improve the given problem, here is a complete example:"
+
+
+def one_draft(store, gsm8k):
+    import_seeds(store, gsm8k, GSM8K_SEEDS)
+    pipeline.draft(store, gsm8k, ScriptedBackend([GOOD_DRAFT]), 1, rng_seed=1)
+
+
+def attempts(store) -> list[tuple[int, bool, bool]]:
+    return [(row["seed"], row["fields"] is not None, bool(row["valid"])) for row in store.query(
+        "SELECT seed, fields, valid FROM refinements WHERE candidate_id = 1 ORDER BY id")]
+
+
+def test_failed_refinements_are_tried_again_with_new_seeds(store, gsm8k):
+    one_draft(store, gsm8k)
+    backend = ScriptedBackend([UNPARSED, FAILS_CHECKS, REFINED])
+    result = pipeline.refine(store, gsm8k, backend, retries=2, rng_seed=5)
+    tried = attempts(store)
+    assert [(parsed, valid) for _, parsed, valid in tried] == [
+        (False, False), (True, False), (True, True)]
+    assert len({seed for seed, _, _ in tried}) == 3  # each attempt its own recorded seed
+    assert (result.produced, result.planned) == (3, 3)
+    shown = current.current(store, 1)
+    assert shown.final_version == "refined" and shown.final_fields["question"].startswith("Anna")
+
+
+def test_retries_stop_at_the_limit_and_keep_every_attempt(store, gsm8k):
+    one_draft(store, gsm8k)
+    pipeline.refine(store, gsm8k, ScriptedBackend([UNPARSED]), retries=2, rng_seed=5)
+    assert len(attempts(store)) == 3
+    pipeline.refine(store, gsm8k, ScriptedBackend([UNPARSED]), retries=2, rng_seed=5)
+    assert len(attempts(store)) == 3  # a refined candidate is not refined again
+
+
+def test_without_retries_one_attempt(store, gsm8k):
+    one_draft(store, gsm8k)
+    pipeline.refine(store, gsm8k, ScriptedBackend([UNPARSED, REFINED]), retries=0)
+    assert len(attempts(store)) == 1
+
+
+def test_best_attempt_is_parsed_then_passing_then_latest(store, gsm8k):
+    one_draft(store, gsm8k)
+    pipeline.refine(store, gsm8k, ScriptedBackend([UNPARSED, FAILS_CHECKS, UNPARSED]),
+                    retries=2)
+    shown = current.current(store, 1)
+    assert shown.latest_fields is None  # the latest attempt did not parse
+    assert shown.best_fields["answer"] == "2 + 3 = 5"  # the one that parsed is the best
+    # A later attempt that parses but fails does not beat an earlier one that passes.
+    pipeline.refine(store, gsm8k, ScriptedBackend([REFINED]))  # (already refined: no-op)
+    with store.transaction():
+        run = store.scalar("SELECT max(run_id) FROM refinements")
+        for text, valid in ((REFINED, 1), (FAILS_CHECKS, 0)):
+            fields = pipeline.parse_and_check(gsm8k, text)[0]
+            store.insert("refinements", {"candidate_id": 1, "run_id": run, "seed": 9,
+                                         "raw_text": text, "fields": to_json(fields),
+                                         "valid": valid, "created_at": now()})
+    shown = current.current(store, 1)
+    assert shown.final_version == "refined" and shown.final_fields["question"].startswith("Anna")
+
+
+def test_refinement_failing_checks_the_draft_passes_proposes_the_draft(store, gsm8k, tmp_path):
+    one_draft(store, gsm8k)
+    pipeline.refine(store, gsm8k, ScriptedBackend([FAILS_CHECKS]), retries=1)
+    shown = current.current(store, 1)
+    assert shown.refinement_failed and shown.final_version == "draft"
+    assert review_list.summaries(store, [1])[1].draft_proposed
+    review.decide(store, [1], "accept", "ann")  # `a` takes what is proposed: the draft
+    assert review.current(store, 1).version == "draft"
+    result = export(store, gsm8k, tmp_path / "out.jsonl", profile="fields")
+    assert result.written == 1 and "Ann has 2 pens" in result.path.read_text()
+
+
+def test_yield_counts_parses_passes_and_usable_items(store, gsm8k, tmp_path):
+    import json
+
+    from bare_tui.core import yields
+
+    import_seeds(store, gsm8k, GSM8K_SEEDS)
+    pipeline.draft(store, gsm8k, ScriptedBackend([GOOD_DRAFT, UNPARSED, GOOD_DRAFT]), 3)
+    pipeline.refine(store, gsm8k, ScriptedBackend([UNPARSED, REFINED, FAILS_CHECKS]),
+                    retries=1)
+    measured = yields.measure(store, gsm8k.name)
+    assert (measured.drafts, measured.drafts_parsed, measured.drafts_passing) == (3, 2, 2)
+    # #2 did not parse, so it is not refined. #1: unparsed, then (its retry) one that
+    # fails its checks; #3: passing at once.
+    assert (measured.refinements, measured.refinements_parsed,
+            measured.refinements_passing) == (3, 2, 1)
+    assert (measured.usable, measured.candidates) == (2, 3)  # #1 its draft, #3 refined
+    assert measured.minutes > 0 and measured.usable_per_minute > 0
+    assert measured.lines()[2].startswith("usable items: 2 of 3, ")
+    review.decide(store, [1], "reject", "ann")
+    assert yields.measure(store, gsm8k.name).usable == 1
+    result = export(store, gsm8k, tmp_path / "out.jsonl", status="any", profile="fields")
+    manifest = json.loads(result.manifest_path.read_text())
+    assert manifest["yield"]["usable"] == 1 and manifest["yield"]["refinements"] == 3

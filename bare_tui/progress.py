@@ -53,9 +53,11 @@ class JobProgress:
         self.console.print(self.meter.line())
 
     def __call__(self, sample: Sample) -> None:
-        self.meter.add(sample.done, sample.generation.completion_tokens, sample.parsed)
+        self.meter.add(sample.done, sample.generation.completion_tokens, sample.parsed,
+                       sample.total)
         if self._progress is not None:
-            self._progress.update(self._task, completed=sample.done, rates=self.meter.rates())
+            self._progress.update(self._task, completed=sample.done, total=self.meter.total,
+                                  rates=self.meter.rates())
             return
         now = time.perf_counter()
         if now - self._last_plain >= PLAIN_EVERY_S and sample.done < self.meter.total:

@@ -106,3 +106,13 @@ def test_yield_counts_parses_passes_and_usable_items(store, gsm8k, tmp_path):
     result = export(store, gsm8k, tmp_path / "out.jsonl", status="any", profile="fields")
     manifest = json.loads(result.manifest_path.read_text())
     assert manifest["yield"]["usable"] == 1 and manifest["yield"]["refinements"] == 3
+
+
+def test_progress_total_grows_with_the_retries_a_job_plans():
+    from bare_tui.core.meter import Meter
+
+    meter = Meter("refine", 2)
+    meter.add(1, 10, False, total=2)
+    meter.add(2, 10, True, total=3)  # the first one is tried again
+    meter.add(3, 10, True, total=3)
+    assert (meter.done, meter.total) == (3, 3) and meter.line().startswith("refine: 3/3")

@@ -15,8 +15,11 @@ class Meter:
     unparsed: int = 0
     started: float = field(default_factory=time.perf_counter)
 
-    def add(self, done: int, completion_tokens: int, parsed: bool) -> None:
+    def add(self, done: int, completion_tokens: int, parsed: bool,
+            total: int | None = None) -> None:
+        """One more sample; `total` grows when a job plans more (retries)."""
         self.done = done
+        self.total = max(self.total, total or 0)
         self.tokens += completion_tokens
         self.unparsed += not parsed
 

@@ -236,7 +236,8 @@ class BareApp(App):
             show(f"job: {kind} {planned} on {where}  (G stops)")
 
         def on_sample(sample: pipeline.Sample) -> None:
-            meter[0].add(sample.done, sample.generation.completion_tokens, sample.parsed)
+            meter[0].add(sample.done, sample.generation.completion_tokens, sample.parsed,
+                         sample.total)
             show(f"{meter[0].line()}  ETA {meter[0].eta()}  (G stops)")
 
         def on_start(pid: int) -> None:

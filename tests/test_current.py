@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bare_tui.core import curation, embeddings, pipeline, review, review_list
+from bare_tui.core import curation, current, embeddings, pipeline, review, review_list
 from bare_tui.core.export import export
 from bare_tui.core.prompts import parse_fields
 from bare_tui.core.seeds import import_seeds
@@ -85,7 +85,7 @@ def test_every_reader_agrees_on_the_final_text(states: Store, gsm8k, tmp_path: P
     _what, status, version, text = CASES[candidate]
     expected = EDIT if text is None else fields_of(text, gsm8k)
 
-    shown = review_list.detail(states, candidate)  # the review detail, and what e / E open
+    shown = current.current(states, candidate)  # the review detail, and what e / E open
     assert (shown.status, shown.final_version) == (status, version)
     assert shown.final_or_raw(gsm8k.field_names) == expected
     assert shown.edited == (version == "edited")

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from test_tmux import Terminal
 
-from bare_tui.core import pipeline, recipes, review, review_list
+from bare_tui.core import current, pipeline, recipes, review
 from bare_tui.core.seeds import import_seeds
 from bare_tui.core.store import Store
 from bare_tui.tui.screens.edit import EditScreen
@@ -168,5 +168,5 @@ async def test_reload_while_a_job_commits_does_not_redraw_an_unchanged_candidate
         app.review_screen.reload()
         await pilot.pause()
         assert layouts == [1]
-        assert review_list.detail(app.store, 1).status == "accepted"
+        assert current.current(app.store, 1).status == "accepted"
 

@@ -1,4 +1,4 @@
-"""The review queue: which candidates to show, in what order, and what each one holds.
+"""The review list: which candidates to show, in what order, and a line for each.
 
 Listing returns ids only; summaries are fetched a page at a time for the rows on screen,
 so the cost of a keypress does not grow with the size of the workspace.
@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from bare_tui.core import current
-from bare_tui.core.current import Current
 from bare_tui.core.store import Store
 
 PENDING = "s.status = 'pending'"
@@ -93,6 +92,3 @@ def summaries(store: Store, ids: Iterable[int]) -> dict[int, Summary]:
                          _first_line(item.final_fields, item.draft_raw))
             for cid, item in current.many(store, list(ids)).items()}
 
-
-def detail(store: Store, candidate_id: int) -> Current | None:
-    return current.current(store, candidate_id)

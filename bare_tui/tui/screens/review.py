@@ -16,7 +16,7 @@ from textual.containers import Horizontal
 from textual.screen import Screen
 from textual.widgets import Footer
 
-from bare_tui.core import curation, review, review_list
+from bare_tui.core import curation, current, review, review_list
 from bare_tui.errors import BareError
 from bare_tui.text import clean
 from bare_tui.tui import keys
@@ -85,11 +85,11 @@ class ReviewScreen(ReviewEdits, ReviewTools, Screen):
     # --- data ----------------------------------------------------------------------------
 
     def reload(self, keep: int | None = -1) -> None:
-        """Re-read the queue from the database; the cursor stays on the same candidate."""
-        current = self.candidates.current_id if keep == -1 else keep
+        """Re-read the list from the database; the cursor stays on the same candidate."""
+        stay_on = self.candidates.current_id if keep == -1 else keep
         ids = review_list.candidate_ids(self.app.store, self.app.recipe.name, self.filter_name,
-                                  self.search, self.cluster)
-        self.candidates.set_ids(ids, keep=current)
+                                        self.search, self.cluster)
+        self.candidates.set_ids(ids, keep=stay_on)
         self.show_current()
         self.count()
 
@@ -112,7 +112,7 @@ class ReviewScreen(ReviewEdits, ReviewTools, Screen):
 
     def show_current(self) -> None:
         candidate_id = self.candidates.current_id
-        detail = None if candidate_id is None else review_list.detail(self.app.store, candidate_id)
+        detail = None if candidate_id is None else current.current(self.app.store, candidate_id)
         self.query_one(DiffView).show(detail, self._twin_note(candidate_id))
         self.update_status()
 

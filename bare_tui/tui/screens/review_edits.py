@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from textual.app import SuspendNotSupported
 
-from bare_tui.core import prompts, review_list
+from bare_tui.core import current, prompts
 from bare_tui.tui.screens.edit import EditScreen
 
 if TYPE_CHECKING:
@@ -29,7 +29,7 @@ class ReviewEdits(Base):
         candidate_id = self.candidates.current_id
         if candidate_id is None:
             return None
-        detail = review_list.detail(self.app.store, candidate_id)
+        detail = current.current(self.app.store, candidate_id)
         return None if detail is None else detail.final_or_raw(self.app.recipe.field_names)
 
     def action_edit(self) -> None:

@@ -54,6 +54,7 @@ class JobRequest:
     refine_limit: int | None = None
     refine_unparsed: bool = False  # also refine drafts that did not parse (raw text)
     retries: int = DEFAULT_RETRIES  # more attempts at a refinement that fails
+    redraft: int = 0  # more attempts at a draft that does not parse
     base: Sampling | None = None
     refine_sampling: Sampling | None = None
     rng_seed: int | None = None
@@ -265,10 +266,11 @@ def _child(settings: Settings, request: JobRequest, emit: _Emitter) -> int:
             results = pipeline.generate(
                 store, task, load_backend, request.target, refine_after=request.refine,
                 refine_limit=request.refine_limit, refine_unparsed=request.refine_unparsed,
-                refine_retries=request.retries,
+                refine_retries=request.retries, redraft=request.redraft,
                 base=request.base,
                 refine_sampling=request.refine_sampling, rng_seed=request.rng_seed,
                 on_sample=lambda sample: emit("sample", **asdict(sample)),
+                on_note=lambda text: emit("note", text=text),
                 on_stage=lambda kind, planned, where: emit(
                     "stage", kind=kind, planned=planned, where=where),
                 stop=stop,

@@ -156,7 +156,8 @@ def test_each_stage_has_its_own_sampling_flags():
 
     text = run_cli("run", "--help").stdout
     for flag in ("--draft-temperature", "--refine-temperature", "--draft-max-tokens",
-                 "--refine-max-tokens", "--max-tokens", "--refine-unparsed"):
+                 "--refine-max-tokens", "--max-tokens", "--refine-unparsed", "--no-constrain",
+                 "--constrain-drafts"):
         assert flag in text
     task = recipes.parse_recipe(recipes.builtin_source("gsm8k"))
     args = build_parser().parse_args(["run", "--temperature", "1.1", "--max-tokens", "50",
@@ -165,6 +166,12 @@ def test_each_stage_has_its_own_sampling_flags():
     assert _overrides(task.refine, args, "refine").temperature == 0.7  # the paper's
     assert _overrides(task.base, args, "draft").max_tokens == 50
     assert _overrides(task.refine, args, "refine").max_tokens == 400
+    # The grammar holds refinements and leaves drafts free unless the flags say otherwise.
+    assert _overrides(task.refine, args, "refine").constrain
+    assert not _overrides(task.base, args, "draft").constrain
+    flipped = build_parser().parse_args(["run", "--no-constrain", "--constrain-drafts"])
+    assert not _overrides(task.refine, flipped, "refine").constrain
+    assert _overrides(task.base, flipped, "draft").constrain
 
 
 @pytest.mark.models
@@ -177,10 +184,16 @@ def test_stage_sampling_reaches_each_runs_params(tmp_path: Path):
     assert run_cli("seeds", "import", str(GSM8K_SEEDS), "--task", "gsm8k",
                    "--db", db).returncode == 0
     result = run_cli("run", "-n", "1", "--draft-temperature", "1.2", "--max-tokens", "8",
-                     "--refine-max-tokens", "12", "--refine-unparsed", "--db", db)
+                     "--refine-max-tokens", "12", "--refine-unparsed", "--constrain-drafts",
+                     "--db", db)
     assert result.returncode == 0, result.stderr
     with Store(db) as store:
-        params = {r["kind"]: json.loads(r["params"])["sampling"]
-                  for r in store.query("SELECT kind, params FROM runs")}
+        runs = {r["kind"]: json.loads(r["params"])
+                for r in store.query("SELECT kind, params FROM runs")}
+    params = {kind: run["sampling"] for kind, run in runs.items()}
     assert (params["draft"]["temperature"], params["draft"]["max_tokens"]) == (1.2, 8)
     assert (params["refine"]["temperature"], params["refine"]["max_tokens"]) == (0.7, 12)
+    # Whether output was constrained, and how the reply was opened, are in each run.
+    assert runs["draft"]["constrained"] and runs["refine"]["constrained"]
+    assert runs["refine"]["reply_start"] == "Question:\n"
+    assert params["refine"]["grammar"].startswith("root ::= value-0")

@@ -33,6 +33,10 @@ pattern = '^[A-Z]{3}-\\d+$'
 name = "body"
 label = "Body"
 max_chars = 5000
+[[fields]]
+name = "notes"
+label = "Notes"
+max_lines = 2
 """
 
 
@@ -44,7 +48,8 @@ def test_every_check_kind_becomes_a_rule():
     built = grammar.build(recipes.parse_recipe(RECIPE))
     rules = _rules(built.text)
     assert rules["root"] == ('"Ti\\"tle:\\n" value-0 "\\nCount:\\n" value-1 "\\nLevel:\\n" '
-                             'value-2 "\\nCode:\\n" value-3 "\\nBody:\\n" value-4 "\\n"?')
+                             'value-2 "\\nCode:\\n" value-3 "\\nBody:\\n" value-4 '
+                             '"\\nNotes:\\n" value-5 "\\n"?')
     # One line of at most 40 characters, not ending with ":" (a label).
     assert rules["value-0"] == "([^\\n \\t:] | [^\\n \\t] [^\\n]{0,38} [^\\n:])"
     assert rules["value-1"] == "number"
@@ -52,32 +57,64 @@ def test_every_check_kind_becomes_a_rule():
     # A pattern with no grammar for it is not guessed at: the value stays free and the
     # pattern is checked after generation, which the notes say.
     assert rules["value-3"] == "text" and rules["value-4"] == "text"
+    # At most two lines, the second possibly blank.
+    assert rules["value-5"] == '(line ("\\n" line?){0,1})'
+    # Opened with the first label for the model, the reply is the rest of the item.
+    started = _rules(grammar.build(recipes.parse_recipe(RECIPE), started=True).text)
+    assert started["root"] == rules["root"].replace('"Ti\\"tle:\\n" ', "", 1)
     assert built.notes == (
         "field 'code': its pattern is checked after generation (give the field a "
         "`grammar` to constrain it)",
         "field 'body': max_chars 5000 is checked after generation")
 
 
+def test_free_fields_are_held_to_the_shape_of_the_seeds():
+    """A field with no bounds of its own gets twice its seeds' longest (at least 3 lines
+    of 200 characters); bounds the recipe sets win, and fields with a form of their own
+    (one_of, number, grammar) keep it."""
+    task = recipes.parse_recipe(RECIPE)
+    seeds = [{"title": "A", "count": "3", "level": "easy", "code": "ABC-1",
+              "body": "one\ntwo\nthree", "notes": "n"},
+             {"code": "x" * 150, "body": "b" * 1500}]
+    built = grammar.build(task, seeds=seeds)
+    rules = _rules(built.text)
+    assert rules["value-0"] == "([^\\n \\t:] | [^\\n \\t] [^\\n]{0,38} [^\\n:])"  # its own
+    assert rules["value-1"] == "number" and rules["value-2"] == '("easy" | "hard")'
+    line_300 = "([^\\n \\t:] | [^\\n \\t] [^\\n]{0,298} [^\\n:])"
+    assert rules["value-3"] == f'({line_300} ("\\n" {line_300}?){{0,2}})'
+    line_2000 = "([^\\n \\t:] | [^\\n \\t] [^\\n]{0,1998} [^\\n:])"
+    assert rules["value-4"] == f'({line_2000} ("\\n" {line_2000}?){{0,5}})'
+    line_200 = "([^\\n \\t:] | [^\\n \\t] [^\\n]{0,198} [^\\n:])"
+    assert rules["value-5"] == f'({line_200} ("\\n" {line_200}?){{0,1}})'  # max_lines 2
+    assert built.bounds == (
+        "field 'code': at most 3 lines of at most 300 characters, from its seeds",
+        "field 'body': at most 6 lines of at most 2000 characters, from its seeds",
+        "field 'notes': at most 2 lines of at most 200 characters, from its seeds")
+    assert grammar.seed_shapes(task, seeds)["body"] == grammar.Shape(3, 1500)
+
+
 def test_gsm8k_constrains_its_final_answer_line():
     built = grammar.build(recipes.parse_recipe(recipes.builtin_source("gsm8k")))
-    assert _rules(built.text)["value-1"] == '((hashless-line "\\n")* "#### " number)'
+    assert _rules(built.text)["value-1"] == '((hashless-line "\\n"){0,12} "#### " number)'
     assert built.notes == ()
 
 
 def test_a_constrained_stage_records_its_grammar(store, gsm8k):
-    assert not gsm8k.refine.constrain and not gsm8k.base.constrain  # opt-in for now
+    # On by default for refinements, off for drafts (the base model drafts freely).
+    assert gsm8k.refine.constrain and not gsm8k.base.constrain
     import_seeds(store, gsm8k, GSM8K_SEEDS)
     backend = ScriptedBackend(["Question:\nQ?\nAnswer:\n#### 1"])
     backend.takes_grammar = True
     pipeline.draft(store, gsm8k, backend, 1)
-    pipeline.refine(store, gsm8k, backend, sampling=gsm8k.refine.replace(constrain=True))
+    pipeline.refine(store, gsm8k, backend)
     import json
 
     params = {r["kind"]: json.loads(r["params"]) for r in store.query(
         "SELECT kind, params FROM runs")}
     assert params["draft"]["constrained"] is False
     assert params["refine"]["constrained"] is True
-    assert params["refine"]["sampling"]["grammar"] == grammar.build(gsm8k).text
+    seeds = [seed["fields"] for seed in store.seeds("gsm8k")]
+    assert params["refine"]["sampling"]["grammar"] == grammar.build(gsm8k, seeds=seeds).text
 
 
 def _recipes():
@@ -98,32 +135,46 @@ def test_the_grammars_load_in_llama_cpp(instruct_backend):
         instruct_backend._grammar('root ::= "a" undefined-rule')
 
 
+BUDGETS = {"gsm8k": 300, "reviews": 150, "trivia": 100}
+
+
 @pytest.mark.models
-@pytest.mark.parametrize("parallel", [1, 3])
-def test_constrained_refinements_always_parse(store, instruct_model, parallel, capsys):
+def test_constrained_refinements_always_parse(tmp_path, instruct_model, capsys):
     """The embedded 135M instruct model, which often loses the format unconstrained,
-    gives refinements that parse when it ends them itself, one at a time and batched."""
+    refines drafts of every built-in recipe and README's into items that parse, one at
+    a time (llama-cpp-python's sampler) and batched (the parallel engine's); greedy, the
+    two engines' refinements are compared and the agreement reported."""
+    from test_integration import readme_recipe
+
     from bare_tui.core.backends.llamacpp import LlamaCppBackend, LlamaOptions
+    from bare_tui.core.prompts import render_example
+    from bare_tui.core.store import Store
     from conftest import REVIEW_SEEDS
 
-    backend = LlamaCppBackend(instruct_model, LlamaOptions(ctx=2048, parallel=parallel))
-    for name, seeds, budget in (("reviews", REVIEW_SEEDS, 200),):
-        task = recipes.resolve(store, name)
-        import_seeds(store, task, seeds)
-        drafts = [s["fields"] for s in store.seeds(name)[-3:]]
-        from bare_tui.core.prompts import render_example
-
-        pipeline.draft(store, task, ScriptedBackend([render_example(task, d) for d in drafts]),
-                       3)
-        pipeline.refine(store, task, backend, rng_seed=4,
-                        sampling=task.refine.replace(max_tokens=budget, constrain=True))
-        rows = store.query("SELECT r.fields, r.finish_reason, r.raw_text FROM refinements r"
-                           " JOIN candidates c ON c.id = r.candidate_id WHERE c.task = ?",
-                           (name,))
-        assert len(rows) == 3
-        stopped = [r for r in rows if r["finish_reason"] == "stop"]
-        assert stopped and all(r["fields"] is not None for r in stopped), rows
-        with capsys.disabled():
-            print(f"\nconstrained refinements, {name}, parallel {parallel}: "
-                  f"{sum(r['fields'] is not None for r in rows)}/3 parse "
-                  f"({len(stopped)} ended by the model, the rest by the token budget)")
+    recipe, trivia_seeds = readme_recipe()
+    (tmp_path / "trivia.toml").write_text(recipe)
+    (tmp_path / "trivia.jsonl").write_text(trivia_seeds)
+    sources = {"gsm8k": ("gsm8k", GSM8K_SEEDS), "reviews": ("reviews", REVIEW_SEEDS),
+               "trivia": (str(tmp_path / "trivia.toml"), tmp_path / "trivia.jsonl")}
+    texts: dict[tuple[str, int], list[str]] = {}
+    for parallel in (1, 3):
+        backend = LlamaCppBackend(instruct_model, LlamaOptions(ctx=2048, parallel=parallel))
+        with Store(tmp_path / f"engine-{parallel}.db") as store:
+            for name, (spec, seeds) in sources.items():
+                task = recipes.resolve(store, spec)
+                import_seeds(store, task, seeds)
+                drafts = [render_example(task, s["fields"]) for s in store.seeds(name)[-3:]]
+                pipeline.draft(store, task, ScriptedBackend(drafts), 3)
+                pipeline.refine(store, task, backend, rng_seed=4, sampling=task.refine.replace(
+                    max_tokens=BUDGETS[name], temperature=0.0))
+                rows = store.query(
+                    "SELECT r.fields, r.raw_text, r.finish_reason FROM refinements r JOIN "
+                    "candidates c ON c.id = r.candidate_id WHERE c.task = ? ORDER BY c.id",
+                    (name,))
+                assert len(rows) == 3 and all(r["fields"] is not None for r in rows), rows
+                texts[name, parallel] = [r["raw_text"] for r in rows]
+    with capsys.disabled():
+        for name in sources:
+            same = sum(a == b for a, b in zip(texts[name, 1], texts[name, 3], strict=True))
+            print(f"\nconstrained greedy refinements, {name}: 3/3 parse in both engines; "
+                  f"{same}/3 identical between sequential and parallel")

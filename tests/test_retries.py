@@ -116,3 +116,36 @@ def test_progress_total_grows_with_the_retries_a_job_plans():
     meter.add(2, 10, True, total=3)  # the first one is tried again
     meter.add(3, 10, True, total=3)
     assert (meter.done, meter.total) == (3, 3) and meter.line().startswith("refine: 3/3")
+
+
+def test_drafts_that_do_not_parse_are_drafted_again_in_their_slot(store, gsm8k):
+    """--redraft: an unparsed draft gets new shots and a new seed from its slot's stream;
+    every attempt is kept, the slot counts once, and a rerun has nothing to do."""
+    import_seeds(store, gsm8k, GSM8K_SEEDS)
+    samples = []
+    backend = ScriptedBackend([UNPARSED, GOOD_DRAFT, UNPARSED, UNPARSED, UNPARSED])
+    result = pipeline.draft(store, gsm8k, backend, 2, rng_seed=3, redraft=2,
+                            on_sample=samples.append)
+    rows = store.query("SELECT sample_index, seed, fields FROM candidates ORDER BY id")
+    # Slot 0 fails, slot 1 parses; slot 0 is drafted again twice and never parses.
+    assert [(r["sample_index"], r["fields"] is not None) for r in rows] == [
+        (0, False), (1, True), (0, False), (0, False)]
+    assert len({r["seed"] for r in rows}) == 4
+    assert (result.produced, result.planned) == (4, 4)
+    assert [s.total for s in samples] == [2, 2, 3, 4]  # progress grows with the re-drafts
+    assert pipeline.count_candidates(store, gsm8k) == 2
+    assert pipeline.draft(store, gsm8k, backend, 2).status == "nothing to do"
+    # Without the option, one attempt per slot, as before.
+    more = pipeline.draft(store, gsm8k, ScriptedBackend([UNPARSED]), 3, rng_seed=3)
+    assert (more.produced, pipeline.count_candidates(store, gsm8k)) == (1, 3)
+
+
+def test_redrafts_stop_once_a_draft_parses(store, gsm8k):
+    import_seeds(store, gsm8k, GSM8K_SEEDS)
+    pipeline.draft(store, gsm8k, ScriptedBackend([UNPARSED, GOOD_DRAFT]), 1, redraft=5)
+    rows = store.query("SELECT sample_index, fields FROM candidates ORDER BY id")
+    assert [(r["sample_index"], r["fields"] is not None) for r in rows] == [(0, False),
+                                                                           (0, True)]
+    # The unparsed attempt is kept, not refined (as any unparsed draft); the slot's
+    # parsed draft is.
+    assert [c["id"] for c in pipeline.unrefined(store, gsm8k)] == [2]

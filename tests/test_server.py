@@ -273,3 +273,33 @@ def test_neutral_values_take_each_engines_form(owner, top_k, penalty, gsm8k):
     assert not other & set(params)
     set_by_recipe = backend._params(gsm8k.base.replace(top_k=20, min_p=0.1), 7)
     assert (set_by_recipe["top_k"], set_by_recipe["min_p"]) == (20, 0.1)
+
+
+def test_the_grammar_reaches_llama_cpp_server(instruct_server, store):
+    """A constrained refinement sends the recipe's grammar in llama.cpp's form, and
+    llama-cpp-python's server applies it: every refinement the model ends parses. Its
+    server would answer an opened assistant reply as a finished turn, so it gets none."""
+    from bare_tui.core import grammar, pipeline, recipes
+    from bare_tui.core.prompts import render_example
+    from bare_tui.core.seeds import import_seeds
+    from conftest import REVIEW_SEEDS, ScriptedBackend
+
+    proxy = RecordingProxy(instruct_server.url)
+    try:
+        task = recipes.resolve(store, "reviews")
+        import_seeds(store, task, REVIEW_SEEDS)
+        drafts = [render_example(task, s["fields"]) for s in store.seeds("reviews")[-3:]]
+        pipeline.draft(store, task, ScriptedBackend(drafts), 3)
+        backend = OpenAIBackend(ServerOptions(url=proxy.url, concurrency=3))
+        assert backend.engine == "llama.cpp" and not backend.takes_reply_start
+        pipeline.refine(store, task, backend, rng_seed=5,
+                        sampling=task.refine.replace(max_tokens=150))
+        sent = [body for path, body in proxy.bodies if path == "/v1/chat/completions"]
+        assert len(sent) == 3
+        assert all(body["grammar"] == grammar.build(task).text for body in sent)
+        assert all(body["messages"][-1]["role"] == "user" for body in sent)
+        rows = store.query("SELECT fields, finish_reason FROM refinements")
+        assert all(r["fields"] is not None for r in rows if r["finish_reason"] == "stop")
+        assert any(r["finish_reason"] == "stop" for r in rows), rows
+    finally:
+        proxy.close()

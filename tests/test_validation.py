@@ -40,9 +40,17 @@ def test_label_from_fixed_set_and_single_line():
     assert validate(REVIEWS, {"review": "Nice.", "sentiment": "great"}) == [
         "sentiment: must be one of: positive, negative, mixed"
     ]
-    problems = validate(REVIEWS, {"review": "x" * 1501, "sentiment": "mixed\nreally"})
+    problems = validate(REVIEWS, {"review": "x" * 601, "sentiment": "mixed\nreally"})
     assert problems == [
-        "review: is longer than 1500 characters",
+        "review: is longer than 600 characters",
         "sentiment: must be a single line",
         "sentiment: must be one of: positive, negative, mixed",
     ]
+
+
+def test_max_lines_bounds_a_value():
+    assert validate(REVIEWS, {"review": "One.\nTwo.\n\n", "sentiment": "mixed"}) == []
+    assert validate(REVIEWS, {"review": "1\n2\n3\n4", "sentiment": "mixed"}) == [
+        "review: has more than 3 lines"]
+    assert validate(GSM8K, {"question": "a\nb\nc\nd", "answer": "#### 4"}) == [
+        "question: has more than 3 lines"]

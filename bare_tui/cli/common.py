@@ -146,6 +146,12 @@ def sampling_options() -> argparse.ArgumentParser:
     group.add_argument("--refine-temperature", type=between(0, 100),
                        help="temperature of the refinements (recipe default 0.7, as in the "
                        "paper)")
+    group.add_argument("--no-constrain", dest="constrain_refinements", action="store_false",
+                       default=None, help="refinements only asked for the recipe's format in "
+                       "the prompt, not held to it by its grammar (default: held)")
+    group.add_argument("--constrain-drafts", action="store_true", default=None,
+                       help="hold drafts to the recipe's format with its grammar too "
+                       "(default: the base model drafts freely)")
     group.add_argument("--rng-seed", type=at_least(0),
                        help="master seed: each sample's shots and seed come from it and the "
                        "sample's place in the task, so reruns continue the stream and a task "

@@ -34,6 +34,8 @@ DEMO_MAX_TOKENS = 300  # keeps the first run short on a laptop CPU; override wit
 DEMO_FIRST = 3  # drafted before the review opens; the rest are made in the background
 REFINE_UNPARSED = ("also refine drafts that did not parse, from their raw text (default: "
                    "skip them, as the paper does; recorded per refinement)")
+REDRAFT = ("more attempts, each with new shots and a new recorded seed, at a draft that "
+           "does not parse; all are kept, and a slot counts once toward -n (default 0)")
 RETRIES = (f"more attempts, each with a new recorded seed, at a refinement that does not "
            f"parse or fails its checks; all are kept, the best is proposed (default "
            f"{DEFAULT_RETRIES})")
@@ -43,7 +45,9 @@ def _overrides(sampling: Any, args: argparse.Namespace, stage: str) -> Any:
     """A stage's recipe sampling with the flags for that stage (or both) applied."""
     return sampling.replace(
         max_tokens=getattr(args, f"{stage}_max_tokens", None) or args.max_tokens,
-        temperature=getattr(args, f"{stage}_temperature", None))
+        temperature=getattr(args, f"{stage}_temperature", None),
+        constrain=getattr(args, "constrain_drafts" if stage == "draft"
+                          else "constrain_refinements", None))
 
 
 def _target(store: Any, task: Any, args: argparse.Namespace) -> int:
@@ -69,6 +73,7 @@ def generate(store: Any, task: Any, args: argparse.Namespace, stop: Any, *,
         refine=refine, refine_limit=getattr(args, "limit", None),
         refine_unparsed=getattr(args, "refine_unparsed", False),
         retries=getattr(args, "retries", DEFAULT_RETRIES),
+        redraft=getattr(args, "redraft", 0),
         base=_overrides(task.base, args, "draft"),
         refine_sampling=_overrides(task.refine, args, "refine"), rng_seed=args.rng_seed)
     stage: list[JobProgress] = []
@@ -175,6 +180,7 @@ def register(sub: Any) -> None:
                        "task; rerunning continues up to it, and jobs running at once share it")
         p.add_argument("--more", type=at_least(0),
                        help="draft this many more than the task has now")
+        p.add_argument("--redraft", type=at_least(0), default=0, help=REDRAFT)
         if name == "run":
             p.add_argument("--limit", type=at_least(0), help=argparse.SUPPRESS)
             p.add_argument("--refine-unparsed", action="store_true", help=REFINE_UNPARSED)
@@ -196,6 +202,7 @@ def register(sub: Any) -> None:
                        "  bare-tui demo --headless")
     demo.add_argument("-n", type=at_least(1), default=8, help="candidates to have (default 8)")
     demo.add_argument("--retries", type=at_least(0), default=DEFAULT_RETRIES, help=RETRIES)
+    demo.add_argument("--redraft", type=at_least(0), default=0, help=REDRAFT)
     demo.add_argument("--more", type=int, help=argparse.SUPPRESS)
     demo.add_argument("--limit", type=int, help=argparse.SUPPRESS)
     demo.add_argument("--out", default="data/demo.jsonl", help="export file (default "

@@ -8,10 +8,12 @@ master RNG seed and the counters; every sample records its own generation seed.
 
 from __future__ import annotations
 
+import dataclasses
+import itertools
 import random
 import secrets
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -46,6 +48,7 @@ class JobResult:
 
 
 OnSample = Callable[[Sample], None]
+OnNote = Callable[[str], None]
 # More attempts at a refinement that does not parse or fails its checks.
 DEFAULT_RETRIES = 2
 
@@ -90,7 +93,8 @@ def _require_seeds(store: Store, task: Task) -> list[dict[str, Any]]:
 
 
 def count_candidates(store: Store, task: Task) -> int:
-    return store.scalar("SELECT count(*) FROM candidates WHERE task = ?", (task.name,))
+    """The task's candidates toward a target: a slot's re-drafts count once."""
+    return store.filled_slots(task.name)
 
 
 def open_slots(store: Store, task: Task, target: int) -> int:
@@ -99,21 +103,43 @@ def open_slots(store: Store, task: Task, target: int) -> int:
     return target - store.taken_slots(task.name)
 
 
-def constrained(task: Task, sampling: Sampling, backend: Backend
-                ) -> tuple[Sampling, dict[str, Any]]:
+def constrained(task: Task, sampling: Sampling, backend: Backend, started: bool = False,
+                seeds: Sequence[dict[str, Any]] = ()) -> tuple[Sampling, dict[str, Any]]:
     """The stage's sampling with the recipe's grammar when the stage asks for it and the
-    backend takes one, and what a run records about it."""
+    backend takes one, and what a run records about it (`started`: the reply opens with
+    the first label already, `prompts.reply_start`; `seeds`: the task's, whose shape
+    bounds free-text fields, core/grammar.py)."""
     if not sampling.constrain:
-        return sampling, {"constrained": False}
+        return sampling, {"constrained": False, "notes": []}
     if not getattr(backend, "takes_grammar", False):
         return sampling.replace(grammar=None), {
             "constrained": False,
-            "grammar_notes": ["this backend takes no grammar: the format is only prompted"]}
+            "notes": [f"{backend.describe().get('model', 'this model')} is served by an "
+                      "engine that takes no grammar: the format is only asked for in the "
+                      "prompt"]}
     if sampling.grammar:  # the recipe's own
-        return sampling, {"constrained": True, "grammar_notes": []}
-    built = grammar.build(task)
-    return sampling.replace(grammar=built.text), {"constrained": True,
-                                                  "grammar_notes": list(built.notes)}
+        return sampling, {"constrained": True, "notes": []}
+    built = grammar.build(task, started, [seed["fields"] for seed in seeds])
+    return sampling.replace(grammar=built.text), {
+        "constrained": True, "notes": list(built.notes), "bounds": list(built.bounds)}
+
+
+class Notes:
+    """What a job says about itself, each thing once: recorded in its run's notes and
+    passed to `on_note`."""
+
+    def __init__(self, store: Store, run_id: int | None, on_note: OnNote | None):
+        self.store, self.run_id, self.on_note = store, run_id, on_note
+        self.said: set[str] = set()
+
+    def __call__(self, text: str, record: bool = True) -> None:
+        if text in self.said:
+            return
+        self.said.add(text)
+        if record and self.run_id is not None:
+            self.store.note_run(self.run_id, text)
+        if self.on_note:
+            self.on_note(text)
 
 
 def _start(store: Store, kind: str, task: Task, backend: Backend, sampling: Sampling,
@@ -148,9 +174,10 @@ def _run_job(store: Store, run_id: int, body: Callable[[], tuple[int, int, bool]
 
 
 def _commit(store: Store, table: str, task: Task, run_id: int, seed: int,
-            generation: Generation, extra: dict[str, Any]) -> tuple[int, bool, bool]:
-    """Parse, check and store one sample and its run's counters in one transaction;
-    returns (row id, parsed, valid)."""
+            generation: Generation, extra: dict[str, Any], fills_slot: bool = False
+            ) -> tuple[int, bool, bool]:
+    """Parse, check and store one sample and its run's counters in one transaction
+    (`fills_slot`: a draft in a slot the run reserved); returns (row id, parsed, valid)."""
     fields, parse_error, problems = parse_and_check(task, generation.text)
     with store.transaction():
         row_id = store.insert(table, {
@@ -164,55 +191,78 @@ def _commit(store: Store, table: str, task: Task, run_id: int, seed: int,
         })
         store.count_sample(run_id, generation.prompt_tokens, generation.completion_tokens,
                            generation.ms, fields is not None)
-        if table == "candidates":
+        if fills_slot:
             store.fill_slot(run_id)
     return row_id, fields is not None, not problems
 
 
 def draft(store: Store, task: Task, backend: Backend, target: int, *,
-          sampling: Sampling | None = None, rng_seed: int | None = None,
-          on_sample: OnSample | None = None, stop: threading.Event | None = None) -> JobResult:
-    """Draft with the base model until the task has `target` candidates."""
-    sampling, constraint = constrained(task, sampling or task.base, backend)
+          sampling: Sampling | None = None, rng_seed: int | None = None, redraft: int = 0,
+          on_sample: OnSample | None = None, on_note: OnNote | None = None,
+          stop: threading.Event | None = None) -> JobResult:
+    """Draft with the base model until the task has `target` candidates. A draft that
+    does not parse is drafted again in its slot, with new shots and a new recorded seed,
+    up to `redraft` more times; every attempt is kept, and a slot counts once."""
     stop = stop or threading.Event()
     planned = open_slots(store, task, target)
     if planned <= 0:
         return JobResult("draft", None, 0, 0, "nothing to do")
     seeds = _require_seeds(store, task)
+    sampling, constraint = constrained(task, sampling or task.base, backend, seeds=seeds)
     rng_seed = rng_seed if rng_seed is not None else secrets.randbits(31)
-    run_id = _start(store, "draft", task, backend, sampling, rng_seed, target, **constraint)
+    run_id = _start(store, "draft", task, backend, sampling, rng_seed, target,
+                    redraft=redraft, **constraint)
+    notes = Notes(store, run_id, on_note)
+    for note in constraint["notes"]:
+        notes(f"draft: {note}", record=False)
+
+    def claimed() -> Iterator[int]:
+        # Each sample first claims a slot in the workspace, so jobs drafting the same
+        # task at once (other processes too) end with exactly `target` candidates.
+        while not stop.is_set():
+            index = store.reserve_slot(task.name, run_id, target)
+            if index is None:
+                return
+            yield index
 
     def body() -> tuple[int, int, bool]:
-        produced = issued = 0
+        produced, total = 0, planned
+        streams: dict[int, random.Random] = {}  # per slot: its first draft and re-drafts
         in_flight: dict[int, tuple[list[dict[str, Any]], int, int]] = {}
+        issued = itertools.count()
+        slots: Iterable[int] = claimed()
+        for round_ in range(redraft + 1):
+            unparsed = []
 
-        def jobs() -> Iterator[tuple[int, str, int]]:
-            nonlocal issued
-            # Each sample first claims a slot in the workspace, so jobs drafting the same
-            # task at once (other processes too) end with exactly `target` candidates.
-            while not stop.is_set():
-                index = store.reserve_slot(task.name, run_id, target)
-                if index is None:
-                    return
-                rng = sample_rng(rng_seed, task, "draft", index)
-                shots = select_shots(task, seeds, rng)
-                seed = _new_seed(rng)
-                in_flight[issued] = (shots, seed, index)
-                yield issued, prompts.base_prompt(task, [s["fields"] for s in shots]), seed
-                issued += 1
+            def jobs(slots: Iterable[int] = slots) -> Iterator[tuple[int, str, int]]:
+                for index in slots:
+                    if stop.is_set():
+                        return
+                    rng = streams.setdefault(index, sample_rng(rng_seed, task, "draft", index))
+                    shots = select_shots(task, seeds, rng)
+                    seed = _new_seed(rng)
+                    key = next(issued)
+                    in_flight[key] = (shots, seed, index)
+                    yield key, prompts.base_prompt(task, [s["fields"] for s in shots]), seed
 
-        for key, generation in backend.complete_many(jobs(), sampling):
-            shots, seed, index = in_flight.pop(key)
-            row_id, parsed, valid = _commit(store, "candidates", task, run_id, seed, generation, {
-                "task": task.name, "shot_ids": to_json([s["id"] for s in shots]),
-                "sample_index": index,
-            })
-            produced += 1
-            if on_sample:
-                on_sample(Sample("draft", row_id, produced, planned, generation, parsed, valid))
-            if stop.is_set():
-                break  # samples still in flight are dropped
-        return produced, planned, stop.is_set()
+            for key, generation in backend.complete_many(jobs(), sampling):
+                shots, seed, index = in_flight.pop(key)
+                row_id, parsed, valid = _commit(
+                    store, "candidates", task, run_id, seed, generation,
+                    {"task": task.name, "shot_ids": to_json([s["id"] for s in shots]),
+                     "sample_index": index}, fills_slot=round_ == 0)
+                produced += 1
+                if not parsed:
+                    unparsed.append(index)
+                if on_sample:
+                    on_sample(Sample("draft", row_id, produced, total, generation, parsed,
+                                     valid))
+                if stop.is_set():
+                    break  # samples still in flight are dropped
+            if stop.is_set() or not unparsed or round_ == redraft:
+                break
+            slots, total = unparsed, total + len(unparsed)
+        return produced, total, stop.is_set()
 
     return _run_job(store, run_id, body, "draft")
 
@@ -244,27 +294,45 @@ def unparsed_unrefined(store: Store, task: Task) -> int:
 def refine(store: Store, task: Task, backend: Backend, *, limit: int | None = None,
            include_unparsed: bool = False, retries: int = 0,
            sampling: Sampling | None = None, rng_seed: int | None = None,
-           on_sample: OnSample | None = None, stop: threading.Event | None = None) -> JobResult:
+           on_sample: OnSample | None = None, on_note: OnNote | None = None,
+           stop: threading.Event | None = None) -> JobResult:
     """Refine, one draft per call, every candidate of the task without a refinement.
     A refinement that does not parse or fails its checks is tried again, with a new
     recorded seed, up to `retries` more times; every attempt is kept, and the best one
-    (core/current.py: parsed, then passing, then latest) is what the review proposes."""
-    sampling, constraint = constrained(task, sampling or task.refine, backend)
+    (core/current.py: parsed, then passing, then latest) is what the review proposes.
+
+    The reply is opened with the first label for the model where the backend continues
+    an opened reply (not under a recipe's own grammar, which is of the whole output)."""
+    sampling = sampling or task.refine
+    start = (prompts.reply_start(task)
+             if getattr(backend, "takes_reply_start", False) and not sampling.grammar else "")
     stop = stop or threading.Event()
     pending = unrefined(store, task, limit, include_unparsed=include_unparsed)
     if not pending:
         return JobResult("refine", None, 0, 0, "nothing to do")
     seeds = store.seeds(task.name)
+    sampling, constraint = constrained(task, sampling, backend, started=bool(start),
+                                       seeds=seeds)
+    problem = getattr(backend, "cannot_chat", None)
+    if problem:
+        Notes(store, None, on_note)(f"refine: {problem}, so it cannot write items in the "
+                                    f"recipe's format; no refinements were made and the "
+                                    f"{len(pending)} drafts are kept as they are")
+        return JobResult("refine", None, 0, len(pending), "skipped")
     seeds_by_id = {s["id"]: s["fields"] for s in seeds}
     static_shots = [s["fields"] for s in seeds[: task.shot_count]]
     rng_seed = rng_seed if rng_seed is not None else secrets.randbits(31)
     run_id = _start(store, "refine", task, backend, sampling, rng_seed, len(pending),
-                    refine_unparsed=include_unparsed, retries=retries, **constraint)
+                    refine_unparsed=include_unparsed, retries=retries, reply_start=start,
+                    **constraint)
+    notes = Notes(store, run_id, on_note)
+    for note in constraint["notes"]:
+        notes(f"refine: {note}", record=False)
     # One random stream per candidate: its first attempt and every retry draw from it.
     streams = {c["id"]: sample_rng(rng_seed, task, "refine", c["id"]) for c in pending}
 
     def body() -> tuple[int, int, bool]:
-        produced, planned = 0, len(pending)
+        produced, planned, parsed_any = 0, len(pending), False
         seeds_used: dict[int, int] = {}
         from_raw = {c["id"] for c in pending if c["fields"] is None}
         todo, first_round = pending, True
@@ -286,15 +354,23 @@ def refine(store: Store, task: Task, backend: Backend, *, limit: int | None = No
                              or static_shots)
                     draft = from_json(candidate["fields"]) or candidate["raw_text"]
                     seed = seeds_used[candidate["id"]] = _new_seed(streams[candidate["id"]])
-                    yield candidate["id"], prompts.refine_messages(task, shots, draft), seed
+                    yield (candidate["id"], prompts.refine_messages(task, shots, draft, start),
+                           seed)
 
             by_id = {c["id"]: c for c in todo}
             for candidate_id, generation in backend.chat_many(jobs(), sampling):
+                generation = dataclasses.replace(generation, text=start + generation.text)
                 row_id, parsed, valid = _commit(
                     store, "refinements", task, run_id, seeds_used.pop(candidate_id),
                     generation, {"candidate_id": candidate_id,
                                  "from_raw": int(candidate_id in from_raw)})
                 produced += 1
+                parsed_any |= parsed
+                if constraint["constrained"] and not parsed and generation.finish_reason == "stop":
+                    device = backend.describe().get("device", "the backend")
+                    notes(f"refine: {device} returned a refinement outside the "
+                          "output grammar, so it does not apply it: the format is only "
+                          "asked for in the prompt")
                 if not (parsed and valid):
                     failed.append(by_id[candidate_id])
                 if on_sample:
@@ -307,6 +383,10 @@ def refine(store: Store, task: Task, backend: Backend, *, limit: int | None = No
             todo, first_round = failed, False
             if _round < retries:
                 planned += len(failed)
+        if produced and not parsed_any:
+            notes(f"refine: none of the {produced} refinements holds the recipe's format "
+                  "(a smaller budget than the items need, or a model that cannot follow "
+                  "it); the drafts stay proposed")
         return produced, planned, stop.is_set()
 
     return _run_job(store, run_id, body, "refine")
@@ -319,9 +399,10 @@ def _where(backend: Backend) -> str:
 
 def generate(store: Store, task: Task, load_backend: Callable[[str], Backend],
              target: int | None, *, refine_after: bool = True, refine_limit: int | None = None,
-             refine_unparsed: bool = False, refine_retries: int = 0,
+             refine_unparsed: bool = False, refine_retries: int = 0, redraft: int = 0,
              base: Sampling | None = None, refine_sampling: Sampling | None = None,
              rng_seed: int | None = None, on_sample: OnSample | None = None,
+             on_note: OnNote | None = None,
              on_stage: Callable[[str, int, str], None] | None = None,
              stop: threading.Event | None = None) -> list[JobResult]:
     """Draft up to `target` (None: no drafting), then, if `refine_after`, refine every
@@ -337,7 +418,8 @@ def generate(store: Store, task: Task, load_backend: Callable[[str], Backend],
         if on_stage:
             on_stage("draft", planned, _where(backend))
         results.append(draft(store, task, backend, target, sampling=base,
-                             rng_seed=rng_seed, on_sample=on_sample, stop=stop))
+                             rng_seed=rng_seed, redraft=redraft, on_sample=on_sample,
+                             on_note=on_note, stop=stop))
     pending = len(unrefined(store, task, refine_limit, include_unparsed=refine_unparsed)
                   ) if refine_after else 0
     if pending and not stop.is_set():
@@ -347,6 +429,6 @@ def generate(store: Store, task: Task, load_backend: Callable[[str], Backend],
         results.append(refine(store, task, backend, limit=refine_limit,
                               include_unparsed=refine_unparsed, retries=refine_retries,
                               sampling=refine_sampling,
-                              rng_seed=rng_seed,
-                              on_sample=on_sample, stop=stop))
+                              rng_seed=rng_seed, on_sample=on_sample, on_note=on_note,
+                              stop=stop))
     return results

@@ -36,11 +36,20 @@ def base_prompt(task: Task, shots: Sequence[Mapping[str, str]]) -> str:
     return "\n\n".join([task.description, *blocks, f"{EXAMPLE_START}\n"])
 
 
+def reply_start(task: Task) -> str:
+    """How a refinement starts: its first label, as the paper's prompts have the model
+    "start your response with the question"."""
+    return f"{task.fields[0].label}:\n"
+
+
 def refine_messages(
-    task: Task, shots: Sequence[Mapping[str, str]], draft: Mapping[str, str] | str
+    task: Task, shots: Sequence[Mapping[str, str]], draft: Mapping[str, str] | str,
+    start: str = "",
 ) -> list[dict[str, str]]:
     """One user message; `draft` is the parsed fields, or the raw text when the draft
-    did not parse (the instruct model may still recover it)."""
+    did not parse (the instruct model may still recover it). A `start` (`reply_start`)
+    becomes the opening of the model's reply: a last, unfinished assistant message that
+    backends which take one continue."""
     instruction = fill(task.refine_instruction or DEFAULT_REFINE_INSTRUCTION,
                        {"thing": task.thing})
     layout = "\n".join(f"{f.label}:\n[{f.name}]" for f in task.fields)
@@ -54,7 +63,10 @@ def refine_messages(
         f"Provide only the improved {task.thing} in the format above. "
         "Do not include any commentary.",
     ]
-    return [{"role": "user", "content": "\n\n".join(parts)}]
+    messages = [{"role": "user", "content": "\n\n".join(parts)}]
+    if start:
+        messages.append({"role": "assistant", "content": start})
+    return messages
 
 
 def _label_pattern(label: str) -> str:

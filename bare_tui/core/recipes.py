@@ -33,7 +33,7 @@ FIELD_SHAPE = Table({
     "name": Text(nonempty=True), "label": Text(nonempty=True), "description": Text(),
     "checks": ListOf(Text()), "pattern": Text(), "pattern_hint": Text(),
     "one_of": ListOf(Text(), nonempty=True), "max_chars": Whole(minimum=1),
-    "grammar": Text(nonempty=True),
+    "max_lines": Whole(minimum=1), "grammar": Text(nonempty=True),
 }, required=("name",), example='[[fields]] with name = "question"')
 RECIPE_SHAPE = Table({
     "name": Text(nonempty=True), "thing": Text(nonempty=True),
@@ -74,6 +74,12 @@ class Sampling:
                 for f in fields(self)}
 
 
+# Drafts are free text, as the paper's base model writes them (`constrain = true` in a
+# recipe's [base] opts in); refinements keep the recipe's structure by grammar.
+BASE_DEFAULTS = Sampling(stop=("EXAMPLE DONE",))
+REFINE_DEFAULTS = Sampling(constrain=True)
+
+
 @dataclass(frozen=True)
 class Field:
     name: str
@@ -84,6 +90,7 @@ class Field:
     pattern_hint: str | None = None
     one_of: tuple[str, ...] = ()
     max_chars: int | None = None
+    max_lines: int | None = None
     grammar: str | None = None  # GBNF expression of the value (see core/grammar.py)
 
 
@@ -95,8 +102,8 @@ class Task:
     fields: tuple[Field, ...]
     shot_count: int = 3
     shot_selection: str = "static"
-    base: Sampling = Sampling(stop=("EXAMPLE DONE",))
-    refine: Sampling = Sampling()
+    base: Sampling = BASE_DEFAULTS
+    refine: Sampling = REFINE_DEFAULTS
     refine_instruction: str = ""
     export: dict[str, str] = field(default_factory=dict)
     source: str = ""  # the TOML text the task was loaded from
@@ -176,8 +183,8 @@ def _build_task(data: dict[str, Any], text: str) -> Task:
         fields=task_fields,
         shot_count=shots.get("count", 3),
         shot_selection=selection,
-        base=_sampling(data.get("base", {}), Sampling(stop=("EXAMPLE DONE",))),
-        refine=_sampling(data.get("refine", {}), Sampling()),
+        base=_sampling(data.get("base", {}), BASE_DEFAULTS),
+        refine=_sampling(data.get("refine", {}), REFINE_DEFAULTS),
         refine_instruction=refine_instruction,
         export=export,
         source=text,
@@ -209,6 +216,7 @@ def _build_field(item: dict[str, Any]) -> Field:
         pattern_hint=item.get("pattern_hint"),
         one_of=tuple(item.get("one_of", ())),
         max_chars=item.get("max_chars"),
+        max_lines=item.get("max_lines"),
         grammar=item.get("grammar"),
     )
 

@@ -294,6 +294,15 @@ class Store:
         with self.transaction():
             return self.insert("runs", row)
 
+    def note_run(self, run_id: int, note: str) -> None:
+        """Adds a line to a run's `notes` (in its params), such as that a server did not
+        apply the output grammar."""
+        with self.transaction():
+            self.conn.execute(
+                "UPDATE runs SET params = json_set(params, '$.notes', json_insert("
+                "coalesce(json_extract(params, '$.notes'), json('[]')), '$[#]', ?))"
+                " WHERE id = ?", (note, run_id))
+
     def finish_run(self, run_id: int, status: str, error: str | None = None) -> None:
         with self.transaction():
             self.update("runs", "id", run_id, {"status": status, "finished_at": now(),
@@ -315,12 +324,16 @@ class Store:
                               (index + 1, task))
             return int(index)
 
+    def filled_slots(self, task: str) -> int:
+        """A task's candidates, a slot's re-drafts counted once with it."""
+        return self.scalar("SELECT count(DISTINCT coalesce(sample_index, -id)) FROM candidates"
+                           " WHERE task = ?", (task,))
+
     def taken_slots(self, task: str) -> int:
-        """A task's candidates plus the slots its running jobs have claimed."""
-        return self.scalar(
-            "SELECT (SELECT count(*) FROM candidates WHERE task = ?)"
-            " + (SELECT coalesce(sum(reserved), 0) FROM runs"
-            "    WHERE task = ? AND status = 'running')", (task, task))
+        """A task's filled slots plus the slots its running jobs have claimed."""
+        return self.filled_slots(task) + self.scalar(
+            "SELECT coalesce(sum(reserved), 0) FROM runs WHERE task = ? AND status = 'running'",
+            (task,))
 
     def fill_slot(self, run_id: int) -> None:
         """A reserved slot became a candidate (call inside the sample's transaction)."""

@@ -28,6 +28,8 @@ def field_problems(spec: Field, value: str) -> list[str]:
         problems.append(f"must be one of: {', '.join(spec.one_of)}")
     if spec.max_chars is not None and len(value) > spec.max_chars:
         problems.append(f"is longer than {spec.max_chars} characters")
+    if spec.max_lines is not None and len(value.strip().splitlines()) > spec.max_lines:
+        problems.append(f"has more than {spec.max_lines} lines")
     return problems
 
 

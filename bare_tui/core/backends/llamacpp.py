@@ -125,11 +125,22 @@ class LlamaCppBackend(OneAtATime):
         return _generation(out, out["choices"][0]["text"], started)
 
     def chat(self, messages: list[dict[str, str]], sampling: Sampling, seed: int) -> Generation:
+        """A chat reply through the model's own template, as `chat_many` formats it; a
+        last assistant message is the reply's opening, which the model continues."""
         started = time.perf_counter()
-        out = _checked(self.llama.create_chat_completion, messages,
-                       **self._params(sampling, seed))
-        return _generation(out, out["choices"][0]["message"]["content"] or "", started)
+        tokens, stop = self._chat_prompt(messages, sampling)
+        out = _checked(self.llama.create_completion, tokens,
+                       **{**self._params(sampling, seed), "stop": list(stop) or None})
+        return _generation(out, out["choices"][0]["text"], started)
 
+    takes_reply_start = True
+
+    @property
+    def cannot_chat(self) -> str | None:
+        """Why this model cannot answer chat messages, if it cannot."""
+        if self.llama.metadata.get("tokenizer.chat_template"):
+            return None
+        return f"{self.model.name} has no chat template in its GGUF metadata"
 
     # --- many at once ----------------------------------------------------------------------
 
@@ -159,18 +170,24 @@ class LlamaCppBackend(OneAtATime):
         if self.parallel == 1:
             yield from super().chat_many(jobs, sampling)
             return
-        formatter = self._chat_formatter()
-
         def requests() -> Iterator[Request]:
             for key, messages, seed in jobs:
-                formatted = formatter(messages=messages)
-                tokens = self.llama.tokenize(formatted.prompt.encode(), special=True,
-                                             add_bos=not formatted.added_special)
-                extra = formatted.stop or ()
-                stop = (*sampling.stop, *([extra] if isinstance(extra, str) else extra))
+                tokens, stop = self._chat_prompt(messages, sampling)
                 yield Request(key, tokens, sampling, seed, stop)
 
         yield from self.engine().run(requests())
+
+    def _chat_prompt(self, messages: list[dict[str, str]], sampling: Sampling
+                     ) -> tuple[list[int], tuple[str, ...]]:
+        """The prompt tokens of chat messages, and the stop strings of the reply."""
+        opening = ""
+        if messages and messages[-1]["role"] == "assistant":
+            opening, messages = messages[-1]["content"], messages[:-1]
+        formatted = self._chat_formatter()(messages=messages)
+        tokens = self.llama.tokenize((formatted.prompt + opening).encode(), special=True,
+                                     add_bos=not formatted.added_special)
+        extra = formatted.stop or ()
+        return tokens, (*sampling.stop, *([extra] if isinstance(extra, str) else extra))
 
     def _chat_formatter(self) -> Any:
         if self._formatter is None:
@@ -178,8 +195,7 @@ class LlamaCppBackend(OneAtATime):
 
             template = self.llama.metadata.get("tokenizer.chat_template")
             if not template:
-                raise BareError(f"{self.model.name} has no chat template in its GGUF metadata;"
-                                " choose an instruct model that has one")
+                raise BareError(f"{self.cannot_chat}; choose an instruct model that has one")
             model = self.llama._model
             eos, bos = model.token_eos(), model.token_bos()
             self._formatter = Jinja2ChatFormatter(

@@ -153,13 +153,14 @@ class OpenAIBackend:
     @cached_property
     def engine(self) -> str:
         """Which engine serves the model, from `owned_by` in its /v1/models entry:
-        "vllm", "sglang", or "llama.cpp" (llama-server, llama-cpp-python's server and
-        anything else, which take llama.cpp's parameter forms)."""
+        "vllm", "sglang", "llama-server" (llama.cpp's own server), or "llama.cpp"
+        (llama-cpp-python's server and anything else, which take llama.cpp's forms)."""
         listed = self._listing
         entry = next((m for m in listed if m.get("id") == self.model),
                      listed[0] if listed else {})
         owner = str(entry.get("owned_by", "")).lower()
-        return owner if owner in ("vllm", "sglang") else "llama.cpp"
+        return {"vllm": "vllm", "sglang": "sglang", "llamacpp": "llama-server"}.get(
+            owner, "llama.cpp")
 
     # --- generation ------------------------------------------------------------------------
 
@@ -178,14 +179,29 @@ class OpenAIBackend:
         }
         if sampling.stop:
             params["stop"] = list(sampling.stop)
-        if sampling.grammar and self.takes_grammar:
-            params["grammar"] = sampling.grammar  # llama-server's and llama-cpp-python's
+        if sampling.grammar:
+            params.update(self._grammar_params(sampling.grammar))
         return params
 
+    def _grammar_params(self, grammar: str) -> dict[str, Any]:
+        """The output grammar (GBNF) in the engine's own form: vLLM's structured outputs
+        (v0.10 and later; xgrammar reads GBNF), SGLang's `ebnf`, llama.cpp's `grammar`."""
+        if self.engine == "vllm":
+            return {"structured_outputs": {"grammar": grammar}}
+        if self.engine == "sglang":
+            return {"ebnf": grammar}
+        return {"grammar": grammar}
+
+    # Every engine is sent the grammar; one that ignores it is found out by its first
+    # reply outside the grammar (pipeline.refine says so once).
+    takes_grammar = True
+
     @property
-    def takes_grammar(self) -> bool:
-        """llama.cpp's servers take a GBNF `grammar`; others get the format by prompt."""
-        return self.engine == "llama.cpp"
+    def takes_reply_start(self) -> bool:
+        """Engines that continue a last, unfinished assistant message: llama-server does
+        by itself, vLLM and SGLang when asked (`continue_final_message`). llama-cpp-python's
+        server would answer it as a finished turn, so it is not given one."""
+        return self.engine in ("llama-server", "vllm", "sglang")
 
     def _generation(self, path: str, answer: dict[str, Any], started: float) -> Generation:
         """The first choice's text and the token counts, from a reply of any shape: one
@@ -217,9 +233,13 @@ class OpenAIBackend:
         return self._generation("/completions", answer, started)
 
     def chat(self, messages: Messages, sampling: Sampling, seed: int) -> Generation:
+        """A chat reply; a last assistant message is the reply's opening, continued by
+        the engine (only sent where `takes_reply_start`)."""
         started = time.perf_counter()
-        answer = self._with_retries("/chat/completions", {**self._params(sampling, seed),
-                                                          "messages": messages})
+        body = {**self._params(sampling, seed), "messages": messages}
+        if messages and messages[-1]["role"] == "assistant" and self.engine != "llama-server":
+            body.update(continue_final_message=True, add_generation_prompt=False)
+        answer = self._with_retries("/chat/completions", body)
         return self._generation("/chat/completions", answer, started)
 
     def _many(self, call: Any, jobs: Iterable[tuple[K, Any, int]], sampling: Sampling

@@ -1,0 +1,175 @@
+"""Yield of the refine stage with and without constrained output, on the embedded models.
+
+For each task (the built-in gsm8k and reviews recipes, and README's trivia recipe) the
+base model drafts `--n` candidates once; the same drafts are then refined twice, from
+the same master seed, with the recipe's output grammar off (the baseline) and on, each
+with the default retries. Per task and mode it prints:
+
+- the share of drafts and of refinement attempts that parse and pass their checks;
+- usable items (final version passes, core/yields.py) per minute of generation, the
+  drafting minutes included in both modes;
+- usable refined items (the best refinement itself passes) per minute;
+- the mean pairwise cosine similarity of the refinements (all-MiniLM-L6-v2).
+
+and, per task, the ratio of usable items per minute and the change in similarity.
+
+    python bench/yield.py [--n 24] [--max-tokens 300] [--rng-seed 1] [--parallel 16]
+                          [--tasks gsm8k,reviews,trivia] [--json out.json] [--keep DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from bare_tui.core import current, diversity, embeddings, model_files, pipeline, recipes, yields  # noqa: E402  # noqa: E402
+from bare_tui.core.backends.llamacpp import LlamaCppBackend, LlamaOptions  # noqa: E402
+from bare_tui.core.seeds import import_seeds  # noqa: E402
+from bare_tui.core.store import Store  # noqa: E402
+
+SEEDS = {"gsm8k": ROOT / "data" / "seeds" / "gsm8k_train_200.jsonl",
+         "reviews": ROOT / "data" / "seeds" / "reviews.jsonl"}
+MODES = ("off", "on")
+
+
+def readme_trivia(folder: Path) -> tuple[Path, Path]:
+    """README's trivia recipe and seeds, as a user would copy them."""
+    readme = (ROOT / "README.md").read_text()
+    recipe = re.search(r"<!-- recipe -->\n```toml\n(.*?)```", readme, re.S).group(1)
+    seeds = re.search(r"<!-- seeds -->\n```json\n(.*?)```", readme, re.S).group(1)
+    (folder / "trivia.toml").write_text(recipe)
+    (folder / "trivia.jsonl").write_text(seeds)
+    return folder / "trivia.toml", folder / "trivia.jsonl"
+
+
+def draft_workspace(folder: Path, name: str, base, args) -> tuple[Path, recipes.Task]:
+    db = folder / f"{name}-drafts.db"
+    with Store(db) as store:
+        if name == "trivia":
+            recipe, seeds = readme_trivia(folder)
+            task = recipes.resolve(store, str(recipe))
+        else:
+            task, seeds = recipes.resolve(store, name), SEEDS[name]
+        import_seeds(store, task, seeds)
+        pipeline.draft(store, task, base, args.n, rng_seed=args.rng_seed,
+                       sampling=task.base.replace(max_tokens=args.max_tokens))
+    return db, task
+
+
+def refinement_similarity(store: Store, task: recipes.Task, encoder) -> float:
+    texts = [embeddings.text_of(task, c.best_fields, c.latest_raw or "")
+             for c in current.of_task(store, task.name) if c.latest_raw is not None]
+    unit = diversity.normalise(encoder.encode(texts, batch_size=32))
+    return diversity.mean_pairwise_cosine(unit)
+
+
+def measure(db: Path, task: recipes.Task, instruct, mode: str, args, encoder) -> dict:
+    notes: list[str] = []
+    with Store(db) as store:
+        started = time.perf_counter()
+        pipeline.refine(store, task, instruct, retries=args.retries, rng_seed=args.rng_seed,
+                        on_note=notes.append,
+                        sampling=task.refine.replace(max_tokens=args.max_tokens,
+                                                     constrain=mode == "on"))
+        seconds = time.perf_counter() - started
+        got = yields.measure(store, task.name)
+        refined_usable = sum(c.best_fields is not None and not c.best_problems
+                             for c in current.of_task(store, task.name))
+        first = store.conn.execute(
+            "SELECT count(*), sum(fields IS NOT NULL), sum(valid) FROM refinements r"
+            " WHERE r.id IN (SELECT min(id) FROM refinements GROUP BY candidate_id)"
+        ).fetchone()
+        return {"task": task.name, "mode": mode, **got.as_dict(),
+                "refine_seconds": seconds, "refined_usable": refined_usable,
+                "refined_usable_per_minute": refined_usable / got.minutes,
+                "first_attempts": first[0], "first_parsed": first[1] or 0,
+                "first_passing": first[2] or 0,
+                "similarity": refinement_similarity(store, task, encoder), "notes": notes}
+
+
+def share(part: int, whole: int) -> str:
+    return f"{part / whole:6.1%}" if whole else "     -"
+
+
+def report(rows: list[dict]) -> None:
+    print(f"\n{'task':8} {'mode':4} {'drafts parse/pass':>18} {'refine parse/pass':>18} "
+          f"{'1st try parse/pass':>19} {'usable':>7} {'/min':>6} {'refined':>8} {'/min':>6} "
+          f"{'min':>5} {'sim':>6}")
+    for r in rows:
+        print(f"{r['task']:8} {r['mode']:4} "
+              f"{share(r['drafts_parsed'], r['drafts'])} {share(r['drafts_passing'], r['drafts'])}"
+              f"     {share(r['refinements_parsed'], r['refinements'])} "
+              f"{share(r['refinements_passing'], r['refinements'])}"
+              f"      {share(r['first_parsed'], r['first_attempts'])} "
+              f"{share(r['first_passing'], r['first_attempts'])}"
+              f" {r['usable']:4}/{r['candidates']:<3}{r['usable_per_minute']:6.2f}"
+              f" {r['refined_usable']:4}/{r['candidates']:<3}{r['refined_usable_per_minute']:6.2f}"
+              f" {r['minutes']:5.1f} {r['similarity']:6.3f}")
+    print()
+    for name in dict.fromkeys(r["task"] for r in rows):
+        off, on = (next(r for r in rows if r["task"] == name and r["mode"] == m) for m in MODES)
+        ratio = (on["usable_per_minute"] / off["usable_per_minute"]
+                 if off["usable"] else float("inf"))
+        refined = (on["refined_usable_per_minute"] / off["refined_usable_per_minute"]
+                   if off["refined_usable"] else float("inf"))
+        print(f"{name}: constrained/unconstrained usable per minute {ratio:.2f}x, usable "
+              f"refined per minute {refined:.2f}x; refinement similarity "
+              f"{on['similarity'] - off['similarity']:+.3f}; constrained refinements "
+              f"{share(on['refinements_parsed'], on['refinements']).strip()} parse, "
+              f"{share(on['refinements_passing'], on['refinements']).strip()} pass")
+        for note in on["notes"] + off["notes"]:
+            print(f"  note: {note}")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--n", type=int, default=24, help="candidates per task")
+    parser.add_argument("--max-tokens", type=int, default=300)
+    parser.add_argument("--retries", type=int, default=pipeline.DEFAULT_RETRIES)
+    parser.add_argument("--rng-seed", type=int, default=1)
+    parser.add_argument("--parallel", type=int, default=None)
+    parser.add_argument("--tasks", default="gsm8k,reviews,trivia")
+    parser.add_argument("--json", type=Path, help="also write the rows here")
+    parser.add_argument("--keep", type=Path, help="keep the workspaces in this folder")
+    args = parser.parse_args()
+
+    options = LlamaOptions(ctx=2048, parallel=args.parallel)
+    base = LlamaCppBackend(model_files.resolve(None, "base", ROOT / "models"), options)
+    instruct = LlamaCppBackend(model_files.resolve(None, "instruct", ROOT / "models"), options)
+    encoder = embeddings.load_model(None)
+    print(f"models: {base.model.name} (drafts), {instruct.model.name} (refinements), "
+          f"{base.describe()['device']}, {base.describe()['cpu_path']} path, "
+          f"{base.parallel} at once, {os.cpu_count()} cpus; n={args.n}, "
+          f"max_tokens={args.max_tokens}, retries={args.retries}, rng_seed={args.rng_seed}")
+    rows = []
+    with tempfile.TemporaryDirectory() as name:
+        folder = args.keep or Path(name)
+        folder.mkdir(parents=True, exist_ok=True)
+        for task_name in args.tasks.split(","):
+            drafts, task = draft_workspace(folder, task_name, base, args)
+            for mode in MODES:
+                db = folder / f"{task_name}-{mode}.db"
+                shutil.copy(drafts, db)
+                rows.append(measure(db, task, instruct, mode, args, encoder))
+                r = rows[-1]
+                print(f"{task_name} {mode}: {r['usable']}/{r['candidates']} usable, "
+                      f"refine {r['refine_seconds']:.0f}s", flush=True)
+    report(rows)
+    if args.json:
+        args.json.write_text(json.dumps(rows, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -117,3 +117,13 @@ def test_a_model_without_a_chat_template_keeps_the_drafts(store, drafted):
                      f"and the {DRAFTS} drafts are kept as they are"]
     assert store.scalar("SELECT count(*) FROM refinements") == 0
     assert store.scalar("SELECT count(*) FROM candidates") == DRAFTS
+
+
+def test_a_backend_without_grammars_is_said_once_and_recorded(store, drafted):
+    notes: list[str] = []
+    good = render_example(drafted, {"question": "Q?", "answer": "#### 1"})
+    pipeline.refine(store, drafted, ScriptedBackend([good]), on_note=notes.append)
+    assert notes == ["refine: scripted is served by an engine that takes no grammar: the "
+                     "format is only asked for in the prompt"]
+    params = json.loads(store.scalar("SELECT params FROM runs WHERE kind = 'refine'"))
+    assert params["constrained"] is False and params["sampling"]["grammar"] is None

@@ -74,6 +74,20 @@ def cli_db(tmp_path: Path) -> list[str]:
     return ["--db", str(tmp_path / "w.db")]
 
 
+def test_headless_demo_exports_and_ends_with_the_yield(tmp_path: Path):
+    """README's first command without a terminal: seeds, drafts, constrained
+    refinements, the export, and last of all the yield."""
+    out = tmp_path / "demo.jsonl"
+    result = run_cli("demo", "-n", "2", "--max-tokens", "120", *cli_db(tmp_path),
+                     "--out", str(out))
+    assert result.returncode == 0, result.stderr
+    assert re.search(r"wrote\s+\d\s+items", result.stdout) and out.exists()
+    last = result.stderr.strip().splitlines()[-3:]
+    assert [line.split(":")[1].strip() for line in last] == ["drafts", "refinements",
+                                                             "usable items"], last
+    assert "of 2" in last[-1] and len(out.read_text().splitlines()) <= 2
+
+
 def test_cli_run_and_export_jsonl(tmp_path: Path):
     db = cli_db(tmp_path)
     assert run_cli("seeds", "import", str(GSM8K_SEEDS), "--task", "gsm8k", *db).returncode == 0

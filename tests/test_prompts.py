@@ -73,3 +73,16 @@ def test_parse_survives_huge_hostile_output():
     fields = prompts.parse_fields(GSM8K, hostile)
     assert fields["question"].startswith("[bold]\x1b[2J")
     assert len(fields["answer"]) == 100000
+
+
+def test_labels_alone_on_their_line_win_over_labels_inside_a_value():
+    """A question that mentions "Answer: ..." stays whole when the real labels stand
+    alone on their lines, as written items and constrained output have them."""
+    text = ("Question:\nA shop sells pens.\nAnswer: not known yet. How many are left?\n"
+            "Answer:\nThey sold 3 of 5.\nQuestion: what is left?\n5 - 3 = 2\n#### 2\n")
+    assert prompts.parse_fields(GSM8K, text) == {
+        "question": "A shop sells pens.\nAnswer: not known yet. How many are left?",
+        "answer": "They sold 3 of 5.\nQuestion: what is left?\n5 - 3 = 2\n#### 2"}
+    # Inline and decorated labels still parse when there are no labels on their own.
+    assert prompts.parse_fields(GSM8K, "**Question:** How many?\n**Answer:** #### 4") == {
+        "question": "How many?", "answer": "#### 4"}

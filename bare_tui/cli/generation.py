@@ -61,8 +61,9 @@ def _target(store: Any, task: Any, args: argparse.Namespace) -> int:
 
 
 def generate(store: Any, task: Any, args: argparse.Namespace, stop: Any, *,
-             draft: bool, refine: bool) -> None:
-    """Run the pipeline stages in a worker process, with one progress bar per stage."""
+             draft: bool, refine: bool, show_yield: bool = True) -> None:
+    """Run the pipeline stages in a worker process, with one progress bar per stage,
+    and (`show_yield`) the task's yield after them."""
     from bare_tui.core import pipeline
     from bare_tui.progress import JobProgress
     from bare_tui.worker import JobRequest, Listener, run_job
@@ -102,9 +103,13 @@ def generate(store: Any, task: Any, args: argparse.Namespace, stop: Any, *,
         if result.status == "cancelled":
             out.print(f"{result.kind}: stopped after {result.produced} of "
                       f"{result.planned}; rerun the same command to continue", style="yellow")
-    if results:
-        for line in yields.measure(store, task.name).lines():
-            out.print(f"yield: {line}")
+    if results and show_yield:
+        print_yield(store, task)
+
+
+def print_yield(store: Any, task: Any) -> None:
+    for line in yields.measure(store, task.name).lines():
+        console(stderr=True).print(f"yield: {line}")
 
 
 def _pipeline_command(draft: bool, refine: bool) -> Callable[[argparse.Namespace], int]:
@@ -151,7 +156,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
         if interactive:
             args.n = min(DEMO_FIRST, target)
         with graceful_stop(out) as stop:
-            generate(store, task, args, stop, draft=True, refine=True)
+            generate(store, task, args, stop, draft=True, refine=True,
+                     show_yield=interactive)
         remaining = target - pipeline.count_candidates(store, task)
         if not interactive:
             print_status(store, task)
@@ -159,7 +165,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
         return open_review(args, task, generate=max(0, remaining), target=target)
     # The demo's export is its own output: a rerun replaces it.
     args.status, args.include_invalid, args.force = "any", False, True
-    return cmd_export(args)
+    status = cmd_export(args)
+    with open_store(args) as store:
+        print_yield(store, task)  # the last word: how much of what was made is usable
+    return status
 
 
 def register(sub: Any) -> None:

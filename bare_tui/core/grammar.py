@@ -23,7 +23,7 @@ A `pattern` without a `grammar` cannot be turned into a grammar faithfully, so t
 is left free in the grammar and the pattern is checked after generation, as before; the
 returned notes say so. Rules a field's `grammar` may use: `line` (a non-empty line
 that does not end with ":"), `text` (such lines, blank lines between), `hashless-line`
-(a non-empty line without `#`), `number`.
+(such a line without `#`, of at most 300 characters), `number`.
 """
 
 from __future__ import annotations
@@ -46,7 +46,7 @@ MIN_LINE_CHARS = 200
 COMMON_RULES = r"""
 line ::= [^\n \t:] | [^\n \t] [^\n]* [^\n:]
 text ::= line ("\n" line?)*
-hashless-line ::= [^\n#] [^\n#]*
+hashless-line ::= [^\n#:] | [^\n#] [^\n#]{0,298} [^\n#:]
 number ::= "-"? ([0-9] [0-9]? [0-9]? ("," [0-9] [0-9] [0-9])+ | [0-9]+) ("." [0-9]+)?
 """
 
@@ -96,8 +96,10 @@ def _spelled_line(chars: int) -> str:
     return f"([^\\n \\t:] | [^\\n \\t] [^\\n]{{0,{max(chars - 2, 0)}}} [^\\n:])"
 
 
-def _value(spec: Field, notes: list[str], bounds: list[str], shape: Shape | None) -> str:
-    """The GBNF expression of one field's value."""
+def _value(spec: Field, name: str, rules: list[str], notes: list[str], bounds: list[str],
+           shape: Shape | None) -> str:
+    """The GBNF expression of one field's value (rule `name`; helper rules go to
+    `rules`)."""
     if spec.grammar:
         return f"({spec.grammar})"
     if spec.one_of:
@@ -122,6 +124,10 @@ def _value(spec: Field, notes: list[str], bounds: list[str], shape: Shape | None
     line = _spelled_line(line_chars) if line_chars else "line"
     if lines == 1:
         return line
+    if line_chars:
+        # A rule of its own: llama.cpp refuses a repetition nested in another one.
+        rules.append(f"{name}-line ::= {line}")
+        line = f"{name}-line"
     if lines is not None:
         # Each line within its bound; a max_chars total is checked after generation.
         return f'({line} ("\\n" {line}?){{0,{lines - 1}}})'
@@ -144,8 +150,9 @@ def build(task: Task, started: bool = False,
         head = ("\n" if index else "") + f"{spec.label}:\n"
         parts.append(f"{literal(head)} {_rule_name(index)}" if index or not started
                      else _rule_name(index))
-        value = _value(spec, notes, bounds, shapes.get(spec.name))
-        rules.append(f"{_rule_name(index)} ::= {value}")
+        helpers: list[str] = []
+        value = _value(spec, _rule_name(index), helpers, notes, bounds, shapes.get(spec.name))
+        rules += [f"{_rule_name(index)} ::= {value}", *helpers]
     root = "root ::= " + " ".join(parts) + ' "\\n"?'
     text = "\n".join([root, *rules]) + COMMON_RULES
     return Grammar(text, tuple(notes), tuple(bounds))

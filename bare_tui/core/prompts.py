@@ -9,7 +9,7 @@ improve one draft against the same examples, in the same field format.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 from bare_tui.core.recipes import Task
 from bare_tui.core.schema import fill
@@ -89,15 +89,31 @@ def _clean(text: str) -> str:
 def parse_fields(task: Task, text: str) -> dict[str, str]:
     """Split output into the task's fields by their labels, in order.
 
+    Labels alone on their line, as items are written (`render_example`) and as the
+    output grammar makes them, are looked for first, so that a value that mentions a
+    label ("Answer: 4" inside a question) stays whole; failing that, the decorated and
+    inline forms small models write ("**Answer:** 4").
+
     Raises ParseError naming the first label that cannot be found.
     """
     body = _clean(text)
-    patterns = [re.compile(_label_pattern(f.label), re.IGNORECASE | re.MULTILINE)
+    try:
+        return _split(task, body, _strict_label_pattern)
+    except ParseError:
+        return _split(task, body, _label_pattern)
+
+
+def _strict_label_pattern(label: str) -> str:
+    return rf"^{re.escape(label)}:[ \t]*\n"
+
+
+def _split(task: Task, body: str, label_pattern: Callable[[str], str]) -> dict[str, str]:
+    patterns = [re.compile(label_pattern(f.label), re.IGNORECASE | re.MULTILINE)
                 for f in task.fields]
     # A value ends where the next label starts; the last one ends at any label that
     # would begin another item, so a run-on draft keeps only its first item.
     any_label = re.compile(
-        "|".join(f"(?:{_label_pattern(f.label)})" for f in task.fields)
+        "|".join(f"(?:{label_pattern(f.label)})" for f in task.fields)
         + rf"|^[ \t]*{EXAMPLE_START}",
         re.IGNORECASE | re.MULTILINE,
     )
@@ -109,6 +125,7 @@ def parse_fields(task: Task, text: str) -> dict[str, str]:
             raise ParseError(f"no '{spec.label}:' label found")
         starts.append((match.start(), match.end()))
         position = match.end()
+    repeats = [re.compile(_label_pattern(f.label), re.IGNORECASE) for f in task.fields]
     values: dict[str, str] = {}
     for index, spec in enumerate(task.fields):
         value_start = starts[index][1]
@@ -119,7 +136,7 @@ def parse_fields(task: Task, text: str) -> dict[str, str]:
             value_end = after.start() if after else len(body)
         value = body[value_start:value_end].strip()
         # Small models often repeat the label they were just given ("Question:\nQuestion: ...").
-        while (repeat := patterns[index].match(value)) is not None:
+        while (repeat := repeats[index].match(value)) is not None:
             value = value[repeat.end():].strip()
         values[spec.name] = value
     return values

@@ -285,9 +285,10 @@ class ParallelEngine:
         """The slot's next token. Under a grammar, the token is first sampled freely and
         only that one token is checked against the grammar; the grammar goes over the
         whole vocabulary only when it refuses the token, and the sampling is done again
-        on what it allows (as llama.cpp's own samplers do). That draws from the same
-        distribution as applying the grammar first, at a fraction of the cost: most
-        tokens of an item's content are allowed."""
+        on what it allows (as llama.cpp's own samplers do). With temperature sampling
+        that draws from the same distribution as applying the grammar first (top-k/top-p
+        truncation can differ slightly), at a fraction of the cost: most tokens of an
+        item's content are allowed."""
         if slot.grammar is None:
             return self.lib.llama_sampler_sample(slot.sampler, self.ctx, slot.logits_index)
         token = self._apply(slot.sampler, slot.logits_index)

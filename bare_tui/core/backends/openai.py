@@ -201,7 +201,11 @@ class OpenAIBackend:
         """Engines that continue a last, unfinished assistant message: llama-server does
         by itself, vLLM and SGLang when asked (`continue_final_message`). llama-cpp-python's
         server would answer it as a finished turn, so it is not given one."""
-        return self.engine in ("llama-server", "vllm", "sglang")
+        return self.engine == "llama-server" or self._continues_when_asked
+
+    @property
+    def _continues_when_asked(self) -> bool:
+        return self.engine in ("vllm", "sglang")
 
     def _generation(self, path: str, answer: dict[str, Any], started: float) -> Generation:
         """The first choice's text and the token counts, from a reply of any shape: one
@@ -237,7 +241,7 @@ class OpenAIBackend:
         the engine (only sent where `takes_reply_start`)."""
         started = time.perf_counter()
         body = {**self._params(sampling, seed), "messages": messages}
-        if messages and messages[-1]["role"] == "assistant" and self.engine != "llama-server":
+        if messages and messages[-1]["role"] == "assistant" and self._continues_when_asked:
             body.update(continue_final_message=True, add_generation_prompt=False)
         answer = self._with_retries("/chat/completions", body)
         return self._generation("/chat/completions", answer, started)

@@ -50,8 +50,9 @@ def test_every_check_kind_becomes_a_rule():
     assert rules["root"] == ('"Ti\\"tle:\\n" value-0 "\\nCount:\\n" value-1 "\\nLevel:\\n" '
                              'value-2 "\\nCode:\\n" value-3 "\\nBody:\\n" value-4 '
                              '"\\nNotes:\\n" value-5 "\\n"?')
-    # One line of at most 40 characters, not ending with ":" (a label).
-    assert rules["value-0"] == "([^\\n \\t:] | [^\\n \\t] [^\\n]{0,38} [^\\n:])"
+    # One line of at most 40 characters, ending neither with ":" (a label) nor a blank
+    # ("Label: ").
+    assert rules["value-0"] == "([^\\n \\t:] | [^\\n \\t] [^\\n]{0,38} [^\\n \\t:])"
     assert rules["value-1"] == "number"
     assert rules["value-2"] == '("easy" | "hard")'
     # A pattern with no grammar for it is not guessed at: the value stays free and the
@@ -78,13 +79,13 @@ def test_free_fields_are_held_to_the_shape_of_the_seeds():
              {"code": "x" * 150, "body": "b" * 1500}]
     built = grammar.build(task, seeds=seeds)
     rules = _rules(built.text)
-    assert rules["value-0"] == "([^\\n \\t:] | [^\\n \\t] [^\\n]{0,38} [^\\n:])"  # its own
+    assert rules["value-0"] == "([^\\n \\t:] | [^\\n \\t] [^\\n]{0,38} [^\\n \\t:])"  # own
     assert rules["value-1"] == "number" and rules["value-2"] == '("easy" | "hard")'
     # The bounded line is a rule of its own, repeated by name (llama.cpp refuses a
     # repetition inside a repetition).
     for rule, lines, chars in (("value-3", 3, 300), ("value-4", 6, 2000), ("value-5", 2, 200)):
         assert rules[f"{rule}-line"] == (f"([^\\n \\t:] | [^\\n \\t] [^\\n]{{0,{chars - 2}}} "
-                                         "[^\\n:])")
+                                         "[^\\n \\t:])")
         assert rules[rule] == f'({rule}-line ("\\n" {rule}-line?){{0,{lines - 1}}})'
     assert rules["value-5"].endswith("{0,1})")  # max_lines 2, the recipe's own
     assert built.bounds == (
@@ -187,7 +188,8 @@ def _accepts(backend, grammar_text: str, text: str) -> bool:
 def test_the_grammars_accept_their_own_seeds(instruct_backend):
     """A grammar tighter than the recipe's own examples would force the model away from
     them: each recipe's grammar lets every one of its seeds through, and not a chatty
-    reply."""
+    reply, nor a seed whose value repeats the first label on a line of its own (with or
+    without a blank after the colon), which would start a second item."""
     from bare_tui.core.prompts import render_example
 
     for task, seeds in _recipes_and_seeds()[:3]:
@@ -196,6 +198,11 @@ def test_the_grammars_accept_their_own_seeds(instruct_backend):
                    if not _accepts(instruct_backend, text, render_example(task, seed))]
         assert refused == [], (task.name, refused[:2])
         assert not _accepts(instruct_backend, text, "Sure! Here is the improved item:")
+        last = next(f.name for f in reversed(task.fields) if not f.one_of)
+        for label_line in (f"{task.fields[0].label}:", f"{task.fields[0].label}: "):
+            seed = {**seeds[0], last: f"{label_line}\n{seeds[0][last]}"}
+            assert not _accepts(instruct_backend, text, render_example(task, seed)), (
+                task.name, label_line)
 
 
 BUDGETS = {"gsm8k": 300, "reviews": 150, "trivia": 100}

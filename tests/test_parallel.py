@@ -36,6 +36,31 @@ def distinct_prompts(task, count: int) -> list[str]:
     return [prompts.base_prompt(task, rng.sample(seeds, 3)) for _ in range(count)]
 
 
+def test_requests_added_after_the_source_ran_dry_are_taken(parallel_instruct, gsm8k):
+    """A retry added while others run (core/attempts.py) is decoded, and a prompt the
+    engine holds already, finished or running, is not evaluated again: the retry of
+    "b" evaluates one token of it, and greedily says what "b" said."""
+    from bare_tui.core.attempts import Attempts
+    from bare_tui.core.backends.parallel import Request
+
+    engine = parallel_instruct.engine()
+    one, other = distinct_prompts(gsm8k, 2)
+    tokens = {"a": parallel_instruct.llama.tokenize(one.encode(), special=True),
+              "b": parallel_instruct.llama.tokenize(other.encode(), special=True)}
+    greedy = gsm8k.base.replace(max_tokens=6, temperature=0.0)
+    jobs = Attempts(["a", "b"], lambda key: Request(key, tokens[key[0]], greedy, 1))
+    texts: dict[str, str] = {}
+    evaluated = 0
+    for key, generation in engine.run(jobs):
+        texts[key] = generation.text
+        if len(texts) == 1:
+            evaluated = engine.prompt_tokens_evaluated  # both prompts started by now
+            jobs.again("b again")
+    assert set(texts) == {"a", "b", "b again"}
+    assert engine.prompt_tokens_evaluated - evaluated == 1
+    assert texts["b again"] == texts["b"]
+
+
 def test_many_sequences_give_well_formed_samples(parallel_base, gsm8k):
     prompt = prompts.base_prompt(gsm8k, seed_fields(3))
     sampling = gsm8k.base.replace(max_tokens=32)

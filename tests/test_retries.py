@@ -3,7 +3,7 @@ when the refinement fails checks the draft passes."""
 
 from __future__ import annotations
 
-from bare_tui.core import current, pipeline, review, review_list
+from bare_tui.core import current, pipeline, review, review_list, yields
 from bare_tui.core.export import export
 from bare_tui.core.seeds import import_seeds
 from bare_tui.core.store import now, to_json
@@ -86,11 +86,9 @@ def test_refinement_failing_checks_the_draft_passes_proposes_the_draft(store, gs
 def test_yield_counts_parses_passes_and_usable_items(store, gsm8k, tmp_path):
     import json
 
-    from bare_tui.core import yields
-
     import_seeds(store, gsm8k, GSM8K_SEEDS)
     pipeline.draft(store, gsm8k, ScriptedBackend([GOOD_DRAFT, UNPARSED, GOOD_DRAFT]), 3)
-    pipeline.refine(store, gsm8k, ScriptedBackend([UNPARSED, REFINED, FAILS_CHECKS]),
+    pipeline.refine(store, gsm8k, ScriptedBackend([UNPARSED, FAILS_CHECKS, REFINED]),
                     retries=1)
     measured = yields.measure(store, gsm8k.name)
     assert (measured.drafts, measured.drafts_parsed, measured.drafts_passing) == (3, 2, 2)
@@ -106,6 +104,38 @@ def test_yield_counts_parses_passes_and_usable_items(store, gsm8k, tmp_path):
     result = export(store, gsm8k, tmp_path / "out.jsonl", status="any", profile="fields")
     manifest = json.loads(result.manifest_path.read_text())
     assert manifest["yield"]["usable"] == 1 and manifest["yield"]["refinements"] == 3
+
+
+class TwoAtATime(ScriptedBackend):
+    """Keeps two jobs in flight and finishes them in order, as a parallel backend
+    would; records the keys in the order it starts them."""
+
+    def __init__(self, outputs: list[str]):
+        super().__init__(outputs)
+        self.started: list[object] = []
+
+    def chat_many(self, jobs, sampling):
+        source, running = iter(jobs), []
+        while True:
+            while len(running) < 2 and (job := next(source, None)) is not None:
+                self.started.append(job[0])
+                running.append(job)
+            if not running:
+                return
+            key, messages, seed = running.pop(0)
+            yield key, self.chat(messages, sampling, seed)
+
+
+def test_retries_join_the_running_batch(store, gsm8k):
+    """A retry is handed to the backend as soon as its attempt fails, beside the first
+    attempts still running, not in a round after all of them."""
+    import_seeds(store, gsm8k, GSM8K_SEEDS)
+    pipeline.draft(store, gsm8k, ScriptedBackend([GOOD_DRAFT]), 3, rng_seed=1)
+    backend = TwoAtATime([UNPARSED, REFINED, REFINED, REFINED])
+    result = pipeline.refine(store, gsm8k, backend, retries=2, rng_seed=5)
+    assert backend.started == [1, 2, 1, 3]  # candidate 1 again before candidate 3
+    assert (result.produced, result.planned) == (4, 4)
+    assert yields.measure(store, gsm8k.name).usable == 3
 
 
 def test_progress_total_grows_with_the_retries_a_job_plans():
@@ -127,12 +157,13 @@ def test_drafts_that_do_not_parse_are_drafted_again_in_their_slot(store, gsm8k):
     result = pipeline.draft(store, gsm8k, backend, 2, rng_seed=3, redraft=2,
                             on_sample=samples.append)
     rows = store.query("SELECT sample_index, seed, fields FROM candidates ORDER BY id")
-    # Slot 0 fails, slot 1 parses; slot 0 is drafted again twice and never parses.
+    # One at a time, a re-draft goes first: slot 0 fails and then parses; slot 1 is
+    # drafted again twice and never parses.
     assert [(r["sample_index"], r["fields"] is not None) for r in rows] == [
-        (0, False), (1, True), (0, False), (0, False)]
-    assert len({r["seed"] for r in rows}) == 4
-    assert (result.produced, result.planned) == (4, 4)
-    assert [s.total for s in samples] == [2, 2, 3, 4]  # progress grows with the re-drafts
+        (0, False), (0, True), (1, False), (1, False), (1, False)]
+    assert len({r["seed"] for r in rows}) == 5
+    assert (result.produced, result.planned) == (5, 5)
+    assert [s.total for s in samples] == [3, 3, 4, 5, 5]  # grows with the re-drafts
     assert pipeline.count_candidates(store, gsm8k) == 2
     assert pipeline.draft(store, gsm8k, backend, 2).status == "nothing to do"
     # Without the option, one attempt per slot, as before.

@@ -22,8 +22,9 @@ short; the examples they are shown are what the values should look like.
 A `pattern` without a `grammar` cannot be turned into a grammar faithfully, so the value
 is left free in the grammar and the pattern is checked after generation, as before; the
 returned notes say so. Rules a field's `grammar` may use: `line` (a non-empty line
-that does not end with ":"), `text` (such lines, blank lines between), `hashless-line`
-(such a line without `#`, of at most 300 characters), `number`.
+that neither starts with a blank nor ends with ":" or a blank), `text` (such lines,
+blank lines between), `hashless-line` (such a line without `#`, of at most 300
+characters), `number`.
 """
 
 from __future__ import annotations
@@ -41,12 +42,13 @@ SEED_FACTOR = 2
 MIN_LINES = 3
 MIN_LINE_CHARS = 200
 
-# A value's lines never end with ":", so a label line ("Answer:") can only start the next
-# field: once the model writes it, the item must go on to that field and end.
+# A value's lines never start with a blank nor end with ":" or a blank, so a label line
+# ("Answer:", "Answer: ") can only start the next field: once the model writes it, the
+# item must go on to that field and end.
 COMMON_RULES = r"""
-line ::= [^\n \t:] | [^\n \t] [^\n]* [^\n:]
+line ::= [^\n \t:] | [^\n \t] [^\n]* [^\n \t:]
 text ::= line ("\n" line?)*
-hashless-line ::= [^\n#:] | [^\n#] [^\n#]{0,298} [^\n#:]
+hashless-line ::= [^\n# \t:] | [^\n# \t] [^\n#]{0,298} [^\n# \t:]
 number ::= "-"? ([0-9] [0-9]? [0-9]? ("," [0-9] [0-9] [0-9])+ | [0-9]+) ("." [0-9]+)?
 """
 
@@ -92,8 +94,8 @@ def seed_shapes(task: Task, seeds: Iterable[Mapping[str, str]]) -> dict[str, Sha
 
 
 def _spelled_line(chars: int) -> str:
-    """One line of at most `chars` characters, not ending with ":"."""
-    return f"([^\\n \\t:] | [^\\n \\t] [^\\n]{{0,{max(chars - 2, 0)}}} [^\\n:])"
+    """One line of at most `chars` characters, as `line` is."""
+    return f"([^\\n \\t:] | [^\\n \\t] [^\\n]{{0,{max(chars - 2, 0)}}} [^\\n \\t:])"
 
 
 def _value(spec: Field, name: str, rules: list[str], notes: list[str], bounds: list[str],

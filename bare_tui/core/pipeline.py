@@ -9,15 +9,15 @@ master RNG seed and the counters; every sample records its own generation seed.
 from __future__ import annotations
 
 import dataclasses
-import itertools
 import random
 import secrets
 import threading
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from bare_tui.core import grammar, prompts
+from bare_tui.core.attempts import Attempts
 from bare_tui.core.backends import Backend, Generation
 from bare_tui.core.recipes import Sampling, Task
 from bare_tui.core.store import Store, from_json, now, to_json
@@ -202,7 +202,8 @@ def draft(store: Store, task: Task, backend: Backend, target: int, *,
           stop: threading.Event | None = None) -> JobResult:
     """Draft with the base model until the task has `target` candidates. A draft that
     does not parse is drafted again in its slot, with new shots and a new recorded seed,
-    up to `redraft` more times; every attempt is kept, and a slot counts once."""
+    up to `redraft` more times, beside the drafts still running (core/attempts.py);
+    every attempt is kept, and a slot counts once."""
     stop = stop or threading.Event()
     planned = open_slots(store, task, target)
     if planned <= 0:
@@ -228,40 +229,32 @@ def draft(store: Store, task: Task, backend: Backend, target: int, *,
     def body() -> tuple[int, int, bool]:
         produced, total = 0, planned
         streams: dict[int, random.Random] = {}  # per slot: its first draft and re-drafts
-        in_flight: dict[int, tuple[list[dict[str, Any]], int, int]] = {}
-        issued = itertools.count()
-        slots: Iterable[int] = claimed()
-        for round_ in range(redraft + 1):
-            unparsed = []
+        tries: dict[int, int] = {}  # per slot: drafts made
+        in_flight: dict[int, tuple[list[dict[str, Any]], int]] = {}
 
-            def jobs(slots: Iterable[int] = slots) -> Iterator[tuple[int, str, int]]:
-                for index in slots:
-                    if stop.is_set():
-                        return
-                    rng = streams.setdefault(index, sample_rng(rng_seed, task, "draft", index))
-                    shots = select_shots(task, seeds, rng)
-                    seed = _new_seed(rng)
-                    key = next(issued)
-                    in_flight[key] = (shots, seed, index)
-                    yield key, prompts.base_prompt(task, [s["fields"] for s in shots]), seed
+        def job(index: int) -> tuple[int, str, int]:
+            rng = streams.setdefault(index, sample_rng(rng_seed, task, "draft", index))
+            shots = select_shots(task, seeds, rng)
+            seed = _new_seed(rng)
+            in_flight[index] = (shots, seed)
+            return index, prompts.base_prompt(task, [s["fields"] for s in shots]), seed
 
-            for key, generation in backend.complete_many(jobs(), sampling):
-                shots, seed, index = in_flight.pop(key)
-                row_id, parsed, valid = _commit(
-                    store, "candidates", task, run_id, seed, generation,
-                    {"task": task.name, "shot_ids": to_json([s["id"] for s in shots]),
-                     "sample_index": index}, fills_slot=round_ == 0)
-                produced += 1
-                if not parsed:
-                    unparsed.append(index)
-                if on_sample:
-                    on_sample(Sample("draft", row_id, produced, total, generation, parsed,
-                                     valid))
-                if stop.is_set():
-                    break  # samples still in flight are dropped
-            if stop.is_set() or not unparsed or round_ == redraft:
-                break
-            slots, total = unparsed, total + len(unparsed)
+        jobs = Attempts(claimed(), job)
+        for index, generation in backend.complete_many(jobs, sampling):
+            shots, seed = in_flight.pop(index)
+            tries[index] = tries.get(index, 0) + 1
+            row_id, parsed, valid = _commit(
+                store, "candidates", task, run_id, seed, generation,
+                {"task": task.name, "shot_ids": to_json([s["id"] for s in shots]),
+                 "sample_index": index}, fills_slot=tries[index] == 1)
+            produced += 1
+            if not parsed and tries[index] <= redraft and not stop.is_set():
+                jobs.again(index)
+                total += 1
+            if on_sample:
+                on_sample(Sample("draft", row_id, produced, total, generation, parsed, valid))
+            if stop.is_set():
+                break  # samples still in flight are dropped
         return produced, total, stop.is_set()
 
     return _run_job(store, run_id, body, "draft")
@@ -298,7 +291,8 @@ def refine(store: Store, task: Task, backend: Backend, *, limit: int | None = No
            stop: threading.Event | None = None) -> JobResult:
     """Refine, one draft per call, every candidate of the task without a refinement.
     A refinement that does not parse or fails its checks is tried again, with a new
-    recorded seed, up to `retries` more times; every attempt is kept, and the best one
+    recorded seed, up to `retries` more times, beside the refinements still running
+    (core/attempts.py); every attempt is kept, and the best one
     (core/current.py: parsed, then passing, then latest) is what the review proposes.
 
     The reply is opened with the first label for the model where the backend continues
@@ -334,55 +328,49 @@ def refine(store: Store, task: Task, backend: Backend, *, limit: int | None = No
     def body() -> tuple[int, int, bool]:
         produced, planned, parsed_any = 0, len(pending), False
         seeds_used: dict[int, int] = {}
+        tries: dict[int, int] = {}  # per candidate: refinements made
+        by_id = {c["id"]: c for c in pending}
         from_raw = {c["id"] for c in pending if c["fields"] is None}
-        todo, first_round = pending, True
-        for _round in range(retries + 1):
-            failed = []
 
-            def jobs(todo=todo, first_round=first_round
-                     ) -> Iterator[tuple[int, list[dict[str, str]], int]]:
-                for candidate in todo:
-                    if stop.is_set():
-                        return
-                    if first_round and store.scalar(
-                            "SELECT 1 FROM refinements WHERE candidate_id = ?",
-                            (candidate["id"],)):
-                        continue  # another job refined it meanwhile
-                    # The same examples the draft was made from, as in the paper.
-                    shot_ids = from_json(candidate["shot_ids"]) or []
-                    shots = ([seeds_by_id[i] for i in shot_ids if i in seeds_by_id]
-                             or static_shots)
-                    draft = from_json(candidate["fields"]) or candidate["raw_text"]
-                    seed = seeds_used[candidate["id"]] = _new_seed(streams[candidate["id"]])
-                    yield (candidate["id"], prompts.refine_messages(task, shots, draft, start),
-                           seed)
-
-            by_id = {c["id"]: c for c in todo}
-            for candidate_id, generation in backend.chat_many(jobs(), sampling):
-                generation = dataclasses.replace(generation, text=start + generation.text)
-                row_id, parsed, valid = _commit(
-                    store, "refinements", task, run_id, seeds_used.pop(candidate_id),
-                    generation, {"candidate_id": candidate_id,
-                                 "from_raw": int(candidate_id in from_raw)})
-                produced += 1
-                parsed_any |= parsed
-                if constraint["constrained"] and not parsed and generation.finish_reason == "stop":
-                    device = backend.describe().get("device", "the backend")
-                    notes(f"refine: {device} returned a refinement outside the "
-                          "output grammar, so it does not apply it: the format is only "
-                          "asked for in the prompt")
-                if not (parsed and valid):
-                    failed.append(by_id[candidate_id])
-                if on_sample:
-                    on_sample(Sample("refine", row_id, produced, planned, generation, parsed,
-                                     valid))
+        def fresh() -> Iterator[dict[str, Any]]:
+            for candidate in pending:
                 if stop.is_set():
-                    break
-            if stop.is_set() or not failed:
+                    return
+                if not store.scalar("SELECT 1 FROM refinements WHERE candidate_id = ?",
+                                    (candidate["id"],)):  # else another job refined it
+                    yield candidate
+
+        def job(candidate: dict[str, Any]) -> tuple[int, list[dict[str, str]], int]:
+            # The same examples the draft was made from, as in the paper.
+            shot_ids = from_json(candidate["shot_ids"]) or []
+            shots = [seeds_by_id[i] for i in shot_ids if i in seeds_by_id] or static_shots
+            draft = from_json(candidate["fields"]) or candidate["raw_text"]
+            seed = seeds_used[candidate["id"]] = _new_seed(streams[candidate["id"]])
+            return candidate["id"], prompts.refine_messages(task, shots, draft, start), seed
+
+        jobs = Attempts(fresh(), job)
+        for candidate_id, generation in backend.chat_many(jobs, sampling):
+            generation = dataclasses.replace(generation, text=start + generation.text)
+            row_id, parsed, valid = _commit(
+                store, "refinements", task, run_id, seeds_used.pop(candidate_id),
+                generation, {"candidate_id": candidate_id,
+                             "from_raw": int(candidate_id in from_raw)})
+            produced += 1
+            tries[candidate_id] = tries.get(candidate_id, 0) + 1
+            parsed_any |= parsed
+            if constraint["constrained"] and not parsed and generation.finish_reason == "stop":
+                device = backend.describe().get("device", "the backend")
+                notes(f"refine: {device} returned a refinement outside the "
+                      "output grammar, so it does not apply it: the format is only "
+                      "asked for in the prompt")
+            if not (parsed and valid) and tries[candidate_id] <= retries and not stop.is_set():
+                jobs.again(by_id[candidate_id])
+                planned += 1
+            if on_sample:
+                on_sample(Sample("refine", row_id, produced, planned, generation, parsed,
+                                 valid))
+            if stop.is_set():
                 break
-            todo, first_round = failed, False
-            if _round < retries:
-                planned += len(failed)
         if produced and not parsed_any:
             notes(f"refine: none of the {produced} refinements holds the recipe's format "
                   "(a smaller budget than the items need, or a model that cannot follow "

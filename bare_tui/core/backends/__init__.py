@@ -27,7 +27,9 @@ class Backend(Protocol):
 
     The `*_many` forms take (key, prompt or messages, seed) jobs from an iterable, pulling
     a new one whenever there is room, and yield (key, generation) as each finishes; a
-    backend runs as many at once as it can.
+    backend runs as many at once as it can. The iterable may run dry and flow again
+    (core/attempts.py: retries added as results come in): a backend asks it again
+    whenever it has room, and ends when none comes while nothing is in flight.
     """
 
     def complete(self, prompt: str, sampling: Sampling, seed: int) -> Generation: ...

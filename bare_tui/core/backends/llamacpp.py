@@ -160,9 +160,14 @@ class LlamaCppBackend(OneAtATime):
         if self.parallel == 1:
             yield from super().complete_many(jobs, sampling)
             return
-        requests = (Request(key, self.llama.tokenize(prompt.encode(), special=True), sampling,
-                            seed, sampling.stop) for key, prompt, seed in jobs)
-        yield from self.engine().run(requests)
+        def request(job: tuple[K, str, int]) -> Request:
+            key, prompt, seed = job
+            return Request(key, self.llama.tokenize(prompt.encode(), special=True), sampling,
+                           seed, sampling.stop)
+
+        # `map`, not a generator: it asks `jobs` again after they ran dry, so retries
+        # added meanwhile are taken (core/attempts.py).
+        yield from self.engine().run(map(request, jobs))
 
     def chat_many(self, jobs: Iterable[tuple[K, list[dict[str, str]], int]],
                   sampling: Sampling) -> Iterator[tuple[K, Generation]]:
@@ -170,12 +175,12 @@ class LlamaCppBackend(OneAtATime):
         if self.parallel == 1:
             yield from super().chat_many(jobs, sampling)
             return
-        def requests() -> Iterator[Request]:
-            for key, messages, seed in jobs:
-                tokens, stop = self._chat_prompt(messages, sampling)
-                yield Request(key, tokens, sampling, seed, stop)
+        def request(job: tuple[K, list[dict[str, str]], int]) -> Request:
+            key, messages, seed = job
+            tokens, stop = self._chat_prompt(messages, sampling)
+            return Request(key, tokens, sampling, seed, stop)
 
-        yield from self.engine().run(requests())
+        yield from self.engine().run(map(request, jobs))  # see complete_many
 
     def _chat_prompt(self, messages: list[dict[str, str]], sampling: Sampling
                      ) -> tuple[list[int], tuple[str, ...]]:

@@ -4,9 +4,12 @@ Each step puts one token of every live sequence into a single `llama_batch` and 
 them together, which uses the hardware far better than one sequence at a time. The KV
 cache is unified: the prompt prefix that requests share (the few-shot examples) is
 evaluated once, in a holder sequence, and copied into each new sequence by reference
-(`llama_memory_seq_cp`) instead of being evaluated again. Every sequence has its own
-sampler chain and seed, its own stop strings and token budget; when one finishes, the
-next request takes its place at once.
+(`llama_memory_seq_cp`) instead of being evaluated again. A new request takes the
+longest prefix it shares with any prompt held: the holder's, a running sequence's, or
+that of a finished one, kept until its place is taken (a retry of the same prompt
+evaluates one token of it). Every sequence has its own sampler chain and seed, its own
+stop strings and token budget; when one finishes, the next request takes its place at
+once.
 
 This uses the low-level API of llama-cpp-python; the `Llama` object supplies the
 loaded model and tokenizer. Like `Llama`, an engine is not thread-safe.
@@ -123,6 +126,8 @@ class ParallelEngine:
         self.batch = llama_cpp.llama_batch_init(n_batch, 0, 1)
         self.holder_seq = n_parallel
         self.holder: list[int] = []
+        self.kept: dict[int, list[int]] = {}  # finished sequences: their prompt, still held
+        self.prompt_tokens_evaluated = 0  # what sharing prompts did not save
         self._piece = ctypes.create_string_buffer(256)
         self._candidates: Any = None  # token candidates, for sampling under a grammar
         self._ids: Any = None
@@ -169,20 +174,34 @@ class ParallelEngine:
             for offset, token in enumerate(tokens[start:start + self.n_batch]):
                 self._add(token, start + offset, self.holder_seq, False)
             self._decode()
+        self.prompt_tokens_evaluated += len(tokens)
 
     # --- the loop --------------------------------------------------------------------------
 
-    def _start(self, seq: int, request: Request) -> _Slot:
+    def _held(self, slots: dict[int, _Slot]) -> Iterator[tuple[int, list[int]]]:
+        """(sequence, prompt tokens it holds evaluated) of every sequence holding some."""
+        yield self.holder_seq, self.holder
+        yield from self.kept.items()
+        for slot in slots.values():
+            yield slot.seq, slot.request.tokens[:len(slot.request.tokens) - len(slot.pending)]
+
+    def _start(self, seq: int, request: Request, slots: dict[int, _Slot]) -> _Slot:
         tokens = request.tokens
         if len(tokens) >= self.ctx_per_sequence:
             raise BareError(f"prompt is {len(tokens)} tokens, more than the context of "
                             f"{self.ctx_per_sequence}: raise --ctx or use fewer shots")
         if not self.holder:
             self._set_holder(tokens[:-1])
-        shared = min(_common_prefix(self.holder, tokens), len(tokens) - 1)
-        self.lib.llama_memory_seq_rm(self.memory, seq, -1, -1)
-        if shared:
-            self.lib.llama_memory_seq_cp(self.memory, self.holder_seq, seq, 0, shared)
+        source, shared = max(((held, _common_prefix(prompt, tokens))
+                              for held, prompt in self._held(slots)), key=lambda x: x[1])
+        shared = min(shared, len(tokens) - 1)  # the last one is evaluated for its logits
+        self.kept.pop(seq, None)
+        if source == seq:
+            self.lib.llama_memory_seq_rm(self.memory, seq, shared, -1)
+        else:
+            self.lib.llama_memory_seq_rm(self.memory, seq, -1, -1)
+            if shared:
+                self.lib.llama_memory_seq_cp(self.memory, source, seq, 0, shared)
         return _Slot(seq, request, _sampler(self.lib, request.sampling, request.seed),
                      _grammar(self.lib, self.vocab, request.sampling),
                      pending=tokens[shared:], position=shared, started=time.perf_counter())
@@ -194,7 +213,10 @@ class ParallelEngine:
 
     def _finish(self, slot: _Slot, reason: str, cut: int | None = None) -> Generation:
         self._free(slot)
-        self.lib.llama_memory_seq_rm(self.memory, slot.seq, -1, -1)
+        # The prompt stays held for the requests to come; what was generated goes.
+        prompt = slot.request.tokens
+        self.lib.llama_memory_seq_rm(self.memory, slot.seq, len(prompt), -1)
+        self.kept[slot.seq] = prompt
         text = bytes(slot.output[:cut] if cut is not None else slot.output)
         return Generation(
             text=text.decode("utf-8", errors="replace"),
@@ -209,21 +231,20 @@ class ParallelEngine:
 
     def run(self, requests: Iterable[Request[K]]) -> Iterator[tuple[K, Generation]]:
         """Yields (key, generation) as each request finishes, pulling new requests from
-        the iterable whenever a sequence is free. Stopping the iteration abandons the
-        requests in flight."""
+        the iterable whenever a sequence is free, also after it ran dry: requests may be
+        added while others run (core/attempts.py). It ends when none comes and none is
+        in flight. Stopping the iteration abandons the requests in flight."""
         source = iter(requests)
         free = list(range(self.n_parallel - 1, -1, -1))
         slots: dict[int, _Slot] = {}
-        exhausted = False
         try:
             while True:
-                while free and not exhausted:
+                while free:
                     request = next(source, None)
                     if request is None:
-                        exhausted = True
-                        break
+                        break  # none waiting now
                     seq = free.pop()
-                    slots[seq] = self._start(seq, request)
+                    slots[seq] = self._start(seq, request, slots)
                 if not slots:
                     return
                 self._fill_batch(slots)
@@ -252,6 +273,7 @@ class ParallelEngine:
         for slot in slots.values():
             while slot.pending and self.batch.n_tokens < self.n_batch:
                 token = slot.pending.pop(0)
+                self.prompt_tokens_evaluated += 1
                 last = not slot.pending
                 index = self._add(token, slot.position, slot.seq, last)
                 slot.position += 1

@@ -1,5 +1,9 @@
 """Progress of a generation job on the terminal: a Rich bar with counts, samples/s,
-tokens/s and ETA; plain periodic lines when output is not a terminal (nohup logs)."""
+tokens/s and time left; plain periodic lines when output is not a terminal (nohup logs).
+
+The time left is the job's own pace so far (core/meter.py), drawn anew with every
+refresh: with many sequences decoded at once, samples finish in bursts, and an estimate
+from the last burst alone would stand still, too low, until the next one."""
 
 from __future__ import annotations
 
@@ -10,15 +14,27 @@ from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
     Progress,
+    ProgressColumn,
     SpinnerColumn,
     TextColumn,
-    TimeRemainingColumn,
 )
+from rich.text import Text
 
 from bare_tui.core.meter import Meter
 from bare_tui.core.pipeline import Sample
 
 PLAIN_EVERY_S = 10.0
+
+
+class TimeLeftColumn(ProgressColumn):
+    """The meter's time left, from the pace of the whole job so far."""
+
+    def __init__(self, meter: Meter):
+        super().__init__()
+        self.meter = meter
+
+    def render(self, task: object) -> Text:
+        return Text(f"ETA {self.meter.eta()}", style="progress.remaining")
 
 
 class JobProgress:
@@ -36,8 +52,7 @@ class JobProgress:
                 BarColumn(),
                 MofNCompleteColumn(),
                 TextColumn("{task.fields[rates]}", markup=False),
-                TextColumn("ETA"),
-                TimeRemainingColumn(),
+                TimeLeftColumn(self.meter),
                 console=self.console,
             )
             self._progress.start()

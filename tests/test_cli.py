@@ -118,6 +118,39 @@ def test_sampling_defaults_of_the_demo_stay_the_demos():
         assert parser.parse_args([command]).max_tokens is None
 
 
+@pytest.mark.models
+def test_a_recipes_sampling_reaches_runs_params_in_every_command(tmp_path: Path):
+    """With no flag given, `draft`, `refine` and `run` sample with the recipe's own
+    values, and record them."""
+    import json
+
+    from test_integration import readme_recipe
+
+    from bare_tui.core.store import Store
+
+    recipe, seeds = readme_recipe()
+    recipe = recipe.replace("[base]", "[base]\ntemperature = 0.9").replace(
+        "max_tokens = 200", "max_tokens = 23", 1).replace("max_tokens = 200", "max_tokens = 31")
+    (tmp_path / "trivia.toml").write_text(recipe)
+    (tmp_path / "trivia.jsonl").write_text(seeds)
+    db = ["--db", str(tmp_path / "w.db"), "--task", "trivia"]
+    assert run_cli("seeds", "import", str(tmp_path / "trivia.jsonl"), "--task",
+                   str(tmp_path / "trivia.toml"), "--db", str(tmp_path / "w.db")).returncode == 0
+    for command in (["draft", "-n", "1"], ["refine", "--refine-unparsed"],
+                    ["run", "-n", "2", "--refine-unparsed"]):
+        result = run_cli(*command, *db)
+        assert result.returncode == 0, result.stderr
+    with Store(tmp_path / "w.db") as store:
+        runs = [(r["kind"], json.loads(r["params"])["sampling"])
+                for r in store.query("SELECT kind, params FROM runs ORDER BY id")]
+    # (a draft with no text at all is not refined, so a refine run may be missing)
+    assert [kind for kind, _ in runs if kind == "draft"] == ["draft", "draft"]
+    assert "refine" in [kind for kind, _ in runs]
+    for kind, sampling in runs:
+        assert (sampling["temperature"], sampling["max_tokens"]) == (
+            (0.9, 23) if kind == "draft" else (0.7, 31)), (kind, sampling)
+
+
 def test_config_file_and_environment(tmp_path: Path):
     config = tmp_path / "bare-tui.toml"
     config.write_text('[workspace]\ndb = "from-config.db"\n')

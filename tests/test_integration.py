@@ -75,12 +75,18 @@ def cli_db(tmp_path: Path) -> list[str]:
 
 
 def test_headless_demo_exports_and_ends_with_the_yield(tmp_path: Path):
-    """README's first command without a terminal: seeds, drafts, constrained
-    refinements, the export, and last of all the yield."""
+    """README's first command without a terminal: first what it does, with which
+    models and where; then seeds, drafts, constrained refinements, the export, and last
+    of all the yield."""
     out = tmp_path / "demo.jsonl"
     result = run_cli("demo", "-n", "2", "--max-tokens", "120", *cli_db(tmp_path),
                      "--out", str(out))
     assert result.returncode == 0, result.stderr
+    intro = " ".join(result.stderr.split("seeds:")[0].split())
+    assert intro.startswith("BARE makes fine-tuning data in two steps")
+    assert re.search(r"base: gemma3-270m \(\d+ MB GGUF, llama.cpp\); it drafts", intro)
+    assert re.search(r"instruct: smollm2-135m-instruct \(\d+ MB GGUF", intro)
+    assert "where: this machine's CPU" in intro and "prove the setup offline" in intro
     assert re.search(r"wrote\s+\d\s+items", result.stdout) and out.exists()
     last = result.stderr.strip().splitlines()[-3:]
     assert [line.split(":")[1].strip() for line in last] == ["drafts", "refinements",

@@ -77,3 +77,19 @@ def test_unknown_task_lists_builtins(store):
         recipes.resolve(store, "nope")
     with pytest.raises(BareError, match="recipe file not found"):
         recipes.resolve(store, "missing.toml")
+
+
+def test_readme_documents_every_sampling_key_with_its_default():
+    """README's table of a recipe's sampling keys names each one a recipe may set, with
+    the defaults the code has."""
+    import dataclasses
+    import re
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    table = readme.split("| key | default | meaning |", 1)[1].split("\n\n", 1)[0]
+    rows = dict(re.findall(r"^\| `(\w+)` \| ([^|]+) \|", table, re.M))
+    assert set(rows) == {f.name for f in dataclasses.fields(recipes.Sampling)}
+    for name in ("temperature", "top_p", "top_k", "min_p", "repeat_penalty", "max_tokens"):
+        assert float(rows[name]) == getattr(recipes.REFINE_DEFAULTS, name), name
+    assert recipes.BASE_DEFAULTS.stop == ("EXAMPLE DONE",) and not recipes.REFINE_DEFAULTS.stop
+    assert (recipes.BASE_DEFAULTS.constrain, recipes.REFINE_DEFAULTS.constrain) == (False, True)

@@ -76,7 +76,7 @@ def test_refinement_failing_checks_the_draft_passes_proposes_the_draft(store, gs
     pipeline.refine(store, gsm8k, ScriptedBackend([FAILS_CHECKS]), retries=1)
     shown = current.current(store, 1)
     assert shown.refinement_failed and shown.final_version == "draft"
-    assert review_list.summaries(store, [1])[1].draft_proposed
+    assert review_list.summaries(store, [1])[1].marker == "d"
     review.decide(store, [1], "accept", "ann")  # `a` takes what is proposed: the draft
     assert review.current(store, 1).version == "draft"
     result = export(store, gsm8k, tmp_path / "out.jsonl", profile="fields")
@@ -146,6 +146,23 @@ def test_progress_total_grows_with_the_retries_a_job_plans():
     meter.add(2, 10, True, total=3)  # the first one is tried again
     meter.add(3, 10, True, total=3)
     assert (meter.done, meter.total) == (3, 3) and meter.line().startswith("refine: 3/3")
+
+
+def test_time_left_is_the_pace_so_far_and_grows_while_no_sample_comes():
+    """With many sequences at once, samples come in bursts: the time left is the whole
+    job's pace, drawn anew at every refresh, not the last burst's."""
+    import time
+
+    from bare_tui.core.meter import Meter
+    from bare_tui.progress import TimeLeftColumn
+
+    meter = Meter("draft", 10, started=time.perf_counter() - 10)
+    column = TimeLeftColumn(meter)
+    assert column.render(None).plain == "ETA measuring"
+    meter.add(2, 10, True)  # 2 of 10 in 10 s: 40 s left
+    assert column.render(None).plain in ("ETA 0:40", "ETA 0:41")
+    meter.started -= 10  # 10 s more and no sample: 80 s left at this pace
+    assert column.render(None).plain in ("ETA 1:20", "ETA 1:21")
 
 
 def test_drafts_that_do_not_parse_are_drafted_again_in_their_slot(store, gsm8k):

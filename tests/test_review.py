@@ -76,3 +76,24 @@ def test_unknown_candidate_changes_nothing(drafted):
         review.decide(drafted, [1, 99], "accept", "ann")
     assert review.current(drafted, 1) == State()
     assert drafted.scalar("SELECT count(*) FROM events") == 0
+
+
+def test_list_rows_say_what_an_export_would_hold(review_db):
+    """The list's marks are about the version an export writes: `r` refined, `d` the
+    draft although refined, `e` an edit, blank when not refined yet; `!` when that
+    version fails its checks."""
+    from bare_tui.core import review_list
+    from bare_tui.core.store import Store
+
+    def marks(store):
+        return {cid: (s.marker, s.valid)
+                for cid, s in review_list.summaries(store, [1, 2, 3, 5]).items()}
+
+    with Store(review_db) as store:
+        # 1, 3: refined and passing; 2: its refinement did not parse, so the failing
+        # draft is what an export holds; 5: not refined yet.
+        assert marks(store) == {1: ("r", True), 2: ("d", False), 3: ("r", True),
+                                5: (" ", True)}
+        review.decide(store, [1], "accept_draft", "ann")
+        review.decide(store, [3], "edit", "ann", fields={"question": "Q?", "answer": "#### 1"})
+        assert marks(store)[1] == ("d", True) and marks(store)[3][0] == "e"

@@ -40,3 +40,38 @@ def test_review_screens(snap_compare, app, size, keys):
         await pilot.pause()
 
     assert snap_compare(app, terminal_size=size, run_before=run_before)
+
+
+@pytest.mark.parametrize(
+    "keys",
+    [("j",), ("j", "J", "J")],
+    ids=["failed-refinement", "detail-scrolled"],
+)
+def test_review_at_80x24(snap_compare, app, keys):
+    """A short screen: #2's refinement did not parse. Its problems come first in the
+    detail and in the heading, `J` scrolls the detail while the list keeps its place, and
+    the footer keeps `? Help` and `q Quit`, under both header lines."""
+    async def run_before(pilot):
+        await settle(pilot)
+        await pilot.press(*keys)
+        await settle(pilot)
+
+    assert snap_compare(app, terminal_size=(80, 24), run_before=run_before)
+
+
+@pytest.mark.parametrize("keys", [(), ("d",)], ids=["side-by-side", "inline"])
+def test_no_color_marks_changes_in_the_text(snap_compare, tmp_path, monkeypatch, keys):
+    """With NO_COLOR the changes read from the text itself: [-removed-] and {+added+}."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("NO_COLOR", "1")
+    app = make_app(make_review_workspace(Path("review.db")), poll_s=3600)
+    assert app.no_color
+
+    async def run_before(pilot):
+        await settle(pilot)
+        await pilot.press(*keys)
+        await settle(pilot)
+        shown = "\n".join(pilot.app.review_screen.query_one("DiffView").plain_lines())
+        assert "[-Ann-]" in shown and "{+Anna+}" in shown
+
+    assert snap_compare(app, terminal_size=(80, 24), run_before=run_before)

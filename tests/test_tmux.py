@@ -73,11 +73,11 @@ def test_review_keys_in_a_real_terminal(terminal):
     term.keys("j")
     term.wait_for("2 / 5")
     term.keys("a")
-    term.wait_for("accepted 1")
+    term.wait_for("acc 1")  # the status line's short words at 80 columns
     term.keys("x")
-    term.wait_for("rejected 1")
+    term.wait_for("rej 1")
     term.keys("u")
-    term.wait_for("rejected 0")
+    term.wait_for("rej 0")
     term.keys("e")
     term.wait_for("ctrl+s saves")
     time.sleep(1)  # as a person would: look at the editor before typing
@@ -116,3 +116,27 @@ def test_hostile_text_does_not_touch_the_terminal(terminal):
     assert "[bold red]Shout[/]" in shown and "\\x1b[2J" in shown
     # The screen was not cleared by the escape sequence: the list and status are still there.
     assert "Ann has 2 pens" in shown and "filter: all" in shown
+
+
+def _after(shown: str, title: str) -> list[str]:
+    """The screen's lines below the line that is `title`."""
+    lines = shown.splitlines()
+    start = next((i for i, line in enumerate(lines) if line.strip() == title), len(lines))
+    return [line.strip() for line in lines[start + 1:]]
+
+
+def test_the_detail_scrolls_to_the_refinements_last_line_at_80x24(terminal):
+    """On a short screen the two versions stack, and the refinement's end is below the
+    fold: J (README's key) scrolls the detail while the list keeps its place."""
+    term, _ = terminal
+    shown = term.wait_for("1 / 5")
+    assert "? Help" in shown and "q Quit" in shown  # the footer's end is never cut
+    assert "#### 5" not in _after(shown, "Refined")  # its answer is below the fold
+    for _ in range(4):
+        term.keys("J")
+        time.sleep(0.3)
+    shown = term.screen()
+    refined = _after(shown, "Refined")
+    assert refined[:2] == ["Question:", "Anna has 2 pens and buys 4. How many?"], shown
+    assert "#### 5" in refined and "1 / 5" in shown
+    print(shown)  # what the curator saw, for the record

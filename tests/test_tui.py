@@ -85,7 +85,7 @@ async def test_counts_and_position_follow_decisions(review_db):
     async with app.run_test(size=SIZE) as pilot:
         await app.workers.wait_for_complete()
         await pilot.press("a", "x")
-        status = str(app.review_screen.query_one("#status").render())
+        status = app.review_screen.query_one("#status").plain
         assert "3 / 5" in status and "accepted 1" in status and "rejected 1" in status
         assert "pending 3" in status and "reviewer: tester" in status
 
@@ -398,7 +398,7 @@ async def test_generate_in_background_while_reviewing(review_db):
         await pilot.pause()
         assert not app.job_running
         assert len(app.review_screen.candidates.ids) == 7
-        assert "job: idle" in str(app.review_screen.query_one("#status").render())
+        assert "job: idle" in app.review_screen.query_one("#status").plain
     assert state(review_db, 1).status == "accepted"
     with Store(review_db) as store:
         kinds = [r["kind"] for r in store.query("SELECT kind FROM runs WHERE status = 'done'"
@@ -431,7 +431,8 @@ async def test_background_job_can_be_stopped(review_db):
 
 
 async def test_changes_are_marked_without_colour(review_db, monkeypatch):
-    """With NO_COLOR, deletions stay struck through and insertions underlined."""
+    """With NO_COLOR, deletions stay struck through and insertions underlined, and the
+    text marks them too (grey on grey cannot be told apart)."""
     monkeypatch.setenv("NO_COLOR", "1")
     app = make_app(review_db)
     async with app.run_test(size=(160, 40)):
@@ -439,6 +440,6 @@ async def test_changes_are_marked_without_colour(review_db, monkeypatch):
         segments = [segment for strip in view._strips for segment in strip]
         deleted = [s for s in segments if s.style and s.style.strike]
         inserted = [s for s in segments if s.style and s.style.underline]
-        assert [s.text for s in deleted] == ["Ann", "3"]
-        assert [s.text for s in inserted] == ["Anna", "4"]
+        assert [s.text for s in deleted] == ["[-Ann-]", "[-3-]"]
+        assert [s.text for s in inserted] == ["{+Anna+}", "{+4+}"]
         assert app.no_color

@@ -70,8 +70,14 @@ async def test_accepted_diversity_is_on_screen(workspace):
             other.conn.execute("UPDATE embeddings SET created_at = created_at + 1")
         app.load_diversity()
         await ready(app, pilot)
-        status = str(app.review_screen.query_one("#status").render())
+        status = app.review_screen.query_one("#status").plain
         assert "diversity(accepted) " in status
+        # At 80 columns the same facts in shorter words: each line fits, none wraps.
+        await pilot.resize_terminal(80, 24)
+        await pilot.pause()
+        top, bottom = app.review_screen.query_one("#status").plain.splitlines()
+        assert " div 0." in top and "acc 3" in top and len(top) <= 80, top
+        assert bottom.startswith("filter: all  reviewer: tester")
 
 
 async def test_clusters_view_filters_and_bulk_decides_undoably(workspace):

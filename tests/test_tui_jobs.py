@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import signal
 
 import pytest
@@ -47,7 +48,7 @@ async def test_a_dying_worker_ends_the_job_not_the_review(review_db, sig, cause,
         os.kill(app.job_pid, sig)
         await _until(lambda: not app.job_running)
         await pilot.pause()
-        status = str(app.review_screen.query_one("#status").render())
+        status = app.review_screen.query_one("#status").plain
         assert f"the model process died: {cause}; see `bare-tui doctor`" in status
         # Every sample committed before the kill is intact, and the review goes on.
         assert _rows(review_db)[:len(committed)] == committed
@@ -62,7 +63,7 @@ async def test_a_dying_worker_ends_the_job_not_the_review(review_db, sig, cause,
         before = len(_rows(review_db))
         app.post_message(StartJob(1))
         await _until(lambda: len(_rows(review_db)) == before + 1 and not app.job_running)
-        assert "job: idle" in str(app.review_screen.query_one("#status").render())
+        assert "job: idle" in app.review_screen.query_one("#status").plain
 
 
 @pytest.mark.models
@@ -134,3 +135,22 @@ async def test_quitting_during_a_job_records_it_interrupted_and_says_what_is_lef
                         "gsm8k` makes the rest")
     assert lines[1].endswith("drafts are not refined yet: `bare-tui refine --task gsm8k` "
                              "refines them")
+
+
+async def test_the_jobs_time_left_moves_with_the_clock(review_db):
+    """Samples come in bursts; between them the status line's time left still moves,
+    at the job's pace so far."""
+    import time
+
+    from bare_tui.core.meter import Meter
+
+    app = make_app(review_db)
+    async with app.run_test(size=SIZE) as pilot:
+        meter = Meter("job: draft (cpu, 16 at once)", 10, started=time.perf_counter() - 10)
+        meter.add(2, 10, True)  # 2 of 10 in 10 s
+        app.job_running, app._job_meter = True, meter
+        meter.started -= 10  # 10 s more, no sample: 80 s left, not the 40 s said before
+        await pilot.pause(1.5)  # the status line's own tick
+        assert "job: draft (cpu, 16 at once): 2/10" in app.job_line
+        assert re.search(r"ETA 1:2\d", app.job_line), app.job_line
+        app.job_running = False

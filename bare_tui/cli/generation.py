@@ -7,6 +7,7 @@ the job with a one-line cause, never this process, and committed samples are kep
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -139,6 +140,43 @@ def _demo_seeds() -> Path:
     raise BareError(f"demo seed file {name} not found; run from the bare-tui checkout")
 
 
+DEMO_INTRO = (
+    "BARE makes fine-tuning data in two steps: a base model drafts diverse candidates "
+    "from a few examples, and an instruct model refines each one. You review each draft "
+    "beside its refinement, accept or reject it with one key, and export what you accept.")
+EMBEDDED_NOTE = (
+    "These two are tiny, to prove the setup offline, not to make data worth training on: "
+    "give real models with --base/--instruct, or a serving engine with --server.")
+
+
+def demo_intro(args: argparse.Namespace, target: int) -> list[str]:
+    """What the demo does, with which models, where they run, and how time is told."""
+    from bare_tui.core import model_files
+
+    conf = settings(args)
+    lines = [DEMO_INTRO, ""]
+    local = []
+    for role, does in (("base", "drafts"), ("instruct", "refines")):
+        server = conf.server_for(role)
+        if server:
+            lines.append(f"{role}: {getattr(conf, role) or 'the first model listed'}, "
+                         f"served by {server}; it {does}")
+            continue
+        model = model_files.resolve(getattr(conf, role), role, conf.models_dir)
+        local.append(model.origin == "embedded")
+        lines.append(f"{role}: {model.name} ({model.size_bytes / 1e6:.0f} MB GGUF, "
+                     f"llama.cpp); it {does}")
+    if local:
+        where = ("the GPU" if conf.gpu_layers != 0 and model_files.gpu_offload_available()
+                 else f"this machine's CPU ({conf.threads or os.cpu_count()} threads)")
+        lines.append(f"where: {where}")
+    if local and all(local):
+        lines += ["", EMBEDDED_NOTE]
+    lines += ["", f"{target} candidates: each stage's bar shows its time left, measured "
+              "from the samples made so far."]
+    return lines
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from bare_tui.cli.review import open_review
     from bare_tui.core import pipeline
@@ -148,6 +186,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
     interactive = sys.stdin.isatty() and sys.stdout.isatty() and not args.headless
     args.task = args.task or "gsm8k"
     target = args.n
+    for line in demo_intro(args, target):
+        out.print(clean(line), markup=False, highlight=False)
     with open_store(args, create=True) as store:
         store.mark_interrupted_runs()
         task = resolve_task(store, args)

@@ -32,8 +32,10 @@ class Meter:
                 f"{self.tokens / self.elapsed:.1f} tok/s")
 
     def eta(self) -> str:
+        """Time left at the pace so far; it grows while no sample comes, so it is never
+        stuck on the last burst's estimate."""
         if not self.done:
-            return "?"
+            return "measuring"
         seconds = int((self.total - self.done) * self.elapsed / self.done)
         return f"{seconds // 60}:{seconds % 60:02d}"
 

@@ -30,13 +30,22 @@ FILTERS: dict[str, str] = {
 
 @dataclass(frozen=True)
 class Summary:
+    """A list row: what an export of the candidate would hold, and its state."""
+
     id: int
     status: str
-    edited: bool
-    valid: bool
+    final_version: str  # edited, draft or refined: the version an export writes
+    valid: bool  # that version passes its checks
     refined: bool
-    draft_proposed: bool  # the refinement failed checks the draft passes: the draft is final
     title: str
+
+    @property
+    def marker(self) -> str:
+        """`e` edited, `r` refined, `d` the draft although refined (the refinement
+        failed, did not parse, or the draft was accepted), blank when not refined yet."""
+        if self.final_version == "draft":
+            return "d" if self.refined else " "
+        return self.final_version[0]
 
 
 def candidate_ids(store: Store, task: str, filter_name: str = "all",
@@ -86,9 +95,7 @@ def _first_line(fields: dict[str, str] | None, raw: str | None) -> str:
 
 def summaries(store: Store, ids: Iterable[int]) -> dict[int, Summary]:
     """One list row per candidate: its state and the first line of its final text."""
-    return {cid: Summary(cid, item.status, item.edited, item.final_valid is not False,
-                         item.refined,
-                         item.refinement_failed and item.final_version == "draft",
-                         _first_line(item.final_fields, item.draft_raw))
+    return {cid: Summary(cid, item.status, item.final_version, item.final_valid is not False,
+                         item.refined, _first_line(item.final_fields, item.draft_raw))
             for cid, item in current.many(store, list(ids)).items()}
 

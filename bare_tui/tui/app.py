@@ -81,6 +81,7 @@ class BareApp(App):
         self.session = review.Session()  # marks this window's decisions
         self.keymap = dict(settings.keys)
         self.job_running = False
+        self._job_meter: Meter | None = None  # the running job's stage, for its time left
         self.workspace_gone: str | None = None  # why, once the file is found deleted
         self.job_pid: int | None = None  # the worker process of the running job
         self._generate_on_start = generate
@@ -102,6 +103,7 @@ class BareApp(App):
         self.install_screen(ReviewScreen(), "review")
         self.push_screen("review")
         self.set_interval(self._poll_s, self.poll)
+        self.set_interval(1.0, self._tick_job)
         # Everything alive after the first frame (Textual, the screen, the workspace) lives
         # as long as the app: moving it out of the collector's reach keeps full
         # collections, which otherwise stall a keypress now and then, short.
@@ -228,17 +230,17 @@ class BareApp(App):
         """Wait on a worker process that does the model work (bare_tui.worker): a crash
         of llama.cpp there ends the job, never this session. Progress is posted, never
         waited on: generation does not wait for the screen."""
-        meter: list[Meter] = []
         show = self._show_job
 
         def on_stage(kind: str, planned: int, where: str) -> None:
-            meter[:] = [Meter(f"job: {kind} ({where})", planned)]
+            self._job_meter = Meter(f"job: {kind} ({where})", planned)
             show(f"job: {kind} {planned} on {where}  (G stops)")
 
         def on_sample(sample: pipeline.Sample) -> None:
-            meter[0].add(sample.done, sample.generation.completion_tokens, sample.parsed,
-                         sample.total)
-            show(f"{meter[0].line()}  ETA {meter[0].eta()}  (G stops)")
+            if self._job_meter is not None:
+                self._job_meter.add(sample.done, sample.generation.completion_tokens,
+                                    sample.parsed, sample.total)
+                show(self._job_progress_line(self._job_meter))
 
         def on_start(pid: int) -> None:
             self.job_pid = pid
@@ -266,7 +268,18 @@ class BareApp(App):
             line = f"job: failed: {type(exc).__name__}: {exc} (g starts a new job)"
         finally:
             self.job_pid = None
+            self._job_meter = None
             self.post_message(JobFinished(message, severity, line))
+
+    @staticmethod
+    def _job_progress_line(meter: Meter) -> str:
+        return f"{meter.line()}  ETA {meter.eta()}  (G stops)"
+
+    def _tick_job(self) -> None:
+        """The job's time left moves with the clock, not only when a sample comes."""
+        meter = self._job_meter
+        if self.job_running and meter is not None and meter.done:
+            self.job_line = self._job_progress_line(meter)
 
     def _show_job(self, text: str) -> None:
         self.post_message(JobProgress(text))

@@ -29,6 +29,10 @@ KEYS: tuple[Key, ...] = (
     Key("page_up", "pageup", "page(-1)", "PgUp", "a page up the list"),
     Key("first", "home", "jump(0)", "First", "first candidate"),
     Key("last", "end", "jump(-1)", "Last", "last candidate"),
+    Key("detail_down", "J,shift+down", "scroll_detail(3)", "Scroll",
+        "scroll the draft and refinement down (the list keeps its place)"),
+    Key("detail_up", "K,shift+up", "scroll_detail(-3)", "Scroll up",
+        "scroll the draft and refinement up"),
     Key("accept", "a", "accept", "Accept", "accept the refined (or edited) version and advance",
         footer=True),
     Key("accept_draft", "A", "accept_draft", "Draft", "accept the draft instead and advance",
@@ -72,8 +76,14 @@ def check_keymap(keymap: dict[str, str]) -> None:
                         f"(known: {', '.join(sorted(known))})")
 
 
+# First in the footer, so that a narrow terminal, which cuts the footer's end, still
+# shows them; the help screen keeps the table's order.
+FOOTER_FIRST = ("help", "quit")
+
+
 def bindings() -> list[Binding]:
-    return [Binding(k.keys, k.action, k.label, show=k.footer, id=k.id) for k in KEYS]
+    ordered = sorted(KEYS, key=lambda k: k.id not in FOOTER_FIRST)
+    return [Binding(k.keys, k.action, k.label, show=k.footer, id=k.id) for k in ordered]
 
 
 def display(keys: str) -> str:

@@ -27,6 +27,10 @@ if TYPE_CHECKING:
     from bare_tui.tui.app import BareApp
 
 
+HISTOGRAM_BARS = 24  # the widest bar, in characters
+WIDE_MAP = 60  # columns from which the map has room for its legend
+
+
 class ClustersScreen(Screen[int | None]):
     """Dismissed with the cluster to review (Enter), or None."""
 
@@ -60,8 +64,9 @@ class ClustersScreen(Screen[int | None]):
 
     def on_mount(self) -> None:
         table = self.query_one(DataTable)
-        table.add_columns("cluster", "size", "accepted", "rejected", "pending", "label",
-                          "representative")
+        # The label, longest, goes last: a narrow screen cuts it, not the numbers.
+        table.add_columns("cluster", "size", "accepted", "rejected", "pending",
+                          "representative", "label")
         self.refresh_view()
         table.focus()
 
@@ -72,10 +77,13 @@ class ClustersScreen(Screen[int | None]):
         note.update("working: clustering the candidates… (the table still moves)" if recluster
                     else "working: reading the clusters…")
         self.query_one("#plots").loading = True
-        self._load(recluster)
+        # Bars as wide as the histogram's pane leaves beside the "0.12..0.34 " and count
+        # columns, so that no row wraps.
+        pane = self.query_one("#histogram").size.width or 2 * HISTOGRAM_BARS
+        self._load(recluster, max(6, min(HISTOGRAM_BARS, pane - 20)))
 
     @work(thread=True, exclusive=True, group="clusters", exit_on_error=False)
-    def _load(self, recluster: bool) -> None:
+    def _load(self, recluster: bool, bars: int) -> None:
         recipe = self.app.recipe
         with self.app.open_store() as store:
             try:
@@ -97,7 +105,7 @@ class ClustersScreen(Screen[int | None]):
                 result = diversity.diversity(matrix, bins=12)
                 view.histogram = (f"pairwise similarity of the candidates, mean "
                                   f"{result.mean_similarity:.3f}\n"
-                                  + diversity.histogram_text(result, width=24))
+                                  + diversity.histogram_text(result, width=bars))
         self.post_message(Computed(self._show, view))
 
     @on(Computed)
@@ -116,8 +124,9 @@ class ClustersScreen(Screen[int | None]):
         table.clear()
         for row in view.rows:
             table.add_row(str(row["cluster"]), str(row["size"]), str(row["accepted"]),
-                          str(row["rejected"]), str(row["pending"]), clean(row["label"]),
-                          f"#{row['representative_id']}", key=str(row["cluster"]))
+                          str(row["rejected"]), str(row["pending"]),
+                          f"#{row['representative_id']}", clean(row["label"]),
+                          key=str(row["cluster"]))
         if view.rows:
             table.move_cursor(row=min(cursor, len(view.rows) - 1))
             note.update(f"{len(view.rows)} clusters of {sum(r['size'] for r in view.rows)} "
@@ -129,9 +138,12 @@ class ClustersScreen(Screen[int | None]):
         scatter = self.query_one("#scatter", PlotextPlot)
         scatter.plt.clear_data()
         scatter.plt.clear_figure()
+        # A legend on a narrow map would cover its points: the colours alone tell the
+        # clusters apart there, and the table names them.
+        legend = scatter.size.width >= WIDE_MAP
         for cluster, points in sorted(view.points.items()):
             scatter.plt.scatter([x for x, _ in points], [y for _, y in points], marker="dot",
-                                label=None if cluster < 0 else str(cluster))
+                                label=str(cluster) if legend and cluster >= 0 else None)
         scatter.plt.title("candidates (2-D projection)")
         scatter.refresh()
         self.query_one("#histogram", Static).update(Text(view.histogram))

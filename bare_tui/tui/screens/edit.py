@@ -18,10 +18,17 @@ from bare_tui.core.recipes import Task
 from bare_tui.text import clean
 from bare_tui.tui.screens.modals import MODAL_CSS
 
+# The text area's own keys (Textual's TextArea), said on the screen.
+EDITOR_KEYS = (
+    "ctrl+s saves · Escape cancels · Tab / shift+Tab: next / previous field\n"
+    "shift+arrows select · F6 selects the line, F7 everything · ctrl+x / ctrl+c / ctrl+v "
+    "cut, copy, paste · ctrl+k deletes to the line's end · ctrl+z / ctrl+y undo, redo")
+
 
 class EditScreen(ModalScreen[dict[str, str] | None]):
     DEFAULT_CSS = MODAL_CSS + """
-    EditScreen > VerticalScroll { width: 100; }
+    EditScreen > VerticalScroll { width: 100; max-width: 100%; }
+    EditScreen Label, EditScreen Static { width: 100%; }
     EditScreen TextArea { height: auto; min-height: 3; max-height: 16; margin-bottom: 1; }
     """
     BINDINGS = [
@@ -41,7 +48,7 @@ class EditScreen(ModalScreen[dict[str, str] | None]):
                 yield Label(f"{clean(spec.label)}:", markup=False)
                 yield TextArea(clean(self.fields.get(spec.name, "")), id=f"field-{spec.name}",
                                soft_wrap=True)
-            yield Static("ctrl+s saves, Escape cancels", classes="hint")
+            yield Static(EDITOR_KEYS, classes="hint", markup=False)
 
     def on_mount(self) -> None:
         self.query(TextArea).first().focus()

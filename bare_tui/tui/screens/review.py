@@ -51,6 +51,7 @@ class ReviewScreen(ReviewEdits, ReviewTools, Screen):
         self.search: str | None = None
         self.counts: dict[str, int] = {}
         self.working = ""  # what a thread worker is doing for this screen
+        self.flashed = ""  # a passing word (self.flash)
 
     # --- layout ------------------------------------------------------------------------
 
@@ -135,32 +136,41 @@ class ReviewScreen(ReviewEdits, ReviewTools, Screen):
         self.show_current()
 
     def update_status(self) -> None:
+        """Two lines, each cut rather than wrapped (a wrapped line would push the
+        second out), with shorter words on a narrow screen; a warning above them."""
         total = len(self.candidates.ids)
         position = self.candidates.cursor + 1 if total else 0
-        line = Text()
-        if self.app.warning:
-            line.append(clean(self.app.warning) + "\n", style="bold white on red")
-        line.append(f" {self.app.recipe.name} ", style="bold reverse")
-        line.append(f"  {position} / {total}", style="bold")
+        short = self.size.width < NARROW
+        names = (dict(zip(STATUS_ORDER, ("pend", "acc", "rej"), strict=True)) if short
+                 else {status: status for status in STATUS_ORDER})
+        top = Text()
+        top.append(f" {self.app.recipe.name} ", style="bold reverse")
+        top.append(f"  {position} / {total}", style="bold")
         if self.counts:
-            line.append(f" of {self.counts.get('candidates', 0)}  ")
+            top.append(f" of {self.counts.get('candidates', 0)}  ")
             for status, style in zip(STATUS_ORDER, ("", "green", "red"), strict=True):
-                line.append(f" {status} {self.counts.get(status, 0)}", style=style)
-            line.append(f"  usable {self.counts.get('usable', 0)}", style="bold")
+                top.append(f" {names[status]} {self.counts.get(status, 0)}", style=style)
+            top.append(f"  usable {self.counts.get('usable', 0)}", style="bold")
         index = self.app.diversity_index
         if index is not None and index.accepted_similarity is not None:
-            line.append(f"  diversity(accepted) {index.accepted_similarity:.3f}",
-                        style="bold")
-        line.append(f"\nfilter: {self.filter_name}")
+            top.append(f"  {'div' if short else 'diversity(accepted)'} "
+                       f"{index.accepted_similarity:.3f}", style="bold")
+        bottom = Text(f"filter: {self.filter_name}")
         if self.cluster is not None:
-            line.append(f" in cluster {self.cluster}", style="bold")
+            bottom.append(f" in cluster {self.cluster}", style="bold")
         if self.search:
-            line.append(f"  search: {clean(self.search)}", style="italic")
-        line.append(f"  reviewer: {clean(self.app.reviewer)}  ")
+            bottom.append(f"  search: {clean(self.search)}", style="italic")
+        bottom.append(f"  reviewer: {clean(self.app.reviewer)}  ")
+        if self.flashed:
+            bottom.append(f"{clean(self.flashed)}  ", style="bold reverse")
         if self.working:
-            line.append(f"working: {clean(self.working)}…  ", style="bold")
-        line.append(self.app.job_line or "job: idle (g generates more)", style="dim")
-        self.query_one(StatusLine).set(line)
+            bottom.append(f"working: {clean(self.working)}…  ", style="bold")
+        bottom.append(self.app.job_line or "job: idle (g generates more)", style="dim")
+        for line in (top, bottom):
+            line.no_wrap, line.overflow = True, "ellipsis"
+        warning = ([Text(clean(self.app.warning), style="bold white on red")]
+                   if self.app.warning else [])
+        self.query_one(StatusLine).set(*warning, top, bottom)
 
     def _warning_changed(self, text: str) -> None:
         # The warning takes up to two lines at 80 columns, above the usual two.
@@ -184,6 +194,9 @@ class ReviewScreen(ReviewEdits, ReviewTools, Screen):
     def action_jump(self, index: int) -> None:
         if self.candidates.ids:
             self.candidates.cursor = index % len(self.candidates.ids)
+
+    def action_scroll_detail(self, lines: int) -> None:
+        self.query_one(DiffView).scroll_relative(y=lines, animate=False)
 
     # --- deciding ------------------------------------------------------------------------
 
@@ -242,7 +255,7 @@ class ReviewScreen(ReviewEdits, ReviewTools, Screen):
             self.notify(str(exc), severity="error", timeout=8)
             return
         if not touched:
-            self.notify(f"nothing to {action}")
+            self.flash(f"nothing to {action}")
             return
         self.candidates.invalidate(touched)
         if touched[0] in self.candidates.ids:
@@ -260,11 +273,22 @@ class ReviewScreen(ReviewEdits, ReviewTools, Screen):
 
     def action_show_all(self) -> None:
         if not self.query_one(DiffView).show_whole():
-            self.notify("the whole text is shown already")
+            self.flash("the whole text is shown already")
 
     def action_cycle_diff(self) -> None:
-        mode = self.query_one(DiffView).cycle_mode()
-        self.notify(f"diff: {mode}", timeout=1.5)
+        self.flash(f"diff: {self.query_one(DiffView).cycle_mode()}")
+
+    def flash(self, text: str, seconds: float = 2.0) -> None:
+        """A passing word in the status line, where it covers nothing being read."""
+        self.flashed = text
+        self.update_status()
+
+        def clear() -> None:
+            if self.flashed == text:
+                self.flashed = ""
+                self.update_status()
+
+        self.set_timer(seconds, clear)
 
     def action_search(self) -> None:
         def answered(text: str | None) -> None:

@@ -125,8 +125,7 @@ class CandidateList(ScrollView, can_focus=True):
         line = Text(f"{candidate_id:>6} ")
         line.append(STATUS_MARK.get(summary.status, "?"), style=status_style)
         line.append("!" if not summary.valid else " ", style=flag)
-        line.append("e" if summary.edited else "d" if summary.draft_proposed
-                    else "r" if summary.refined else " ")
+        line.append(summary.marker)
         line.append(" " + clean(summary.title).replace("\n", " "))
         line.no_wrap = True
         return line

@@ -24,9 +24,11 @@ from bare_tui.core.recipes import Task
 from bare_tui.text import clean
 
 MODES = ("side-by-side", "inline", "draft only", "refined only")
-# Styles that survive NO_COLOR: strike-through for removed words, underline for added.
+# Strike-through for removed words, underline for added; with NO_COLOR, where grey on
+# grey can hardly be told apart, the text itself marks them too, as git's word diff does.
 DELETE = "strike red on #3a1010"
 INSERT = "underline green on #0f2f14"
+MARKS = {"delete": ("[-", "-]"), "insert": ("{+", "+}")}
 TITLE = "bold reverse"
 LABEL = "bold"
 PROBLEM = "bold yellow"
@@ -44,11 +46,13 @@ def _diff(old: str, new: str) -> tuple[Span, ...]:
     return tuple(word_diff(old, new))
 
 
-def _spans_text(spans: tuple[Span, ...] | list[Span]) -> Text:
+def _spans_text(spans: tuple[Span, ...] | list[Span], marked: bool = False) -> Text:
+    """The spans with their styles; `marked`: with `[-removed-]` and `{+added+}` too."""
     text = Text()
     for span in spans:
         style = {"delete": DELETE, "insert": INSERT}.get(span.op, "")
-        text.append(clean(span.text), style=style)
+        opening, closing = MARKS.get(span.op, ("", "")) if marked else ("", "")
+        text.append(f"{opening}{clean(span.text)}{closing}", style=style)
     return text
 
 
@@ -145,7 +149,10 @@ class DiffView(ScrollView, can_focus=True):
             columns = [("Draft", draft, draft, old_side, detail.draft_problems)]
         else:
             columns = [(right_title, final, final, new_side, final_problems)]
-        blocks = [self._column(*column) for column in columns]
+        # Problems go first, under each title, so a short screen shows them; side by
+        # side, both columns get the row when either has some, to keep fields level.
+        with_problems = any(column[-1] for column in columns)
+        blocks = [self._column(*column, with_problems) for column in columns]
         if len(blocks) == 2 and self.side_by_side:
             rows += [(left, right) for left, right in zip(*blocks, strict=True)]
         else:
@@ -154,10 +161,13 @@ class DiffView(ScrollView, can_focus=True):
         return rows
 
     def _column(self, title: str, old: dict[str, str], new: dict[str, str], side,
-                problems: list[str]) -> list[Text]:
-        """One version as rows: title, then label and text of each field, then problems.
-        Both columns of a side-by-side view have the same rows, so fields line up."""
+                problems: list[str], with_problems: bool) -> list[Text]:
+        """One version as rows: title, its problems (`with_problems`), then label and
+        text of each field. Both columns of a side-by-side view have the same rows, so
+        fields line up."""
         rows = [Text(f" {title} ", style=TITLE)]
+        if with_problems:
+            rows.append(_problems(problems))
         for spec in self.recipe.fields:
             before, after = old.get(spec.name, ""), new.get(spec.name, "")
             hidden = 0
@@ -165,13 +175,12 @@ class DiffView(ScrollView, can_focus=True):
                 (before, cut_before), (after, cut_after) = _cut(before), _cut(after)
                 hidden = max(cut_before, cut_after)
             rows += [Text(f"{clean(spec.label)}:", style=LABEL),
-                     _spans_text(side(_diff(before, after)))]
+                     _spans_text(side(_diff(before, after)), self.app.no_color)]
             if hidden:
                 self._was_cut = True
                 rows.append(Text(f"… {hidden} more lines not shown (m shows all)",
                                  style=PROBLEM))
             rows.append(Text(""))
-        rows.append(_problems(problems))
         return rows
 
     def _refined_title(self, detail: Current) -> str:
@@ -220,6 +229,11 @@ class DiffView(ScrollView, can_focus=True):
         text.append(f"  [{self.mode}]", style="dim")
         if detail.draft_fields is None:
             text.append("  draft did not parse", style=PROBLEM)
+        if detail.final_version == "draft" and detail.refined and not detail.decided_version:
+            if detail.refinement_failed:
+                text.append("  refinement failed its checks: a takes the draft", style=PROBLEM)
+            elif detail.best_fields is None:
+                text.append("  refinement did not parse: a takes the draft", style=PROBLEM)
         return text
 
     # --- drawing -------------------------------------------------------------------------

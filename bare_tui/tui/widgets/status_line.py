@@ -1,7 +1,8 @@
-"""A fixed-height line of text that repaints alone: no layout pass when it changes."""
+"""Fixed-height lines of text that repaint alone: no layout pass when they change."""
 
 from __future__ import annotations
 
+from rich.console import Group
 from rich.text import Text
 from textual.widget import Widget
 
@@ -9,11 +10,15 @@ from textual.widget import Widget
 class StatusLine(Widget):
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
-        self._text = Text()
+        self._lines: list[Text] = []
 
-    def set(self, text: Text) -> None:
-        self._text = text
+    def set(self, *lines: Text) -> None:
+        self._lines = list(lines)
         self.refresh()
 
-    def render(self) -> Text:
-        return self._text
+    @property
+    def plain(self) -> str:
+        return "\n".join(line.plain for line in self._lines)
+
+    def render(self) -> Group:
+        return Group(*self._lines)

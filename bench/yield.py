@@ -13,7 +13,10 @@ with the default retries. Per task and mode it prints:
 
 and, per task, the ratio of usable items per minute and the change in similarity, with
 a 90% bootstrap interval of that change (candidates resampled, the same ones in both
-modes): at 24 candidates a change of a few hundredths is within the noise.
+modes): at 24 candidates a change of a few hundredths is within the noise. The change is
+also given over the candidates whose refinements pass their checks in both modes: text
+that fails them (rambling on to its budget) makes a set look more diverse than its
+usable items are.
 
     python bench/yield.py [--n 24] [--max-tokens 300] [--rng-seed 1] [--parallel 16]
                           [--tasks gsm8k,reviews,trivia] [--modes off,on]
@@ -72,20 +75,36 @@ def draft_workspace(folder: Path, name: str, base, args) -> tuple[Path, recipes.
     return db, task
 
 
-def refinement_vectors(store: Store, task: recipes.Task, encoder) -> dict[int, np.ndarray]:
-    """Per refined candidate, the unit embedding of its best refinement."""
+Vectors = dict[int, tuple[np.ndarray, bool]]
+
+
+def refinement_vectors(store: Store, task: recipes.Task, encoder) -> Vectors:
+    """Per refined candidate, the unit embedding of its best refinement, and whether
+    that passes its checks."""
     refined = [c for c in current.of_task(store, task.name) if c.latest_raw is not None]
     texts = [embeddings.text_of(task, c.best_fields, c.latest_raw or "") for c in refined]
     unit = diversity.normalise(encoder.encode(texts, batch_size=32))
-    return {c.id: vector for c, vector in zip(refined, unit, strict=True)}
+    return {c.id: (vector, c.best_fields is not None and not c.best_problems)
+            for c, vector in zip(refined, unit, strict=True)}
 
 
-def similarity_change(off: dict[int, np.ndarray], on: dict[int, np.ndarray],
+def similarity_changes(off: Vectors, on: Vectors) -> dict[str, list[float]]:
+    """The change in similarity over the candidates refined in both modes, and over
+    those whose refinements pass their checks in both (text that failed, rambling
+    on to its budget, makes a set look more diverse than its usable items are)."""
+    refined = sorted(set(off) & set(on))
+    passing = [i for i in refined if off[i][1] and on[i][1]]
+    changes = {"refined": [len(refined), *similarity_change(off, on, refined)]}
+    if len(passing) > 2:
+        changes["passing"] = [len(passing), *similarity_change(off, on, passing)]
+    return changes
+
+
+def similarity_change(off: Vectors, on: Vectors, ids: list[int],
                       rounds: int = 2000) -> tuple[float, float, float]:
-    """The change in mean pairwise cosine similarity from `off` to `on`, over the
-    candidates refined in both, and its 90% bootstrap interval."""
-    ids = sorted(set(off) & set(on))
-    a, b = np.stack([off[i] for i in ids]), np.stack([on[i] for i in ids])
+    """The change in mean pairwise cosine similarity from `off` to `on` over `ids`, and
+    its 90% bootstrap interval."""
+    a, b = np.stack([off[i][0] for i in ids]), np.stack([on[i][0] for i in ids])
     rng = np.random.default_rng(0)
     changes = []
     for _ in range(rounds):
@@ -99,7 +118,7 @@ def similarity_change(off: dict[int, np.ndarray], on: dict[int, np.ndarray],
 
 
 def measure(db: Path, task: recipes.Task, instruct, mode: str, args, encoder
-            ) -> tuple[dict, dict[int, np.ndarray]]:
+            ) -> tuple[dict, Vectors]:
     notes: list[str] = []
     with Store(db) as store:
         started = time.perf_counter()
@@ -121,7 +140,8 @@ def measure(db: Path, task: recipes.Task, instruct, mode: str, args, encoder
                 "refined_usable_per_minute": refined_usable / got.minutes,
                 "first_attempts": first[0], "first_parsed": first[1] or 0,
                 "first_passing": first[2] or 0,
-                "similarity": diversity.mean_pairwise_cosine(np.stack(list(vectors.values()))),
+                "similarity": diversity.mean_pairwise_cosine(
+                    np.stack([vector for vector, _ in vectors.values()])),
                 "notes": notes}, vectors
 
 
@@ -150,10 +170,14 @@ def report(rows: list[dict]) -> None:
                  if off["usable"] else float("inf"))
         refined = (on["refined_usable_per_minute"] / off["refined_usable_per_minute"]
                    if off["refined_usable"] else float("inf"))
-        change, low, high = on["similarity_change"]
+        changes = on["similarity_change"]
+        _, change, low, high = changes["refined"]
+        passing = ("; among the {:.0f} passing their checks in both {:+.3f} ({:+.3f} to "
+                   "{:+.3f})".format(*changes["passing"]) if "passing" in changes else "")
         print(f"{name}: constrained/unconstrained usable per minute {ratio:.2f}x, usable "
               f"refined per minute {refined:.2f}x; refinement similarity "
-              f"{change:+.3f} (90% interval {low:+.3f} to {high:+.3f}); constrained refinements "
+              f"{change:+.3f} (90% interval {low:+.3f} to {high:+.3f}){passing}; "
+              "constrained refinements "
               f"{share(on['refinements_parsed'], on['refinements']).strip()} parse, "
               f"{share(on['refinements_passing'], on['refinements']).strip()} pass")
         for note in on["notes"] + off["notes"]:
@@ -187,7 +211,7 @@ def main() -> int:
         folder.mkdir(parents=True, exist_ok=True)
         for task_name in args.tasks.split(","):
             drafts, task = draft_workspace(folder, task_name, base, args)
-            vectors: dict[str, dict[int, np.ndarray]] = {}
+            vectors: dict[str, Vectors] = {}
             for mode in args.modes.split(","):
                 db = folder / f"{task_name}-{mode}.db"
                 shutil.copy(drafts, db)
@@ -198,8 +222,8 @@ def main() -> int:
                       f"refine {r['refine_seconds']:.0f}s", flush=True)
             if set(vectors) == set(MODES):
                 constrained = next(r for r in rows[-2:] if r["mode"] == "on")
-                constrained["similarity_change"] = similarity_change(vectors["off"],
-                                                                     vectors["on"])
+                constrained["similarity_change"] = similarity_changes(vectors["off"],
+                                                                      vectors["on"])
     if set(args.modes.split(",")) == set(MODES):
         report(rows)
     else:

@@ -51,6 +51,7 @@ class ClustersScreen(Screen[int | None]):
         Binding("k", "move(-1)", "Up", show=False),
     ]
     app: BareApp
+    _similarity: diversity.Diversity | None = None
 
     def compose(self) -> ComposeResult:
         yield Static(id="note")
@@ -77,13 +78,10 @@ class ClustersScreen(Screen[int | None]):
         note.update("working: clustering the candidates… (the table still moves)" if recluster
                     else "working: reading the clusters…")
         self.query_one("#plots").loading = True
-        # Bars as wide as the histogram's pane leaves beside the "0.12..0.34 " and count
-        # columns, so that no row wraps.
-        pane = self.query_one("#histogram").size.width or 2 * HISTOGRAM_BARS
-        self._load(recluster, max(6, min(HISTOGRAM_BARS, pane - 20)))
+        self._load(recluster)
 
     @work(thread=True, exclusive=True, group="clusters", exit_on_error=False)
-    def _load(self, recluster: bool, bars: int) -> None:
+    def _load(self, recluster: bool) -> None:
         recipe = self.app.recipe
         with self.app.open_store() as store:
             try:
@@ -102,10 +100,7 @@ class ClustersScreen(Screen[int | None]):
                 for row, point in zip(rows, points, strict=True):
                     view.points.setdefault(labels.get(ids[row], -1), []).append(
                         (float(point[0]), float(point[1])))
-                result = diversity.diversity(matrix, bins=12)
-                view.histogram = (f"pairwise similarity of the candidates, mean "
-                                  f"{result.mean_similarity:.3f}\n"
-                                  + diversity.histogram_text(result, width=bars))
+                view.similarity = diversity.diversity(matrix, bins=12)
         self.post_message(Computed(self._show, view))
 
     @on(Computed)
@@ -146,7 +141,25 @@ class ClustersScreen(Screen[int | None]):
                                 label=str(cluster) if legend and cluster >= 0 else None)
         scatter.plt.title("candidates (2-D projection)")
         scatter.refresh()
-        self.query_one("#histogram", Static).update(Text(view.histogram))
+        self._similarity = view.similarity
+        self.call_after_refresh(self._draw_histogram)  # once its pane has its size
+
+    def on_resize(self) -> None:
+        self._draw_histogram()
+
+    def _draw_histogram(self) -> None:
+        """The histogram with bars as wide as its pane leaves beside the "0.12..0.34 "
+        and count columns, so that no row wraps."""
+        pane = self.query_one("#histogram", Static)
+        result = self._similarity
+        if result is None:
+            pane.update("")
+            return
+        width = pane.content_size.width
+        bars = max(6, min(HISTOGRAM_BARS, width - 22)) if width else HISTOGRAM_BARS
+        pane.update(Text(f"pairwise similarity of the candidates, mean "
+                         f"{result.mean_similarity:.3f}\n"
+                         + diversity.histogram_text(result, width=bars)))
 
     # --- keys -------------------------------------------------------------------------------
 
@@ -204,5 +217,5 @@ class ClustersView:
 
     rows: list[dict] = field(default_factory=list)
     points: dict[int, list[tuple[float, float]]] = field(default_factory=dict)
-    histogram: str = ""
+    similarity: diversity.Diversity | None = None
     error: str = ""

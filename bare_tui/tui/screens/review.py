@@ -75,6 +75,7 @@ class ReviewScreen(ReviewEdits, ReviewTools, Screen):
         narrow = event.size.width < NARROW
         self.set_class(narrow, "narrow")
         self.query_one(DiffView).set_stacked(narrow)
+        self.update_status()  # shorter words when narrow
 
     @property
     def candidates(self) -> CandidateList:

@@ -51,6 +51,23 @@ def cmd_seeds_import(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_candidates_import(args: argparse.Namespace) -> int:
+    from bare_tui.core.dataset_import import import_candidates
+    from bare_tui.core.seeds import parse_mapping
+
+    mapping = parse_mapping(args.map or [])
+    with open_store(args, create=True) as store:
+        task = resolve_task(store, args)
+        result = import_candidates(store, task, args.file, mapping)
+    skipped = [f"{count} {what}" for count, what in (
+        (result.duplicates, "already imported"), (result.seeds, "the same as a seed"))
+        if count]
+    console().print(f"imported {result.added} candidates into task {task.name}"
+                    + (f" ({result.failing} failing its checks)" if result.failing else "")
+                    + (f"; skipped {', '.join(skipped)}" if skipped else ""))
+    return 0
+
+
 def _size(num: int) -> str:
     return f"{num / 1e6:.0f} MB" if num < 1e9 else f"{num / 1e9:.2f} GB"
 
@@ -126,23 +143,39 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+def _import_group(sub: Any, group: str, about: str, func: Any, text: str, examples: str,
+                  item: str, ws: argparse.ArgumentParser) -> None:
+    """A command group whose `import` action reads a file of records (`bare-tui seeds
+    import`, `bare-tui candidates import`)."""
+    parser = sub.add_parser(group, help=about, description=about)
+    actions = parser.add_subparsers(dest=f"{group}_command", metavar="ACTION", required=True)
+    imp = add_command(actions, "import", func, text, [ws], examples)
+    imp.add_argument("file", help=f"a .jsonl or .csv (.tsv) file, one {item} per line/row")
+    imp.add_argument("--map", action="append", metavar="FIELD=COLUMN",
+                     help="take FIELD from COLUMN of the file (repeatable)")
+
+
 def register(sub: Any) -> None:
     ws, mo = workspace_options(), model_options()
     tasks_parser = add_command(sub, "tasks", cmd_tasks, "list built-in task recipes, or print "
                                "one", [], "bare-tui tasks\n  bare-tui tasks gsm8k > my_recipe.toml")
     tasks_parser.add_argument("name", nargs="?", help="print this built-in recipe's TOML")
 
-    seeds = sub.add_parser("seeds", help="manage seed examples",
-                           description="manage seed examples")
-    seeds_sub = seeds.add_subparsers(dest="seeds_command", metavar="ACTION", required=True)
-    imp = add_command(seeds_sub, "import", cmd_seeds_import,
-                      "import seed examples from JSONL or CSV (all or nothing)", [ws],
-                      "bare-tui seeds import data/seeds/gsm8k_train_200.jsonl --task gsm8k\n"
-                      "  bare-tui seeds import problems.csv --task gsm8k "
-                      "--map question=problem --map answer=solution")
-    imp.add_argument("file", help="a .jsonl or .csv (.tsv) file, one example per line/row")
-    imp.add_argument("--map", action="append", metavar="FIELD=COLUMN",
-                     help="take FIELD from COLUMN of the file (repeatable)")
+    _import_group(sub, "seeds", "manage seed examples", cmd_seeds_import,
+                  "import seed examples from JSONL or CSV (all or nothing)",
+                  "bare-tui seeds import data/seeds/gsm8k_train_200.jsonl --task gsm8k\n"
+                  "  bare-tui seeds import problems.csv --task gsm8k "
+                  "--map question=problem --map answer=solution", "example", ws)
+    _import_group(sub, "candidates", "bring an existing dataset in to curate",
+                  cmd_candidates_import,
+                  "import a JSONL or CSV dataset as candidates to review, check, embed and "
+                  "refine (any source, or an export of ours in any profile; all or nothing; "
+                  "a second import of the same items adds nothing)",
+                  "bare-tui candidates import scraped.jsonl --task gsm8k\n"
+                  "  bare-tui candidates import old-export.jsonl --task gsm8k   # chat, "
+                  "alpaca, sharegpt or fields\n"
+                  "  bare-tui candidates import sheet.csv --task gsm8k --map question=problem",
+                  "item", ws)
 
     add_command(sub, "models", cmd_models, "list models: embedded defaults and GGUF files in "
                 "models/, and the CPU path llama.cpp takes", [ws, mo],

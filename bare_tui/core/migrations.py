@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import sqlite_utils
 
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 
 
 def _migrate_v1(db: sqlite_utils.Database) -> None:
@@ -151,6 +151,7 @@ CANDIDATE_STATE = """
              ELSE s.parsed_validation END AS final_validation
     FROM (
         SELECT c.id AS candidate_id, c.task AS task, c.seed AS seed, c.shot_ids AS shot_ids,
+            {origin} AS origin,
             coalesce(d.status, 'pending') AS status, d.version AS decided_version,
             d.reason AS reason, d.reviewer AS reviewer,
             coalesce(d.version = 'edited', 0) AS edited, d.final_fields AS edited_fields,
@@ -180,9 +181,11 @@ CANDIDATE_STATE = """
 
 
 def _candidate_state(db: sqlite_utils.Database) -> None:
-    """A view holds no data: a step that changes it recreates it as defined now."""
+    """A view holds no data: a step that changes it recreates it as defined now (with
+    what the table has at that step: a candidate's origin comes with v7)."""
     db.execute("DROP VIEW IF EXISTS candidate_state")
-    db.execute(CANDIDATE_STATE)
+    origin = "c.origin" if "origin" in db["candidates"].columns_dict else "NULL"
+    db.execute(CANDIDATE_STATE.format(origin=origin))
 
 
 def _migrate_v5(db: sqlite_utils.Database) -> None:
@@ -193,5 +196,18 @@ def _migrate_v6(db: sqlite_utils.Database) -> None:
     _candidate_state(db)  # now with the best of several attempts, and "draft proposed"
 
 
+def _migrate_v7(db: sqlite_utils.Database) -> None:
+    # Candidates imported from a dataset (core/dataset_import.py): where each came from,
+    # and its fields' hash, so that importing a file twice adds nothing.
+    for column in ("origin", "content_sha256"):
+        if column not in db["candidates"].columns_dict:
+            db["candidates"].add_column(column, str)
+    db.execute("CREATE UNIQUE INDEX IF NOT EXISTS idx_candidates_imported ON candidates"
+               " (task, content_sha256) WHERE content_sha256 IS NOT NULL")
+    # Claiming a slot counts a task's filled slots: an index keeps that off the table.
+    db["candidates"].create_index(["task", "sample_index"], if_not_exists=True)
+    _candidate_state(db)  # now with the origin
+
+
 MIGRATIONS = {1: _migrate_v1, 2: _migrate_v2, 3: _migrate_v3, 4: _migrate_v4,
-              5: _migrate_v5, 6: _migrate_v6}
+              5: _migrate_v5, 6: _migrate_v6, 7: _migrate_v7}

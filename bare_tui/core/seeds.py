@@ -1,11 +1,12 @@
-"""Import real seed examples from JSONL or CSV into a task, all or nothing."""
+"""Import real seed examples from JSONL or CSV into a task, all or nothing. The reader
+serves datasets brought in as candidates too (core/dataset_import.py)."""
 
 from __future__ import annotations
 
 import csv
 import hashlib
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -62,9 +63,12 @@ def _records(path: Path, kind: str) -> Iterator[tuple[int, Any]]:
                 yield reader.line_num, row
 
 
-def read_seeds(path: str | Path, task: Task, mapping: Mapping[str, str] | None = None
-               ) -> list[tuple[dict[str, str], str]]:
-    """[(fields, 'file:line')] for every record, or a BareError naming the bad line."""
+def read_seeds(path: str | Path, task: Task, mapping: Mapping[str, str] | None = None, *,
+               unpack: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
+               what: str = "seed") -> list[tuple[dict[str, str], str]]:
+    """[(fields, 'file:line')] for every record, or a BareError naming the bad line;
+    `unpack` turns a record into columns first (a chat-like profile into fields), `what`
+    names the file in messages."""
     path = Path(path)
     mapping = dict(mapping or {})
     unknown = set(mapping) - set(task.field_names)
@@ -75,15 +79,17 @@ def read_seeds(path: str | Path, task: Task, mapping: Mapping[str, str] | None =
         )
     kind = FORMATS.get(path.suffix.lower())
     if kind is None:
-        raise BareError(f"{path}: unknown seed file type; use .jsonl or .csv (or .tsv)")
+        raise BareError(f"{path}: unknown {what} file type; use .jsonl or .csv (or .tsv)")
     if not path.is_file():
-        raise BareError(f"seed file not found: {path}")
+        raise BareError(f"{what} file not found: {path}")
     seeds = []
     try:
         for number, record in _records(path, kind):
             where = f"{path}:{number}"
             if not isinstance(record, dict):
                 raise BareError(f"{where}: expected a JSON object, got {type(record).__name__}")
+            if unpack is not None:
+                record = unpack(record)
             fields = {}
             for name in task.field_names:
                 column = mapping.get(name, name)
@@ -104,7 +110,7 @@ def read_seeds(path: str | Path, task: Task, mapping: Mapping[str, str] | None =
     except OSError as exc:
         raise BareError(f"cannot read {path}: {exc.strerror or exc}") from None
     if not seeds:
-        raise BareError(f"{path}: no seed records found")
+        raise BareError(f"{path}: no {what} records found")
     return seeds
 
 

@@ -10,6 +10,7 @@ lines) is cut to its first lines, with a note; `m` shows all of it.
 from __future__ import annotations
 
 from functools import lru_cache
+from pathlib import Path
 
 from rich.segment import Segment
 from rich.text import Text
@@ -140,13 +141,14 @@ class DiffView(ScrollView, can_focus=True):
             rows.append((self.note, None))
         rows.append((Text(""), None))
         right_title = self._refined_title(detail)
+        left = "Original" if detail.origin else "Draft"
         if self.mode == "side-by-side":
-            columns = [("Draft", draft, final, old_side, detail.draft_problems),
+            columns = [(left, draft, final, old_side, detail.draft_problems),
                        (right_title, draft, final, new_side, final_problems)]
         elif self.mode == "inline":
-            columns = [(f"Draft → {right_title}", draft, final, list, final_problems)]
+            columns = [(f"{left} → {right_title}", draft, final, list, final_problems)]
         elif self.mode == "draft only":
-            columns = [("Draft", draft, draft, old_side, detail.draft_problems)]
+            columns = [(left, draft, draft, old_side, detail.draft_problems)]
         else:
             columns = [(right_title, final, final, new_side, final_problems)]
         # Problems go first, under each title, so a short screen shows them; side by
@@ -224,8 +226,12 @@ class DiffView(ScrollView, can_focus=True):
             text.append(f" ({detail.decided_version})")
         if detail.reason:
             text.append(f"  reason: {clean(detail.reason)}", style="italic")
-        text.append(f"  seed {detail.seed}  shots {','.join(map(str, detail.shot_ids))}",
-                    style="dim")
+        if detail.origin:
+            origin = f"  from {Path(detail.origin['file']).name}:{detail.origin['line']}"
+            text.append(clean(origin), style="dim")
+        else:
+            text.append(f"  seed {detail.seed}  shots {','.join(map(str, detail.shot_ids))}",
+                        style="dim")
         text.append(f"  [{self.mode}]", style="dim")
         if detail.draft_fields is None:
             text.append("  draft did not parse", style=PROBLEM)

@@ -134,8 +134,9 @@ class ClustersScreen(Screen[int | None]):
         scatter.plt.clear_data()
         scatter.plt.clear_figure()
         # A legend on a narrow map would cover its points: the colours alone tell the
-        # clusters apart there, and the table names them.
-        legend = scatter.size.width >= WIDE_MAP
+        # clusters apart there, and the table names them. (The map takes half the
+        # screen's width; its own size is not known yet while it was loading.)
+        legend = self.size.width // 2 >= WIDE_MAP
         for cluster, points in sorted(view.points.items()):
             scatter.plt.scatter([x for x, _ in points], [y for _, y in points], marker="dot",
                                 label=str(cluster) if legend and cluster >= 0 else None)

@@ -13,8 +13,7 @@ from pathlib import Path
 import pytest
 from test_cli import one_line_error
 
-from bare_tui.core import export as export_module
-from bare_tui.core import pipeline, recipes, review
+from bare_tui.core import export_files, pipeline, recipes, review
 from bare_tui.core.export import export
 from bare_tui.core.store import Store, WorkspaceGone
 from bare_tui.errors import BareError
@@ -108,7 +107,7 @@ async def test_tui_export_path_with_markup_does_not_crash(review_db: Path, tmp_p
         assert app.is_running
         messages = [n.message for n in app._notifications]
         assert "x[ does not exist" in messages[0]
-        assert messages[1].startswith("wrote ") and messages[1].endswith("x[/foo]y")
+        assert messages[1].startswith("wrote ") and "x[/foo]y, dataset card" in messages[1]
 
 
 # --- 2: export and manifest are one step ------------------------------------------------------
@@ -118,19 +117,22 @@ def test_export_and_manifest_land_together_or_not_at_all(drafted, gsm8k, tmp_pat
                                                          failure):
     out = tmp_path / "out.jsonl"
     export(drafted, gsm8k, out, status="any")
-    before = (out.read_text(), export_module.manifest_path(out).read_text())
-    written = export_module._temp_file
+    manifest, card = out.with_name("out.manifest.json"), tmp_path / "README.md"
+    before = (out.read_text(), manifest.read_text(), card.read_text())
+    written = export_files._temp_file
 
-    def manifest_fails(path: Path, text: str) -> Path:
+    def manifest_fails(path: Path, data: bytes) -> Path:
         if path.name.endswith(".manifest.json"):
             raise failure
-        return written(path, text)
+        return written(path, data)
 
-    monkeypatch.setattr(export_module, "_temp_file", manifest_fails)
+    monkeypatch.setattr(export_files, "_temp_file", manifest_fails)
     with pytest.raises((BareError, KeyboardInterrupt)):
         export(drafted, gsm8k, out, status="accepted", force=True)
-    assert (out.read_text(), export_module.manifest_path(out).read_text()) == before
+    assert (out.read_text(), manifest.read_text(), card.read_text()) == before
     assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []
+    assert drafted.scalar("SELECT count(*) FROM exports") == 1  # the failed one is not kept
+    assert drafted.scalar("SELECT count(*) FROM export_items") == 2
 
 
 def test_export_files_get_the_umask_mode(drafted, gsm8k, tmp_path):

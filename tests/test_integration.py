@@ -92,6 +92,9 @@ def test_headless_demo_exports_and_ends_with_the_yield(tmp_path: Path):
     assert [line.split(":")[1].strip() for line in last] == ["drafts", "refinements",
                                                              "usable items"], last
     assert "of 2" in last[-1] and len(out.read_text().splitlines()) <= 2
+    card = (tmp_path / "README.md").read_text()  # the dataset card beside the export
+    assert card.startswith("---\n") and 'license: "mit"' in card
+    assert "## Diversity" in card and "| seeds | 200 |" in card
 
 
 def test_cli_run_and_export_jsonl(tmp_path: Path):

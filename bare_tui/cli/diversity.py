@@ -17,32 +17,38 @@ from bare_tui.cli.common import (
 )
 
 
-def cmd_embed(args: argparse.Namespace) -> int:
+def embed_missing(store: Any, task: Any, model: str | None, quiet: bool = False) -> None:
+    """Embed the task's texts that have no embedding yet, with a progress bar; `quiet`
+    says nothing when there is nothing to do."""
     from rich.progress import Progress
 
     from bare_tui.core import embeddings
     from bare_tui.core.meter import Meter
 
     out = console(stderr=True)
-    args.model = args.model or settings(args).embedding_model
+    todo = len(embeddings.missing(store, task, embeddings.model_name(model)))
+    if not todo:
+        if not quiet:
+            out.print("embed: every text already has its embedding")
+        return
+    out.print(f"embed: {todo} new or changed texts with {embeddings.model_name(model)}",
+              markup=False)
+    meter = Meter("embed", todo)
+    with Progress(console=out, transient=True) as progress:
+        bar = progress.add_task("embed", total=todo)
+
+        def on_batch(done: int, total: int) -> None:
+            meter.done = done
+            progress.update(bar, completed=done)
+
+        embeddings.embed(store, task, model, on_batch=on_batch)
+    out.print(f"embed: {meter.done}/{todo} texts, {meter.done / meter.elapsed:.1f} texts/s")
+
+
+def cmd_embed(args: argparse.Namespace) -> int:
     with open_store(args) as store:
         task = resolve_task(store, args)
-        todo = len(embeddings.missing(store, task, embeddings.model_name(args.model)))
-        if not todo:
-            out.print("embed: every text already has its embedding")
-            return 0
-        out.print(f"embed: {todo} new or changed texts with "
-                  f"{embeddings.model_name(args.model)}", markup=False)
-        meter = Meter("embed", todo)
-        with Progress(console=out, transient=True) as progress:
-            bar = progress.add_task("embed", total=todo)
-
-            def on_batch(done: int, total: int) -> None:
-                meter.done = done
-                progress.update(bar, completed=done)
-
-            embeddings.embed(store, task, args.model, on_batch=on_batch)
-        out.print(f"embed: {meter.done}/{todo} texts, {meter.done / meter.elapsed:.1f} texts/s")
+        embed_missing(store, task, args.model or settings(args).embedding_model)
     return 0
 
 

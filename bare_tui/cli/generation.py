@@ -205,6 +205,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
         return open_review(args, task, generate=max(0, remaining), target=target)
     # The demo's export is its own output: a rerun replaces it.
     args.status, args.include_invalid, args.force = "any", False, True
+    args.split = args.format = args.license = None
+    args.since_last, args.embed, args.rng_seed = False, True, args.rng_seed or 0
     status = cmd_export(args)
     with open_store(args) as store:
         print_yield(store, task)  # the last word: how much of what was made is usable

@@ -16,6 +16,7 @@ from bare_tui.cli.common import (
     settings,
     workspace_options,
 )
+from bare_tui.errors import BareError
 from bare_tui.text import clean
 
 
@@ -75,17 +76,45 @@ def _history(action: str) -> Callable[[argparse.Namespace], int]:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
+    from bare_tui.cli.diversity import embed_missing
+    from bare_tui.core import splits
     from bare_tui.core.export import export
 
+    fractions = splits.parse(args.split) if args.split else None
+    model = settings(args).embedding_model
     with open_store(args) as store:
         task = resolve_task(store, args)
+
+        def embed() -> None:  # the card measures the diversity of what it exports
+            try:
+                embed_missing(store, task, model, quiet=True)
+            except BareError as exc:
+                console(stderr=True).print(f"the card's diversity is not measured: "
+                                           f"{clean(str(exc))}", markup=False)
+
         result = export(store, task, args.out, profile=args.profile, status=args.status,
-                        include_invalid=args.include_invalid, force=args.force)
-    skipped = result.skipped_invalid + result.skipped_unparsed
-    note = (f" (skipped {result.skipped_invalid} failing validation, "
-            f"{result.skipped_unparsed} unparsed)") if skipped else ""
-    console().print(f"wrote {result.written} items to {clean(result.path)}{note}; "
-                    f"manifest {clean(result.manifest_path)}")
+                        include_invalid=args.include_invalid, force=args.force,
+                        split=fractions, rng_seed=args.rng_seed, format=args.format,
+                        since_last=args.since_last, license=args.license,
+                        embedding_model=model, embed=embed if args.embed else None)
+    out = console()
+    skipped = []
+    if result.exported_before:
+        skipped.append(f"{result.exported_before} exported before")
+    if result.skipped_invalid:
+        skipped.append(f"{result.skipped_invalid} failing validation")
+    if result.skipped_unparsed:
+        skipped.append(f"{result.skipped_unparsed} unparsed")
+    note = f" (left out: {', '.join(skipped)})" if skipped else ""
+    if len(result.files) == 1:
+        out.print(f"wrote {result.written} items to "
+                  f"{clean(next(iter(result.files.values()))[0])}{note}", markup=False)
+    else:
+        out.print(f"wrote {result.written} items{note}:", markup=False)
+        for name, (path, count) in result.files.items():
+            out.print(f"  {name}: {count} items, {clean(path)}", markup=False)
+    out.print(f"manifest {clean(result.manifest_path)}; dataset card "
+              f"{clean(result.card_path)}", markup=False)
     return 0
 
 
@@ -148,12 +177,34 @@ def register(sub: Any) -> None:
                 "bare-tui status --task gsm8k")
 
     exp = add_command(sub, "export", cmd_export,
-                      "write the curated set as JSONL, with a manifest", [ws],
+                      "write the curated set (JSONL or Parquet, one file per split) with a "
+                      "manifest and a dataset card (README.md)", [ws],
                       "bare-tui export out/train.jsonl --profile chat\n"
+                      "  bare-tui export out/gsm8k --split train=0.8,validation=0.1,test=0.1\n"
+                      "  bare-tui export out/batch2.jsonl --since-last   # only what is new\n"
+                      "  bare-tui export out/gsm8k.parquet --license mit\n"
                       "  bare-tui export all.jsonl --profile fields --status any\n"
                       "  bare-tui export out/train.jsonl --force    # replace an earlier export")
-    exp.add_argument("out", help="output .jsonl file; it and OUT.manifest.json are written "
-                     "together, atomically (never the workspace, never a device or link)")
+    exp.add_argument("out", help="a .jsonl or .parquet file (with --split: FILE-SPLIT.jsonl "
+                     "and so on), or a folder (SPLIT.jsonl, manifest.json); the data, the "
+                     "manifest and the dataset card README.md are written together, "
+                     "atomically (never the workspace, never a device or link)")
+    exp.add_argument("--split", metavar="NAME=FRACTION,...",
+                     help="named splits, one file each, e.g. train=0.9,validation=0.1; "
+                     "stratified by diversity cluster when the task is clustered")
+    exp.add_argument("--rng-seed", type=at_least(0), default=0,
+                     help="seed of the split: the same seed gives the same splits (default 0)")
+    exp.add_argument("--format", choices=("jsonl", "parquet"),
+                     help="file format (default: from OUT's suffix, else jsonl); parquet "
+                     "needs pyarrow: pip install 'bare-tui[parquet]'")
+    exp.add_argument("--since-last", action="store_true",
+                     help="only items no earlier export of the task wrote")
+    exp.add_argument("--license", metavar="ID",
+                     help="the dataset card's licence, e.g. mit or cc-by-4.0 (default: the "
+                     "licence file beside the seeds, when known)")
+    exp.add_argument("--no-embed", dest="embed", action="store_false",
+                     help="do not embed texts that lack embeddings (the card then measures "
+                     "diversity over those that have them)")
     exp.add_argument("--force", action="store_true",
                      help="replace the file (and its manifest) if it exists")
     exp.add_argument("--profile", default="chat", choices=("fields", "chat", "alpaca", "sharegpt"),

@@ -1,4 +1,5 @@
-"""Write the curated set as JSONL in a fine-tuning profile, atomically, with a manifest.
+"""Write the curated set in a fine-tuning profile: one file per split (JSONL or Parquet),
+a manifest that chains the task's exports, and a dataset card, all or none.
 
 Profiles:
 - fields:   the task's fields as one JSON object per line;
@@ -12,19 +13,21 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from bare_tui import __version__
-from bare_tui.core import current, yields
+from bare_tui.core import current, dataset_card, export_files, splits, yields
+from bare_tui.core.export_files import FileExists, Layout
 from bare_tui.core.recipes import Task
 from bare_tui.core.schema import fill
 from bare_tui.core.store import Store, now, to_json
 from bare_tui.core.validation import validate
 from bare_tui.errors import BareError
+
+__all__ = ["PROFILES", "STATUS_FILTERS", "ExportResult", "FileExists", "export", "shape"]
 
 PROFILES = ("fields", "chat", "alpaca", "sharegpt")
 STATUS_FILTERS = current.STATUSES
@@ -32,11 +35,14 @@ STATUS_FILTERS = current.STATUSES
 
 @dataclass(frozen=True)
 class ExportResult:
-    path: Path
+    path: Path  # the data file, or the folder of the splits
     manifest_path: Path
+    card_path: Path
     written: int
     skipped_invalid: int
     skipped_unparsed: int
+    files: dict[str, tuple[Path, int]] = field(default_factory=dict)  # split: (file, items)
+    exported_before: int = 0  # left out by since_last
 
 
 def _templates(task: Task, profile: str) -> dict[str, str]:
@@ -86,132 +92,135 @@ def _models_used(store: Store, ids: list[int]) -> list[dict[str, Any]]:
     )
 
 
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
+def exported_before(store: Store, task: str) -> set[int]:
+    """Candidates an earlier export of the task wrote."""
+    return {row[0] for row in store.conn.execute(
+        "SELECT i.candidate_id FROM export_items i JOIN exports e ON e.id = i.export_id"
+        " WHERE e.task = ?", (task,))}
 
 
-def _workspace_files(store: Store) -> list[Path]:
-    return [store.path, *(store.path.with_name(store.path.name + end)
-                          for end in ("-wal", "-shm", "-journal"))]
+def _previous(store: Store, task: str) -> dict[str, Any] | None:
+    rows = store.query(
+        "SELECT id, coalesce(manifest, path) AS manifest, count, created_at FROM exports"
+        " WHERE task = ? ORDER BY id DESC LIMIT 1", (task,))
+    if not rows:
+        return None
+    row = rows[0]
+    return {"export_id": row["id"], "manifest": row["manifest"], "count": row["count"],
+            "created_at": row["created_at"]}
 
 
-def check_target(store: Store, path: Path, *, force: bool = False) -> None:
-    """Refuse an export path that would replace the workspace, something that is not a
-    regular file (a device, a pipe, a folder), or, unless `force`, an existing file."""
-    if path.is_dir():
-        raise BareError(f"export path {path} is a folder; give a file name like {path}/out.jsonl")
-    if not path.parent.is_dir():
-        raise BareError(f"cannot write {path}: folder {path.parent} does not exist")
-    manifest = manifest_path(path)
-    for target in (path, manifest):
-        if any(_same_file(target, kept) for kept in _workspace_files(store)):
-            raise BareError(f"refusing to export to {target}: it is the workspace "
-                            f"{store.path}; choose another file name")
-        if target.is_symlink() or (target.exists() and not target.is_file()):
-            raise BareError(f"refusing to export to {target}: it is not a regular file")
-    existing = [str(target) for target in (path, manifest) if target.exists()]
-    if existing and not force:
-        raise FileExists(f"{' and '.join(existing)} already exist"
-                         f"{'s' if len(existing) == 1 else ''}; pass --force to replace, "
-                         "or choose another name")
+def _split(store: Store, task: str, ids: list[int], fractions: dict[str, float],
+           rng_seed: int) -> tuple[dict[str, list[int]], bool]:
+    """{split: ids} and whether the splits are stratified by cluster."""
+    if len(fractions) == 1:
+        return {next(iter(fractions)): ids}, False
+    clusters = {row[0]: row[1] for row in store.conn.execute(
+        "SELECT candidate_id, cluster FROM clusters WHERE task = ?", (task,))}
+    stratified = any(i in clusters for i in ids)
+    return splits.assign(ids, clusters, fractions, rng_seed), stratified
 
 
-def _same_file(path: Path, other: Path) -> bool:
+def _write(layout: Layout, files: dict[Path, bytes]) -> None:
+    if layout.new_folder:
+        try:
+            layout.folder.mkdir()
+        except OSError as exc:
+            raise BareError(f"cannot make folder {layout.folder}: {exc.strerror or exc}"
+                            ) from None
     try:
-        return os.path.samefile(path, other)
-    except OSError:  # one of them does not exist (yet)
-        return path.resolve() == other.resolve()
+        export_files.write_together(files)
+    except BaseException:
+        if layout.new_folder:
+            layout.folder.rmdir()
+        raise
 
 
-class FileExists(BareError):
-    """The export would replace an existing file and was not told to."""
-
-
-def manifest_path(path: Path) -> Path:
-    return path.with_name(path.stem + ".manifest.json")
-
-
-def _temp_file(path: Path, text: str) -> Path:
-    """The text in a temp file beside `path`, synced, with the mode a new file gets."""
-    try:
-        handle = tempfile.NamedTemporaryFile(
-            "w", encoding="utf-8", dir=path.parent, prefix=f".{path.name}.", delete=False
-        )
-    except OSError as exc:
-        raise BareError(f"cannot write {path}: {exc.strerror or exc}") from None
-    temp = Path(handle.name)
-    try:
-        with handle:
-            handle.write(text)
-            handle.flush()
-            # mkstemp creates 0600; the export is a file like any other the user writes.
-            os.fchmod(handle.fileno(), 0o666 & ~_umask())
-            os.fsync(handle.fileno())
-    except OSError as exc:
-        temp.unlink(missing_ok=True)
-        raise BareError(f"cannot write {path}: {exc.strerror or exc}") from None
-    return temp
-
-
-def write_together(files: dict[Path, str]) -> None:
-    """Write every file to a temp file first, then rename them all: a failure while
-    writing (a full disk, a kill) leaves the old files as they were and no temp file;
-    readers never see half a file."""
-    temps: dict[Path, Path] = {}
-    try:
-        for path, text in files.items():
-            temps[path] = _temp_file(path, text)
-        for path, temp in temps.items():
-            os.replace(temp, path)
-    except OSError as exc:
-        raise BareError(f"cannot write {path}: {exc.strerror or exc}") from None
-    finally:
-        for temp in temps.values():
-            temp.unlink(missing_ok=True)
-
-
-def export(store: Store, task: Task, path: str | Path, *, profile: str = "chat",
-           status: str = "accepted", include_invalid: bool = False,
-           force: bool = False) -> ExportResult:
-    """Write the JSONL and its manifest together; `force` replaces existing files."""
-    path = Path(path)
+def export(store: Store, task: Task, out: str | Path, *, profile: str = "chat",
+           status: str = "accepted", include_invalid: bool = False, force: bool = False,
+           split: dict[str, float] | None = None, rng_seed: int = 0,
+           format: str | None = None, since_last: bool = False, license: str | None = None,
+           embedding_model: str | None = None,
+           embed: Callable[[], None] | None = None) -> ExportResult:
+    """Write the data (one file per split), its manifest and its dataset card together;
+    `force` replaces existing data and manifest files, `since_last` leaves out what an
+    earlier export of the task wrote, `license` overrides the one found beside the seeds,
+    `embed` (once everything is checked) embeds the texts the card's diversity measures."""
     if profile not in PROFILES:
         raise BareError(f"unknown profile {profile!r} (choose from {', '.join(PROFILES)})")
-    check_target(store, path, force=force)
+    fractions = split or {"train": 1.0}
+    export_files.refuse_special(store, Path(out), folder=True)
+    layout = export_files.plan(out, list(fractions), format)
+    if layout.format == "parquet":
+        export_files.parquet_modules()
+    export_files.check_target(store, layout, force=force)
     templates = _templates(task, profile)
-    lines, ids = [], []
-    skipped_invalid = skipped_unparsed = 0
+    earlier = exported_before(store, task.name) if since_last else set()
+    chosen: dict[int, dict[str, Any]] = {}
+    skipped_invalid = skipped_unparsed = left_out = 0
     versions: dict[str, int] = {}
     for item in current.of_task(store, task.name, status):
-        candidate_id, version, fields = item.id, item.final_version, item.final_fields
+        if item.id in earlier:
+            left_out += 1
+            continue
+        fields = item.final_fields
         if fields is None:
             skipped_unparsed += 1
             continue
         if not include_invalid and validate(task, fields):
             skipped_invalid += 1
             continue
-        lines.append(json.dumps(shape(profile, fields, templates), ensure_ascii=False))
-        ids.append(candidate_id)
-        versions[version] = versions.get(version, 0) + 1
-    text = "".join(line + "\n" for line in lines)
-    digest = hashlib.sha256(text.encode()).hexdigest()
-    manifest = {
-        "file": path.name, "sha256": digest, "count": len(lines), "created_at": now(),
-        "bare_tui_version": __version__, "task": task.name, "recipe_sha256": task.sha256,
-        "profile": profile,
-        "filters": {"status": status, "include_invalid": include_invalid},
-        "skipped": {"invalid": skipped_invalid, "unparsed": skipped_unparsed},
-        "versions": versions, "models": _models_used(store, ids),
-        "yield": yields.measure(store, task.name).as_dict(), "candidate_ids": ids,
-    }
-    write_together({path: text, manifest_path(path): json.dumps(manifest, indent=2) + "\n"})
-    with store.transaction():
-        store.insert("exports", {
-            "task": task.name, "path": str(path.resolve()), "profile": profile,
-            "filters": to_json(manifest["filters"]), "count": len(lines), "sha256": digest,
-            "created_at": now(),
-        })
-    return ExportResult(path, manifest_path(path), len(lines), skipped_invalid,
-                        skipped_unparsed)
+        chosen[item.id] = shape(profile, fields, templates)
+        versions[item.final_version] = versions.get(item.final_version, 0) + 1
+    by_split, stratified = _split(store, task.name, sorted(chosen), fractions, rng_seed)
+    empty = [name for name, members in by_split.items() if not members]
+    if len(fractions) > 1 and empty:
+        raise BareError(f"split {empty[0]!r} would get none of the {len(chosen)} items; "
+                        "export more items, or give it a larger fraction")
+    empty_row = shape(profile, dict.fromkeys(task.field_names, ""), templates)
+    data = {name: export_files.encode([chosen[i] for i in by_split[name]], layout.format,
+                                      empty_row) for name in fractions}
+    ids = [i for name in fractions for i in by_split[name]]
+    if embed is not None and ids:
+        embed()
+    licence = (dataset_card.Licence(license, "given with --license") if license
+               else dataset_card.seeds_licence(store, task.name))
+    with store.transaction() as conn:
+        previous = _previous(store, task.name)
+        files = {name: {"file": layout.data[name].name,
+                        "sha256": hashlib.sha256(data[name]).hexdigest(),
+                        "count": len(by_split[name]), "candidate_ids": by_split[name]}
+                 for name in fractions}
+        filters = {"status": status, "include_invalid": include_invalid,
+                   "since_last": since_last}
+        export_id = conn.execute(
+            "INSERT INTO exports (task, path, profile, filters, count, sha256, created_at,"
+            " format, manifest, splits) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (task.name, str(Path(out).resolve()), profile, to_json(filters), len(ids),
+             files[next(iter(files))]["sha256"] if len(files) == 1 else None, now(),
+             layout.format, str(layout.manifest.resolve()),
+             to_json({n: {k: v for k, v in f.items() if k != "candidate_ids"}
+                      for n, f in files.items()}))).lastrowid
+        conn.executemany(
+            "INSERT INTO export_items (export_id, candidate_id, split) VALUES (?, ?, ?)",
+            [(export_id, i, name) for name in fractions for i in by_split[name]])
+        manifest = {
+            "export_id": export_id, "previous": previous, "created_at": now(),
+            "bare_tui_version": __version__, "task": task.name,
+            "recipe_sha256": task.sha256, "profile": profile, "format": layout.format,
+            "filters": filters, "files": files, "count": len(ids),
+            "split": {"fractions": fractions, "rng_seed": rng_seed,
+                      "stratified_by_cluster": stratified},
+            "card": layout.card.name, "license": licence.id,
+            "skipped": {"invalid": skipped_invalid, "unparsed": skipped_unparsed,
+                        "exported_before": left_out},
+            "versions": versions, "models": _models_used(store, ids),
+            "yield": yields.measure(store, task.name).as_dict(), "candidate_ids": ids,
+        }
+        card = dataset_card.card(store, task, layout, manifest, licence, embedding_model)
+        _write(layout, {**{layout.data[name]: data[name] for name in fractions},
+                        layout.manifest: (json.dumps(manifest, indent=2) + "\n").encode(),
+                        layout.card: card.encode()})
+    return ExportResult(
+        Path(out), layout.manifest, layout.card, len(ids), skipped_invalid, skipped_unparsed,
+        {name: (layout.data[name], len(by_split[name])) for name in fractions}, left_out)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import sqlite_utils
 
-SCHEMA_VERSION = 7
+SCHEMA_VERSION = 8
 
 
 def _migrate_v1(db: sqlite_utils.Database) -> None:
@@ -209,5 +209,19 @@ def _migrate_v7(db: sqlite_utils.Database) -> None:
     _candidate_state(db)  # now with the origin
 
 
+def _migrate_v8(db: sqlite_utils.Database) -> None:
+    # What each export holds, split by split (so `export --since-last` leaves out what
+    # an earlier export of the task wrote), its format and its manifest.
+    for column in ("format", "manifest", "splits"):
+        if column not in db["exports"].columns_dict:
+            db["exports"].add_column(column, str)
+    db["export_items"].create(
+        {"export_id": int, "candidate_id": int, "split": str},
+        pk=("export_id", "candidate_id"),
+        if_not_exists=True,
+    )
+    db["export_items"].create_index(["candidate_id"], if_not_exists=True)
+
+
 MIGRATIONS = {1: _migrate_v1, 2: _migrate_v2, 3: _migrate_v3, 4: _migrate_v4,
-              5: _migrate_v5, 6: _migrate_v6, 7: _migrate_v7}
+              5: _migrate_v5, 6: _migrate_v6, 7: _migrate_v7, 8: _migrate_v8}

@@ -82,7 +82,8 @@ class ReviewTools(Base):
 
         def write(path: str, profile: str, status: str, force: bool = False) -> None:
             self.in_thread(f"exporting to {path}", lambda store: export(
-                store, recipe, Path(path), profile=profile, status=status, force=force),
+                store, recipe, Path(path), profile=profile, status=status, force=force,
+                embedding_model=self.app.settings.embedding_model),
                 lambda result: written(result, (path, profile, status)))
 
         def written(result: ExportResult | BareError, answer: tuple[str, str, str]) -> None:
@@ -93,7 +94,8 @@ class ReviewTools(Base):
             elif isinstance(result, BareError):
                 self.notify(str(result), severity="error", timeout=8)
             else:
-                self.notify(f"wrote {result.written} items to {result.path}", timeout=6)
+                self.notify(f"wrote {result.written} items to {result.path}, dataset card "
+                            f"{result.card_path.name}", timeout=6)
 
         def chosen(answer: tuple[str, str, str] | None) -> None:
             if answer is not None:

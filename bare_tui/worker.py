@@ -59,6 +59,9 @@ class JobRequest:
     refine_sampling: Sampling | None = None
     rng_seed: int | None = None
     background: bool = False  # started from the review screen: lowest CPU priority
+    # A judge job instead (core/judge.py), with the instruct role's model:
+    # {"trials": int, "status": str, "limit": int | None, "again": bool, "max_tokens": int}
+    judge: dict[str, Any] | None = None
 
     def to_json(self) -> str:
         data = asdict(self)
@@ -262,6 +265,8 @@ def _child(settings: Settings, request: JobRequest, emit: _Emitter) -> int:
 
     with Store(settings.db, create=False) as store:
         task = recipes.resolve(store, request.task)
+        if request.judge is not None:
+            return _judge(store, task, request, load_backend, emit, stop)
         try:
             results = pipeline.generate(
                 store, task, load_backend, request.target, refine_after=request.refine,
@@ -277,6 +282,33 @@ def _child(settings: Settings, request: JobRequest, emit: _Emitter) -> int:
             )
         except _StoppedWhileWaiting as waiting:
             results = [pipeline.JobResult(str(waiting), None, 0, 0, "cancelled")]
+    emit("done", results=[asdict(result) for result in results])
+    return 0
+
+
+def _judge(store: Any, task: Any, request: JobRequest, load_backend: Callable[[str], Any],
+           emit: _Emitter, stop: threading.Event) -> int:
+    from bare_tui.core import judge, pipeline
+
+    options = request.judge or {}
+    items = judge.to_judge(store, task, options.get("status", "any"),
+                           again=options.get("again", False), limit=options.get("limit"))
+    results = []
+    if items:
+        try:
+            backend = load_backend("instruct")
+        except _StoppedWhileWaiting:
+            backend = None
+            results = [pipeline.JobResult("judge", None, 0, 0, "cancelled")]
+        if backend is not None:
+            trials = options.get("trials", 1)
+            emit("stage", kind="judge", planned=len(items) * trials,
+                 where=pipeline.where(backend))
+            sampling = judge.SAMPLING.replace(max_tokens=options.get("max_tokens"))
+            results = [judge.judge(store, task, backend, items, trials=trials,
+                                   rng_seed=request.rng_seed, sampling=sampling,
+                                   on_sample=lambda sample: emit("sample", **asdict(sample)),
+                                   stop=stop)]
     emit("done", results=[asdict(result) for result in results])
     return 0
 

@@ -303,3 +303,20 @@ def test_the_grammar_reaches_llama_cpp_server(instruct_server, store):
         assert any(r["finish_reason"] == "stop" for r in rows), rows
     finally:
         proxy.close()
+
+
+def test_the_judge_served_over_http(instruct_server, tmp_path):
+    from conftest import make_review_workspace
+
+    db = str(make_review_workspace(tmp_path / "w.db"))
+    result = run_cli("judge", "--db", db, "--judge-server", instruct_server.url,
+                     "--judge", "smollm2-135m-instruct", "--limit", "2", "--max-tokens", "24",
+                     "--rng-seed", "2")
+    assert result.returncode == 0, result.stderr
+    assert "over 2 trials; chance is 75%" in result.stdout
+    assert "a judge that small is weak" not in result.stderr  # the server's model is unknown
+    with sqlite3.connect(db) as conn:
+        run = conn.execute("SELECT model, model_path FROM runs WHERE kind = 'judge'").fetchone()
+        replies = [r[0] for r in conn.execute("SELECT reply FROM judgments")]
+    assert run == ("smollm2-135m-instruct", f"{instruct_server.url}/v1")
+    assert len(replies) == 2 and all(reply.strip() for reply in replies)

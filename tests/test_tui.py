@@ -217,8 +217,8 @@ async def test_search_and_filter(review_db):
         await pilot.press("f", "home", "enter")
         assert app.review_screen.filter_name == "all"
         await pilot.press("f", "end", "enter")
-        assert app.review_screen.filter_name == "unparsed drafts"
-        assert app.review_screen.candidates.ids == []
+        assert app.review_screen.filter_name == "judge: most detected first"
+        assert app.review_screen.candidates.ids == []  # nothing is judged
 
 
 async def test_filter_failing_checks(review_db):

@@ -66,8 +66,7 @@ def generate(store: Any, task: Any, args: argparse.Namespace, stop: Any, *,
     """Run the pipeline stages in a worker process, with one progress bar per stage,
     and (`show_yield`) the task's yield after them."""
     from bare_tui.core import pipeline
-    from bare_tui.progress import JobProgress
-    from bare_tui.worker import JobRequest, Listener, run_job
+    from bare_tui.worker import JobRequest
 
     out = console(stderr=True)
     request = JobRequest(
@@ -78,21 +77,7 @@ def generate(store: Any, task: Any, args: argparse.Namespace, stop: Any, *,
         redraft=getattr(args, "redraft", 0),
         base=_overrides(task.base, args, "draft"),
         refine_sampling=_overrides(task.refine, args, "refine"), rng_seed=args.rng_seed)
-    stage: list[JobProgress] = []
-
-    def on_stage(kind: str, planned: int, where: str) -> None:
-        if stage:
-            stage.pop().__exit__(None, None, None)
-        out.print(f"{kind}: {planned} samples on {clean(where)}")
-        stage.append(JobProgress(out, f"{kind} {task.name}", planned).__enter__())
-
-    listener = Listener(on_note=lambda text: out.print(clean(text), soft_wrap=True),
-                        on_stage=on_stage, on_sample=lambda sample: stage[-1](sample))
-    try:
-        results = run_job(settings(args), request, listener, stop)
-    finally:
-        if stage:
-            stage.pop().__exit__(None, None, None)
+    results = run_with_progress(settings(args), request, task, stop)
     if not results:
         out.print("nothing to do: the task has its candidates and every draft is refined")
     skipped = pipeline.unparsed_unrefined(store, task) if refine else 0
@@ -106,6 +91,29 @@ def generate(store: Any, task: Any, args: argparse.Namespace, stop: Any, *,
                       f"{result.planned}; rerun the same command to continue", style="yellow")
     if results and show_yield:
         print_yield(store, task)
+
+
+def run_with_progress(conf: Any, request: Any, task: Any, stop: Any) -> list[Any]:
+    """Run a job in a worker process, with one progress bar per stage."""
+    from bare_tui.progress import JobProgress
+    from bare_tui.worker import Listener, run_job
+
+    out = console(stderr=True)
+    stage: list[JobProgress] = []
+
+    def on_stage(kind: str, planned: int, where: str) -> None:
+        if stage:
+            stage.pop().__exit__(None, None, None)
+        out.print(f"{kind}: {planned} samples on {clean(where)}")
+        stage.append(JobProgress(out, f"{kind} {task.name}", planned).__enter__())
+
+    listener = Listener(on_note=lambda text: out.print(clean(text), soft_wrap=True),
+                        on_stage=on_stage, on_sample=lambda sample: stage[-1](sample))
+    try:
+        return run_job(conf, request, listener, stop)
+    finally:
+        if stage:
+            stage.pop().__exit__(None, None, None)
 
 
 def print_yield(store: Any, task: Any) -> None:

@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from bare_tui.core import curation, current, diversity, embeddings, yields
+from bare_tui.core import curation, current, diversity, embeddings, judge, yields
 from bare_tui.core.export_files import CARD_MARK, Layout
 from bare_tui.core.recipes import Task
 from bare_tui.core.store import Store, from_json
@@ -191,6 +191,22 @@ def _diversity(store: Store, task: Task, ids: list[int], model: str | None) -> l
     return lines
 
 
+def _judge(store: Store, task: Task, ids: list[int]) -> list[str]:
+    rate = judge.rate(store, task.name, candidate_ids=ids) if ids else judge.Rate(0, 0)
+    if not rate.trials:
+        return []
+    marks = ",".join("?" * len(ids))
+    models = [f"`{Path(r['model']).name}` (sha256 `{(r['model_sha256'] or '-')[:16]}…`)"
+              for r in store.query(
+                  "SELECT DISTINCT r.model, r.model_sha256 FROM runs r JOIN judgments j ON"
+                  f" j.run_id = r.id WHERE j.candidate_id IN ({marks})", ids)]
+    return ["## Judge", "",
+            f"{rate.text()}. Each trial shows the judge model ({', '.join(models)}) an "
+            f"item among {judge.K - 1} real seeds at a random place and asks which one is "
+            "of low quality; IR is the share of trials in which the item was not picked "
+            "(the latest judge run of each item).", ""]
+
+
 def _reviewers(store: Store, task: Task) -> list[str]:
     rows = store.query(
         "SELECT coalesce(d.reviewer, '-') AS reviewer, sum(d.status = 'accepted') AS accepted,"
@@ -263,6 +279,7 @@ def card(store: Store, task: Task, layout: Layout, manifest: dict[str, Any],
     lines += ["", "## Generation", "", *_generation(store, task, ids)]
     lines += ["## Counts and yield (the whole task)", "", *_counts(store, task)]
     lines += ["## Diversity", "", *_diversity(store, task, ids, embedding_model)]
+    lines += _judge(store, task, ids)
     lines += ["## Review", "", *_reviewers(store, task)]
     lines += ["## Loading", "", *_loading(layout)]
     return "\n".join(lines).rstrip() + "\n"

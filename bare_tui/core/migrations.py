@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import sqlite_utils
 
-SCHEMA_VERSION = 8
+SCHEMA_VERSION = 9
 
 
 def _migrate_v1(db: sqlite_utils.Database) -> None:
@@ -223,5 +223,19 @@ def _migrate_v8(db: sqlite_utils.Database) -> None:
     db["export_items"].create_index(["candidate_id"], if_not_exists=True)
 
 
+def _migrate_v9(db: sqlite_utils.Database) -> None:
+    # The IR judge (core/judge.py): one row per trial, with its lineup (seed ids, null
+    # for the judged item), the judge's seed and raw reply, the place it picked.
+    db["judgments"].create(
+        {"id": int, "run_id": int, "candidate_id": int, "version": str, "trial": int,
+         "lineup": str, "position": int, "seed": int, "reply": str, "picked": int,
+         "detected": int, "created_at": float},
+        pk="id",
+        if_not_exists=True,
+    )
+    db["judgments"].create_index(["candidate_id", "run_id"], if_not_exists=True)
+    db["judgments"].create_index(["run_id"], if_not_exists=True)
+
+
 MIGRATIONS = {1: _migrate_v1, 2: _migrate_v2, 3: _migrate_v3, 4: _migrate_v4,
-              5: _migrate_v5, 6: _migrate_v6, 7: _migrate_v7, 8: _migrate_v8}
+              5: _migrate_v5, 6: _migrate_v6, 7: _migrate_v7, 8: _migrate_v8, 9: _migrate_v9}

@@ -142,8 +142,9 @@ class Notes:
             self.on_note(text)
 
 
-def _start(store: Store, kind: str, task: Task, backend: Backend, sampling: Sampling,
-           rng_seed: int, target: int, **extra: Any) -> int:
+def open_run(store: Store, kind: str, task: Task, backend: Backend, sampling: Sampling,
+             rng_seed: int, target: int, **extra: Any) -> int:
+    """A `runs` row for a job: the model and its sha256, the parameters, the seed."""
     model = backend.describe()
     return store.start_run({
         "kind": kind, "task": task.name, "model": model["model"],
@@ -162,8 +163,9 @@ def _finish(store: Store, run_id: int, stopped: bool, produced: int, planned: in
     return JobResult(kind, run_id, produced, planned, status)
 
 
-def _run_job(store: Store, run_id: int, body: Callable[[], tuple[int, int, bool]],
-             kind: str) -> JobResult:
+def run_recorded(store: Store, run_id: int, body: Callable[[], tuple[int, int, bool]],
+                 kind: str) -> JobResult:
+    """Run a job's body (produced, planned, stopped) and record how its run ended."""
     try:
         produced, planned, stopped = body()
     except BaseException as exc:
@@ -211,7 +213,7 @@ def draft(store: Store, task: Task, backend: Backend, target: int, *,
     seeds = _require_seeds(store, task)
     sampling, constraint = constrained(task, sampling or task.base, backend, seeds=seeds)
     rng_seed = rng_seed if rng_seed is not None else secrets.randbits(31)
-    run_id = _start(store, "draft", task, backend, sampling, rng_seed, target,
+    run_id = open_run(store, "draft", task, backend, sampling, rng_seed, target,
                     redraft=redraft, **constraint)
     notes = Notes(store, run_id, on_note)
     for note in constraint["notes"]:
@@ -257,7 +259,7 @@ def draft(store: Store, task: Task, backend: Backend, target: int, *,
                 break  # samples still in flight are dropped
         return produced, total, stop.is_set()
 
-    return _run_job(store, run_id, body, "draft")
+    return run_recorded(store, run_id, body, "draft")
 
 
 def unrefined(store: Store, task: Task, limit: int | None = None, *,
@@ -316,7 +318,7 @@ def refine(store: Store, task: Task, backend: Backend, *, limit: int | None = No
     seeds_by_id = {s["id"]: s["fields"] for s in seeds}
     static_shots = [s["fields"] for s in seeds[: task.shot_count]]
     rng_seed = rng_seed if rng_seed is not None else secrets.randbits(31)
-    run_id = _start(store, "refine", task, backend, sampling, rng_seed, len(pending),
+    run_id = open_run(store, "refine", task, backend, sampling, rng_seed, len(pending),
                     refine_unparsed=include_unparsed, retries=retries, reply_start=start,
                     **constraint)
     notes = Notes(store, run_id, on_note)
@@ -377,10 +379,11 @@ def refine(store: Store, task: Task, backend: Backend, *, limit: int | None = No
                   "it); the drafts stay proposed")
         return produced, planned, stop.is_set()
 
-    return _run_job(store, run_id, body, "refine")
+    return run_recorded(store, run_id, body, "refine")
 
 
-def _where(backend: Backend) -> str:
+def where(backend: Backend) -> str:
+    """Where a backend runs and how many samples it makes at once."""
     about = backend.describe()
     return f"{about.get('device', '?')}, {about.get('parallel', '1')} at once"
 
@@ -404,7 +407,7 @@ def generate(store: Store, task: Task, load_backend: Callable[[str], Backend],
     if planned > 0:
         backend = load_backend("base")
         if on_stage:
-            on_stage("draft", planned, _where(backend))
+            on_stage("draft", planned, where(backend))
         results.append(draft(store, task, backend, target, sampling=base,
                              rng_seed=rng_seed, redraft=redraft, on_sample=on_sample,
                              on_note=on_note, stop=stop))
@@ -413,7 +416,7 @@ def generate(store: Store, task: Task, load_backend: Callable[[str], Backend],
     if pending and not stop.is_set():
         backend = load_backend("instruct")
         if on_stage:
-            on_stage("refine", pending, _where(backend))
+            on_stage("refine", pending, where(backend))
         results.append(refine(store, task, backend, limit=refine_limit,
                               include_unparsed=refine_unparsed, retries=refine_retries,
                               sampling=refine_sampling,

@@ -10,10 +10,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from bare_tui.core import current
+from bare_tui.core import current, judge
 from bare_tui.core.store import Store
 
 PENDING = "s.status = 'pending'"
+# Candidates whose latest judge run (core/judge.py) ...
+JUDGED = ("s.candidate_id IN (SELECT j.candidate_id FROM judgments j WHERE "
+          f"{judge.LATEST}")
 # Each filter is a condition on the candidate_state view (core/current.py), as `s`.
 FILTERS: dict[str, str] = {
     "all": "1",
@@ -25,6 +28,10 @@ FILTERS: dict[str, str] = {
     "edited": "s.edited",
     "failing checks": "s.final_valid = 0",
     "unparsed drafts": "s.draft_fields IS NULL",
+    # ... picked the candidate out of its lineup in some trial.
+    "judge: detected": JUDGED + " AND j.detected = 1)",
+    # Every judged candidate, those the judge picked out most often first.
+    "judge: most detected first": JUDGED + ")",
 }
 
 
@@ -65,7 +72,12 @@ def candidate_ids(store: Store, task: str, filter_name: str = "all",
                 " AND instr(lower(r.raw_text), :needle)))")
         params["needle"] = search.lower()
     ids = [row[0] for row in store.conn.execute(sql + " ORDER BY s.candidate_id", params)]
-    return diversity_first(store, task, ids) if filter_name.endswith("diversity first") else ids
+    if filter_name.endswith("diversity first"):
+        return diversity_first(store, task, ids)
+    if filter_name.endswith("most detected first"):
+        verdicts = judge.verdicts(store, ids)
+        return sorted(ids, key=lambda i: verdicts[i][0] / verdicts[i][1])
+    return ids
 
 
 def diversity_first(store: Store, task: str, ids: list[int]) -> list[int]:

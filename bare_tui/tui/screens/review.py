@@ -16,7 +16,7 @@ from textual.containers import Horizontal
 from textual.screen import Screen
 from textual.widgets import Footer
 
-from bare_tui.core import curation, current, review, review_list
+from bare_tui.core import curation, current, judge, review, review_list
 from bare_tui.errors import BareError
 from bare_tui.text import clean
 from bare_tui.tui import keys
@@ -115,8 +115,19 @@ class ReviewScreen(ReviewEdits, ReviewTools, Screen):
     def show_current(self) -> None:
         candidate_id = self.candidates.current_id
         detail = None if candidate_id is None else current.current(self.app.store, candidate_id)
-        self.query_one(DiffView).show(detail, self._twin_note(candidate_id))
+        self.query_one(DiffView).show(detail, self._note(candidate_id))
         self.update_status()
+
+    def _note(self, candidate_id: int | None) -> Text | None:
+        """The line under the heading: the nearest neighbour and the judge's verdict."""
+        parts = [self._twin_note(candidate_id)]
+        if candidate_id is not None:
+            verdict = judge.verdicts(self.app.store, [candidate_id]).get(candidate_id)
+            if verdict:
+                style = "dim" if verdict[0] == verdict[1] else "yellow"
+                parts.append(Text(judge.verdict_text(*verdict), style=style))
+        shown = [part for part in parts if part is not None]
+        return Text("  ").join(shown) if shown else None
 
     def _twin(self, candidate_id: int | None) -> curation.Twin | None:
         index = self.app.diversity_index

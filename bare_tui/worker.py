@@ -62,6 +62,10 @@ class JobRequest:
     # A judge job instead (core/judge.py), with the instruct role's model:
     # {"trials": int, "status": str, "limit": int | None, "again": bool, "max_tokens": int}
     judge: dict[str, Any] | None = None
+    # A comparison's arms instead (core/compare.py): {"comparison", "tasks", "stream",
+    # "n", "instruct_temperature", "trials", "judge_model", "judge_server",
+    # "judge_max_tokens"}
+    compare: dict[str, Any] | None = None
 
     def to_json(self) -> str:
         data = asdict(self)
@@ -267,6 +271,8 @@ def _child(settings: Settings, request: JobRequest, emit: _Emitter) -> int:
         task = recipes.resolve(store, request.task)
         if request.judge is not None:
             return _judge(store, task, request, load_backend, emit, stop)
+        if request.compare is not None:
+            return _compare(settings, store, task, request, load_backend, emit, stop)
         try:
             results = pipeline.generate(
                 store, task, load_backend, request.target, refine_after=request.refine,
@@ -310,6 +316,40 @@ def _judge(store: Any, task: Any, request: JobRequest, load_backend: Callable[[s
                                    on_sample=lambda sample: emit("sample", **asdict(sample)),
                                    stop=stop)]
     emit("done", results=[asdict(result) for result in results])
+    return 0
+
+
+def _compare(settings: Settings, store: Any, task: Any, request: JobRequest,
+             load_backend: Callable[[str], Any], emit: _Emitter, stop: threading.Event
+             ) -> int:
+    from dataclasses import replace
+
+    from bare_tui.core import compare, judge
+    from bare_tui.loading import open_backend
+
+    options = request.compare or {}
+    refine = request.refine_sampling or task.refine
+    judge_backend = None
+    if options.get("judge_model") or options.get("judge_server"):
+        conf = replace(settings, instruct=options.get("judge_model") or settings.instruct,
+                       instruct_server=options.get("judge_server") or settings.instruct_server)
+        judge_backend = lambda: open_backend("instruct", conf)  # noqa: E731
+    try:
+        compare.generate(
+            store, task, compare.Plan(options["comparison"], options["tasks"],
+                                      options["stream"]),
+            options["n"], load_backend, rng_seed=request.rng_seed,
+            base=request.base or task.base,
+            instruct=refine.replace(temperature=options["instruct_temperature"]),
+            refine=refine,
+            judge_sampling=judge.SAMPLING.replace(max_tokens=options.get("judge_max_tokens")),
+            trials=options.get("trials", 1), judge_backend=judge_backend,
+            on_stage=lambda kind, planned, where: emit(
+                "stage", kind=kind, planned=planned, where=where),
+            on_sample=lambda sample: emit("sample", **asdict(sample)), stop=stop)
+    except _StoppedWhileWaiting:
+        pass
+    emit("done", results=[])
     return 0
 
 

@@ -191,7 +191,7 @@ def test_refine_reports_the_unparsed_drafts_it_skips(tmp_path: Path):
 
 def test_each_stage_has_its_own_sampling_flags():
     from bare_tui.cli import build_parser
-    from bare_tui.cli.generation import _overrides
+    from bare_tui.cli.generation import overrides
     from bare_tui.core import recipes
 
     text = run_cli("run", "--help").stdout
@@ -202,16 +202,16 @@ def test_each_stage_has_its_own_sampling_flags():
     task = recipes.parse_recipe(recipes.builtin_source("gsm8k"))
     args = build_parser().parse_args(["run", "--temperature", "1.1", "--max-tokens", "50",
                                       "--refine-max-tokens", "400"])
-    assert _overrides(task.base, args, "draft").temperature == 1.1
-    assert _overrides(task.refine, args, "refine").temperature == 0.7  # the paper's
-    assert _overrides(task.base, args, "draft").max_tokens == 50
-    assert _overrides(task.refine, args, "refine").max_tokens == 400
+    assert overrides(task.base, args, "draft").temperature == 1.1
+    assert overrides(task.refine, args, "refine").temperature == 0.7  # the paper's
+    assert overrides(task.base, args, "draft").max_tokens == 50
+    assert overrides(task.refine, args, "refine").max_tokens == 400
     # The grammar holds refinements and leaves drafts free unless the flags say otherwise.
-    assert _overrides(task.refine, args, "refine").constrain
-    assert not _overrides(task.base, args, "draft").constrain
+    assert overrides(task.refine, args, "refine").constrain
+    assert not overrides(task.base, args, "draft").constrain
     flipped = build_parser().parse_args(["run", "--no-constrain", "--constrain-drafts"])
-    assert not _overrides(task.refine, flipped, "refine").constrain
-    assert _overrides(task.base, flipped, "draft").constrain
+    assert not overrides(task.refine, flipped, "refine").constrain
+    assert overrides(task.base, flipped, "draft").constrain
 
 
 @pytest.mark.models

@@ -208,3 +208,15 @@ async def test_the_review_shows_and_filters_by_the_verdict(review_db):
         await pilot.press("enter")
         detected = sorted(i for i, (kept, trials) in verdicts.items() if kept < trials)
         assert 0 < len(detected) < 5 and app.review_screen.candidates.ids == detected
+
+
+@pytest.mark.parametrize("size", [(80, 24), (160, 48)])
+def test_the_verdict_under_the_heading_snapshot(snap_compare, review_db, size):
+    from bare_tui.core.recipes import resolve
+    from conftest import make_app
+
+    with Store(review_db) as store:
+        task = resolve(store, "gsm8k")
+        judge.judge(store, task, Picky("Answer: 2"), judge.to_judge(store, task), trials=2,
+                    rng_seed=6)
+    assert snap_compare(make_app(review_db), terminal_size=size)

@@ -42,7 +42,7 @@ RETRIES = (f"more attempts, each with a new recorded seed, at a refinement that 
            f"{DEFAULT_RETRIES})")
 
 
-def _overrides(sampling: Any, args: argparse.Namespace, stage: str) -> Any:
+def overrides(sampling: Any, args: argparse.Namespace, stage: str) -> Any:
     """A stage's recipe sampling with the flags for that stage (or both) applied."""
     return sampling.replace(
         max_tokens=getattr(args, f"{stage}_max_tokens", None) or args.max_tokens,
@@ -75,8 +75,8 @@ def generate(store: Any, task: Any, args: argparse.Namespace, stop: Any, *,
         refine_unparsed=getattr(args, "refine_unparsed", False),
         retries=getattr(args, "retries", DEFAULT_RETRIES),
         redraft=getattr(args, "redraft", 0),
-        base=_overrides(task.base, args, "draft"),
-        refine_sampling=_overrides(task.refine, args, "refine"), rng_seed=args.rng_seed)
+        base=overrides(task.base, args, "draft"),
+        refine_sampling=overrides(task.refine, args, "refine"), rng_seed=args.rng_seed)
     results = run_with_progress(settings(args), request, task, stop)
     if not results:
         out.print("nothing to do: the task has its candidates and every draft is refined")

@@ -1,4 +1,4 @@
-"""Commands that measure quality: the IR judge."""
+"""Commands that measure quality: the IR judge, and `compare` of the paper's arms."""
 
 from __future__ import annotations
 
@@ -13,9 +13,11 @@ from bare_tui.cli.common import (
     model_options,
     open_store,
     resolve_task,
+    sampling_options,
     settings,
     workspace_options,
 )
+from bare_tui.errors import BareError
 from bare_tui.text import clean
 
 SMALL_JUDGE = ("the judge is the embedded 135M instruct model: it shows the protocol "
@@ -64,8 +66,92 @@ def report(store: Any, task: Any, results: list[Any]) -> None:
                   f"{clean(overall.text())}")
 
 
+def cmd_compare(args: argparse.Namespace) -> int:
+    import secrets
+    from pathlib import Path
+
+    from bare_tui.cli.generation import overrides, run_with_progress
+    from bare_tui.core import compare
+    from bare_tui.worker import JobRequest
+
+    out = console(stderr=True)
+    conf = settings(args)
+    rng_seed = args.rng_seed if args.rng_seed is not None else secrets.randbits(31)
+    with open_store(args) as store:
+        store.mark_interrupted_runs()
+        task = resolve_task(store, args)
+        if not store.seeds(task.name):
+            raise BareError(f"task {task.name} has no seeds: import some with "
+                            f"`bare-tui seeds import FILE --task {task.name}`")
+        base, refine = overrides(task.base, args, "draft"), overrides(task.refine, args, "refine")
+        plan = compare.plan(store, task, args.n, into_queue=args.into_queue, params={
+            "rng_seed": rng_seed, "instruct_temperature": args.instruct_temperature,
+            "trials": args.trials, "judge": args.judge_server and f"{args.judge} at "
+            f"{args.judge_server}" or args.judge, "base": base.as_dict(),
+            "refine": refine.as_dict()})
+        out.print(f"comparison {plan.comparison}: {args.n} items per arm (base, instruct, "
+                  f"bare), rng seed {rng_seed}; arm items go to "
+                  f"{', '.join(sorted(set(plan.tasks.values())))}", markup=False)
+        request = JobRequest(
+            task=task.name, target=None, rng_seed=rng_seed, base=base, refine_sampling=refine,
+            compare={"comparison": plan.comparison, "tasks": plan.tasks,
+                     "stream": plan.stream, "n": args.n,
+                     "instruct_temperature": args.instruct_temperature,
+                     "trials": args.trials, "judge_model": args.judge,
+                     "judge_server": args.judge_server,
+                     "judge_max_tokens": args.judge_max_tokens})
+        with graceful_stop(out) as stop:
+            run_with_progress(conf, request, task, stop)
+        show_comparison(store, task, plan, conf.embedding_model,
+                        Path(args.out) if args.out else None)
+    return 0
+
+
+def show_comparison(store: Any, task: Any, plan: Any, model: str | None,
+                    out_path: Any) -> None:
+    """Embed the arms' texts, then build, save, print and (`out_path`) write the report."""
+    import dataclasses
+    import json
+
+    from rich.table import Column, Table
+
+    from bare_tui.cli.diversity import embed_missing
+    from bare_tui.core import compare, compare_report
+
+    for name in sorted(set(plan.tasks.values())):
+        try:
+            embed_missing(store, dataclasses.replace(task, name=name), model, quiet=True)
+        except BareError as exc:
+            console(stderr=True).print(f"diversity not measured: {clean(str(exc))}",
+                                       markup=False)
+    data = compare.report(store, task, plan.comparison, model)
+    text = compare_report.markdown(data)
+    compare.save(store, plan.comparison, data, text)
+    table = Table(*(Column(name, no_wrap=True) for name in compare_report.header(models=False)),
+                  title=f"comparison {plan.comparison}", box=None, pad_edge=False,
+                  header_style="bold underline")
+    for row in compare_report.rows(data, models=False):
+        table.add_row(*map(clean, row))
+    out = console()
+    out.print(table)
+    for arm in data["arms"]:
+        out.print(f"{arm['arm']}: {clean(arm['model'])} at temperature {arm['temperature']}",
+                  markup=False)
+    for line in compare_report.findings(data):
+        out.print(clean(line), markup=False)
+    out.print("\n".join(compare_report.histogram(data)), markup=False, highlight=False)
+    if out_path is not None:
+        markdown_path = out_path.with_suffix(".md")
+        from bare_tui.core.export_files import write_together
+
+        write_together({markdown_path: text.encode(),
+                        markdown_path.with_suffix(".json"): json.dumps(data, indent=2).encode()})
+        out.print(f"report: {clean(markdown_path)} and {clean(markdown_path.with_suffix('.json'))}",
+                  markup=False)
+
+
 def register(sub: Any) -> None:
-    ws, mo = workspace_options(), model_options()
+    ws, mo, sa = workspace_options(), model_options(), sampling_options()
     p = add_command(
         sub, "judge", cmd_judge,
         "the BARE paper's quality judge: how often a judge model fails to tell a "
@@ -90,3 +176,26 @@ def register(sub: Any) -> None:
                    help="the judge's reply budget (default 256)")
     p.add_argument("--rng-seed", type=at_least(0),
                    help="fixes the lineups and the judge's sampling (default random)")
+
+    c = add_command(
+        sub, "compare", cmd_compare,
+        "the BARE paper's arms side by side on your seeds: base drafts, an instruct model's "
+        "few-shot items, and refined drafts; yield, diversity, IR, speed", [ws, mo, sa],
+        "bare-tui compare --task gsm8k -n 32\n"
+        "  bare-tui compare -n 100 --instruct-temperature 1.2 --trials 2 --out reports/cmp\n"
+        "  bare-tui compare -n 50 --judge-server http://127.0.0.1:8000 --judge Qwen/Qwen2.5-72B")
+    c.add_argument("-n", type=at_least(2), required=True, help="items per arm")
+    c.add_argument("--instruct-temperature", type=float, default=1.0,
+                   help="the instruct arm's temperature (default 1.0; the paper used 1.0-1.2, "
+                   "the highest that stays coherent)")
+    c.add_argument("--trials", type=at_least(1), default=1,
+                   help="judge lineups per item (default 1)")
+    c.add_argument("--judge", metavar="MODEL", help="judge model (default: the instruct model)")
+    c.add_argument("--judge-server", metavar="URL", help="engine serving the judge")
+    c.add_argument("--judge-max-tokens", type=at_least(16), default=256,
+                   help="the judge's reply budget (default 256)")
+    c.add_argument("--into-queue", action="store_true",
+                   help="make the base and BARE arms in the task itself, for review and "
+                   "export (default: in a task of their own, out of the queue)")
+    c.add_argument("--out", metavar="PATH",
+                   help="also write the report as PATH.md and PATH.json")

@@ -17,8 +17,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from bare_tui.core import curation, current, diversity, embeddings, judge, yields
 from bare_tui.core.export_files import CARD_MARK, Layout
 from bare_tui.core.recipes import Task
@@ -145,27 +143,6 @@ def _counts(store: Store, task: Task) -> list[str]:
     return [*lines, *(f"- {line}" for line in yields.measure(store, task.name).lines()), ""]
 
 
-def _bars(result: diversity.Diversity, seeds: diversity.Diversity | None,
-          width: int = 20) -> list[str]:
-    """Each bin's share of pairs, the exported set's bars beside the seeds'."""
-    share = result.counts / max(result.counts.sum(), 1)
-    seed_share = seeds.counts / max(seeds.counts.sum(), 1) if seeds else np.zeros_like(share)
-    used = np.flatnonzero((share >= 0.005) | (seed_share >= 0.005))
-    if not len(used):
-        return []
-    peak = max(share.max(), seed_share.max())
-
-    def column(value: float, mark: str) -> str:
-        share = f"{value:4.0%}" if value >= 0.005 else ""
-        return f"{mark * round(width * value / peak):<{width}} {share:>4}"
-
-    lines = [f"{'similarity':<11} {'exported':<{width + 5}}" + ("   seeds" if seeds else "")]
-    for i in range(used[0], used[-1] + 1):
-        line = f"{result.edges[i]:4.2f} - {result.edges[i + 1]:4.2f} {column(share[i], '█')}"
-        lines.append(line + (f"   {column(seed_share[i], '░')}" if seeds else ""))
-    return lines
-
-
 def _diversity(store: Store, task: Task, ids: list[int], model: str | None) -> list[str]:
     have, matrix = curation.current_vectors(store, task, model)
     seed_matrix = embeddings.vectors(store, task, "seed", model)[1]
@@ -187,7 +164,9 @@ def _diversity(store: Store, task: Task, ids: list[int], model: str | None) -> l
                   "embeddings.", ""]
     how = "a sample of pairs" if exported.sampled else "all pairs"
     lines += [f"Pairwise similarities ({how}; share of pairs per bin):", "", "```",
-              *_bars(exported, seeds), "```", ""]
+              *diversity.overlay_text(exported.edges, {
+                  "exported": exported.counts, **({"seeds": seeds.counts} if seeds else {})}),
+              "```", ""]
     return lines
 
 

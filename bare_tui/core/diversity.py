@@ -16,6 +16,7 @@ that matter for near-duplicates.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -84,6 +85,32 @@ def histogram_text(result: Diversity, width: int = 40) -> str:
         f"  {low:5.2f}..{high:5.2f} {'█' * round(width * count / peak)} {count}"
         for count, low, high in zip(result.counts, result.edges, result.edges[1:],
                                     strict=False))
+
+
+def overlay_text(edges: Sequence[float], series: dict[str, Sequence[int]],
+                 width: int = 20) -> list[str]:
+    """Histograms of several sets over the same bins, side by side: each bin's share of
+    its set's pairs as a bar and a percentage (bins empty in every set at either end
+    are left out)."""
+    marks = "█░▓▒"
+    shares = {name: np.asarray(counts, dtype=float) / max(sum(counts), 1)
+              for name, counts in series.items()}
+    used = np.flatnonzero(np.any([share >= 0.005 for share in shares.values()], axis=0))
+    if not len(used):
+        return []
+    peak = max(float(share.max()) for share in shares.values())
+
+    def column(value: float, mark: str) -> str:
+        share = f"{value:4.0%}" if value >= 0.005 else ""
+        return f"{mark * round(width * value / peak):<{width}} {share:>4}"
+
+    lines = [f"{'similarity':<11} " + "   ".join(f"{name:<{width + 5}}"
+                                                 for name in series).rstrip()]
+    for i in range(used[0], used[-1] + 1):
+        cells = [column(share[i], marks[k % len(marks)])
+                 for k, share in enumerate(shares.values())]
+        lines.append(f"{edges[i]:4.2f} - {edges[i + 1]:4.2f} " + "   ".join(cells).rstrip())
+    return lines
 
 
 # --- nearest neighbours -------------------------------------------------------------------

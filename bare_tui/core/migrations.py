@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import sqlite_utils
 
-SCHEMA_VERSION = 9
+SCHEMA_VERSION = 10
 
 
 def _migrate_v1(db: sqlite_utils.Database) -> None:
@@ -237,5 +237,17 @@ def _migrate_v9(db: sqlite_utils.Database) -> None:
     db["judgments"].create_index(["run_id"], if_not_exists=True)
 
 
+def _migrate_v10(db: sqlite_utils.Database) -> None:
+    # `compare` (core/compare.py): its arms' tasks and runs, and the report it made.
+    db["comparisons"].create(
+        {"id": int, "task": str, "n": int, "params": str, "tasks": str, "runs": str,
+         "report": str, "report_md": str, "created_at": float, "finished_at": float},
+        pk="id",
+        if_not_exists=True,
+    )
+    db["comparisons"].create_index(["task"], if_not_exists=True)
+
+
 MIGRATIONS = {1: _migrate_v1, 2: _migrate_v2, 3: _migrate_v3, 4: _migrate_v4,
-              5: _migrate_v5, 6: _migrate_v6, 7: _migrate_v7, 8: _migrate_v8, 9: _migrate_v9}
+              5: _migrate_v5, 6: _migrate_v6, 7: _migrate_v7, 8: _migrate_v8, 9: _migrate_v9,
+              10: _migrate_v10}

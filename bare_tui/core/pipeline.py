@@ -57,12 +57,13 @@ def _new_seed(rng: random.Random) -> int:
     return rng.randrange(1, 2**31 - 1)
 
 
-def sample_rng(master: int, task: Task, stage: str, index: int) -> random.Random:
+def sample_rng(master: int, stream: str, stage: str, index: int) -> random.Random:
     """The random stream of one sample: from the master seed, the task, the stage and
     the sample's place in the task (its slot for drafts, its candidate for refinements).
     A rerun with the same master seed continues the stream instead of repeating it, and
-    a whole task is reproducible from one seed however many runs made it."""
-    return random.Random(f"{master}:{task.name}:{stage}:{index}")
+    a whole task is reproducible from one seed however many runs made it. `stream` is the
+    task's name, or a name tasks share (core/compare.py)."""
+    return random.Random(f"{master}:{stream}:{stage}:{index}")
 
 
 def select_shots(task: Task, seeds: Sequence[dict[str, Any]], rng: random.Random
@@ -200,21 +201,29 @@ def _commit(store: Store, table: str, task: Task, run_id: int, seed: int,
 
 def draft(store: Store, task: Task, backend: Backend, target: int, *,
           sampling: Sampling | None = None, rng_seed: int | None = None, redraft: int = 0,
+          instruct: bool = False, stream: str | None = None,
           on_sample: OnSample | None = None, on_note: OnNote | None = None,
           stop: threading.Event | None = None) -> JobResult:
     """Draft with the base model until the task has `target` candidates. A draft that
     does not parse is drafted again in its slot, with new shots and a new recorded seed,
     up to `redraft` more times, beside the drafts still running (core/attempts.py);
-    every attempt is kept, and a slot counts once."""
+    every attempt is kept, and a slot counts once.
+
+    `instruct`: the paper's instruct-only baseline instead, an instruct model asked in a
+    chat for one new item like the examples (core/compare.py). `stream` names the random
+    streams (default the task's), so that tasks compared draw the same shots and seeds."""
     stop = stop or threading.Event()
     planned = open_slots(store, task, target)
     if planned <= 0:
         return JobResult("draft", None, 0, 0, "nothing to do")
     seeds = _require_seeds(store, task)
-    sampling, constraint = constrained(task, sampling or task.base, backend, seeds=seeds)
+    start = (prompts.reply_start(task) if instruct and getattr(
+        backend, "takes_reply_start", False) and not (sampling and sampling.grammar) else "")
+    sampling, constraint = constrained(task, sampling or task.base, backend,
+                                       started=bool(start), seeds=seeds)
     rng_seed = rng_seed if rng_seed is not None else secrets.randbits(31)
     run_id = open_run(store, "draft", task, backend, sampling, rng_seed, target,
-                    redraft=redraft, **constraint)
+                      redraft=redraft, instruct=instruct, reply_start=start, **constraint)
     notes = Notes(store, run_id, on_note)
     for note in constraint["notes"]:
         notes(f"draft: {note}", record=False)
@@ -234,15 +243,21 @@ def draft(store: Store, task: Task, backend: Backend, target: int, *,
         tries: dict[int, int] = {}  # per slot: drafts made
         in_flight: dict[int, tuple[list[dict[str, Any]], int]] = {}
 
-        def job(index: int) -> tuple[int, str, int]:
-            rng = streams.setdefault(index, sample_rng(rng_seed, task, "draft", index))
+        def job(index: int) -> tuple[int, Any, int]:
+            rng = streams.setdefault(index, sample_rng(rng_seed, stream or task.name,
+                                                       "draft", index))
             shots = select_shots(task, seeds, rng)
             seed = _new_seed(rng)
             in_flight[index] = (shots, seed)
-            return index, prompts.base_prompt(task, [s["fields"] for s in shots]), seed
+            fields = [s["fields"] for s in shots]
+            if instruct:
+                return index, prompts.instruct_messages(task, fields, start), seed
+            return index, prompts.base_prompt(task, fields), seed
 
         jobs = Attempts(claimed(), job)
-        for index, generation in backend.complete_many(jobs, sampling):
+        many = backend.chat_many if instruct else backend.complete_many
+        for index, generation in many(jobs, sampling):
+            generation = dataclasses.replace(generation, text=start + generation.text)
             shots, seed = in_flight.pop(index)
             tries[index] = tries.get(index, 0) + 1
             row_id, parsed, valid = _commit(
@@ -263,16 +278,21 @@ def draft(store: Store, task: Task, backend: Backend, target: int, *,
 
 
 def unrefined(store: Store, task: Task, limit: int | None = None, *,
-              include_unparsed: bool = False) -> list[dict[str, Any]]:
-    """Drafts with no refinement yet. Drafts that did not parse are left out unless
-    asked for: refining their raw text would have the instruct model write an item from
-    scratch, an instruct-only item inside a BARE set (the paper drops them)."""
+              include_unparsed: bool = False, only: Sequence[int] | None = None
+              ) -> list[dict[str, Any]]:
+    """Drafts with no refinement yet (of `only` those candidates, when given). Drafts
+    that did not parse are left out unless asked for: refining their raw text would have
+    the instruct model write an item from scratch, an instruct-only item inside a BARE
+    set (the paper drops them)."""
     sql = (
         "SELECT c.id, c.fields, c.raw_text, c.shot_ids FROM candidates c"
         " WHERE c.task = ? AND NOT EXISTS (SELECT 1 FROM refinements r WHERE r.candidate_id = c.id)"
         " AND trim(c.raw_text) != ''"
-        + ("" if include_unparsed else " AND c.fields IS NOT NULL") + " ORDER BY c.id"
+        + ("" if include_unparsed else " AND c.fields IS NOT NULL")
     )
+    if only is not None:
+        sql += f" AND c.id IN ({','.join(str(int(i)) for i in only) or 'NULL'})"
+    sql += " ORDER BY c.id"
     if limit is not None:
         sql += f" LIMIT {int(limit)}"
     return store.query(sql, (task.name,))
@@ -289,6 +309,7 @@ def unparsed_unrefined(store: Store, task: Task) -> int:
 def refine(store: Store, task: Task, backend: Backend, *, limit: int | None = None,
            include_unparsed: bool = False, retries: int = 0,
            sampling: Sampling | None = None, rng_seed: int | None = None,
+           only: Sequence[int] | None = None,
            on_sample: OnSample | None = None, on_note: OnNote | None = None,
            stop: threading.Event | None = None) -> JobResult:
     """Refine, one draft per call, every candidate of the task without a refinement.
@@ -303,7 +324,7 @@ def refine(store: Store, task: Task, backend: Backend, *, limit: int | None = No
     start = (prompts.reply_start(task)
              if getattr(backend, "takes_reply_start", False) and not sampling.grammar else "")
     stop = stop or threading.Event()
-    pending = unrefined(store, task, limit, include_unparsed=include_unparsed)
+    pending = unrefined(store, task, limit, include_unparsed=include_unparsed, only=only)
     if not pending:
         return JobResult("refine", None, 0, 0, "nothing to do")
     seeds = store.seeds(task.name)
@@ -319,13 +340,13 @@ def refine(store: Store, task: Task, backend: Backend, *, limit: int | None = No
     static_shots = [s["fields"] for s in seeds[: task.shot_count]]
     rng_seed = rng_seed if rng_seed is not None else secrets.randbits(31)
     run_id = open_run(store, "refine", task, backend, sampling, rng_seed, len(pending),
-                    refine_unparsed=include_unparsed, retries=retries, reply_start=start,
-                    **constraint)
+                      refine_unparsed=include_unparsed, retries=retries, reply_start=start,
+                      **constraint)
     notes = Notes(store, run_id, on_note)
     for note in constraint["notes"]:
         notes(f"refine: {note}", record=False)
     # One random stream per candidate: its first attempt and every retry draw from it.
-    streams = {c["id"]: sample_rng(rng_seed, task, "refine", c["id"]) for c in pending}
+    streams = {c["id"]: sample_rng(rng_seed, task.name, "refine", c["id"]) for c in pending}
 
     def body() -> tuple[int, int, bool]:
         produced, planned, parsed_any = 0, len(pending), False

@@ -52,10 +52,9 @@ def refine_messages(
     backends which take one continue."""
     instruction = fill(task.refine_instruction or DEFAULT_REFINE_INSTRUCTION,
                        {"thing": task.thing})
-    layout = "\n".join(f"{f.label}:\n[{f.name}]" for f in task.fields)
     examples = "\n\n".join(render_example(task, shot) for shot in shots)
     draft_text = draft.strip() if isinstance(draft, str) else render_example(task, draft)
-    parts = [instruction, f"Write your answer in this format:\n{layout}"]
+    parts = [instruction, f"Write your answer in this format:\n{_layout(task)}"]
     if examples:
         parts.append(f"Here are some examples:\n\n{examples}")
     parts += [
@@ -63,10 +62,34 @@ def refine_messages(
         f"Provide only the improved {task.thing} in the format above. "
         "Do not include any commentary.",
     ]
+    return _chat(parts, start)
+
+
+def _layout(task: Task) -> str:
+    return "\n".join(f"{f.label}:\n[{f.name}]" for f in task.fields)
+
+
+def _chat(parts: Sequence[str], start: str) -> list[dict[str, str]]:
+    """One user message of the parts; `start` opens the model's reply."""
     messages = [{"role": "user", "content": "\n\n".join(parts)}]
     if start:
         messages.append({"role": "assistant", "content": start})
     return messages
+
+
+def instruct_messages(task: Task, shots: Sequence[Mapping[str, str]], start: str = ""
+                      ) -> list[dict[str, str]]:
+    """The paper's instruct-only baseline: the same examples, and a request for one new
+    item in the recipe's format, different in content from them."""
+    examples = "\n\n".join(render_example(task, shot) for shot in shots)
+    parts = [task.description]
+    if examples:
+        parts.append(f"Here are some examples:\n\n{examples}")
+    parts += [f"Write one new {task.thing}, different in content from the examples, in "
+              f"this format:\n{_layout(task)}",
+              f"Provide only the new {task.thing} in the format above. "
+              "Do not include any commentary."]
+    return _chat(parts, start)
 
 
 def _label_pattern(label: str) -> str:

@@ -274,7 +274,10 @@ class Store:
         return self.scalar("SELECT recipe FROM tasks WHERE name = ?", (name,))
 
     def task_names(self) -> list[str]:
-        return [row["name"] for row in self.query("SELECT name FROM tasks ORDER BY name")]
+        """The tasks a curator works on; a comparison's arm tasks (their names hold a
+        "~", which a recipe's cannot) are left out."""
+        return [row["name"] for row in self.query(
+            "SELECT name FROM tasks WHERE instr(name, '~') = 0 ORDER BY name")]
 
     # --- seeds -----------------------------------------------------------------
 

@@ -140,6 +140,23 @@ class ReviewTools(Base):
 
         self.in_thread("diversity stats", lambda store: stats_text(store, recipe), shown)
 
+    def action_compare(self) -> None:
+        from bare_tui.core import compare
+        from bare_tui.tui.screens.compare import CompareScreen
+
+        name = self.app.recipe.name
+
+        def shown(found: tuple[dict, str] | None | BareError) -> None:
+            if isinstance(found, BareError):
+                self.notify(str(found), severity="error")
+            elif found is None:
+                self.notify(f"no comparison of {name} yet: `bare-tui compare -n 32` makes "
+                            "one", timeout=8)
+            else:
+                self.app.push_screen(CompareScreen(found[0]))
+
+        self.in_thread("the comparison", lambda store: compare.latest(store, name), shown)
+
 
 
 

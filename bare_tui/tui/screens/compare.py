@@ -1,0 +1,71 @@
+"""The compare view: the latest `bare-tui compare` report of the task, its arms in a
+table, the paper's two claims in words, and the arms' similarity histograms overlaid."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Static
+from textual_plotext import PlotextPlot
+
+from bare_tui.core import compare_report
+from bare_tui.text import clean
+
+COLOURS = {"base": "cyan", "instruct": "orange", "bare": "green"}
+
+
+class CompareScreen(Screen[None]):
+    DEFAULT_CSS = """
+    CompareScreen #title { height: auto; padding: 0 1; text-style: bold; }
+    CompareScreen #table { height: auto; max-height: 6; }
+    CompareScreen #findings { height: auto; padding: 0 1; }
+    CompareScreen PlotextPlot { height: 1fr; min-height: 6; }
+    """
+    BINDINGS = [Binding("escape,v,q", "close", "Back")]
+
+    def __init__(self, data: dict[str, Any]):
+        super().__init__()
+        self.data = data
+
+    def compose(self) -> ComposeResult:
+        data = self.data
+        yield Static(clean(f"comparison {data['comparison']}: task {data['task']}, "
+                           f"{data['n']} items per arm, rng seed "
+                           f"{data['params'].get('rng_seed')}; IR chance is 75%"), id="title")
+        yield DataTable(id="table", cursor_type="row")
+        models = " · ".join(f"{arm['arm']}: {arm['model']} at {arm['temperature']}"
+                            for arm in data["arms"])
+        yield Static(clean("\n".join([models, *compare_report.findings(data)])),
+                     id="findings")
+        plot = PlotextPlot(id="histogram")
+        plot.theme = "dark"  # fixed colours: the same picture in every terminal
+        yield plot
+        yield Footer()
+
+    def on_mount(self) -> None:
+        table = self.query_one(DataTable)
+        table.add_columns(*compare_report.header(models=False))
+        for row in compare_report.rows(self.data, models=False):
+            table.add_row(*map(clean, row))
+        self._draw()
+        table.focus()
+
+    def _draw(self) -> None:
+        plot = self.query_one(PlotextPlot)
+        plt = plot.plt
+        plt.clear_data()
+        plt.clear_figure()
+        for name, histogram in self.data["histograms"].items():
+            edges, counts = histogram["edges"], histogram["counts"]
+            total = max(sum(counts), 1)
+            centres = [(low + high) / 2 for low, high in zip(edges, edges[1:], strict=False)]
+            plt.plot(centres, [100 * count / total for count in counts], label=name,
+                     color=COLOURS.get(name, "white"), marker="braille")
+        plt.title("pairwise cosine similarity within each arm (% of pairs)")
+        plot.refresh()
+
+    def action_close(self) -> None:
+        self.dismiss(None)

@@ -11,6 +11,7 @@ The chat-like profiles map fields through the recipe's [export] templates.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 from collections.abc import Callable
@@ -132,7 +133,8 @@ def _write(layout: Layout, files: dict[Path, bytes]) -> None:
         export_files.write_together(files)
     except BaseException:
         if layout.new_folder:
-            layout.folder.rmdir()
+            with contextlib.suppress(OSError):  # the first error is the one to report
+                layout.folder.rmdir()
         raise
 
 

@@ -175,12 +175,12 @@ def _judge(store: Store, task: Task, ids: list[int]) -> list[str]:
     if not rate.trials:
         return []
     marks = ",".join("?" * len(ids))
-    models = [f"`{Path(r['model']).name}` (sha256 `{(r['model_sha256'] or '-')[:16]}…`)"
+    models = [f"`{Path(r['model']).name}`, sha256 `{(r['model_sha256'] or '-')[:16]}…`"
               for r in store.query(
                   "SELECT DISTINCT r.model, r.model_sha256 FROM runs r JOIN judgments j ON"
                   f" j.run_id = r.id WHERE j.candidate_id IN ({marks})", ids)]
     return ["## Judge", "",
-            f"{rate.text()}. Each trial shows the judge model ({', '.join(models)}) an "
+            f"{rate.text()}. Each trial shows the judge model ({'; '.join(models)}) an "
             f"item among {judge.K - 1} real seeds at a random place and asks which one is "
             "of low quality; IR is the share of trials in which the item was not picked "
             "(the latest judge run of each item).", ""]

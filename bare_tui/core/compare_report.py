@@ -6,14 +6,10 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from bare_tui.core import diversity
+from bare_tui.core import diversity, yields
 
 HEADER = ["arm", "model", "temp", "items", "parsed", "pass", "similarity", "IR (95% CI)",
           "judged", "tok/s", "wall"]
-
-
-def _share(part: int, whole: int) -> str:
-    return f"{part / whole:.0%}" if whole else "-"
 
 
 def _number(value: float | None, spec: str) -> str:
@@ -28,8 +24,8 @@ def rows(data: dict[str, Any], *, models: bool = True) -> list[list[str]]:
         ir = (f"{arm['ir']:.0%} ({100 * interval[0]:.0f}-{100 * interval[1]:.0f})"
               if arm["ir"] is not None else "-")
         table.append([arm["arm"], arm["model"], _number(arm["temperature"], "g"),
-                      str(arm["made"]), _share(arm["parsed"], arm["made"]),
-                      _share(arm["passing"], arm["made"]), _number(arm["similarity"], ".4f"),
+                      str(arm["made"]), yields.share(arm["parsed"], arm["made"]),
+                      yields.share(arm["passing"], arm["made"]), _number(arm["similarity"], ".4f"),
                       ir, str(arm["ir_trials"]), _number(arm["tokens_per_s"], ".1f"),
                       f"{arm['wall_s']:.0f} s"])
     return table if models else [row[:1] + row[3:] for row in table]

@@ -41,16 +41,17 @@ class Yield:
         rate = self.usable_per_minute
         speed = f", {rate:.1f} per minute of generation" if rate is not None else ""
         return [
-            f"drafts: {self.drafts} ({_share(self.drafts_parsed, self.drafts)} parse, "
-            f"{_share(self.drafts_passing, self.drafts)} pass their checks)",
+            f"drafts: {self.drafts} ({share(self.drafts_parsed, self.drafts)} parse, "
+            f"{share(self.drafts_passing, self.drafts)} pass their checks)",
             f"refinements: {self.refinements} attempts "
-            f"({_share(self.refinements_parsed, self.refinements)} parse, "
-            f"{_share(self.refinements_passing, self.refinements)} pass)",
+            f"({share(self.refinements_parsed, self.refinements)} parse, "
+            f"{share(self.refinements_passing, self.refinements)} pass)",
             f"usable items: {self.usable} of {self.candidates}{speed}",
         ]
 
 
-def _share(part: int, whole: int) -> str:
+def share(part: int, whole: int) -> str:
+    """A part of a whole as a percentage, or '-' of nothing."""
     return f"{part / whole:.0%}" if whole else "-"
 
 

@@ -16,6 +16,7 @@ import json
 import os
 import socket
 import sqlite3
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
@@ -88,6 +89,15 @@ def _file_identity(path: Path) -> tuple[int, int] | None:
     return info.st_dev, info.st_ino
 
 
+# The workspace files this process has open, by identity, with how many connections.
+# Closing any descriptor of a file drops every POSIX lock the process holds on it, its
+# SQLite connections' included: another process could then take this one's connections
+# for gone and reset the write-ahead log under them ("disk I/O error", writes lost). So
+# a file this process has open is never opened again outside SQLite (the header check).
+_OPEN: dict[tuple[int, int], int] = {}
+_OPEN_LOCK = threading.Lock()
+
+
 class Store:
     """A workspace database. Open one per thread (sqlite3 connections are not shared)."""
 
@@ -97,7 +107,12 @@ class Store:
         write pass it); `make_folder`: make its folder too (only for the default path)."""
         self.path = Path(path)
         self.busy_timeout = busy_timeout_s() if busy_timeout is None else busy_timeout
-        self._check_file(create, make_folder)
+        self._identity: tuple[int, int] | None = None
+        with _OPEN_LOCK:
+            self._check_file(create, make_folder)
+            self._open()
+
+    def _open(self) -> None:
         try:
             conn = sqlite3.connect(self.path, timeout=self.busy_timeout, isolation_level=None,
                                    check_same_thread=False)
@@ -122,10 +137,14 @@ class Store:
             conn.close()
             raise
         self._identity = _file_identity(self.path)
+        if self._identity is not None:
+            _OPEN[self._identity] = _OPEN.get(self._identity, 0) + 1
 
     def _check_file(self, create: bool, make_folder: bool) -> None:
         path = self.path
         if path.exists():
+            if _file_identity(path) in _OPEN:
+                return  # checked when first opened; reading it again would drop its locks
             if not path.is_file():
                 raise BareError(f"{path} is not a regular file; a workspace is a SQLite file "
                                 "(pass --db PATH)")
@@ -173,6 +192,10 @@ class Store:
 
     def close(self) -> None:
         self.conn.close()
+        with _OPEN_LOCK:
+            count = _OPEN.pop(self._identity, 0) - 1 if self._identity else 0
+            if count > 0:
+                _OPEN[self._identity] = count  # type: ignore[index]
 
     def __enter__(self) -> Store:
         return self

@@ -25,6 +25,10 @@ Config file (first found): --config PATH, $BARE_TUI_CONFIG, ./bare-tui.toml,
     concurrency = 32                # requests in flight; the key comes from $BARE_TUI_API_KEY
     timeout_s = 600                 # how long one request may take
 
+    [review]
+    overlap = 0.1                   # share of items each decided by two reviewers
+    lease_s = 60                    # a queue item on a silent window's screen is free after
+
     [diversity]
     auto_embed = true               # embed new texts after each draft/refine/run
     # model = "/models/my-sentence-transformer"   # default: packaged all-MiniLM-L6-v2
@@ -60,6 +64,8 @@ ENV = {
     "auto_embed": "BARE_TUI_AUTO_EMBED",
     "embedding_model": "BARE_TUI_EMBEDDING_MODEL",
     "reviewer": "BARE_TUI_REVIEWER",
+    "overlap": "BARE_TUI_OVERLAP",
+    "lease_s": "BARE_TUI_LEASE_S",
 }
 # config-file location of each setting: (table, key)
 FILE_KEYS = {
@@ -80,11 +86,15 @@ FILE_KEYS = {
     "server_timeout": ("server", "timeout_s"),
     "auto_embed": ("diversity", "auto_embed"),
     "embedding_model": ("diversity", "model"),
+    "overlap": ("review", "overlap"),
+    "lease_s": ("review", "lease_s"),
 }
 INTEGERS = {"gpu_layers", "ctx", "threads", "parallel", "concurrency"}
 AT_LEAST = {"gpu_layers": -1, "ctx": 1, "threads": 1, "parallel": 1, "concurrency": 1}
 AT_MOST = 1 << 20  # no count here is larger; a bigger one is a typo
-NUMBERS = {"server_timeout"}
+# settings that are numbers: their lowest and highest values, and unit
+NUMBERS = {"server_timeout": (0.1, 86_400, " seconds"), "lease_s": (0.1, 86_400, " seconds"),
+           "overlap": (0, 1, " (a share of the items)")}
 PATHS = {"db", "models_dir"}
 BOOLEANS = {"auto_embed"}
 
@@ -102,6 +112,8 @@ CONFIG_SHAPE = Table({
         "instruct_url": Text(nonempty=True), "concurrency": Whole(1, AT_MOST),
         "timeout_s": Number(minimum=0.1),
     }, example='[server] with url = "http://127.0.0.1:8000"'),
+    "review": Table({"overlap": Number(minimum=0), "lease_s": Number(minimum=0.1)},
+                    example="[review] with overlap = 0.1"),
     "diversity": Table({"auto_embed": Flag(), "model": Text(nonempty=True)},
                        example="[diversity] with auto_embed = true"),
     "keys": Table(values=Text(nonempty=True), example='[keys] with accept = "y"'),
@@ -134,6 +146,8 @@ class Settings:
     auto_embed: bool = False  # embed new texts after every generation job
     embedding_model: str | None = None  # None: the packaged all-MiniLM-L6-v2
     reviewer: str = field(default_factory=_default_reviewer)
+    overlap: float = 0.0  # share of items routed to two reviewers
+    lease_s: float = 60.0  # how long a review window's lease outlives its last word
     keys: dict[str, str] = field(default_factory=dict)
     config_path: Path | None = None
 
@@ -171,12 +185,13 @@ def _coerce(name: str, value: Any, origin: str) -> Any:
                             f"got {number}")
         return number
     if name in NUMBERS:
+        low, high, unit = NUMBERS[name]
         try:
             number = float(value)
         except (TypeError, ValueError):
             raise BareError(f"{origin}: {name} must be a number, got {value!r}") from None
-        if not 0.1 <= number <= 86_400:
-            raise BareError(f"{origin}: {name} must be between 0.1 and 86400 seconds, "
+        if not low <= number <= high:
+            raise BareError(f"{origin}: {name} must be between {low:g} and {high:g}{unit}, "
                             f"got {value!r}")
         return number
     if name in PATHS:

@@ -66,6 +66,10 @@ class JobRequest:
     # "n", "instruct_temperature", "trials", "judge_model", "judge_server",
     # "judge_max_tokens"}
     compare: dict[str, Any] | None = None
+    # Alternatives for one candidate instead (core/alternatives.py):
+    # {"candidate_id": int, "k": int, "kind": "refined" | "draft"}; the sampling is
+    # refine_sampling or base, by kind
+    alternatives: dict[str, Any] | None = None
 
     def to_json(self) -> str:
         data = asdict(self)
@@ -240,11 +244,12 @@ def _watch_stdin(stop: threading.Event) -> None:
     stop.set()  # asked to stop, or the caller is gone
 
 
-class _StoppedWhileWaiting(Exception):
-    pass
+class StoppedWhileWaiting(Exception):
+    """The job was stopped while it waited for the machine's CPU lease."""
 
 
 def _child(settings: Settings, request: JobRequest, emit: _Emitter) -> int:
+    from bare_tui import worker_jobs
     from bare_tui.core import cpu_path, model_files, pipeline, recipes
     from bare_tui.core.lease import CpuLease
     from bare_tui.core.store import Store
@@ -261,7 +266,7 @@ def _child(settings: Settings, request: JobRequest, emit: _Emitter) -> int:
         if local and _runs_on_cpu(settings):
             about = {"task": request.task, "db": str(settings.db)}
             if not lease.acquire(about, stop, lambda text: emit("note", text=text)):
-                raise _StoppedWhileWaiting("draft" if role == "base" else "refine")
+                raise StoppedWhileWaiting("draft" if role == "base" else "refine")
         if local and cpu_path.known_verdict(settings.cpu_path) is None:
             emit("note", text="checking which llama.cpp CPU path runs on this machine "
                  "(once per machine)")
@@ -270,9 +275,12 @@ def _child(settings: Settings, request: JobRequest, emit: _Emitter) -> int:
     with Store(settings.db, create=False) as store:
         task = recipes.resolve(store, request.task)
         if request.judge is not None:
-            return _judge(store, task, request, load_backend, emit, stop)
+            return worker_jobs.judge(store, task, request, load_backend, emit, stop)
         if request.compare is not None:
-            return _compare(settings, store, task, request, load_backend, emit, stop)
+            return worker_jobs.compare(settings, store, task, request, load_backend, emit,
+                                       stop)
+        if request.alternatives is not None:
+            return worker_jobs.alternatives(store, task, request, load_backend, emit, stop)
         try:
             results = pipeline.generate(
                 store, task, load_backend, request.target, refine_after=request.refine,
@@ -286,70 +294,9 @@ def _child(settings: Settings, request: JobRequest, emit: _Emitter) -> int:
                     "stage", kind=kind, planned=planned, where=where),
                 stop=stop,
             )
-        except _StoppedWhileWaiting as waiting:
+        except StoppedWhileWaiting as waiting:
             results = [pipeline.JobResult(str(waiting), None, 0, 0, "cancelled")]
     emit("done", results=[asdict(result) for result in results])
-    return 0
-
-
-def _judge(store: Any, task: Any, request: JobRequest, load_backend: Callable[[str], Any],
-           emit: _Emitter, stop: threading.Event) -> int:
-    from bare_tui.core import judge, pipeline
-
-    options = request.judge or {}
-    items = judge.to_judge(store, task, options.get("status", "any"),
-                           again=options.get("again", False), limit=options.get("limit"))
-    results = []
-    if items:
-        try:
-            backend = load_backend("instruct")
-        except _StoppedWhileWaiting:
-            backend = None
-            results = [pipeline.JobResult("judge", None, 0, 0, "cancelled")]
-        if backend is not None:
-            trials = options.get("trials", 1)
-            emit("stage", kind="judge", planned=len(items) * trials,
-                 where=pipeline.where(backend))
-            sampling = judge.SAMPLING.replace(max_tokens=options.get("max_tokens"))
-            results = [judge.judge(store, task, backend, items, trials=trials,
-                                   rng_seed=request.rng_seed, sampling=sampling,
-                                   on_sample=lambda sample: emit("sample", **asdict(sample)),
-                                   stop=stop)]
-    emit("done", results=[asdict(result) for result in results])
-    return 0
-
-
-def _compare(settings: Settings, store: Any, task: Any, request: JobRequest,
-             load_backend: Callable[[str], Any], emit: _Emitter, stop: threading.Event
-             ) -> int:
-    from dataclasses import replace
-
-    from bare_tui.core import compare, judge
-    from bare_tui.loading import open_backend
-
-    options = request.compare or {}
-    refine = request.refine_sampling or task.refine
-    judge_backend = None
-    if options.get("judge_model") or options.get("judge_server"):
-        conf = replace(settings, instruct=options.get("judge_model") or settings.instruct,
-                       instruct_server=options.get("judge_server") or settings.instruct_server)
-        judge_backend = lambda: open_backend("instruct", conf)  # noqa: E731
-    try:
-        compare.generate(
-            store, task, compare.Plan(options["comparison"], options["tasks"],
-                                      options["stream"]),
-            options["n"], load_backend, rng_seed=request.rng_seed,
-            base=request.base or task.base,
-            instruct=refine.replace(temperature=options["instruct_temperature"]),
-            refine=refine,
-            judge_sampling=judge.SAMPLING.replace(max_tokens=options.get("judge_max_tokens")),
-            trials=options.get("trials", 1), judge_backend=judge_backend,
-            on_stage=lambda kind, planned, where: emit(
-                "stage", kind=kind, planned=planned, where=where),
-            on_sample=lambda sample: emit("sample", **asdict(sample)), stop=stop)
-    except _StoppedWhileWaiting:
-        pass
-    emit("done", results=[])
     return 0
 
 

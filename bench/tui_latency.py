@@ -1,9 +1,10 @@
 """Review screen latency on a small and a huge workspace, through Textual's pilot.
 
 Builds workspaces of 1,000 and 100,000 refined candidates, then measures, for each:
-startup to the first screen, and keypress-to-updated-screen for `j` (next) and `a`
-(accept and advance), as median and p95. Prints the 100k/1k ratios: the cost of a
-keypress must not grow with the size of the workspace.
+startup to the first screen, and keypress-to-updated-screen for `j` (next), `a`
+(accept and advance), `]` (the next changed hunk of the diff) and `<` (keep the
+draft's side of the current hunk: a merge, saved), as median and p95. Prints the
+100k/1k ratios: the cost of a keypress must not grow with the size of the workspace.
 
 A keypress is timed from the key event entering the app to the first frame the
 compositor produces after the app has acted on it (frames come at most every 1/60 s,
@@ -43,6 +44,7 @@ from bare_tui.core.seeds import import_seeds  # noqa: E402
 from bare_tui.core.store import Store, now  # noqa: E402
 from bare_tui.tui.app import BareApp  # noqa: E402
 from bare_tui.tui.messages import StartJob, StopJob  # noqa: E402
+from bare_tui.tui.widgets.diff_view import DiffView  # noqa: E402
 
 SEEDS = ROOT / "data" / "seeds" / "gsm8k_train_200.jsonl"
 SIZE = (120, 40)
@@ -63,8 +65,9 @@ def build(path: Path, count: int) -> None:
                     seed = seeds[i % len(seeds)]
                     fields = {"question": f"{seed['question']} (variant {i})",
                               "answer": seed["answer"]}
-                    better = {"question": fields["question"].replace(" a ", " one "),
-                              "answer": seed["answer"]}
+                    # two hunks at least: one at each end of the question
+                    better = {"question": "Please: " + fields["question"].replace(
+                        " a ", " one ") + " (checked)", "answer": seed["answer"]}
                     text = f"Question:\n{fields['question']}\nAnswer:\n{fields['answer']}"
                     drafts.append((i + 1, "gsm8k", run_id, i, "[1, 2, 3]", text,
                                    json.dumps(fields), "[]", 1, now()))
@@ -100,14 +103,22 @@ class FrameClock:
         app._display = display
 
 
+KEYS = {"j": "j", "a": "a", "]": "right_square_bracket", "<": "less_than_sign"}
+
+
+def shown(app: BareApp) -> tuple:
+    """What a key changes: the cursor, the decisions, the current hunk."""
+    screen = app.review_screen
+    return (screen.candidates.cursor, app.store.scalar("SELECT count(*) FROM events"),
+            screen.query_one(DiffView).hunk)
+
+
 async def keypress(app: BareApp, clock: FrameClock, key: str) -> float:
     """Seconds from the key event to the first frame showing its effect."""
-    screen = app.review_screen
-    before = (screen.candidates.cursor, app.store.scalar("SELECT count(*) FROM events"))
+    before = shown(app)
     started = time.perf_counter()
-    app._driver.send_message(events.Key(key, key))
-    while (screen.candidates.cursor,
-           app.store.scalar("SELECT count(*) FROM events")) == before:
+    app._driver.send_message(events.Key(KEYS.get(key, key), key))
+    while shown(app) == before:
         await asyncio.sleep(0)
     frame = clock.frames
     while clock.frames == frame:
@@ -118,7 +129,7 @@ async def keypress(app: BareApp, clock: FrameClock, key: str) -> float:
 async def measure(db: Path, presses: int, startups: int) -> dict[str, list[float]]:
     task = recipes.parse_recipe(recipes.builtin_source("gsm8k"))
     settings = Settings(db=db, reviewer="bench")
-    results: dict[str, list[float]] = {"startup": [], "j": [], "a": []}
+    results: dict[str, list[float]] = {"startup": [], "j": [], "a": [], "]": [], "<": []}
     for _ in range(startups):
         started = time.perf_counter()
         app = BareApp(settings, task, poll_s=3600)
@@ -135,6 +146,12 @@ async def measure(db: Path, presses: int, startups: int) -> dict[str, list[float
             for _ in range(presses):
                 results[key].append(await keypress(app, clock, key))
                 await asyncio.sleep(0.02)  # a fast curator: 50 keys a second at most
+        for _ in range(presses):  # on each candidate: its first hunk, then the draft's side
+            await keypress(app, clock, "j")
+            for key in ("]", "<"):
+                await asyncio.sleep(0.02)
+                results[key].append(await keypress(app, clock, key))
+            await asyncio.sleep(0.02)
     return results
 
 
@@ -273,7 +290,7 @@ def main() -> None:
             results = asyncio.run(measure(db, args.presses, args.startups))
             summary[count] = {
                 "startup": statistics.median(results["startup"]),
-                **{f"{key} {stat}": value for key in ("j", "a") for stat, value in (
+                **{f"{key} {stat}": value for key in ("j", "a", "]", "<") for stat, value in (
                     ("median", statistics.median(results[key])),
                     ("p95", percentile(results[key], 0.95)))},
             }
@@ -282,7 +299,8 @@ def main() -> None:
     small, large = summary[args.small], summary[args.large]
     print(f"ratios {args.large:,}/{args.small:,}: " + ", ".join(
         f"{name} {large[name] / small[name]:.2f}" for name in small))
-    worst = max(large["j p95"], large["a p95"], small["j p95"], small["a p95"])
+    worst = max(large[f"{key} p95"] for key in ("j", "a", "]", "<"))
+    worst = max(worst, *(small[f"{key} p95"] for key in ("j", "a", "]", "<")))
     print(f"worst keypress p95: {worst * 1000:.1f} ms (target < 50 ms)")
 
 

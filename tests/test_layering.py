@@ -31,6 +31,19 @@ def test_core_may_not_import_the_ui_or_the_settings(module: str, banned: bool):
         assert ("TID251" in result.stdout) == rule_applies
 
 
+@pytest.mark.parametrize("where", ["bare_tui/tui/screens/x.py", "bare_tui/tui/widgets/x.py"])
+def test_screens_and_widgets_may_not_import_the_app(where: str):
+    """No import circle between the app and its screens: a screen knows nothing of the
+    app's insides (bare_tui/tui/screens/ruff.toml)."""
+    code = "from bare_tui.tui.app import BareApp\n\nprint(BareApp)\n"
+    result = subprocess.run([str(RUFF), "check", "--stdin-filename", where, "-"],
+                            input=code, capture_output=True, text=True, cwd=ROOT)
+    assert result.returncode == 1 and "TID251" in result.stdout, result.stdout
+    allowed = subprocess.run([str(RUFF), "check", "--stdin-filename", "bare_tui/cli/x.py",
+                              "-"], input=code, capture_output=True, text=True, cwd=ROOT)
+    assert allowed.returncode == 0, allowed.stdout
+
+
 def test_the_core_passes_its_import_rule():
     result = subprocess.run([str(RUFF), "check", "bare_tui"], capture_output=True, text=True,
                             cwd=ROOT)

@@ -75,3 +75,32 @@ def test_no_color_marks_changes_in_the_text(snap_compare, tmp_path, monkeypatch,
         assert "[-Ann-]" in shown and "{+Anna+}" in shown
 
     assert snap_compare(app, terminal_size=(80, 24), run_before=run_before)
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_diff_with_a_current_hunk(snap_compare, app, size):
+    """`]` twice: the second changed hunk is current, marked ▶ ◀ and highlighted in both
+    columns; `<` kept the draft's side of the first (the right column is the merge)."""
+    async def run_before(pilot):
+        await settle(pilot)
+        await pilot.press("right_square_bracket", "less_than_sign")
+        await settle(pilot)
+        pilot.app.clear_notifications()
+        await pilot.pause()
+
+    assert snap_compare(app, terminal_size=size, run_before=run_before)
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_alternatives_pager(snap_compare, app, size):
+    """`p`: the newest alternative of #1 beside its draft, with its own diff."""
+    from test_tui_merge import _add_alternatives
+
+    _add_alternatives(Path("review.db"))
+
+    async def run_before(pilot):
+        await settle(pilot)
+        await pilot.press("p", "left")
+        await settle(pilot)
+
+    assert snap_compare(app, terminal_size=size, run_before=run_before)

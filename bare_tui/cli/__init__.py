@@ -12,7 +12,7 @@ import sqlite3
 import sys
 
 from bare_tui import __version__
-from bare_tui.cli import diversity, generation, quality, review, setup
+from bare_tui.cli import diversity, generation, quality, review, setup, team
 from bare_tui.cli.common import EXIT_ERROR, Parser
 from bare_tui.errors import BareError
 from bare_tui.text import one_line
@@ -32,7 +32,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"bare-tui {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for group in (setup, generation, review, diversity, quality):
+    for group in (setup, generation, review, team, diversity, quality):
         group.register(sub)
     return parser
 

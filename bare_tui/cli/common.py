@@ -162,7 +162,8 @@ def sampling_options() -> argparse.ArgumentParser:
 # --- settings and the workspace -------------------------------------------------------
 
 SETTING_FLAGS = ("base", "instruct", "gpu_layers", "ctx", "threads", "parallel", "cpu_path",
-                 "server", "base_server", "instruct_server", "concurrency", "server_timeout")
+                 "server", "base_server", "instruct_server", "concurrency", "server_timeout",
+                 "overlap")
 
 
 def settings(args: argparse.Namespace):

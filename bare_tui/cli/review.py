@@ -39,7 +39,13 @@ def print_status(store: Any, task: Any) -> None:
 
 def cmd_status(args: argparse.Namespace) -> int:
     with open_store(args) as store:
-        print_status(store, resolve_task(store, args))
+        task = resolve_task(store, args)
+        if args.by_reviewer:
+            from bare_tui.cli.team import print_by_reviewer
+
+            print_by_reviewer(store, task)
+        else:
+            print_status(store, task)
     return 0
 
 
@@ -173,8 +179,10 @@ def register(sub: Any) -> None:
                         f"bare-tui {name}")
         p.add_argument("--reviewer", help="whose decisions (default $USER)")
 
-    add_command(sub, "status", cmd_status, "counts by state for a task", [ws],
-                "bare-tui status --task gsm8k")
+    status = add_command(sub, "status", cmd_status, "counts by state for a task", [ws],
+                         "bare-tui status --task gsm8k\n  bare-tui status --by-reviewer")
+    status.add_argument("--by-reviewer", action="store_true",
+                        help="decisions per reviewer, items per hour and acceptance rate")
 
     exp = add_command(sub, "export", cmd_export,
                       "write the curated set (JSONL or Parquet, one file per split) with a "
@@ -215,6 +223,10 @@ def register(sub: Any) -> None:
     exp.add_argument("--include-invalid", action="store_true",
                      help="also export items that fail the recipe's checks")
 
-    add_command(sub, "review", cmd_review, "open the review workstation (also: bare-tui with "
-                "no command)", [ws, model_options()],
-                "bare-tui\n  bare-tui review --db data/bare.db --task gsm8k")
+    opened = add_command(sub, "review", cmd_review, "open the review workstation (also: "
+                         "bare-tui with no command)", [ws, model_options()],
+                         "bare-tui\n  bare-tui review --db data/bare.db --task gsm8k\n"
+                         "  BARE_TUI_REVIEWER=bob bare-tui review --overlap 0.1   # a team")
+    opened.add_argument("--overlap", type=float, metavar="SHARE",
+                        help="share of items each decided by two reviewers, for `bare-tui "
+                        "agreement` (default 0, or [review] overlap in the config)")

@@ -47,6 +47,8 @@ class Current:
     seed: int | None  # None for an item imported from a dataset
     shot_ids: list[int]
     origin: dict[str, Any] | None = None  # an imported item's file, line and file sha256
+    merge: dict[str, Any] | None = None  # an edit made by hunks (core/merging.py)
+    picked_id: int | None = None  # the alternative picked as the refinement
 
     @property
     def refined(self) -> bool:
@@ -62,14 +64,15 @@ class Current:
 _COLUMNS = ("candidate_id, status, decided_version, reason, edited, final_version, "
             "final_fields, final_valid, final_validation, draft_fields, draft_raw, "
             "draft_validation, latest_fields, latest_raw, latest_validation, parsed_id, "
-            "parsed_fields, parsed_validation, refinement_failed, seed, shot_ids, origin")
+            "parsed_fields, parsed_validation, refinement_failed, seed, shot_ids, origin, "
+            "merge, picked_id")
 
 
 def _current(row: tuple[Any, ...]) -> Current:
     (cid, status, decided, reason, edited, final_version, final_fields, final_valid,
      final_validation, draft, draft_raw, draft_validation, latest, latest_raw,
      latest_validation, parsed_id, best, best_validation, refinement_failed, seed,
-     shot_ids, origin) = row
+     shot_ids, origin, merge, picked_id) = row
     return Current(cid, status, decided, reason, bool(edited), final_version,
                    from_json(final_fields), None if final_valid is None else bool(final_valid),
                    from_json(final_validation) or [],
@@ -77,7 +80,7 @@ def _current(row: tuple[Any, ...]) -> Current:
                    from_json(latest), latest_raw, from_json(latest_validation) or [],
                    parsed_id is not None, from_json(best), from_json(best_validation) or [],
                    bool(refinement_failed), seed,
-                   from_json(shot_ids) or [], from_json(origin))
+                   from_json(shot_ids) or [], from_json(origin), from_json(merge), picked_id)
 
 
 def current(store: Store, candidate_id: int) -> Current | None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import sqlite_utils
 
-SCHEMA_VERSION = 10
+SCHEMA_VERSION = 11
 
 
 def _migrate_v1(db: sqlite_utils.Database) -> None:
@@ -139,7 +139,8 @@ def _migrate_v4(db: sqlite_utils.Database) -> None:
 # when no refinement parsed, or (while undecided) when the best refinement fails its
 # checks and the draft passes them ("draft proposed"); else the best refinement. Of a
 # candidate's refinements (retries keep every attempt) the best is the latest that
-# parsed and passes its checks, else the latest that parsed.
+# parsed and passes its checks, else the latest that parsed; alternatives asked for in
+# review count only once picked, and a picked one is the best and the latest.
 CANDIDATE_STATE = """
     CREATE VIEW candidate_state AS
     SELECT s.*,
@@ -151,7 +152,7 @@ CANDIDATE_STATE = """
              ELSE s.parsed_validation END AS final_validation
     FROM (
         SELECT c.id AS candidate_id, c.task AS task, c.seed AS seed, c.shot_ids AS shot_ids,
-            {origin} AS origin,
+            {origin} AS origin, {picked} AS picked_id, {merge} AS merge,
             coalesce(d.status, 'pending') AS status, d.version AS decided_version,
             d.reason AS reason, d.reviewer AS reviewer,
             coalesce(d.version = 'edited', 0) AS edited, d.final_fields AS edited_fields,
@@ -171,21 +172,25 @@ CANDIDATE_STATE = """
                  ELSE 'refined' END AS final_version
         FROM candidates c
         LEFT JOIN decisions d ON d.candidate_id = c.id
-        LEFT JOIN refinements latest ON latest.id =
-            (SELECT max(r.id) FROM refinements r WHERE r.candidate_id = c.id)
-        LEFT JOIN refinements best ON best.id =
-            (SELECT r.id FROM refinements r WHERE r.candidate_id = c.id
-             AND r.fields IS NOT NULL ORDER BY r.valid DESC, r.id DESC LIMIT 1)
+        LEFT JOIN refinements latest ON latest.id = coalesce({picked},
+            (SELECT max(r.id) FROM refinements r WHERE r.candidate_id = c.id {own}))
+        LEFT JOIN refinements best ON best.id = coalesce({picked},
+            (SELECT r.id FROM refinements r WHERE r.candidate_id = c.id {own}
+             AND r.fields IS NOT NULL ORDER BY r.valid DESC, r.id DESC LIMIT 1))
     ) s
 """
 
 
 def _candidate_state(db: sqlite_utils.Database) -> None:
     """A view holds no data: a step that changes it recreates it as defined now (with
-    what the table has at that step: a candidate's origin comes with v7)."""
+    what the tables have at that step: a candidate's origin comes with v7, picked
+    alternatives and merges with v11)."""
     db.execute("DROP VIEW IF EXISTS candidate_state")
     origin = "c.origin" if "origin" in db["candidates"].columns_dict else "NULL"
-    db.execute(CANDIDATE_STATE.format(origin=origin))
+    v11 = "merge" in db["decisions"].columns_dict
+    db.execute(CANDIDATE_STATE.format(
+        origin=origin, picked="d.refinement_id" if v11 else "NULL",
+        merge="d.merge" if v11 else "NULL", own="AND r.alternative IS NULL" if v11 else ""))
 
 
 def _migrate_v5(db: sqlite_utils.Database) -> None:
@@ -248,6 +253,28 @@ def _migrate_v10(db: sqlite_utils.Database) -> None:
     db["comparisons"].create_index(["task"], if_not_exists=True)
 
 
+def _migrate_v11(db: sqlite_utils.Database) -> None:
+    # Review: the alternative picked as a candidate's refinement, and an edit made by
+    # hunks (core/merging.py) with its choices.
+    for column, kind in (("refinement_id", int), ("merge", str)):
+        if column not in db["decisions"].columns_dict:
+            db["decisions"].add_column(column, kind)
+    # Alternatives asked for in review: "refined" (another refinement of the draft) or
+    # "draft" (another draft from the same shots); null for the pipeline's own.
+    if "alternative" not in db["refinements"].columns_dict:
+        db["refinements"].add_column("alternative", str)
+    # Who is reviewing now, one row per open review window: its lease on the pending
+    # item on its screen (core/leases.py), renewed while shown, gone when it expires.
+    db["reviewing"].create(
+        {"session": str, "reviewer": str, "task": str, "candidate_id": int, "pid": int,
+         "host": str, "seen_at": float},
+        pk="session",
+        if_not_exists=True,
+    )
+    db["reviewing"].create_index(["candidate_id"], if_not_exists=True)
+    _candidate_state(db)  # now with the picked alternative and the merge
+
+
 MIGRATIONS = {1: _migrate_v1, 2: _migrate_v2, 3: _migrate_v3, 4: _migrate_v4,
               5: _migrate_v5, 6: _migrate_v6, 7: _migrate_v7, 8: _migrate_v8, 9: _migrate_v9,
-              10: _migrate_v10}
+              10: _migrate_v10, 11: _migrate_v11}

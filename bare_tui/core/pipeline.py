@@ -176,7 +176,7 @@ def run_recorded(store: Store, run_id: int, body: Callable[[], tuple[int, int, b
     return _finish(store, run_id, stopped, produced, planned, kind)
 
 
-def _commit(store: Store, table: str, task: Task, run_id: int, seed: int,
+def commit_sample(store: Store, table: str, task: Task, run_id: int, seed: int,
             generation: Generation, extra: dict[str, Any], fills_slot: bool = False
             ) -> tuple[int, bool, bool]:
     """Parse, check and store one sample and its run's counters in one transaction
@@ -260,7 +260,7 @@ def draft(store: Store, task: Task, backend: Backend, target: int, *,
             generation = dataclasses.replace(generation, text=start + generation.text)
             shots, seed = in_flight.pop(index)
             tries[index] = tries.get(index, 0) + 1
-            row_id, parsed, valid = _commit(
+            row_id, parsed, valid = commit_sample(
                 store, "candidates", task, run_id, seed, generation,
                 {"task": task.name, "shot_ids": to_json([s["id"] for s in shots]),
                  "sample_index": index}, fills_slot=tries[index] == 1)
@@ -286,7 +286,8 @@ def unrefined(store: Store, task: Task, limit: int | None = None, *,
     set (the paper drops them)."""
     sql = (
         "SELECT c.id, c.fields, c.raw_text, c.shot_ids FROM candidates c"
-        " WHERE c.task = ? AND NOT EXISTS (SELECT 1 FROM refinements r WHERE r.candidate_id = c.id)"
+        " WHERE c.task = ? AND NOT EXISTS (SELECT 1 FROM refinements r WHERE r.candidate_id = c.id"
+        " AND r.alternative IS NULL)"
         " AND trim(c.raw_text) != ''"
         + ("" if include_unparsed else " AND c.fields IS NOT NULL")
     )
@@ -302,7 +303,8 @@ def unparsed_unrefined(store: Store, task: Task) -> int:
     """Drafts that did not parse and have no refinement: what `refine` skips by default."""
     return store.scalar(
         "SELECT count(*) FROM candidates c WHERE c.task = ? AND c.fields IS NULL"
-        " AND NOT EXISTS (SELECT 1 FROM refinements r WHERE r.candidate_id = c.id)",
+        " AND NOT EXISTS (SELECT 1 FROM refinements r WHERE r.candidate_id = c.id"
+        " AND r.alternative IS NULL)",
         (task.name,))
 
 
@@ -359,7 +361,8 @@ def refine(store: Store, task: Task, backend: Backend, *, limit: int | None = No
             for candidate in pending:
                 if stop.is_set():
                     return
-                if not store.scalar("SELECT 1 FROM refinements WHERE candidate_id = ?",
+                if not store.scalar("SELECT 1 FROM refinements WHERE candidate_id = ?"
+                                    " AND alternative IS NULL",
                                     (candidate["id"],)):  # else another job refined it
                     yield candidate
 
@@ -374,7 +377,7 @@ def refine(store: Store, task: Task, backend: Backend, *, limit: int | None = No
         jobs = Attempts(fresh(), job)
         for candidate_id, generation in backend.chat_many(jobs, sampling):
             generation = dataclasses.replace(generation, text=start + generation.text)
-            row_id, parsed, valid = _commit(
+            row_id, parsed, valid = commit_sample(
                 store, "refinements", task, run_id, seeds_used.pop(candidate_id),
                 generation, {"candidate_id": candidate_id,
                              "from_raw": int(candidate_id in from_raw)})

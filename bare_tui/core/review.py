@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable, Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from bare_tui.core.current import proposed_version
@@ -24,7 +24,7 @@ from bare_tui.core.store import Store, from_json, now, to_json
 from bare_tui.core.yields import USABLE
 from bare_tui.errors import BareError
 
-DECISIONS = ("accept", "accept_draft", "reject", "edit")
+DECISIONS = ("accept", "accept_draft", "reject", "edit", "merge", "unmerge", "pick")
 STATUSES = ("pending", "accepted", "rejected")
 
 
@@ -34,6 +34,8 @@ class State:
     version: str | None = None  # "refined", "draft" or "edited": what the final text is
     final_fields: dict[str, str] | None = None  # only for "edited"
     reason: str | None = None
+    refinement_id: int | None = None  # the alternative picked as the refinement
+    merge: dict[str, Any] | None = None  # an edit made by hunks (core/merging.py)
 
     def to_json(self) -> str:
         return to_json(asdict(self))
@@ -45,32 +47,66 @@ class State:
 
 def current(store: Store, candidate_id: int) -> State:
     row = store.conn.execute(
-        "SELECT status, version, final_fields, reason FROM decisions WHERE candidate_id = ?",
-        (candidate_id,),
+        "SELECT status, version, final_fields, reason, refinement_id, merge FROM decisions"
+        " WHERE candidate_id = ?", (candidate_id,),
     ).fetchone()
     if row is None:
         return State()
-    return State(row[0], row[1], from_json(row[2]), row[3])
+    return State(row[0], row[1], from_json(row[2]), row[3], row[4], from_json(row[5]))
 
 
 def _next_state(store: Store, candidate_id: int, before: State, action: str,
-                reason: str | None, fields: Mapping[str, str] | None) -> State:
+                reason: str | None, change: Change) -> State:
+    keep = {"refinement_id": before.refinement_id}
     if action == "accept":
-        # An edited text stays the final version; otherwise what core/current.py proposes.
+        # An edited text (or a picked alternative) stays the final version; otherwise
+        # what core/current.py proposes.
         if before.version == "edited":
-            version = "edited"
+            return replace(before, status="accepted", reason=None)
+        if before.version == "refined" and before.refinement_id is not None:
+            version = "refined"
         else:
             version = proposed_version(store, candidate_id)
-        return State("accepted", version, before.final_fields if version == "edited" else None)
+        return State("accepted", version, **keep)
     if action == "accept_draft":
-        return State("accepted", "draft", None)
+        return State("accepted", "draft", **keep)
     if action == "reject":
-        return State("rejected", before.version, before.final_fields, reason)
-    if action == "edit":
-        if not fields:
-            raise BareError("an edit needs the new text of every field")
-        return State(before.status, "edited", dict(fields), before.reason)
+        return replace(before, status="rejected", reason=reason)
+    if action in ("edit", "merge"):
+        if not change.fields:
+            raise BareError(f"an {action} needs the new text of every field")
+        if action == "merge" and not change.merge:
+            raise BareError("a merge needs its hunk choices")
+        return State(before.status, "edited", dict(change.fields), before.reason,
+                     merge=dict(change.merge) if action == "merge" else None, **keep)
+    if action == "unmerge":
+        if not before.merge:
+            raise BareError(f"#{candidate_id} has no merge to revert")
+        version, fields = before.merge.get("was") or (None, None)
+        return State(before.status, version, fields, before.reason, **keep)
+    if action == "pick":
+        if change.refinement_id is None:
+            raise BareError("a pick needs the alternative's id")
+        row = store.conn.execute("SELECT candidate_id, fields IS NOT NULL FROM refinements"
+                                 " WHERE id = ?", (change.refinement_id,)).fetchone()
+        if row is None or row[0] != candidate_id:
+            raise BareError(f"refinement {change.refinement_id} is not one of "
+                            f"#{candidate_id}'s")
+        if not row[1]:
+            raise BareError(f"alternative {change.refinement_id} did not parse; pick one "
+                            "that did")
+        return State(before.status, "refined", None, before.reason, change.refinement_id)
     raise BareError(f"unknown decision {action!r} (known: {', '.join(DECISIONS)})")
+
+
+@dataclass(frozen=True)
+class Change:
+    """What a decision brings besides its verb: an edit's or merge's fields, the merge
+    (core/merging.py's state), the refinement a pick makes final."""
+
+    fields: Mapping[str, str] | None = None
+    merge: Mapping[str, Any] | None = None
+    refinement_id: int | None = None
 
 
 @dataclass(frozen=True)
@@ -97,13 +133,14 @@ def _write(store: Store, group_id: int, candidate_id: int, action: str, reviewer
     })
     store.conn.execute(
         "INSERT INTO decisions (candidate_id, status, version, final_fields, reviewer, reason,"
-        " event_id, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+        " event_id, updated_at, refinement_id, merge) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
         " ON CONFLICT(candidate_id) DO UPDATE SET status = excluded.status,"
         " version = excluded.version, final_fields = excluded.final_fields,"
         " reviewer = excluded.reviewer, reason = excluded.reason,"
-        " event_id = excluded.event_id, updated_at = excluded.updated_at",
+        " event_id = excluded.event_id, updated_at = excluded.updated_at,"
+        " refinement_id = excluded.refinement_id, merge = excluded.merge",
         (candidate_id, after.status, after.version, to_json(after.final_fields), reviewer,
-         after.reason, event_id, now()),
+         after.reason, event_id, now(), after.refinement_id, to_json(after.merge)),
     )
 
 
@@ -111,11 +148,19 @@ def _next_group(store: Store) -> int:
     return (store.scalar("SELECT max(group_id) FROM events") or 0) + 1
 
 
+class DecidedSince(BareError):
+    """Someone else decided the candidate since the curator opened it."""
+
+
 def decide(store: Store, candidate_ids: Iterable[int], action: str, reviewer: str, *,
            reason: str | None = None, fields: Mapping[str, str] | None = None,
-           reasons: Mapping[int, str] | None = None, session: Session | None = None) -> int:
+           reasons: Mapping[int, str] | None = None, session: Session | None = None,
+           change: Change | None = None, seen: Mapping[int, int | None] | None = None) -> int:
     """Apply one decision to one or more candidates as a single undoable step;
-    `reasons` gives a candidate its own reason instead of `reason`."""
+    `reasons` gives a candidate its own reason instead of `reason`. `seen` holds the
+    decision event each candidate showed when the curator opened it: when another
+    reviewer or window has decided it since, DecidedSince is raised and nothing written."""
+    change = change or Change(fields=fields)
     ids = list(dict.fromkeys(int(i) for i in candidate_ids))
     if not ids:
         raise BareError("no candidate ids given")
@@ -125,14 +170,35 @@ def decide(store: Store, candidate_ids: Iterable[int], action: str, reviewer: st
         missing = [i for i in ids if i not in known]
         if missing:
             raise BareError(f"no candidate with id {missing[0]} in this workspace")
+        for candidate_id, opened in (seen or {}).items():
+            _check_not_decided_since(store, candidate_id, opened, session)
         group_id = _next_group(store)
         for candidate_id in ids:
             why = (reasons or {}).get(candidate_id, reason)
             before = current(store, candidate_id)
-            after = _next_state(store, candidate_id, before, action, why, fields)
+            after = _next_state(store, candidate_id, before, action, why, change)
             _write(store, group_id, candidate_id, action, reviewer, before, after, why,
                    session=session)
     return group_id
+
+
+def decision_event(store: Store, candidate_id: int) -> int | None:
+    """The event behind a candidate's current decision (None: never decided)."""
+    return store.scalar("SELECT event_id FROM decisions WHERE candidate_id = ?",
+                        (candidate_id,))
+
+
+def _check_not_decided_since(store: Store, candidate_id: int, opened: int | None,
+                             session: Session | None) -> None:
+    now_event = decision_event(store, candidate_id)
+    if now_event == opened:
+        return
+    row = store.conn.execute("SELECT action, reviewer, session FROM events WHERE id = ?",
+                             (now_event,)).fetchone()
+    if row is None or (session is not None and row[2] == session.id):
+        return
+    raise DecidedSince(f"#{candidate_id} was decided since you opened it ({row[0]} by "
+                       f"{row[1]}); overwrite that decision?")
 
 
 def _stacks(store: Store, reviewer: str) -> tuple[list[int], list[int]]:

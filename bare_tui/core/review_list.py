@@ -10,7 +10,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from bare_tui.core import current, judge
+from bare_tui.core import alternatives, current, judge
 from bare_tui.core.store import Store
 
 PENDING = "s.status = 'pending'"
@@ -45,6 +45,7 @@ class Summary:
     valid: bool  # that version passes its checks
     refined: bool
     title: str
+    alternatives: int = 0  # alternatives asked for in review (core/alternatives.py)
 
     @property
     def marker(self) -> str:
@@ -106,8 +107,12 @@ def _first_line(fields: dict[str, str] | None, raw: str | None) -> str:
 
 
 def summaries(store: Store, ids: Iterable[int]) -> dict[int, Summary]:
-    """One list row per candidate: its state and the first line of its final text."""
+    """One list row per candidate: its state, the first line of its final text, and how
+    many alternatives it has."""
+    ids = list(ids)
+    more = alternatives.counts(store, ids)
     return {cid: Summary(cid, item.status, item.final_version, item.final_valid is not False,
-                         item.refined, _first_line(item.final_fields, item.draft_raw))
-            for cid, item in current.many(store, list(ids)).items()}
+                         item.refined, _first_line(item.final_fields, item.draft_raw),
+                         more.get(cid, 0))
+            for cid, item in current.many(store, ids).items()}
 

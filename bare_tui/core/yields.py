@@ -61,7 +61,8 @@ def measure(store: Store, task: str) -> Yield:
         (task,)).fetchone()
     refinements = store.conn.execute(
         "SELECT count(*), sum(r.fields IS NOT NULL), sum(r.valid) FROM refinements r"
-        " JOIN candidates c ON c.id = r.candidate_id WHERE c.task = ?", (task,)).fetchone()
+        " JOIN candidates c ON c.id = r.candidate_id WHERE c.task = ?"
+        " AND r.alternative IS NULL", (task,)).fetchone()
     usable = store.scalar(
         f"SELECT count(*) FROM candidate_state WHERE task = ? AND {USABLE}", (task,))
     seconds = store.scalar(

@@ -19,6 +19,7 @@ import traceback
 from collections.abc import Iterable
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 from textual import on, work
 from textual.app import App, SystemCommand
@@ -28,7 +29,7 @@ from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
 from bare_tui.config import Settings
-from bare_tui.core import curation, diversity, pipeline, review
+from bare_tui.core import curation, leases, pipeline
 from bare_tui.core.meter import Meter
 from bare_tui.core.recipes import Task
 from bare_tui.core.store import Store, WorkspaceGone, busy_timeout_s, now
@@ -40,11 +41,13 @@ from bare_tui.tui.messages import (
     Failed,
     JobFinished,
     JobProgress,
+    StartAlternatives,
     StartJob,
     StopJob,
     WorkspaceChanged,
 )
 from bare_tui.tui.screens.review import ReviewScreen
+from bare_tui.tui.workspace import Workspace
 from bare_tui.worker import JobRequest, Listener, run_job
 
 POLL_S = 1.0
@@ -64,6 +67,7 @@ class BareApp(App):
 
     # The state the screens watch (watchers run on changes, not on first reads).
     job_line: reactive[str] = reactive("", init=False)  # what the background job is doing
+    job_running: reactive[bool] = reactive(False, init=False)
     warning: reactive[str] = reactive("", init=False)  # shown in red until the app ends
     changes: reactive[int] = reactive(0, init=False)  # bumped when the workspace changed
     diversity_index: var[curation.DiversityIndex | None] = var(None, init=False)
@@ -74,13 +78,13 @@ class BareApp(App):
         super().__init__()
         self.settings = settings
         # The keypress path waits at most a few seconds for another process's lock.
-        self.store = Store(settings.db, create=False,
-                           busy_timeout=min(KEYPRESS_WAIT_S, busy_timeout_s()))
+        store = Store(settings.db, create=False,
+                      busy_timeout=min(KEYPRESS_WAIT_S, busy_timeout_s()))
+        # What the screens share; the session marks this window's decisions.
+        self.workspace = Workspace(settings, task, store)
+        self.store = store
         self.recipe = task
-        self.reviewer = settings.reviewer
-        self.session = review.Session()  # marks this window's decisions
-        self.keymap = dict(settings.keys)
-        self.job_running = False
+        self.keymap = self.workspace.keymap
         self._job_meter: Meter | None = None  # the running job's stage, for its time left
         self.workspace_gone: str | None = None  # why, once the file is found deleted
         self.job_pid: int | None = None  # the worker process of the running job
@@ -90,7 +94,6 @@ class BareApp(App):
         self._stop = threading.Event()
         self._data_version = None
         self._embeddings_seen: tuple | None = None
-        self.near_duplicate = diversity.DEFAULT_NEAR_DUPLICATE
 
     @property
     def review_screen(self) -> ReviewScreen:
@@ -100,7 +103,7 @@ class BareApp(App):
         if self.keymap:
             self.set_keymap(self.keymap)
         self._data_version = self.store.scalar("PRAGMA data_version")
-        self.install_screen(ReviewScreen(), "review")
+        self.install_screen(ReviewScreen(self.workspace), "review")
         self.push_screen("review")
         self.set_interval(self._poll_s, self.poll)
         self.set_interval(1.0, self._tick_job)
@@ -114,6 +117,8 @@ class BareApp(App):
 
     def on_unmount(self) -> None:
         self._stop.set()
+        with contextlib.suppress(BareError, sqlite3.Error):
+            leases.leave(self.store, self.workspace.session.id)  # frees its lease now
         if self.job_pid is not None:
             # Quitting ends the job now; its run is recorded as interrupted, and what it
             # committed stays (the CLI says how to finish the rest).
@@ -129,17 +134,7 @@ class BareApp(App):
                        timeout=timeout, markup=False)
 
     def open_store(self) -> Store:
-        """A connection for the calling thread (a worker's own); never makes a file."""
-        return Store(self.settings.db, create=False)
-
-    def count_statuses(self) -> dict[str, int] | None:
-        """Counts by state, on a connection of the calling thread's own (None: the
-        workspace cannot be read just now; the next poll tries again)."""
-        try:
-            with self.open_store() as store:
-                return review.status_counts(store, self.recipe.name)
-        except (BareError, sqlite3.Error):
-            return None
+        return self.workspace.open_store()
 
     def poll(self) -> None:
         """Count a change when another connection has committed since the last look. A
@@ -209,13 +204,24 @@ class BareApp(App):
 
     @on(StartJob)
     def start_generation(self, message: StartJob) -> None:
+        self._start(f"job: loading models to draft {message.more} more", more=message.more)
+
+    @on(StartAlternatives)
+    def start_alternatives(self, message: StartAlternatives) -> None:
+        what = "refinements" if message.kind == "refined" else "drafts"
+        self._start(f"job: loading a model for {message.k} more {what} of "
+                    f"#{message.candidate_id}", alternatives={
+                        "candidate_id": message.candidate_id, "k": message.k,
+                        "kind": message.kind})
+
+    def _start(self, line: str, **what: Any) -> None:
         if self.job_running:
             self.notify("a job is already running (G stops it)", severity="warning")
             return
         self.job_running = True
         self._stop = threading.Event()
-        self.job_line = f"job: loading models to draft {message.more} more"
-        self._generate(message.more, self._stop)
+        self.job_line = line
+        self._generate(self._stop, **what)
 
     @on(StopJob)
     def cancel_generation(self) -> None:
@@ -225,8 +231,22 @@ class BareApp(App):
         else:
             self.notify("no job is running")
 
+    def _request(self, more: int, alternatives: dict[str, Any] | None) -> JobRequest:
+        sampling = {"max_tokens": self._max_tokens}
+        base = self.recipe.base.replace(**sampling)
+        refine = self.recipe.refine.replace(**sampling)
+        if alternatives is not None:
+            return JobRequest(task=self.recipe.name, target=None, base=base,
+                              refine_sampling=refine, background=True,
+                              alternatives=alternatives)
+        with self.open_store() as store:
+            target = pipeline.count_candidates(store, self.recipe) + more
+        return JobRequest(task=self.recipe.name, target=target, base=base,
+                          refine_sampling=refine, background=True)
+
     @work(thread=True, exclusive=True, group="job", exit_on_error=False)
-    def _generate(self, more: int, stop: threading.Event) -> None:
+    def _generate(self, stop: threading.Event, more: int = 0,
+                  alternatives: dict[str, Any] | None = None) -> None:
         """Wait on a worker process that does the model work (bare_tui.worker): a crash
         of llama.cpp there ends the job, never this session. Progress is posted, never
         waited on: generation does not wait for the screen."""
@@ -245,18 +265,13 @@ class BareApp(App):
         def on_start(pid: int) -> None:
             self.job_pid = pid
 
-        sampling = {"max_tokens": self._max_tokens}
-        message, severity, line = "generation finished", "information", ""
+        done = ("alternatives ready: p pages through them" if alternatives
+                else "generation finished")
+        message, severity, line = done, "information", ""
         try:
-            with self.open_store() as store:
-                target = pipeline.count_candidates(store, self.recipe) + more
-            request = JobRequest(task=self.recipe.name, target=target,
-                                 base=self.recipe.base.replace(**sampling),
-                                 refine_sampling=self.recipe.refine.replace(**sampling),
-                                 background=True)
             listener = Listener(on_start=on_start, on_stage=on_stage, on_sample=on_sample,
                                 on_note=lambda text: show(f"job: {text}  (G stops)"))
-            run_job(self.settings, request, listener, stop)
+            run_job(self.settings, self._request(more, alternatives), listener, stop)
             if stop.is_set():
                 message = "generation stopped; g starts it again"
         except BareError as exc:

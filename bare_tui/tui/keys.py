@@ -46,6 +46,26 @@ KEYS: tuple[Key, ...] = (
     Key("undo", "u", "undo", "Undo", "undo your last decision (survives restarts)",
         footer=True),
     Key("redo", "ctrl+r", "redo", "Redo", "redo what you undid"),
+    Key("next_hunk", "right_square_bracket", "hunk(1)", "Hunk",
+        "next changed hunk of the diff (highlighted, between ▶ and ◀)"),
+    Key("previous_hunk", "left_square_bracket", "hunk(-1)", "Hunk back",
+        "previous changed hunk of the diff"),
+    Key("keep_draft", "less_than_sign", "keep('draft')", "Keep draft",
+        "keep the draft's side of the current hunk (the merge is saved as an edit)"),
+    Key("keep_refined", "greater_than_sign", "keep('refined')", "Keep refined",
+        "keep the refined side of the current hunk"),
+    Key("keep_draft_rest", "left_curly_bracket", "keep('draft', True)", "Draft from here",
+        "keep the draft's side of the current hunk and every hunk after it"),
+    Key("keep_refined_rest", "right_curly_bracket", "keep('refined', True)",
+        "Refined from here", "keep the refined side of the current hunk and every one after"),
+    Key("unmerge", "U", "unmerge", "Unmerge",
+        "revert the whole merge of this candidate (u undoes one hunk's choice)"),
+    Key("more_refinements", "t", "alternatives('refined')", "Try again",
+        "3 more refinements of this candidate, made in the background"),
+    Key("more_drafts", "T", "alternatives('draft')", "Try drafts",
+        "3 more drafts from this candidate's shots, made in the background"),
+    Key("alternatives", "p", "pick", "Alternatives",
+        "page through this candidate's alternatives, each beside the draft, and pick one"),
     Key("show_all", "m", "show_all", "More",
         f"show all of a long text (cut to its first {SHOWN_LINES} lines)"),
     Key("diff_mode", "d", "cycle_diff", "Diff",
@@ -91,7 +111,9 @@ def bindings() -> list[Binding]:
 
 def display(keys: str) -> str:
     names = {"slash": "/", "question_mark": "?", "space": "space", "pagedown": "PgDn",
-             "pageup": "PgUp"}
+             "pageup": "PgUp", "left_square_bracket": "[", "right_square_bracket": "]",
+             "less_than_sign": "<", "greater_than_sign": ">", "left_curly_bracket": "{",
+             "right_curly_bracket": "}"}
     return " ".join(names.get(key, key) for key in keys.split(","))
 
 

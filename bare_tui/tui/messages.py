@@ -71,3 +71,20 @@ class Computed(Message):
 
     then: Any
     result: Any
+
+
+@dataclass
+class TeamSeen(Message):
+    """The other review windows on this task now (core/leases.py's Window rows)."""
+
+    others: list[Any]
+
+
+@dataclass
+class StartAlternatives(Message):
+    """A screen asks for `k` alternatives of `kind` ("refined" or "draft") for one
+    candidate, made in the background (core/alternatives.py)."""
+
+    candidate_id: int
+    k: int
+    kind: str

@@ -6,7 +6,6 @@ Clustering, the projection and the histogram run in a thread: the table keeps mo
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 from rich.text import Text
 from textual import on, work
@@ -22,10 +21,7 @@ from bare_tui.errors import BareError
 from bare_tui.text import clean
 from bare_tui.tui.messages import Computed, WorkspaceChanged
 from bare_tui.tui.screens.modals import ConfirmScreen
-
-if TYPE_CHECKING:
-    from bare_tui.tui.app import BareApp
-
+from bare_tui.tui.workspace import Workspace
 
 HISTOGRAM_BARS = 24  # the widest bar, in characters
 WIDE_MAP = 60  # columns from which the map has room for its legend
@@ -50,8 +46,11 @@ class ClustersScreen(Screen[int | None]):
         Binding("j", "move(1)", "Down", show=False),
         Binding("k", "move(-1)", "Up", show=False),
     ]
-    app: BareApp
     _similarity: diversity.Diversity | None = None
+
+    def __init__(self, workspace: Workspace) -> None:
+        super().__init__()
+        self.workspace = workspace
 
     def compose(self) -> ComposeResult:
         yield Static(id="note")
@@ -82,8 +81,8 @@ class ClustersScreen(Screen[int | None]):
 
     @work(thread=True, exclusive=True, group="clusters", exit_on_error=False)
     def _load(self, recluster: bool) -> None:
-        recipe = self.app.recipe
-        with self.app.open_store() as store:
+        recipe = self.workspace.recipe
+        with self.workspace.open_store() as store:
             try:
                 if recluster:
                     curation.recluster(store, recipe)
@@ -191,8 +190,9 @@ class ClustersScreen(Screen[int | None]):
             if not yes:
                 return
             try:
-                members = curation.decide_cluster(self.app.store, self.app.recipe, cluster,
-                                                  action, self.app.reviewer, self.app.session)
+                workspace = self.workspace
+                members = curation.decide_cluster(workspace.store, workspace.recipe, cluster,
+                                                  action, workspace.reviewer, workspace.session)
             except BareError as exc:
                 self.notify(str(exc), severity="error", timeout=8)
                 return
@@ -201,7 +201,7 @@ class ClustersScreen(Screen[int | None]):
             self.post_message(WorkspaceChanged())
             self.refresh_view()
 
-        size = len(curation.cluster_members(self.app.store, self.app.recipe, cluster))
+        size = len(curation.cluster_members(self.workspace.store, self.workspace.recipe, cluster))
         self.app.push_screen(ConfirmScreen(f"{action.capitalize()} all {size} candidates of "
                                            f"cluster {cluster}?"), answered)
 

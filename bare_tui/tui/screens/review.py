@@ -7,8 +7,6 @@ that post their results back."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
@@ -28,24 +26,29 @@ from bare_tui.tui.screens.modals import (
     HelpScreen,
 )
 from bare_tui.tui.screens.review_edits import ReviewEdits
+from bare_tui.tui.screens.review_merge import ReviewMerge
+from bare_tui.tui.screens.review_team import ReviewTeam
 from bare_tui.tui.screens.review_tools import ReviewTools
 from bare_tui.tui.widgets.candidate_list import CandidateList
 from bare_tui.tui.widgets.diff_view import DiffView
 from bare_tui.tui.widgets.status_line import StatusLine
-
-if TYPE_CHECKING:
-    from bare_tui.tui.app import BareApp
+from bare_tui.tui.workspace import Workspace
 
 NARROW = 100  # columns below which the list goes on top and the two versions stack
 STATUS_ORDER = ("pending", "accepted", "rejected")
 
 
-class ReviewScreen(ReviewEdits, ReviewTools, Screen):
+class ReviewScreen(ReviewEdits, ReviewTools, ReviewMerge, ReviewTeam, Screen):
     BINDINGS = keys.bindings()
-    app: BareApp
 
-    def __init__(self) -> None:
+    def __init__(self, workspace: Workspace) -> None:
         super().__init__()
+        self.workspace = workspace
+        # The app's published state, as last seen (watched by name: tui/workspace.py).
+        self.job_line = ""
+        self.warning = ""
+        self.diversity_index: curation.DiversityIndex | None = None
+        self.job_running = False
         self.filter_name = "all"
         self.cluster: int | None = None
         self.search: str | None = None
@@ -59,17 +62,20 @@ class ReviewScreen(ReviewEdits, ReviewTools, Screen):
         yield StatusLine(id="status")
         with Horizontal(id="body"):
             yield CandidateList(self._summaries, id="list")
-            yield DiffView(self.app.recipe, id="diff")
+            yield DiffView(self.workspace.recipe, id="diff")
         yield Footer()
 
     def on_mount(self) -> None:
+        self.start_team()
         self.reload(keep=None)
+        if self.held_by is not None:  # another window has the first item: the next one
+            self.advance()
         self.query_one(CandidateList).focus()
-        self.watch(self.app, "job_line", lambda _line: self.update_status(), init=False)
+        self.watch(self.app, "job_line", self._job_line_changed, init=False)
+        self.watch(self.app, "job_running", self._job_running_changed, init=False)
         self.watch(self.app, "warning", self._warning_changed, init=False)
         self.watch(self.app, "changes", lambda _count: self.reload(), init=False)
-        self.watch(self.app, "diversity_index", lambda _index: self.show_current(),
-                   init=False)
+        self.watch(self.app, "diversity_index", self._diversity_changed, init=False)
 
     def on_resize(self, event) -> None:
         narrow = event.size.width < NARROW
@@ -82,22 +88,22 @@ class ReviewScreen(ReviewEdits, ReviewTools, Screen):
         return self.query_one(CandidateList)
 
     def _summaries(self, ids: list[int]) -> dict[int, review_list.Summary]:
-        return review_list.summaries(self.app.store, ids)
+        return review_list.summaries(self.workspace.store, ids)
 
     # --- data ----------------------------------------------------------------------------
 
     def reload(self, keep: int | None = -1) -> None:
         """Re-read the list from the database; the cursor stays on the same candidate."""
         stay_on = self.candidates.current_id if keep == -1 else keep
-        ids = review_list.candidate_ids(self.app.store, self.app.recipe.name, self.filter_name,
-                                        self.search, self.cluster)
+        ids = review_list.candidate_ids(self.workspace.store, self.workspace.recipe.name,
+                                        self.filter_name, self.search, self.cluster)
         self.candidates.set_ids(ids, keep=stay_on)
         self.show_current()
         self.count()
 
     @work(thread=True, exclusive=True, group="counts")
     def count(self) -> None:
-        counts = self.app.count_statuses()
+        counts = self.workspace.count_statuses()
         if counts is not None:
             self.post_message(Counted(counts))
 
@@ -114,15 +120,21 @@ class ReviewScreen(ReviewEdits, ReviewTools, Screen):
 
     def show_current(self) -> None:
         candidate_id = self.candidates.current_id
-        detail = None if candidate_id is None else current.current(self.app.store, candidate_id)
+        self.hold(candidate_id)
+        detail = (None if candidate_id is None
+                  else current.current(self.workspace.store, candidate_id))
         self.query_one(DiffView).show(detail, self._note(candidate_id))
         self.update_status()
 
     def _note(self, candidate_id: int | None) -> Text | None:
-        """The line under the heading: the nearest neighbour and the judge's verdict."""
+        """The line under the heading: who else is on it, the nearest neighbour, the
+        judge's verdict."""
         parts = [self._twin_note(candidate_id)]
+        if self.held_by is not None:
+            parts.insert(0, Text(f"⚑ {clean(self.held_by)} is reviewing this now; j moves on",
+                                 style="bold magenta"))
         if candidate_id is not None:
-            verdict = judge.verdicts(self.app.store, [candidate_id]).get(candidate_id)
+            verdict = judge.verdicts(self.workspace.store, [candidate_id]).get(candidate_id)
             if verdict:
                 style = "dim" if verdict[0] == verdict[1] else "yellow"
                 parts.append(Text(judge.verdict_text(*verdict), style=style))
@@ -130,7 +142,7 @@ class ReviewScreen(ReviewEdits, ReviewTools, Screen):
         return Text("  ").join(shown) if shown else None
 
     def _twin(self, candidate_id: int | None) -> curation.Twin | None:
-        index = self.app.diversity_index
+        index = self.diversity_index
         return index.twin(candidate_id) if index and candidate_id is not None else None
 
     def _twin_note(self, candidate_id: int | None) -> Text | None:
@@ -138,7 +150,7 @@ class ReviewScreen(ReviewEdits, ReviewTools, Screen):
         if twin is None:
             return None
         other = f"seed {twin.other_id}" if twin.kind == "seed" else f"#{twin.other_id}"
-        if twin.similarity >= self.app.near_duplicate:
+        if twin.similarity >= self.workspace.near_duplicate:
             return Text(f"⚠ near-duplicate of {other} (cosine {twin.similarity:.3f});"
                         " n jumps there", style="bold yellow")
         return Text(f"nearest: {other} (cosine {twin.similarity:.3f})", style="dim")
@@ -156,14 +168,14 @@ class ReviewScreen(ReviewEdits, ReviewTools, Screen):
         names = (dict(zip(STATUS_ORDER, ("pend", "acc", "rej"), strict=True)) if short
                  else {status: status for status in STATUS_ORDER})
         top = Text()
-        top.append(f" {self.app.recipe.name} ", style="bold reverse")
+        top.append(f" {self.workspace.recipe.name} ", style="bold reverse")
         top.append(f"  {position} / {total}", style="bold")
         if self.counts:
             top.append(f" of {self.counts.get('candidates', 0)}  ")
             for status, style in zip(STATUS_ORDER, ("", "green", "red"), strict=True):
                 top.append(f" {names[status]} {self.counts.get(status, 0)}", style=style)
             top.append(f"  usable {self.counts.get('usable', 0)}", style="bold")
-        index = self.app.diversity_index
+        index = self.diversity_index
         if index is not None and index.accepted_similarity is not None:
             top.append(f"  {'div' if short else 'diversity(accepted)'} "
                        f"{index.accepted_similarity:.3f}", style="bold")
@@ -172,19 +184,33 @@ class ReviewScreen(ReviewEdits, ReviewTools, Screen):
             bottom.append(f" in cluster {self.cluster}", style="bold")
         if self.search:
             bottom.append(f"  search: {clean(self.search)}", style="italic")
-        bottom.append(f"  reviewer: {clean(self.app.reviewer)}  ")
+        bottom.append(f"  reviewer: {clean(self.workspace.reviewer)}  ")
+        if self.team_line():
+            bottom.append(f"{clean(self.team_line())}  ", style="bold magenta")
         if self.flashed:
             bottom.append(f"{clean(self.flashed)}  ", style="bold reverse")
         if self.working:
             bottom.append(f"working: {clean(self.working)}…  ", style="bold")
-        bottom.append(self.app.job_line or "job: idle (g generates more)", style="dim")
+        bottom.append(self.job_line or "job: idle (g generates more)", style="dim")
         for line in (top, bottom):
             line.no_wrap, line.overflow = True, "ellipsis"
-        warning = ([Text(clean(self.app.warning), style="bold white on red")]
-                   if self.app.warning else [])
+        warning = ([Text(clean(self.warning), style="bold white on red")]
+                   if self.warning else [])
         self.query_one(StatusLine).set(*warning, top, bottom)
 
+    def _job_line_changed(self, line: str) -> None:
+        self.job_line = line
+        self.update_status()
+
+    def _job_running_changed(self, running: bool) -> None:
+        self.job_running = running
+
+    def _diversity_changed(self, index: curation.DiversityIndex | None) -> None:
+        self.diversity_index = index
+        self.show_current()
+
     def _warning_changed(self, text: str) -> None:
+        self.warning = text
         # The warning takes up to two lines at 80 columns, above the usual two.
         self.query_one(StatusLine).styles.height = 4 if text else 2
         self.update_status()
@@ -213,24 +239,45 @@ class ReviewScreen(ReviewEdits, ReviewTools, Screen):
     # --- deciding ------------------------------------------------------------------------
 
     def _decide(self, action: str, *, reason: str | None = None,
-                fields: dict[str, str] | None = None, advance: bool = True) -> None:
+                fields: dict[str, str] | None = None, change: review.Change | None = None,
+                advance: bool = True, confirmed: bool = False) -> bool:
+        """Decide the current candidate; False when nothing was written. A candidate
+        someone else decided since it was opened is overwritten only when confirmed."""
         candidate_id = self.candidates.current_id
         if candidate_id is None:
-            return
-        before = review.current(self.app.store, candidate_id)
+            return False
+        if self.held_by is not None:
+            self.notify(f"{self.held_by} is reviewing #{candidate_id} now; j moves on",
+                        severity="warning")
+            return False
+        store = self.workspace.store
+        before = review.current(store, candidate_id)
+        seen = None if confirmed else {candidate_id: self.opened[1]}
         try:
-            review.decide(self.app.store, [candidate_id], action, self.app.reviewer,
-                          reason=reason, fields=fields, session=self.app.session)
+            review.decide(store, [candidate_id], action, self.workspace.reviewer,
+                          reason=reason, change=change or review.Change(fields=fields),
+                          session=self.workspace.session, seen=seen)
+        except review.DecidedSince as exc:
+            self.app.push_screen(ConfirmScreen(str(exc)), lambda yes: yes and self._decide(
+                action, reason=reason, fields=fields, change=change, advance=advance,
+                confirmed=True))
+            return False
         except BareError as exc:
             self.notify(str(exc), severity="error")
-            return
-        after = review.current(self.app.store, candidate_id)
+            return False
+        after = review.current(store, candidate_id)
         self._shift_count(before.status, after.status)
         self.candidates.invalidate([candidate_id])
-        if advance and self.candidates.cursor < len(self.candidates.ids) - 1:
-            self.candidates.move(1)
-        else:
+        self.decided_here(candidate_id)
+        try:
+            if advance:
+                self.advance()
+            else:
+                self.show_current()
+        except BareError as exc:  # the workspace is busy: stay, the next key tries again
+            self.notify(str(exc), severity="warning")
             self.show_current()
+        return True
 
     def _shift_count(self, before: str, after: str) -> None:
         if self.counts and before != after:
@@ -256,9 +303,10 @@ class ReviewScreen(ReviewEdits, ReviewTools, Screen):
 
     def _history(self, action: str, confirmed: bool = False) -> None:
         """Undo or redo; a step made in another window is reverted only when confirmed."""
-        session = None if confirmed else self.app.session
+        session = None if confirmed else self.workspace.session
         try:
-            touched = getattr(review, action)(self.app.store, self.app.reviewer, session)
+            touched = getattr(review, action)(self.workspace.store, self.workspace.reviewer,
+                                              session)
         except review.OtherSession as exc:
             self.app.push_screen(ConfirmScreen(str(exc)),
                                  lambda yes: yes and self._history(action, confirmed=True))
@@ -325,7 +373,7 @@ class ReviewScreen(ReviewEdits, ReviewTools, Screen):
         self.reload()
 
     def action_help(self) -> None:
-        self.app.push_screen(HelpScreen(keys.help_rows(self.app.keymap)))
+        self.app.push_screen(HelpScreen(keys.help_rows(self.workspace.keymap)))
 
     def action_quit(self) -> None:
         self.app.exit()

@@ -29,8 +29,8 @@ class ReviewEdits(Base):
         candidate_id = self.candidates.current_id
         if candidate_id is None:
             return None
-        detail = current.current(self.app.store, candidate_id)
-        return None if detail is None else detail.final_or_raw(self.app.recipe.field_names)
+        detail = current.current(self.workspace.store, candidate_id)
+        return None if detail is None else detail.final_or_raw(self.workspace.recipe.field_names)
 
     def action_edit(self) -> None:
         fields = self._final_fields()
@@ -41,7 +41,7 @@ class ReviewEdits(Base):
             if result is not None and result != fields:
                 self._decide("edit", fields=result, advance=False)
 
-        self.app.push_screen(EditScreen(self.app.recipe, fields, self.candidates.current_id),
+        self.app.push_screen(EditScreen(self.workspace.recipe, fields, self.candidates.current_id),
                              saved)
 
     def action_edit_external(self) -> None:
@@ -51,7 +51,7 @@ class ReviewEdits(Base):
         editor = os.environ.get("VISUAL") or os.environ.get("EDITOR") or "vi"
         with tempfile.TemporaryDirectory() as folder:
             path = Path(folder) / f"candidate-{self.candidates.current_id}.txt"
-            path.write_text(prompts.render_example(self.app.recipe, fields) + "\n")
+            path.write_text(prompts.render_example(self.workspace.recipe, fields) + "\n")
             try:
                 with self.app.suspend():
                     finished = subprocess.run([*shlex.split(editor), str(path)], check=False)
@@ -65,7 +65,7 @@ class ReviewEdits(Base):
                         severity="warning")
             return
         try:
-            edited = prompts.parse_fields(self.app.recipe, text)
+            edited = prompts.parse_fields(self.workspace.recipe, text)
         except prompts.ParseError as exc:
             self.notify(f"edit not saved: {exc}", severity="error")
             return

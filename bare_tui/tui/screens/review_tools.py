@@ -34,7 +34,7 @@ else:
 
 class ReviewTools(Base):
     def action_generate(self) -> None:
-        if self.app.job_running:
+        if self.job_running:
             self.notify("a job is already running (G stops it)", severity="warning")
             return
 
@@ -68,7 +68,7 @@ class ReviewTools(Base):
     def _run_in_thread(self, compute: Callable[[Store], Any],
                        then: Callable[[Any], None]) -> None:
         try:
-            with self.app.open_store() as store:
+            with self.workspace.open_store() as store:
                 result = compute(store)
         except BareError as exc:
             result = exc
@@ -78,12 +78,12 @@ class ReviewTools(Base):
         self.post_message(Computed(then, result))
 
     def action_export(self) -> None:
-        recipe = self.app.recipe
+        recipe = self.workspace.recipe
 
         def write(path: str, profile: str, status: str, force: bool = False) -> None:
             self.in_thread(f"exporting to {path}", lambda store: export(
                 store, recipe, Path(path), profile=profile, status=status, force=force,
-                embedding_model=self.app.settings.embedding_model),
+                embedding_model=self.workspace.settings.embedding_model),
                 lambda result: written(result, (path, profile, status)))
 
         def written(result: ExportResult | BareError, answer: tuple[str, str, str]) -> None:
@@ -101,8 +101,8 @@ class ReviewTools(Base):
             if answer is not None:
                 write(*answer)
 
-        self.app.push_screen(
-            ExportScreen(default_export_path(self.app.store.path, self.app.recipe.name)), chosen)
+        self.app.push_screen(ExportScreen(default_export_path(
+            self.workspace.store.path, self.workspace.recipe.name)), chosen)
 
     def show_cluster(self, cluster: int) -> None:
         """Review one cluster: the queue holds its candidates only (f clears it)."""
@@ -127,10 +127,10 @@ class ReviewTools(Base):
             if cluster is not None:
                 self.show_cluster(cluster)
 
-        self.app.push_screen(ClustersScreen(), chosen)
+        self.app.push_screen(ClustersScreen(self.workspace), chosen)
 
     def action_stats(self) -> None:
-        recipe = self.app.recipe
+        recipe = self.workspace.recipe
 
         def shown(text: str | BareError) -> None:
             if isinstance(text, BareError):
@@ -144,7 +144,7 @@ class ReviewTools(Base):
         from bare_tui.core import compare
         from bare_tui.tui.screens.compare import CompareScreen
 
-        name = self.app.recipe.name
+        name = self.workspace.recipe.name
 
         def shown(found: tuple[dict, str] | None | BareError) -> None:
             if isinstance(found, BareError):

@@ -126,6 +126,8 @@ class CandidateList(ScrollView, can_focus=True):
         line.append(STATUS_MARK.get(summary.status, "?"), style=status_style)
         line.append("!" if not summary.valid else " ", style=flag)
         line.append(summary.marker)
+        if summary.alternatives:  # p pages through them
+            line.append(f" +{summary.alternatives}", style="bold")
         line.append(" " + clean(summary.title).replace("\n", " "))
         line.no_wrap = True
         return line

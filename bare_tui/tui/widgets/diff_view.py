@@ -19,8 +19,10 @@ from textual.geometry import Size
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
+from bare_tui.core import merging
 from bare_tui.core.current import Current
-from bare_tui.core.diffing import Span, new_side, old_side, word_diff
+from bare_tui.core.diffing import Span, word_diff
+from bare_tui.core.merging import Merge, Piece
 from bare_tui.core.recipes import Task
 from bare_tui.text import clean
 
@@ -29,7 +31,14 @@ MODES = ("side-by-side", "inline", "draft only", "refined only")
 # grey can hardly be told apart, the text itself marks them too, as git's word diff does.
 DELETE = "strike red on #3a1010"
 INSERT = "underline green on #0f2f14"
-MARKS = {"delete": ("[-", "-]"), "insert": ("{+", "+}")}
+KEPT = "italic cyan on #0f2436"  # a draft's side a merge keeps
+DROPPED = "dim strike"  # a refined side a merge leaves out
+STYLES = {"delete": DELETE, "insert": INSERT, "kept": KEPT, "dropped": DROPPED}
+MARKS = {"delete": ("[-", "-]"), "insert": ("{+", "+}"), "kept": ("[=", "=]"),
+         "dropped": ("{~", "~}")}
+# The current hunk: highlighted, and between these marks, so it is found without colour.
+HUNK = "reverse"
+HUNK_MARKS = ("▶", "◀")
 TITLE = "bold reverse"
 LABEL = "bold"
 PROBLEM = "bold yellow"
@@ -47,14 +56,28 @@ def _diff(old: str, new: str) -> tuple[Span, ...]:
     return tuple(word_diff(old, new))
 
 
-def _spans_text(spans: tuple[Span, ...] | list[Span], marked: bool = False) -> Text:
-    """The spans with their styles; `marked`: with `[-removed-]` and `{+added+}` too."""
-    text = Text()
-    for span in spans:
-        style = {"delete": DELETE, "insert": INSERT}.get(span.op, "")
-        opening, closing = MARKS.get(span.op, ("", "")) if marked else ("", "")
-        text.append(f"{opening}{clean(span.text)}{closing}", style=style)
-    return text
+def _shown(piece: Piece, role: str, choice: str) -> str | None:
+    """How a piece of the diff shows in a column of `role` (None: not at all):
+    old/new are the draft's and the refined side of a diff, merged the right side of a
+    merge, inline both sides in one, draft/refined one version plainly."""
+    op = piece.span.op
+    if op == "equal":
+        return "equal"
+    from_draft = choice == merging.DRAFT
+    if role == "old":
+        return "delete" if op == "delete" else None
+    if role == "new":
+        return "insert" if op == "insert" else None
+    if role == "merged":
+        if op == "delete":
+            return "kept" if from_draft else None
+        return None if from_draft else "insert"
+    if role == "inline":
+        if op == "delete":
+            return "kept" if from_draft else "delete"
+        return "dropped" if from_draft else "insert"
+    keep = "delete" if role == "draft" else "insert"
+    return "equal" if op == keep else None
 
 
 def _cut(text: str) -> tuple[str, int]:
@@ -82,7 +105,10 @@ class DiffView(ScrollView, can_focus=True):
         self.note: Text | None = None
         self.whole = False  # show long texts whole (m), for the current candidate
         self._was_cut = False
+        self._hidden: dict[str, int] = {}  # lines of each field left out
         self._strips: list[Strip] = []
+        self.hunk: int | None = None  # the current hunk, once the curator moves to one
+        self.hunk_count = 0
 
     # --- what to show --------------------------------------------------------------------
 
@@ -100,6 +126,7 @@ class DiffView(ScrollView, can_focus=True):
             return
         if detail is None or self.detail is None or detail.id != self.detail.id:
             self.whole = False
+            self.hunk = None
             self.scroll_to(0, 0, animate=False, immediate=True)
         self.detail = detail
         self.note = note
@@ -112,6 +139,45 @@ class DiffView(ScrollView, can_focus=True):
         self.whole = True
         self._layout_lines()
         return True
+
+    @property
+    def merge(self) -> Merge | None:
+        """The candidate's merge by hunks, when its text is one."""
+        return Merge.from_state(self.detail.merge) if self.detail is not None else None
+
+    def pair(self) -> tuple[dict[str, str], dict[str, str]] | None:
+        """The two texts whose hunks are shown (draft, right column's), or None."""
+        if self.detail is None:
+            return None
+        draft, right, _problems = self._versions(self.detail)
+        return draft, right
+
+    def move_hunk(self, delta: int) -> int | None:
+        """Make the next (delta 1) or previous (-1) hunk current, shown whole and
+        scrolled to; None when there are no hunks. The view switches to side by side
+        when a hunk cannot be shown in the current mode."""
+        if self.detail is None:
+            return None
+        if self.mode not in ("side-by-side", "inline") or not self.whole:
+            self.mode = self.mode if self.mode in ("side-by-side", "inline") else MODES[0]
+            self.whole = True
+            self._layout_lines()  # counts the hunks of the whole texts
+        if not self.hunk_count:
+            self.hunk = None
+            return None
+        if self.hunk is None:
+            self.hunk = 0 if delta > 0 else self.hunk_count - 1
+        else:
+            self.hunk = max(0, min(self.hunk + delta, self.hunk_count - 1))
+        self._layout_lines()
+        for row, strip in enumerate(self._strips):
+            if HUNK_MARKS[0] in strip.text and row > 1:
+                top = self.scroll_offset.y
+                height = self.scrollable_content_region.height
+                if not top <= row < top + height:
+                    self.scroll_to(0, max(0, row - 2), animate=False, immediate=True)
+                break
+        return self.hunk
 
     def on_resize(self, event: Resize) -> None:
         self._layout_lines()
@@ -132,29 +198,39 @@ class DiffView(ScrollView, can_focus=True):
 
     def _rows(self) -> list[Row]:
         detail = self.detail
+        self.hunk_count = 0
         if detail is None:
             return [(Text("No candidate here. Press g to generate some, or f to change the "
                           "filter.", style="italic"), None)]
         draft, final, final_problems = self._versions(detail)
+        merge = self.merge
         rows: list[Row] = [(self._heading(detail), None)]
         if self.note is not None:
             rows.append((self.note, None))
         rows.append((Text(""), None))
+        names = self.recipe.field_names
+        if not self.whole:
+            draft, final = self._cut_fields(draft), self._cut_fields(final)
+        parts = merging.pieces(draft, final, names, diff=_diff)
+        self.hunk_count = merging.count(parts)
         right_title = self._refined_title(detail)
         left = "Original" if detail.origin else "Draft"
+        right = "merged" if merge else "new"
         if self.mode == "side-by-side":
-            columns = [(left, draft, final, old_side, detail.draft_problems),
-                       (right_title, draft, final, new_side, final_problems)]
+            columns = [(left, "old", detail.draft_problems),
+                       (right_title, right, final_problems)]
         elif self.mode == "inline":
-            columns = [(f"{left} → {right_title}", draft, final, list, final_problems)]
+            columns = [(f"{left} → {right_title}", "inline", final_problems)]
         elif self.mode == "draft only":
-            columns = [(left, draft, draft, old_side, detail.draft_problems)]
+            columns = [(left, "draft", detail.draft_problems)]
         else:
-            columns = [(right_title, final, final, new_side, final_problems)]
+            columns = [(right_title, "merged" if merge else "refined", final_problems)]
+        choices = merge.choices if merge else ()
         # Problems go first, under each title, so a short screen shows them; side by
         # side, both columns get the row when either has some, to keep fields level.
         with_problems = any(column[-1] for column in columns)
-        blocks = [self._column(*column, with_problems) for column in columns]
+        blocks = [self._column(title, parts, role, choices, problems, with_problems)
+                  for title, role, problems in columns]
         if len(blocks) == 2 and self.side_by_side:
             rows += [(left, right) for left, right in zip(*blocks, strict=True)]
         else:
@@ -162,8 +238,18 @@ class DiffView(ScrollView, can_focus=True):
                 rows += [(text, None) for text in block] + [(Text(""), None)]
         return rows
 
-    def _column(self, title: str, old: dict[str, str], new: dict[str, str], side,
-                problems: list[str], with_problems: bool) -> list[Text]:
+    def _cut_fields(self, fields: dict[str, str]) -> dict[str, str]:
+        out = {}
+        for name, text in fields.items():
+            out[name], hidden = _cut(text)
+            if hidden:
+                self._was_cut = True
+                self._hidden[name] = max(self._hidden.get(name, 0), hidden)
+        return out
+
+    def _column(self, title: str, parts: dict[str, list[Piece]], role: str,
+                choices: tuple[str, ...], problems: list[str], with_problems: bool
+                ) -> list[Text]:
         """One version as rows: title, its problems (`with_problems`), then label and
         text of each field. Both columns of a side-by-side view have the same rows, so
         fields line up."""
@@ -171,21 +257,46 @@ class DiffView(ScrollView, can_focus=True):
         if with_problems:
             rows.append(_problems(problems))
         for spec in self.recipe.fields:
-            before, after = old.get(spec.name, ""), new.get(spec.name, "")
-            hidden = 0
-            if not self.whole:
-                (before, cut_before), (after, cut_after) = _cut(before), _cut(after)
-                hidden = max(cut_before, cut_after)
             rows += [Text(f"{clean(spec.label)}:", style=LABEL),
-                     _spans_text(side(_diff(before, after)), self.app.no_color)]
+                     self._render(parts.get(spec.name, []), role, choices)]
+            hidden = self._hidden.get(spec.name)
             if hidden:
-                self._was_cut = True
                 rows.append(Text(f"… {hidden} more lines not shown (m shows all)",
                                  style=PROBLEM))
             rows.append(Text(""))
         return rows
 
+    def _render(self, pieces: list[Piece], role: str, choices: tuple[str, ...]) -> Text:
+        """A field's pieces as one column shows them; the current hunk (side by side and
+        inline) between ▶ and ◀, highlighted."""
+        marked = self.app.no_color
+        addressable = self.hunk is not None and self.mode in ("side-by-side", "inline")
+        text = Text()
+        for index, piece in enumerate(pieces):
+            hunk = piece.hunk
+            current = addressable and hunk is not None and hunk == self.hunk
+            if current and (index == 0 or pieces[index - 1].hunk != hunk):
+                text.append(HUNK_MARKS[0], style=f"bold {HUNK}")
+            choice = (choices[hunk] if hunk is not None and hunk < len(choices)
+                      else merging.REFINED)
+            kind = _shown(piece, role, choice)
+            if kind is not None:
+                opening, closing = MARKS.get(kind, ("", "")) if marked else ("", "")
+                style = STYLES.get(kind, "")
+                if current:
+                    style = f"{style} {HUNK}".strip()
+                text.append(f"{opening}{clean(piece.span.text)}{closing}", style=style)
+            if current and (index == len(pieces) - 1 or pieces[index + 1].hunk != hunk):
+                text.append(HUNK_MARKS[1], style=f"bold {HUNK}")
+        return text
+
     def _refined_title(self, detail: Current) -> str:
+        merge = self.merge
+        if merge is not None:
+            kept = sum(choice == merging.DRAFT for choice in merge.choices)
+            return f"Merged: {kept}/{self.hunk_count} hunks from the draft"
+        if detail.picked_id is not None and detail.final_version == "refined":
+            return f"Alternative {detail.picked_id} (picked)"
         if detail.final_version == "edited":
             return "Edited (final)"
         if detail.final_version == "refined":
@@ -209,6 +320,9 @@ class DiffView(ScrollView, can_focus=True):
             return {names[0]: text, **{n: "" for n in names[1:]}}
 
         draft = detail.draft_fields or whole(detail.draft_raw)
+        merge = self.merge
+        if merge is not None:  # the two texts the merge was made on
+            return merge.draft, merge.refined, detail.final_problems
         if detail.final_version != "draft":
             return draft, detail.final_or_raw(names), detail.final_problems
         if not detail.refined:
@@ -252,6 +366,7 @@ class DiffView(ScrollView, can_focus=True):
 
     def _layout_lines(self) -> None:
         self._was_cut = False
+        self._hidden = {}
         width = max(10, self.scrollable_content_region.width)
         strips: list[Strip] = []
         column = (width - len(GUTTER)) // 2

@@ -1,0 +1,108 @@
+"""A team on one workspace: leases, the queue, overlap, agreement and pace, and the
+overwrite check, on a real workspace with two connections as two windows."""
+
+import time
+
+import pytest
+
+from bare_tui.core import leases, review, team
+from bare_tui.core.store import Store
+from conftest import run_cli
+
+
+@pytest.fixture
+def two(review_db):
+    with Store(review_db) as alice, Store(review_db) as bob:
+        leases.join(alice, "A", "alice", "gsm8k")
+        leases.join(bob, "B", "bob", "gsm8k")
+        yield alice, bob
+
+
+def test_a_lease_goes_to_one_window_until_released_or_expired(two):
+    alice, bob = two
+    assert leases.claim(alice, "A", 1) is None
+    assert leases.claim(bob, "B", 1) == "alice"
+    assert leases.holders(bob, "B", [1, 2]) == {1: "alice"}
+    assert [w.reviewer for w in leases.others(bob, "B", "gsm8k")] == ["alice"]
+    assert leases.claim(alice, "A", 2) is None  # moving on gives up #1
+    assert leases.claim(bob, "B", 1) is None
+    leases.release(bob, "B")
+    assert leases.holders(alice, "A", [1]) == {}
+    # a window that stops renewing (killed) loses its lease after the expiry
+    assert leases.claim(bob, "B", 2, lease_s=0.3) == "alice"
+    time.sleep(0.4)
+    assert leases.claim(bob, "B", 2, lease_s=0.3) is None
+    assert leases.others(bob, "B", "gsm8k", lease_s=0.3) == []
+    leases.leave(bob, "B")
+    assert [w.reviewer for w in leases.others(alice, "A", "gsm8k")] == []
+
+
+def test_the_queue_skips_decided_and_held_items(two):
+    alice, bob = two
+    ids = [1, 2, 3, 4, 5]
+    review.decide(alice, [1], "accept", "alice")
+    assert team.in_queue(alice, "gsm8k", "alice", ids) == {2, 3, 4, 5}
+    assert leases.claim(bob, "B", 2) is None
+    assert team.next_in_queue(alice, "gsm8k", "alice", "A", ids, 0) == 2  # index of #3
+    assert team.next_in_queue(alice, "gsm8k", "alice", "A", ids, 4) == 4
+    for candidate_id in (3, 4, 5):
+        review.decide(alice, [candidate_id], "reject", "alice")
+    assert team.next_in_queue(alice, "gsm8k", "alice", "A", ids, 0) is None
+
+
+def test_overlap_routes_doubled_items_to_a_second_reviewer(two):
+    alice, bob = two
+    ids = [1, 2, 3, 4, 5]
+    assert all(team.doubled(i, 1.0) for i in ids) and not any(team.doubled(i, 0) for i in ids)
+    share = sum(team.doubled(i, 0.2) for i in range(1, 10001)) / 10000
+    assert 0.18 < share < 0.22
+    review.decide(alice, [1, 2], "accept", "alice")
+    assert team.in_queue(bob, "gsm8k", "bob", ids, overlap=1.0) == {1, 2, 3, 4, 5}
+    assert team.in_queue(alice, "gsm8k", "alice", ids, overlap=1.0) == {3, 4, 5}
+    review.decide(bob, [1], "reject", "bob")
+    review.decide(bob, [2], "accept", "bob")
+    assert team.in_queue(bob, "gsm8k", "carol", ids, overlap=1.0) == {3, 4, 5}
+    result = team.agreement(bob, "gsm8k")
+    assert (result.items, result.agreed) == (2, 1)
+    assert result.disagreements == [(1, {"alice": "accepted", "bob": "rejected"})]
+    assert result.pairs == {("alice", "bob"): 2}
+
+
+def test_cohen_kappa_against_hand_worked_values():
+    a = ["accepted"] * 20 + ["rejected"] * 5 + ["accepted"] * 10 + ["rejected"] * 15
+    b = ["accepted"] * 20 + ["rejected"] * 5 + ["rejected"] * 10 + ["accepted"] * 15
+    # observed 0.5; chance 0.6 * 0.7 + 0.4 * 0.3 = 0.54; kappa = -0.04 / 0.46
+    assert team.cohen_kappa(a, b) == pytest.approx(-0.04 / 0.46)
+    assert team.cohen_kappa(["accepted"] * 4, ["accepted"] * 4) is None
+    assert team.cohen_kappa(["accepted", "rejected"], ["accepted", "rejected"]) == 1.0
+
+
+def test_a_decision_made_since_opening_is_not_overwritten_unasked(two):
+    alice, bob = two
+    opened = review.decision_event(bob, 3)
+    review.decide(alice, [3], "accept", "alice", session=review.Session("A"))
+    with pytest.raises(review.DecidedSince, match="accept by alice"):
+        review.decide(bob, [3], "reject", "bob", seen={3: opened},
+                      session=review.Session("B"))
+    assert review.current(bob, 3).status == "accepted"
+    review.decide(bob, [3], "reject", "bob", session=review.Session("B"))  # confirmed
+    assert review.current(bob, 3).status == "rejected"
+
+
+def test_status_by_reviewer_and_agreement_commands(review_db):
+    with Store(review_db) as store:
+        review.decide(store, [1], "accept", "alice")
+        review.decide(store, [2], "reject", "alice")
+        review.decide(store, [1], "reject", "bob")
+        review.decide(store, [2], "reject", "bob")
+        review.decide(store, [3], "accept", "bob")
+    out = run_cli("status", "--by-reviewer", "--db", str(review_db), "--task", "gsm8k")
+    assert out.returncode == 0, out.stderr
+    rows = {line.split("│")[1].strip(): [c.strip() for c in line.split("│")[2:-1]]
+            for line in out.stdout.splitlines() if line.count("│") > 5}
+    assert rows["alice"][:4] == ["2", "2", "1", "1"] and rows["alice"][-1] == "50%"
+    assert rows["bob"][:4] == ["3", "3", "1", "2"] and rows["bob"][-1] == "33%"
+    out = run_cli("agreement", "--db", str(review_db), "--task", "gsm8k")
+    assert out.returncode == 0, out.stderr
+    assert "2 items decided by two reviewers: 1 agree (50%)" in out.stdout
+    assert "#1" in out.stdout and "alice: accepted, bob: rejected" in out.stdout

@@ -5,7 +5,7 @@ import time
 
 import pytest
 
-from bare_tui.core import leases, review, team
+from bare_tui.core import leases, review, review_list, team
 from bare_tui.core.store import Store
 from conftest import run_cli
 
@@ -66,6 +66,8 @@ def test_overlap_routes_doubled_items_to_a_second_reviewer(two):
     assert (result.items, result.agreed) == (2, 1)
     assert result.disagreements == [(1, {"alice": "accepted", "bob": "rejected"})]
     assert result.pairs == {("alice", "bob"): 2}
+    # the review's filter for a third look
+    assert review_list.candidate_ids(bob, "gsm8k", "disagreements") == [1]
 
 
 def test_cohen_kappa_against_hand_worked_values():

@@ -64,8 +64,8 @@ def cmd_agreement(args: argparse.Namespace) -> int:
     for (one, two), count in sorted(result.pairs.items()):
         out.print(f"  {clean(one)} & {clean(two)}: {count} items", markup=False)
     if result.disagreements:
-        table = Table(title=Text(f"{len(result.disagreements)} disagreements, for a third "
-                                 "look (bare-tui review, / #id)"))
+        table = Table(title=Text(f"{len(result.disagreements)} disagreements: the review's "
+                                 "filter (f) \"disagreements\" lists them for a third look"))
         table.add_column("item", justify="right")
         table.add_column("decisions")
         for candidate_id, by in result.disagreements[: args.limit]:

@@ -10,7 +10,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from bare_tui.core import alternatives, current, judge
+from bare_tui.core import alternatives, current, judge, team
 from bare_tui.core.store import Store
 
 PENDING = "s.status = 'pending'"
@@ -32,6 +32,9 @@ FILTERS: dict[str, str] = {
     "judge: detected": JUDGED + " AND j.detected = 1)",
     # Every judged candidate, those the judge picked out most often first.
     "judge: most detected first": JUDGED + ")",
+    # Two reviewers decided it differently (core/team.py): for a third look.
+    "disagreements": "s.candidate_id IN (SELECT candidate_id FROM events"
+                     " GROUP BY candidate_id HAVING count(DISTINCT reviewer) > 1)",
 }
 
 
@@ -75,6 +78,9 @@ def candidate_ids(store: Store, task: str, filter_name: str = "all",
     ids = [row[0] for row in store.conn.execute(sql + " ORDER BY s.candidate_id", params)]
     if filter_name.endswith("diversity first"):
         return diversity_first(store, task, ids)
+    if filter_name == "disagreements":
+        disputed = {cid for cid, _by in team.agreement(store, task).disagreements}
+        return [i for i in ids if i in disputed]
     if filter_name.endswith("most detected first"):
         verdicts = judge.verdicts(store, ids)
         return sorted(ids, key=lambda i: verdicts[i][0] / verdicts[i][1])

@@ -72,7 +72,8 @@ KEYS: tuple[Key, ...] = (
         "cycle the view: side-by-side / inline / draft only / refined only", footer=True),
     Key("search", "slash", "search", "Search", "search the candidates' text", footer=True),
     Key("filter", "f", "filter", "Filter",
-        "filter by status, edits, failing checks, unparsed drafts, judge verdicts",
+        "filter by status, edits, failing checks, unparsed drafts, judge verdicts, "
+        "reviewers' disagreements",
         footer=True),
     Key("twin", "n", "twin", "Twin", "jump to the current candidate's nearest neighbour"),
     Key("clusters", "c", "clusters", "Clusters",

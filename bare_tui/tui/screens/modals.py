@@ -139,8 +139,11 @@ class HelpScreen(ModalScreen[None]):
             # Plain text: our own words are not markup either ("[keys]" stays).
             yield Static("In the list: · pending  ✓ accepted  ✗ rejected;  ! fails the "
                          "recipe's checks;  r refined,  d draft proposed (its refinement "
-                         "failed the checks),  e edited.", classes="hint",
-                         markup=False)
+                         "failed the checks),  e edited or merged;  +N alternatives (p).",
+                         classes="hint", markup=False)
+            yield Static("In a merge: ▶ ◀ around the current hunk; without colour, "
+                         "[-removed-] {+added+} [=kept from the draft=] {~left out~}.",
+                         classes="hint", markup=False)
             yield Static("Every action is also in the command palette (ctrl+p). Keys can be "
                          "changed in the [keys] table of the config file. Escape closes.",
                          classes="hint", markup=False)

@@ -42,7 +42,7 @@ class ReviewTeam(Base):
                         self.workspace.reviewer, self.workspace.recipe.name)
         except BareError as exc:
             self.notify(f"cannot say who is reviewing: {exc}", severity="warning")
-        self.set_interval(max(0.2, min(settings.lease_s / 3, 10.0)), self._heartbeat)
+        self.set_interval(max(0.2, min(settings.lease_s / 3, 5.0)), self._heartbeat)
         self.call_after_refresh(self._heartbeat)  # who else is here, at once
 
     def on_key(self, event: Key) -> None:

@@ -261,6 +261,15 @@ def test_the_card_measures_diversity_against_the_seeds(workspace, tmp_path):
     assert "| ann | 400 | 0 |" in body
 
 
+@pytest.mark.models
+def test_a_single_exported_item_still_shows_the_seeds_diversity(workspace, tmp_path):
+    review.decide(workspace, list(range(2, 401)), "reject", "ann")
+    body = export(workspace, resolve(workspace, "gsm8k"), tmp_path / "x.jsonl"
+                  ).card_path.read_text()
+    assert "Not measured for the exported items: a single item has no pair" in body
+    assert "| seeds | 200 |" in body
+
+
 def test_a_readme_of_the_user_is_never_replaced(drafted, gsm8k, tmp_path):
     (tmp_path / "README.md").write_text("# my notes\n")
     result = export(drafted, gsm8k, tmp_path / "set.jsonl", status="any", license="cc-by-4.0")

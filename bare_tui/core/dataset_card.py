@@ -148,11 +148,16 @@ def _diversity(store: Store, task: Task, ids: list[int], model: str | None) -> l
     seed_matrix = embeddings.vectors(store, task, "seed", model)[1]
     wanted = set(ids)
     rows = [row for row, candidate in enumerate(have) if candidate in wanted]
-    if len(rows) < 2:
-        return ["Not measured: the exported items have no embeddings yet "
-                "(`bare-tui embed`, then export again).", ""]
-    exported = diversity.diversity(matrix[rows])
     seeds = diversity.diversity(seed_matrix) if len(seed_matrix) >= 2 else None
+    if len(rows) < 2:
+        why = ("a single item has no pair to compare" if rows else "the exported items have "
+               "no embeddings yet (`bare-tui embed`, then export again)")
+        lines = [f"Not measured for the exported items: {why}.", ""]
+        if seeds:
+            lines += _table(["set", "items", "mean similarity"],
+                            [["seeds", seeds.size, f"{seeds.mean_similarity:.4f}"]])
+        return lines
+    exported = diversity.diversity(matrix[rows])
     lines = ["BARE's diversity metric: the mean pairwise cosine similarity of the items' "
              "embeddings (lower is more diverse).", ""]
     table = [["exported", exported.size, f"{exported.mean_similarity:.4f}"]]

@@ -217,6 +217,12 @@ async def test_search_and_filter(review_db):
         await pilot.press("f", "home", "enter")
         assert app.review_screen.filter_name == "all"
         await pilot.press("f", "end", "enter")
+        assert app.review_screen.filter_name == "disagreements"
+        assert app.review_screen.candidates.ids == []  # one reviewer: nobody disagrees
+        await pilot.press("f")
+        app.screen.query_one("OptionList").highlighted = list(FILTERS).index(
+            "judge: most detected first")
+        await pilot.press("enter")
         assert app.review_screen.filter_name == "judge: most detected first"
         assert app.review_screen.candidates.ids == []  # nothing is judged
 

@@ -9,6 +9,7 @@ now. A decision on an item someone else decided since it was opened asks first.
 
 from __future__ import annotations
 
+import sqlite3
 import time
 from typing import TYPE_CHECKING
 
@@ -70,7 +71,7 @@ class ReviewTeam(Base):
                 leases.renew(store, session)
                 others = leases.others(store, session, workspace.recipe.name,
                                        workspace.settings.lease_s)
-        except BareError:
+        except (BareError, sqlite3.Error):
             return  # the next beat tries again
         self.post_message(TeamSeen(others))
 

@@ -154,6 +154,23 @@ def test_store_refuses_to_write_to_a_deleted_workspace(store: Store):
         store.save_task("t", "recipe", "0" * 64)
 
 
+def test_a_workspace_deleted_while_a_connection_opens_is_not_made_anew(store, monkeypatch):
+    """A thread opening its own connection just as the file is deleted (the review's
+    heartbeat, say) fails; it never leaves a new empty file where the workspace was."""
+    path = store.path
+    check = Store._check_file
+
+    def check_then_delete(self, create, make_folder):
+        check(self, create, make_folder)
+        for leftover in path.parent.glob(f"{path.name}*"):
+            leftover.unlink()
+
+    monkeypatch.setattr(Store, "_check_file", check_then_delete)
+    with pytest.raises(BareError, match="cannot open workspace"):
+        Store(path, create=False)
+    assert not path.exists()
+
+
 async def test_decisions_after_the_workspace_is_deleted_are_refused_loudly(review_db: Path):
     app = make_app(review_db, poll_s=0.1)
     async with app.run_test(size=SIZE) as pilot:

@@ -110,12 +110,15 @@ class Store:
         self._identity: tuple[int, int] | None = None
         with _OPEN_LOCK:
             self._check_file(create, make_folder)
-            self._open()
+            self._open(create)
 
-    def _open(self) -> None:
+    def _open(self, create: bool) -> None:
+        # Without `create`, SQLite itself refuses a missing file: one deleted between the
+        # check and the connection is not made anew, empty.
+        target = self.path if create else f"{self.path.absolute().as_uri()}?mode=rw"
         try:
-            conn = sqlite3.connect(self.path, timeout=self.busy_timeout, isolation_level=None,
-                                   check_same_thread=False)
+            conn = sqlite3.connect(target, timeout=self.busy_timeout, isolation_level=None,
+                                   check_same_thread=False, uri=not create)
         except (sqlite3.Error, OSError) as exc:
             raise BareError(f"cannot open workspace database {self.path}: {exc}") from None
         self.conn = conn

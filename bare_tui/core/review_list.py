@@ -87,6 +87,20 @@ def candidate_ids(store: Store, task: str, filter_name: str = "all",
     return ids
 
 
+# What the review shows, as one cheap row: a commit that changes none of it (who is
+# reviewing now, a lease) does not make the screen read its list again.
+FINGERPRINT = (
+    "SELECT (SELECT max(id) FROM candidates), (SELECT max(id) FROM refinements),"
+    " (SELECT max(id) FROM events), (SELECT max(created_at) FROM embeddings),"
+    " (SELECT max(created_at) FROM cluster_info), (SELECT max(id) FROM judgments),"
+    " (SELECT max(created_at) FROM recipes)")
+
+
+def fingerprint(store: Store) -> tuple:
+    """Changes whenever anything the review list or detail shows may have changed."""
+    return tuple(store.conn.execute(FINGERPRINT).fetchone())
+
+
 def diversity_first(store: Store, task: str, ids: list[int]) -> list[int]:
     """Interleave clusters, those with the fewest accepted candidates first: the n-th
     pending candidate of a cluster with a accepted ones comes at rank a + n."""

@@ -29,7 +29,7 @@ from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
 from bare_tui.config import Settings
-from bare_tui.core import curation, leases, pipeline
+from bare_tui.core import curation, leases, pipeline, review_list
 from bare_tui.core.meter import Meter
 from bare_tui.core.recipes import Task
 from bare_tui.core.store import Store, WorkspaceGone, busy_timeout_s, now
@@ -93,6 +93,7 @@ class BareApp(App):
         self._max_tokens = max_tokens
         self._stop = threading.Event()
         self._data_version = None
+        self._fingerprint: tuple | None = None
         self._embeddings_seen: tuple | None = None
 
     @property
@@ -103,6 +104,7 @@ class BareApp(App):
         if self.keymap:
             self.set_keymap(self.keymap)
         self._data_version = self.store.scalar("PRAGMA data_version")
+        self._fingerprint = review_list.fingerprint(self.store)
         self.install_screen(ReviewScreen(self.workspace), "review")
         self.push_screen("review")
         self.set_interval(self._poll_s, self.poll)
@@ -151,8 +153,15 @@ class BareApp(App):
             return
         except sqlite3.Error:
             return
-        if version != self._data_version:
-            self._data_version = version
+        if version == self._data_version:
+            return
+        self._data_version = version
+        try:
+            seen = review_list.fingerprint(self.store)
+        except sqlite3.Error:
+            return
+        if seen != self._fingerprint:  # not only someone's lease or presence
+            self._fingerprint = seen
             self.changes += 1
             self.load_diversity()
 

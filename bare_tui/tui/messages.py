@@ -59,9 +59,10 @@ class Failed(Message):
 
 @dataclass
 class Counted(Message):
-    """Counts by state, read in a thread."""
+    """Counts by state, read in a thread, after `decided` decisions of this window."""
 
     counts: dict[str, int]
+    decided: int = 0
 
 
 @dataclass

@@ -53,6 +53,7 @@ class ReviewScreen(ReviewEdits, ReviewTools, ReviewMerge, ReviewTeam, Screen):
         self.cluster: int | None = None
         self.search: str | None = None
         self.counts: dict[str, int] = {}
+        self.decided = 0  # decisions made here: a count read before the latest is stale
         self.working = ""  # what a thread worker is doing for this screen
         self.flashed = ""  # a passing word (self.flash)
 
@@ -101,14 +102,20 @@ class ReviewScreen(ReviewEdits, ReviewTools, ReviewMerge, ReviewTeam, Screen):
         self.show_current()
         self.count()
 
-    @work(thread=True, exclusive=True, group="counts")
     def count(self) -> None:
+        self._count(self.decided)
+
+    @work(thread=True, exclusive=True, group="counts")
+    def _count(self, decided: int) -> None:
         counts = self.workspace.count_statuses()
         if counts is not None:
-            self.post_message(Counted(counts))
+            self.post_message(Counted(counts, decided))
 
     @on(Counted)
     def _set_counts(self, message: Counted) -> None:
+        if message.decided != self.decided:  # read before a decision made here since
+            self.count()
+            return
         self.counts = message.counts
         self.update_status()
 
@@ -280,6 +287,7 @@ class ReviewScreen(ReviewEdits, ReviewTools, ReviewMerge, ReviewTeam, Screen):
         return True
 
     def _shift_count(self, before: str, after: str) -> None:
+        self.decided += 1
         if self.counts and before != after:
             self.counts[before] = self.counts.get(before, 0) - 1
             self.counts[after] = self.counts.get(after, 0) + 1

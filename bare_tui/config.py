@@ -45,6 +45,7 @@ from typing import Any
 
 from bare_tui.core.schema import Flag, Number, Table, Text, Whole
 from bare_tui.errors import BareError
+from bare_tui.text import has_surrogates, storable
 
 ENV = {
     "db": "BARE_TUI_DB",
@@ -121,8 +122,10 @@ CONFIG_SHAPE = Table({
 
 
 def _default_reviewer() -> str:
+    """The login name; bytes of it that are not UTF-8 (a Latin-1 login) become escapes,
+    so that every decision can still be stored under it."""
     try:
-        return os.environ.get("USER") or getpass.getuser()
+        return storable(os.environ.get("USER") or getpass.getuser())
     except (KeyError, OSError):
         return "reviewer"
 
@@ -204,7 +207,10 @@ def _coerce(name: str, value: Any, origin: str) -> Any:
         if str(value).lower() in ("0", "false", "no", "off"):
             return False
         raise BareError(f"{origin}: {name} must be true or false, got {value!r}")
-    return str(value)
+    text = str(value)
+    if has_surrogates(text):
+        raise BareError(f"{origin}: {name} is not UTF-8 text; set it again in UTF-8")
+    return text
 
 
 def load(config: str | None = None, **flags: Any) -> Settings:

@@ -3,13 +3,17 @@ meet the core, which never imports them."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from bare_tui.config import Settings
 from bare_tui.core import model_files
 from bare_tui.core.backends import Backend
 
 
-def open_backend(role: str, settings: Settings) -> Backend:
-    """A serving engine when one is configured for the role, else the local GGUF model."""
+def open_backend(role: str, settings: Settings,
+                 on_note: Callable[[str], None] | None = None) -> Backend:
+    """A serving engine when one is configured for the role, else the local GGUF model;
+    `on_note` hears what a server backend says as it goes (retries, bad replies)."""
     url = settings.server_for(role)
     if url:
         from bare_tui.core.backends.openai import OpenAIBackend, ServerOptions
@@ -17,7 +21,8 @@ def open_backend(role: str, settings: Settings) -> Backend:
         return OpenAIBackend(ServerOptions(url=url, model=getattr(settings, role),
                                            api_key=settings.api_key,
                                            concurrency=settings.concurrency,
-                                           timeout_s=settings.server_timeout))
+                                           timeout_s=settings.server_timeout),
+                             on_note=on_note)
     from bare_tui.core.backends.llamacpp import LlamaCppBackend, LlamaOptions
 
     model = model_files.resolve(getattr(settings, role), role, settings.models_dir)

@@ -14,14 +14,21 @@ from __future__ import annotations
 import re
 
 _UNSAFE = re.compile(
-    "[\x00-\x08\x0b-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069\ufeff]"
+    "[\x00-\x08\x0b-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069\ufeff"
+    "\ud800-\udfff]"
 )
+# Lone surrogates: half an emoji in scraped JSON ("\ud83d"), or a byte that was not
+# UTF-8 in a file name, an argument or the environment (Python keeps it as \udcXX).
+# No terminal, file or SQLite can encode them.
+_SURROGATE = re.compile("[\ud800-\udfff]")
 _LINE_BREAKS = re.compile("[\n\r]+")
 TAB = "    "  # tabs shown as spaces: a terminal would expand them unpredictably
 
 
 def _visible(match: re.Match[str]) -> str:
     code = ord(match.group())
+    if 0xDC80 <= code <= 0xDCFF:  # a byte that was not UTF-8, shown as that byte
+        return f"\\x{code - 0xDC00:02x}"
     return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
 
 
@@ -35,6 +42,18 @@ def one_line(text: object) -> str:
     return clean(_LINE_BREAKS.sub(" ", str(text)))
 
 
-def has_unsafe(text: str) -> bool:
-    """True when `clean` would change the text beyond its tabs and CRLF line ends."""
-    return _UNSAFE.search(text.replace("\r\n", "\n").replace("\t", "")) is not None
+def has_surrogates(text: str) -> bool:
+    """True when the text holds a lone surrogate: not valid Unicode, so not storable."""
+    return _SURROGATE.search(text) is not None
+
+
+def storable(text: str) -> str:
+    """The text with every lone surrogate written as a visible escape (`\\xe9` for a
+    byte that was not UTF-8), so that SQLite, JSON files and terminals take it."""
+    return _SURROGATE.sub(_visible, text)
+
+
+def shown_path(path: object) -> str:
+    """A path as text that can be stored and shown: bytes of a name that are not UTF-8
+    become `\\xNN` escapes. The file itself is still opened by its real name."""
+    return storable(str(path))

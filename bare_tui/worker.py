@@ -225,16 +225,19 @@ def _terminate(process: subprocess.Popen) -> None:
 class _Emitter:
     def __init__(self, fd: int):
         self.out = os.fdopen(fd, "w", encoding="utf-8", buffering=1)
+        self.lock = threading.Lock()  # a server backend's threads say things too
 
     def __call__(self, event: str, **data: Any) -> None:
-        if self.out is None:
-            return
-        try:
-            self.out.write(json.dumps({"event": event, **data}) + "\n")
-            self.out.flush()
-        except (BrokenPipeError, OSError):
-            # The caller is gone: its closed stdin stops the job after this sample.
-            self.out = None
+        line = json.dumps({"event": event, **data}) + "\n"
+        with self.lock:
+            if self.out is None:
+                return
+            try:
+                self.out.write(line)
+                self.out.flush()
+            except (BrokenPipeError, OSError):
+                # The caller is gone: its closed stdin stops the job after this sample.
+                self.out = None
 
 
 def _watch_stdin(stop: threading.Event) -> None:
@@ -251,13 +254,13 @@ class StoppedWhileWaiting(Exception):
 def _child(settings: Settings, request: JobRequest, emit: _Emitter) -> int:
     from bare_tui import worker_jobs
     from bare_tui.core import cpu_path, model_files, pipeline, recipes
-    from bare_tui.core.lease import CpuLease
+    from bare_tui.core.cpu_lock import CpuLock
     from bare_tui.core.store import Store
     from bare_tui.loading import open_backend
 
     stop = threading.Event()
     threading.Thread(target=_watch_stdin, args=(stop,), daemon=True).start()
-    lease = CpuLease()
+    lease = CpuLock()
 
     def load_backend(role: str) -> Any:
         local = not settings.server_for(role)
@@ -270,7 +273,7 @@ def _child(settings: Settings, request: JobRequest, emit: _Emitter) -> int:
         if local and cpu_path.known_verdict(settings.cpu_path) is None:
             emit("note", text="checking which llama.cpp CPU path runs on this machine "
                  "(once per machine)")
-        return open_backend(role, settings)
+        return open_backend(role, settings, on_note=lambda text: emit("note", text=text))
 
     with Store(settings.db, create=False) as store:
         task = recipes.resolve(store, request.task)

@@ -82,7 +82,8 @@ def compare(settings: Settings, store: Any, task: Any, request: JobRequest,
     if options.get("judge_model") or options.get("judge_server"):
         conf = replace(settings, instruct=options.get("judge_model") or settings.instruct,
                        instruct_server=options.get("judge_server") or settings.instruct_server)
-        judge_backend = lambda: open_backend("instruct", conf)  # noqa: E731
+        judge_backend = lambda: open_backend(  # noqa: E731
+            "instruct", conf, on_note=lambda text: emit("note", text=text))
     try:
         compare.generate(
             store, task, compare.Plan(options["comparison"], options["tasks"],

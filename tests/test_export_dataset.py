@@ -276,12 +276,12 @@ def test_a_readme_of_the_user_is_never_replaced(drafted, gsm8k, tmp_path):
     assert (tmp_path / "README.md").read_text() == "# my notes\n"
     assert result.card_path == tmp_path / "set.README.md"
     assert _front_matter(result.card_path)["license"] == "cc-by-4.0"
-    # Our own card is the next export's to replace.
+    # Our own card is replaced only by the export it describes (with --force).
     (tmp_path / "README.md").unlink()
     export(drafted, gsm8k, tmp_path / "a.jsonl", status="any")
-    second = export(drafted, gsm8k, tmp_path / "b.jsonl", status="any")
-    assert second.card_path == tmp_path / "README.md"
-    assert _front_matter(second.card_path)["configs"][0]["data_files"][0]["path"] == "b.jsonl"
+    again = export(drafted, gsm8k, tmp_path / "a.jsonl", status="any", force=True)
+    assert again.card_path == tmp_path / "README.md"
+    assert _front_matter(again.card_path)["configs"][0]["data_files"][0]["path"] == "a.jsonl"
 
 
 def test_unknown_licence_is_a_placeholder_that_says_so(store, gsm8k, tmp_path):

@@ -109,9 +109,15 @@ def test_post_is_never_turned_into_a_get(server):
     ["not", "an", "object"], {"choices": [{"text": {"nested": 1}}]},
 ])
 def test_server_reply_without_choices_is_one_line(server, reply):
+    """One such reply is one failed sample; only a server that never sent a good one
+    ends the job, in one line."""
     server.answer = lambda request: json_reply(reply)
+    broken = backend(server.url)
+    first = broken.complete("x", GSM8K.base, 1)
+    assert (first.text, first.finish_reason) == ("", "bad reply")
     with pytest.raises(BareError) as caught:
-        backend(server.url).complete("x", GSM8K.base, 1)
+        for _ in range(10):
+            broken.complete("x", GSM8K.base, 1)
     assert "\n" not in str(caught.value)
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from bare_tui.core import pipeline, recipes
-from bare_tui.core.lease import CpuLease
+from bare_tui.core.cpu_lock import CpuLock
 from bare_tui.core.seeds import import_seeds
 from bare_tui.core.store import Store
 from conftest import GOOD_DRAFT, GSM8K_SEEDS, ScriptedBackend, run_cli
@@ -72,8 +72,8 @@ def test_a_dead_jobs_slots_are_given_back(tmp_path):
 def test_the_lease_queues_a_second_holder_and_frees_on_death(tmp_path):
     path = tmp_path / "cpu.lock"
     code = ("import sys, threading, time; from pathlib import Path;"
-            "from bare_tui.core.lease import CpuLease;"
-            f"CpuLease(Path({str(path)!r})).acquire({{'task': 'gsm8k'}}, threading.Event());"
+            "from bare_tui.core.cpu_lock import CpuLock;"
+            f"CpuLock(Path({str(path)!r})).acquire({{'task': 'gsm8k'}}, threading.Event());"
             "print('held', flush=True); time.sleep(60)")
     holder = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE,
                               text=True)
@@ -81,7 +81,7 @@ def test_the_lease_queues_a_second_holder_and_frees_on_death(tmp_path):
         assert holder.stdout.readline().strip() == "held"
         heard: list[str] = []
         stop = threading.Event()
-        waiting = CpuLease(path)
+        waiting = CpuLock(path)
         threading.Timer(0.6, stop.set).start()
         assert waiting.acquire({}, stop, heard.append) is False
         assert len(heard) == 1 and f"pid {holder.pid} task gsm8k" in heard[0]

@@ -15,9 +15,14 @@ from bare_tui import __version__
 from bare_tui.cli import diversity, generation, quality, review, setup, team
 from bare_tui.cli.common import EXIT_ERROR, Parser
 from bare_tui.errors import BareError
-from bare_tui.text import one_line
+from bare_tui.text import has_surrogates, one_line
 
 EXIT_INTERRUPTED = 130
+# Options whose text is stored or sent as it is (names, reasons, URLs, templates): bytes
+# that are not UTF-8 there are refused. Paths are kept byte for byte (the file is opened
+# by its real name) and stored and shown with escapes (bare_tui.text.shown_path).
+TEXT_OPTIONS = ("reason", "reviewer", "license", "map", "split", "name", "task", "server",
+                "base_server", "instruct_server", "judge_server")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -43,6 +48,7 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "func", None):
         args = parser.parse_args(["review"])
     try:
+        _refuse_undecodable(args)
         return args.func(args)
     except BareError as exc:
         print(f"error: {one_line(exc)}", file=sys.stderr)
@@ -56,3 +62,12 @@ def main(argv: list[str] | None = None) -> int:
         # Reads outside a transaction (writes say it themselves, as a BareError).
         print(f"error: the workspace database: {one_line(exc)}", file=sys.stderr)
         return EXIT_ERROR
+
+
+def _refuse_undecodable(args: argparse.Namespace) -> None:
+    for name in TEXT_OPTIONS:
+        value = getattr(args, name, None)
+        values = value if isinstance(value, list) else [value]
+        if any(isinstance(v, str) and has_surrogates(v) for v in values):
+            raise BareError(f"--{name.replace('_', '-')} is not UTF-8 text (your terminal or "
+                            "locale sent other bytes); type it again in UTF-8")

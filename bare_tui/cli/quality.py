@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import os
+from pathlib import Path
 from typing import Any
 
 from bare_tui.cli.common import (
@@ -68,10 +70,10 @@ def report(store: Any, task: Any, results: list[Any]) -> None:
 
 def cmd_compare(args: argparse.Namespace) -> int:
     import secrets
-    from pathlib import Path
 
     from bare_tui.cli.generation import overrides, run_with_progress
-    from bare_tui.core import compare
+    from bare_tui.core import compare, judge
+    from bare_tui.core.export_files import check_targets
     from bare_tui.worker import JobRequest
 
     out = console(stderr=True)
@@ -80,9 +82,14 @@ def cmd_compare(args: argparse.Namespace) -> int:
     with open_store(args) as store:
         store.mark_interrupted_runs()
         task = resolve_task(store, args)
-        if not store.seeds(task.name):
-            raise BareError(f"task {task.name} has no seeds: import some with "
+        seeds = len(store.seeds(task.name))
+        if seeds < judge.K - 1:
+            raise BareError(f"task {task.name} has {seeds} seed{'s' * (seeds != 1)}; the "
+                            f"judge's lineups need {judge.K - 1}: import more with "
                             f"`bare-tui seeds import FILE --task {task.name}`")
+        report = report_paths(args.out, task.name) if args.out else None
+        if report is not None:  # before any generation, not after it
+            check_targets(store, list(report), force=args.force)
         base, refine = overrides(task.base, args, "draft"), overrides(task.refine, args, "refine")
         plan = compare.plan(store, task, args.n, into_queue=args.into_queue, params={
             "rng_seed": rng_seed, "instruct_temperature": args.instruct_temperature,
@@ -102,13 +109,23 @@ def cmd_compare(args: argparse.Namespace) -> int:
                      "judge_max_tokens": args.judge_max_tokens})
         with graceful_stop(out) as stop:
             run_with_progress(conf, request, task, stop)
-        show_comparison(store, task, plan, conf.embedding_model,
-                        Path(args.out) if args.out else None)
+        show_comparison(store, task, plan, conf.embedding_model, report)
     return 0
 
 
+def report_paths(out: str, task: str) -> tuple[Path, Path]:
+    """Where `--out` writes the report: PATH.md and PATH.json, or, when PATH is a folder
+    (or ends in a slash), compare-TASK.md and .json inside it."""
+    path = Path(out)
+    if path.is_dir() or out.endswith(("/", os.sep)):
+        path = path / f"compare-{task}"
+    elif path.suffix.lower() in (".md", ".json"):
+        path = path.with_suffix("")
+    return path.with_name(path.name + ".md"), path.with_name(path.name + ".json")
+
+
 def show_comparison(store: Any, task: Any, plan: Any, model: str | None,
-                    out_path: Any) -> None:
+                    report: tuple[Path, Path] | None) -> None:
     """Embed the arms' texts, then build, save, print and (`out_path`) write the report."""
     import dataclasses
     import json
@@ -140,14 +157,12 @@ def show_comparison(store: Any, task: Any, plan: Any, model: str | None,
     for line in compare_report.findings(data):
         out.print(clean(line), markup=False)
     out.print("\n".join(compare_report.histogram(data)), markup=False, highlight=False)
-    if out_path is not None:
-        markdown_path = out_path.with_suffix(".md")
-        from bare_tui.core.export_files import write_together
+    if report is not None:
+        from bare_tui.core.export_files import write_files
 
-        write_together({markdown_path: text.encode(),
-                        markdown_path.with_suffix(".json"): json.dumps(data, indent=2).encode()})
-        out.print(f"report: {clean(markdown_path)} and {clean(markdown_path.with_suffix('.json'))}",
-                  markup=False)
+        markdown_path, json_path = report
+        write_files({markdown_path: text.encode(), json_path: json.dumps(data, indent=2).encode()})
+        out.print(f"report: {clean(markdown_path)} and {clean(json_path)}", markup=False)
 
 
 def register(sub: Any) -> None:
@@ -198,4 +213,7 @@ def register(sub: Any) -> None:
                    help="make the base and BARE arms in the task itself, for review and "
                    "export (default: in a task of their own, out of the queue)")
     c.add_argument("--out", metavar="PATH",
-                   help="also write the report as PATH.md and PATH.json")
+                   help="also write the report as PATH.md and PATH.json (in a folder: "
+                   "compare-TASK.md and .json)")
+    c.add_argument("--force", action="store_true",
+                   help="replace report files that exist")

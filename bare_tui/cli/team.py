@@ -6,7 +6,14 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from bare_tui.cli.common import add_command, console, open_store, resolve_task, workspace_options
+from bare_tui.cli.common import (
+    add_command,
+    at_least,
+    console,
+    open_store,
+    resolve_task,
+    workspace_options,
+)
 from bare_tui.text import clean
 
 
@@ -84,4 +91,5 @@ def register(sub: Any) -> None:
                     "kappa), and the items they disagree on", [workspace_options()],
                     "bare-tui review --overlap 0.1      # each reviewer, in their own shell\n"
                     "  bare-tui agreement --task gsm8k")
-    p.add_argument("--limit", type=int, default=50, help="disagreements listed (default 50)")
+    p.add_argument("--limit", type=at_least(0), default=50,
+                   help="disagreements listed (default 50)")

@@ -16,7 +16,7 @@ import threading
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from bare_tui.core.store import Store, from_json
+from bare_tui.core.store import IN_IDS, Store, from_json, ids_param
 from bare_tui.errors import BareError
 
 if TYPE_CHECKING:  # generating needs the pipeline; listing (the review list) does not
@@ -57,7 +57,7 @@ def counts(store: Store, ids: list[int]) -> dict[int, int]:
         return {}
     rows = store.conn.execute(
         "SELECT candidate_id, count(*) FROM refinements WHERE alternative IS NOT NULL AND"
-        f" candidate_id IN ({','.join('?' * len(ids))}) GROUP BY candidate_id", ids)
+        f" candidate_id {IN_IDS} GROUP BY candidate_id", (ids_param(ids),))
     return dict(rows.fetchall())
 
 

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from bare_tui.core import diversity, yields
+from bare_tui.text import clean
 
 HEADER = ["arm", "model", "temp", "items", "parsed", "pass", "similarity", "IR (95% CI)",
           "judged", "tok/s", "wall"]
@@ -86,4 +87,4 @@ def markdown(data: dict[str, Any]) -> str:
         lines += ["", f"The seeds' own mean similarity: {seeds:.4f}."]
     lines += ["", *findings(data), "", "Pairwise cosine similarity within each arm (share "
               "of pairs per bin):", "", "```", *histogram(data), "```", ""]
-    return "\n".join(lines)
+    return clean("\n".join(lines))  # model names come from servers: no escapes run

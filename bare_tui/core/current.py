@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from bare_tui.core.store import Store, from_json
+from bare_tui.core.store import IN_IDS, Store, from_json, ids_param
 from bare_tui.errors import BareError
 
 STATUSES = ("accepted", "pending", "rejected", "any")
@@ -93,7 +93,7 @@ def many(store: Store, ids: list[int]) -> dict[int, Current]:
     if not ids:
         return {}
     rows = store.conn.execute(f"SELECT {_COLUMNS} FROM candidate_state WHERE candidate_id"
-                              f" IN ({','.join('?' * len(ids))})", ids)
+                              f" {IN_IDS}", (ids_param(ids),))
     return {row[0]: _current(row) for row in rows}
 
 

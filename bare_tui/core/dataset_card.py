@@ -20,7 +20,8 @@ from typing import Any
 from bare_tui.core import curation, current, diversity, embeddings, judge, yields
 from bare_tui.core.export_files import CARD_MARK, Layout
 from bare_tui.core.recipes import Task
-from bare_tui.core.store import Store, from_json
+from bare_tui.core.store import IN_IDS, Store, from_json, ids_param
+from bare_tui.text import clean
 
 # First words of a licence text -> its identifier on the dataset hubs.
 LICENCES = (
@@ -107,12 +108,12 @@ def _table(header: list[str], rows: list[list[Any]]) -> list[str]:
 def _generation(store: Store, task: Task, ids: list[int]) -> list[str]:
     if not ids:
         return ["Nothing exported, so no models to name.", ""]
-    marks = ",".join("?" * len(ids))
     runs = store.query(
         "SELECT kind, model, model_sha256, params, count(*) AS n FROM runs WHERE id IN ("
-        f" SELECT run_id FROM candidates WHERE id IN ({marks})"
-        f" UNION SELECT run_id FROM refinements WHERE candidate_id IN ({marks}))"
-        " GROUP BY kind, model, model_sha256, params ORDER BY kind, model", (*ids, *ids))
+        f" SELECT run_id FROM candidates WHERE id {IN_IDS}"
+        f" UNION SELECT run_id FROM refinements WHERE candidate_id {IN_IDS})"
+        " GROUP BY kind, model, model_sha256, params ORDER BY kind, model",
+        (ids_param(ids), ids_param(ids)))
     rows = []
     for run in runs:
         sampling = (from_json(run["params"]) or {}).get("sampling", {})
@@ -122,7 +123,8 @@ def _generation(store: Store, task: Task, ids: list[int]) -> list[str]:
                      sampling.get("min_p", "-"), sampling.get("max_tokens", "-"),
                      "yes" if sampling.get("constrain") else "no", run["n"]])
     imported = store.scalar(
-        f"SELECT count(*) FROM candidates WHERE id IN ({marks}) AND origin IS NOT NULL", ids)
+        f"SELECT count(*) FROM candidates WHERE id {IN_IDS} AND origin IS NOT NULL",
+        (ids_param(ids),))
     shots = ("the first seeds" if task.shot_selection == "static"
              else "seeds drawn at random for each prompt")
     lines = [f"Recipe `{task.name}` (sha256 `{task.sha256[:16]}…`): each draft prompt shows "
@@ -179,11 +181,10 @@ def _judge(store: Store, task: Task, ids: list[int]) -> list[str]:
     rate = judge.rate(store, task.name, candidate_ids=ids) if ids else judge.Rate(0, 0)
     if not rate.trials:
         return []
-    marks = ",".join("?" * len(ids))
     models = [f"`{Path(r['model']).name}`, sha256 `{(r['model_sha256'] or '-')[:16]}…`"
               for r in store.query(
                   "SELECT DISTINCT r.model, r.model_sha256 FROM runs r JOIN judgments j ON"
-                  f" j.run_id = r.id WHERE j.candidate_id IN ({marks})", ids)]
+                  f" j.run_id = r.id WHERE j.candidate_id {IN_IDS}", (ids_param(ids),))]
     return ["## Judge", "",
             f"{rate.text()}. Each trial shows the judge model ({'; '.join(models)}) an "
             f"item among {judge.K - 1} real seeds at a random place and asks which one is "
@@ -218,9 +219,8 @@ def _loading(layout: Layout) -> list[str]:
 
 
 def _reviewed(store: Store, ids: list[int]) -> str:
-    marks = ",".join("?" * len(ids))
-    decided = store.scalar(f"SELECT count(*) FROM decisions WHERE candidate_id IN ({marks})"
-                           " AND status != 'pending'", ids) if ids else 0
+    decided = store.scalar(f"SELECT count(*) FROM decisions WHERE candidate_id {IN_IDS}"
+                           " AND status != 'pending'", (ids_param(ids),)) if ids else 0
     if not decided:
         return "; no one has reviewed them yet"
     return f"; a curator reviewed {'them' if decided == len(ids) else f'{decided} of them'}"
@@ -266,4 +266,6 @@ def card(store: Store, task: Task, layout: Layout, manifest: dict[str, Any],
     lines += _judge(store, task, ids)
     lines += ["## Review", "", *_reviewers(store, task)]
     lines += ["## Loading", "", *_loading(layout)]
-    return "\n".join(lines).rstrip() + "\n"
+    # Names in it come from outside (a server's model list, reviewers, a licence): a
+    # reader's `cat README.md` must not run their terminal escapes.
+    return clean("\n".join(lines).rstrip()) + "\n"

@@ -12,7 +12,9 @@ line imports nothing.
 from __future__ import annotations
 
 import json
+import os
 import re
+import socket
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,8 +27,10 @@ from bare_tui.core.recipes import Task
 from bare_tui.core.seeds import content_sha256, read_seeds
 from bare_tui.core.store import Store, now, to_json
 from bare_tui.core.validation import validate
+from bare_tui.text import shown_path
 
 IMPORT_KIND = "import"  # the runs row of an import
+CHUNK = 2_000  # items per transaction
 
 
 @dataclass(frozen=True)
@@ -53,12 +57,12 @@ def template_pattern(template: str) -> re.Pattern[str]:
 def _turns(record: Mapping[str, Any]) -> dict[str, str] | None:
     """System, user and assistant text of a record in one of the chat-like profiles."""
     if isinstance(record.get("messages"), list):  # chat
-        turns = {m.get("role"): m.get("content") for m in record["messages"]
-                 if isinstance(m, dict)}
+        turns = {m["role"]: m.get("content") for m in record["messages"]
+                 if isinstance(m, dict) and isinstance(m.get("role"), str)}
     elif isinstance(record.get("conversations"), list):  # sharegpt
         roles = {"system": "system", "human": "user", "gpt": "assistant"}
-        turns = {roles.get(m.get("from")): m.get("value") for m in record["conversations"]
-                 if isinstance(m, dict)}
+        turns = {roles.get(m["from"]): m.get("value") for m in record["conversations"]
+                 if isinstance(m, dict) and isinstance(m.get("from"), str)}
         if isinstance(record.get("system"), str):
             turns.setdefault("system", record["system"])
     elif "instruction" in record and "output" in record:  # alpaca
@@ -93,39 +97,52 @@ def unpacker(task: Task):
 
 def import_candidates(store: Store, task: Task, path: str | Path,
                       mapping: Mapping[str, str] | None = None) -> ImportResult:
-    """Add the file's items as candidates of `task`, in one transaction."""
+    """Add the file's items as candidates of `task`, in transactions of `CHUNK` items:
+    another process (a review window) waits for one chunk at most, never for the whole
+    file. Stopped half-way, an import is finished by running it again (what it added
+    is skipped as already imported)."""
     path = Path(path)
+    shown = shown_path(path)
     items = read_seeds(path, task, mapping, unpack=unpacker(task), what="dataset")
     file_hash = file_sha256(path)
     known_seeds = {row[0] for row in store.conn.execute(
         "SELECT content_sha256 FROM seeds WHERE task = ?", (task.name,))}
     added = duplicates = seeds = failing = 0
-    with store.transaction() as conn:
+    with store.transaction():
         run_id = store.insert("runs", {
-            "kind": IMPORT_KIND, "task": task.name, "model": path.name,
-            "model_path": str(path), "model_sha256": file_hash,
-            "params": to_json({"file": str(path), "mapping": dict(mapping or {})}),
-            "status": "done", "produced": 0, "parse_failures": 0, "prompt_tokens": 0,
+            "kind": IMPORT_KIND, "task": task.name, "model": shown_path(path.name),
+            "model_path": shown, "model_sha256": file_hash,
+            "params": to_json({"file": shown, "mapping": dict(mapping or {})}),
+            "status": "running", "produced": 0, "parse_failures": 0, "prompt_tokens": 0,
             "completion_tokens": 0, "generation_ms": 0.0, "started_at": now(),
-            "recipe_sha256": task.sha256})
-        for fields, where in items:
-            digest = content_sha256(fields)
-            if digest in known_seeds:
-                seeds += 1
-                continue
-            problems = validate(task, fields)
-            line = int(where.rsplit(":", 1)[1])
-            cursor = conn.execute(
-                "INSERT OR IGNORE INTO candidates (task, shot_ids, run_id, raw_text, fields,"
-                " validation, valid, finish_reason, prompt_tokens, completion_tokens, ms,"
-                " created_at, origin, content_sha256)"
-                " VALUES (?, '[]', ?, ?, ?, ?, ?, 'import', 0, 0, 0, ?, ?, ?)",
-                (task.name, run_id, render_example(task, fields), to_json(fields),
-                 to_json(problems), int(not problems), now(),
-                 json.dumps({"file": str(path), "line": line, "sha256": file_hash}), digest))
-            added += cursor.rowcount
-            duplicates += 1 - cursor.rowcount
-            failing += cursor.rowcount and bool(problems)
-        conn.execute("UPDATE runs SET produced = ?, finished_at = ? WHERE id = ?",
-                     (added, now(), run_id))
+            "recipe_sha256": task.sha256, "pid": os.getpid(), "host": socket.gethostname(),
+            "reserved": 0})
+    try:
+        for start in range(0, len(items), CHUNK):
+            with store.transaction() as conn:
+                for fields, where in items[start:start + CHUNK]:
+                    digest = content_sha256(fields)
+                    if digest in known_seeds:
+                        seeds += 1
+                        continue
+                    problems = validate(task, fields)
+                    line = int(where.rsplit(":", 1)[1])
+                    cursor = conn.execute(
+                        "INSERT OR IGNORE INTO candidates (task, shot_ids, run_id, raw_text,"
+                        " fields, validation, valid, finish_reason, prompt_tokens,"
+                        " completion_tokens, ms, created_at, origin, content_sha256)"
+                        " VALUES (?, '[]', ?, ?, ?, ?, ?, 'import', 0, 0, 0, ?, ?, ?)",
+                        (task.name, run_id, render_example(task, fields), to_json(fields),
+                         to_json(problems), int(not problems), now(),
+                         json.dumps({"file": shown, "line": line, "sha256": file_hash}),
+                         digest))
+                    added += cursor.rowcount
+                    duplicates += 1 - cursor.rowcount
+                    failing += cursor.rowcount and bool(problems)
+                conn.execute("UPDATE runs SET produced = ? WHERE id = ?", (added, run_id))
+    except BaseException as exc:
+        store.finish_run(run_id, "interrupted" if isinstance(exc, KeyboardInterrupt)
+                         else "failed", error=str(exc)[:500])
+        raise
+    store.finish_run(run_id, "done")
     return ImportResult(added, duplicates, seeds, failing)

@@ -11,7 +11,6 @@ The chat-like profiles map fields through the recipe's [export] templates.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 from collections.abc import Callable
@@ -24,9 +23,10 @@ from bare_tui.core import current, dataset_card, export_files, splits, yields
 from bare_tui.core.export_files import FileExists, Layout
 from bare_tui.core.recipes import Task
 from bare_tui.core.schema import fill
-from bare_tui.core.store import Store, now, to_json
+from bare_tui.core.store import IN_IDS, Store, ids_param, now, to_json
 from bare_tui.core.validation import validate
 from bare_tui.errors import BareError
+from bare_tui.text import shown_path
 
 __all__ = ["PROFILES", "STATUS_FILTERS", "ExportResult", "FileExists", "export", "shape"]
 
@@ -83,13 +83,12 @@ def shape(profile: str, fields: dict[str, str], templates: dict[str, str]) -> di
 def _models_used(store: Store, ids: list[int]) -> list[dict[str, Any]]:
     if not ids:
         return []
-    marks = ",".join("?" * len(ids))
     return store.query(
         "SELECT DISTINCT kind, model, model_sha256 FROM runs WHERE id IN ("
-        f" SELECT run_id FROM candidates WHERE id IN ({marks})"
-        f" UNION SELECT run_id FROM refinements WHERE candidate_id IN ({marks}))"
+        f" SELECT run_id FROM candidates WHERE id {IN_IDS}"
+        f" UNION SELECT run_id FROM refinements WHERE candidate_id {IN_IDS})"
         " ORDER BY kind, model",
-        (*ids, *ids),
+        (ids_param(ids), ids_param(ids)),
     )
 
 
@@ -122,20 +121,35 @@ def _split(store: Store, task: str, ids: list[int], fractions: dict[str, float],
     return splits.assign(ids, clusters, fractions, rng_seed), stratified
 
 
-def _write(layout: Layout, files: dict[Path, bytes]) -> None:
-    if layout.new_folder:
-        try:
-            layout.folder.mkdir()
-        except OSError as exc:
-            raise BareError(f"cannot make folder {layout.folder}: {exc.strerror or exc}"
-                            ) from None
-    try:
-        export_files.write_together(files)
-    except BaseException:
-        if layout.new_folder:
-            with contextlib.suppress(OSError):  # the first error is the one to report
-                layout.folder.rmdir()
-        raise
+@dataclass
+class _Selection:
+    """What an export writes: the items by id in their profile's shape, and what it
+    left out."""
+
+    chosen: dict[int, dict[str, Any]] = field(default_factory=dict)
+    skipped_invalid: int = 0
+    skipped_unparsed: int = 0
+    left_out: int = 0
+    versions: dict[str, int] = field(default_factory=dict)
+
+
+def _select(store: Store, task: Task, status: str, include_invalid: bool, profile: str,
+            templates: dict[str, str], earlier: set[int]) -> _Selection:
+    picked = _Selection()
+    for item in current.of_task(store, task.name, status):
+        if item.id in earlier:
+            picked.left_out += 1
+            continue
+        fields = item.final_fields
+        if fields is None:
+            picked.skipped_unparsed += 1
+            continue
+        if not include_invalid and validate(task, fields):
+            picked.skipped_invalid += 1
+            continue
+        picked.chosen[item.id] = shape(profile, fields, templates)
+        picked.versions[item.final_version] = picked.versions.get(item.final_version, 0) + 1
+    return picked
 
 
 def export(store: Store, task: Task, out: str | Path, *, profile: str = "chat",
@@ -147,7 +161,11 @@ def export(store: Store, task: Task, out: str | Path, *, profile: str = "chat",
     """Write the data (one file per split), its manifest and its dataset card together;
     `force` replaces existing data and manifest files, `since_last` leaves out what an
     earlier export of the task wrote, `license` overrides the one found beside the seeds,
-    `embed` (once everything is checked) embeds the texts the card's diversity measures."""
+    `embed` (once everything is checked) embeds the texts the card's diversity measures.
+
+    The files are renamed into place inside the workspace's transaction that records
+    them, and put back as they were when that transaction fails to commit: the files
+    change exactly when the workspace says they did."""
     if profile not in PROFILES:
         raise BareError(f"unknown profile {profile!r} (choose from {', '.join(PROFILES)})")
     fractions = split or {"train": 1.0}
@@ -158,71 +176,85 @@ def export(store: Store, task: Task, out: str | Path, *, profile: str = "chat",
     export_files.check_target(store, layout, force=force)
     templates = _templates(task, profile)
     earlier = exported_before(store, task.name) if since_last else set()
-    chosen: dict[int, dict[str, Any]] = {}
-    skipped_invalid = skipped_unparsed = left_out = 0
-    versions: dict[str, int] = {}
-    for item in current.of_task(store, task.name, status):
-        if item.id in earlier:
-            left_out += 1
-            continue
-        fields = item.final_fields
-        if fields is None:
-            skipped_unparsed += 1
-            continue
-        if not include_invalid and validate(task, fields):
-            skipped_invalid += 1
-            continue
-        chosen[item.id] = shape(profile, fields, templates)
-        versions[item.final_version] = versions.get(item.final_version, 0) + 1
-    by_split, stratified = _split(store, task.name, sorted(chosen), fractions, rng_seed)
-    empty = [name for name, members in by_split.items() if not members]
-    if len(fractions) > 1 and empty:
-        raise BareError(f"split {empty[0]!r} would get none of the {len(chosen)} items; "
-                        "export more items, or give it a larger fraction")
-    empty_row = shape(profile, dict.fromkeys(task.field_names, ""), templates)
-    data = {name: export_files.encode([chosen[i] for i in by_split[name]], layout.format,
-                                      empty_row) for name in fractions}
-    ids = [i for name in fractions for i in by_split[name]]
-    if embed is not None and ids:
+    picked = _select(store, task, status, include_invalid, profile, templates, earlier)
+    if embed is not None and picked.chosen:
         embed()
     licence = (dataset_card.Licence(license, "given with --license") if license
                else dataset_card.seeds_licence(store, task.name))
-    with store.transaction() as conn:
-        previous = _previous(store, task.name)
-        files = {name: {"file": layout.data[name].name,
-                        "sha256": hashlib.sha256(data[name]).hexdigest(),
-                        "count": len(by_split[name]), "candidate_ids": by_split[name]}
-                 for name in fractions}
-        filters = {"status": status, "include_invalid": include_invalid,
-                   "since_last": since_last}
-        export_id = conn.execute(
-            "INSERT INTO exports (task, path, profile, filters, count, sha256, created_at,"
-            " format, manifest, splits) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (task.name, str(Path(out).resolve()), profile, to_json(filters), len(ids),
-             files[next(iter(files))]["sha256"] if len(files) == 1 else None, now(),
-             layout.format, str(layout.manifest.resolve()),
-             to_json({n: {k: v for k, v in f.items() if k != "candidate_ids"}
-                      for n, f in files.items()}))).lastrowid
-        conn.executemany(
-            "INSERT INTO export_items (export_id, candidate_id, split) VALUES (?, ?, ?)",
-            [(export_id, i, name) for name in fractions for i in by_split[name]])
-        manifest = {
-            "export_id": export_id, "previous": previous, "created_at": now(),
-            "bare_tui_version": __version__, "task": task.name,
-            "recipe_sha256": task.sha256, "profile": profile, "format": layout.format,
-            "filters": filters, "files": files, "count": len(ids),
-            "split": {"fractions": fractions, "rng_seed": rng_seed,
-                      "stratified_by_cluster": stratified},
-            "card": layout.card.name, "license": licence.id,
-            "skipped": {"invalid": skipped_invalid, "unparsed": skipped_unparsed,
-                        "exported_before": left_out},
-            "versions": versions, "models": _models_used(store, ids),
-            "yield": yields.measure(store, task.name).as_dict(), "candidate_ids": ids,
-        }
-        card = dataset_card.card(store, task, layout, manifest, licence, embedding_model)
-        _write(layout, {**{layout.data[name]: data[name] for name in fractions},
-                        layout.manifest: (json.dumps(manifest, indent=2) + "\n").encode(),
-                        layout.card: card.encode()})
+    placed: list[export_files.Placed] = []
+    try:
+        with store.transaction() as conn:
+            if since_last and exported_before(store, task.name) != earlier:
+                # Another export of the task committed meanwhile: leave out its items too.
+                earlier = exported_before(store, task.name)
+                picked = _select(store, task, status, include_invalid, profile, templates,
+                                 earlier)
+            by_split, stratified = _split(store, task.name, sorted(picked.chosen), fractions,
+                                          rng_seed)
+            empty = [name for name, members in by_split.items() if not members]
+            if len(fractions) > 1 and empty:
+                raise BareError(f"split {empty[0]!r} would get none of the "
+                                f"{len(picked.chosen)} items; export more items, or give it "
+                                "a larger fraction")
+            empty_row = shape(profile, dict.fromkeys(task.field_names, ""), templates)
+            data = {name: export_files.encode([picked.chosen[i] for i in by_split[name]],
+                                              layout.format, empty_row) for name in fractions}
+            ids = [i for name in fractions for i in by_split[name]]
+            manifest = _record(store, conn, task, out, layout, profile, status,
+                               include_invalid, since_last, fractions, rng_seed, stratified,
+                               by_split, data, ids, licence, picked)
+            card = dataset_card.card(store, task, layout, manifest, licence, embedding_model)
+            placed.append(export_files.place({
+                **{layout.data[name]: data[name] for name in fractions},
+                layout.manifest: (json.dumps(manifest, indent=2)
+                                  + "\n").encode(),
+                layout.card: card.encode()}, layout.folder if layout.new_folder else None))
+    except BaseException:
+        if placed:  # the COMMIT failed: the files go back to what the workspace says
+            placed[0].undo()
+        raise
+    placed[0].keep()
     return ExportResult(
-        Path(out), layout.manifest, layout.card, len(ids), skipped_invalid, skipped_unparsed,
-        {name: (layout.data[name], len(by_split[name])) for name in fractions}, left_out)
+        Path(out), layout.manifest, layout.card, len(ids), picked.skipped_invalid,
+        picked.skipped_unparsed,
+        {name: (layout.data[name], len(by_split[name])) for name in fractions},
+        picked.left_out)
+
+
+def _record(store: Store, conn: Any, task: Task, out: str | Path, layout: Layout,
+            profile: str, status: str, include_invalid: bool, since_last: bool,
+            fractions: dict[str, float], rng_seed: int, stratified: bool,
+            by_split: dict[str, list[int]], data: dict[str, bytes], ids: list[int],
+            licence: dataset_card.Licence, picked: _Selection) -> dict[str, Any]:
+    """The export's rows in the workspace (inside the caller's transaction), and its
+    manifest."""
+    previous = _previous(store, task.name)
+    files = {name: {"file": shown_path(layout.data[name].name),
+                    "sha256": hashlib.sha256(data[name]).hexdigest(),
+                    "count": len(by_split[name]), "candidate_ids": by_split[name]}
+             for name in fractions}
+    filters = {"status": status, "include_invalid": include_invalid, "since_last": since_last}
+    export_id = conn.execute(
+        "INSERT INTO exports (task, path, profile, filters, count, sha256, created_at,"
+        " format, manifest, splits) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (task.name, shown_path(Path(out).resolve()), profile, to_json(filters), len(ids),
+         files[next(iter(files))]["sha256"] if len(files) == 1 else None, now(),
+         layout.format, shown_path(layout.manifest.resolve()),
+         to_json({n: {k: v for k, v in f.items() if k != "candidate_ids"}
+                  for n, f in files.items()}))).lastrowid
+    conn.executemany(
+        "INSERT INTO export_items (export_id, candidate_id, split) VALUES (?, ?, ?)",
+        [(export_id, i, name) for name in fractions for i in by_split[name]])
+    return {
+        "export_id": export_id, "previous": previous, "created_at": now(),
+        "bare_tui_version": __version__, "task": task.name,
+        "recipe_sha256": task.sha256, "profile": profile, "format": layout.format,
+        "filters": filters, "files": files, "count": len(ids),
+        "split": {"fractions": fractions, "rng_seed": rng_seed,
+                  "stratified_by_cluster": stratified},
+        "card": shown_path(layout.card.name), "license": licence.id,
+        "skipped": {"invalid": picked.skipped_invalid, "unparsed": picked.skipped_unparsed,
+                    "exported_before": picked.left_out},
+        "versions": picked.versions, "models": _models_used(store, ids),
+        "yield": yields.measure(store, task.name).as_dict(), "candidate_ids": ids,
+    }

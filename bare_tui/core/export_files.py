@@ -10,6 +10,7 @@ card is then `<stem>.README.md`).
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import os
@@ -20,6 +21,7 @@ from typing import Any
 
 from bare_tui.core.store import Store
 from bare_tui.errors import BareError
+from bare_tui.text import shown_path
 
 FORMATS = {".jsonl": "jsonl", ".parquet": "parquet"}
 CARD_MARK = "# dataset card written by bare-tui export"
@@ -69,7 +71,8 @@ def plan(out: str | Path, splits: list[str], format: str | None = None) -> Layou
     if not must_exist.is_dir():
         raise BareError(f"cannot write {out}: folder {must_exist} does not exist")
     card = folder / "README.md"
-    if not is_ours(card):
+    if card.exists() and not (is_ours(card) and manifest.exists()):
+        # Not ours, or the card of another export in this folder: a card of its own.
         card = folder / f"{stem}.README.md"
     return Layout(folder, data, manifest, card, format, not folder.exists())
 
@@ -109,15 +112,31 @@ def refuse_special(store: Store, target: Path, *, folder: bool = False) -> None:
 
 
 def check_target(store: Store, layout: Layout, *, force: bool = False) -> None:
-    """Refuse files that would replace the workspace or what is not a regular file, a
-    card that is not ours, or, unless `force`, an existing data file or manifest."""
-    for target in [*layout.files(), layout.card]:
-        refuse_special(store, target)
-    _probe(layout.folder if layout.folder.exists() else layout.folder.parent)
-    if not is_ours(layout.card):
+    """An export's targets: `check_targets` for its data, manifest and card, and a card
+    that is not ours is never replaced."""
+    if layout.card.exists() and not is_ours(layout.card):
         raise FileExists(f"{layout.card} exists and is not a dataset card of ours; "
                          "move it, or choose another name")
-    existing = [str(target) for target in layout.files() if target.exists()]
+    check_targets(store, [*layout.files(), layout.card], force=force,
+                  new_folder=layout.folder if layout.new_folder else None)
+
+
+def check_targets(store: Store, targets: list[Path], *, force: bool = False,
+                  new_folder: Path | None = None) -> None:
+    """What every command that writes files checks first (export, compare's report):
+    never the workspace, a link or what is not a regular file; a folder that exists
+    (or `new_folder`, made by the command) and takes new files; and no existing file
+    replaced without `force`."""
+    for target in targets:
+        refuse_special(store, target)
+    for folder in {target.parent for target in targets}:
+        if folder == new_folder:
+            _probe(folder.parent)
+        elif folder.is_dir():
+            _probe(folder)
+        else:
+            raise BareError(f"cannot write in {shown_path(folder)}: no such folder")
+    existing = [shown_path(target) for target in targets if target.exists()]
     if existing and not force:
         raise FileExists(f"{' and '.join(existing)} already exist"
                          f"{'s' if len(existing) == 1 else ''}; pass --force to replace, "
@@ -167,7 +186,7 @@ def _temp_file(path: Path, data: bytes) -> Path:
             "wb", dir=path.parent, prefix=f".{path.name}.", delete=False
         )
     except OSError as exc:
-        raise BareError(f"cannot write {path}: {exc.strerror or exc}") from None
+        raise BareError(f"cannot write {shown_path(path)}: {exc.strerror or exc}") from None
     temp = Path(handle.name)
     try:
         with handle:
@@ -178,22 +197,80 @@ def _temp_file(path: Path, data: bytes) -> Path:
             os.fsync(handle.fileno())
     except OSError as exc:
         temp.unlink(missing_ok=True)
-        raise BareError(f"cannot write {path}: {exc.strerror or exc}") from None
+        raise BareError(f"cannot write {shown_path(path)}: {exc.strerror or exc}") from None
     return temp
 
 
-def write_together(files: dict[Path, bytes]) -> None:
-    """Write every file to a temp file first, then rename them all: a failure while
-    writing (a full disk, a kill) leaves the old files as they were and no temp file;
-    readers never see half a file."""
+@dataclass
+class Placed:
+    """Files renamed into place, with the files they replaced kept aside until the
+    workspace has recorded them: `keep` drops what was replaced, `undo` puts it back."""
+
+    new: list[Path]  # files that did not exist before
+    replaced: dict[Path, Path]  # file: what it was, kept aside
+    made_folder: Path | None = None
+
+    def keep(self) -> None:
+        for kept in self.replaced.values():
+            kept.unlink(missing_ok=True)
+
+    def undo(self) -> None:
+        for path, kept in self.replaced.items():
+            os.replace(kept, path)
+        for path in self.new:
+            path.unlink(missing_ok=True)
+        if self.made_folder is not None:
+            with contextlib.suppress(OSError):
+                self.made_folder.rmdir()
+
+
+def place(files: dict[Path, bytes], make_folder: Path | None = None) -> Placed:
+    """Write every file to a temp file first, then rename them all into place: a failure
+    while writing (a full disk, a kill) leaves the old files as they were and no temp
+    file; readers never see half a file. The files replaced are kept aside (`Placed`).
+    `make_folder`: the folder to make first (and to remove on `undo`)."""
+    if make_folder is not None:
+        try:
+            make_folder.mkdir()
+        except OSError as exc:
+            raise BareError(f"cannot make folder {shown_path(make_folder)}: "
+                            f"{exc.strerror or exc}") from None
+    placed = Placed([], {}, make_folder)
     temps: dict[Path, Path] = {}
     try:
         for path, data in files.items():
             temps[path] = _temp_file(path, data)
         for path, temp in temps.items():
+            if path.exists():
+                placed.replaced[path] = _aside(path)
+            else:
+                placed.new.append(path)
             os.replace(temp, path)
-    except OSError as exc:
-        raise BareError(f"cannot write {path}: {exc.strerror or exc}") from None
+    except BaseException as exc:
+        with contextlib.suppress(OSError):  # the first error is the one to report
+            placed.undo()
+        if isinstance(exc, OSError):
+            raise BareError(f"cannot write {shown_path(path)}: {exc.strerror or exc}"
+                            ) from None
+        raise
     finally:
         for temp in temps.values():
             temp.unlink(missing_ok=True)
+    return placed
+
+
+def write_files(files: dict[Path, bytes]) -> None:
+    """`place` the files, with nothing to wait for before the replaced ones go."""
+    place(files).keep()
+
+
+def _aside(path: Path) -> Path:
+    """`path` renamed to a new hidden name beside it."""
+    handle, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.before.")
+    os.close(handle)
+    try:
+        os.replace(path, name)
+    except OSError:
+        Path(name).unlink(missing_ok=True)
+        raise
+    return Path(name)

@@ -25,7 +25,7 @@ from bare_tui.core import current, pipeline, prompts
 from bare_tui.core.backends import Backend
 from bare_tui.core.recipes import Sampling, Task
 from bare_tui.core.seeds import content_sha256
-from bare_tui.core.store import Store, now, to_json
+from bare_tui.core.store import IN_IDS, Store, ids_param, now, to_json
 from bare_tui.errors import BareError
 
 K = 4
@@ -63,8 +63,9 @@ def parse_answer(reply: str, k: int = K) -> int | None:
     found = None
     for line in reply.splitlines():
         match = ANSWER.search(line)
-        if match:
-            found = int(match.group(1))
+        if match:  # a number of thousands of digits is no place in a lineup
+            digits = match.group(1)
+            found = int(digits) if len(digits) <= 4 else 0
     return found if found is not None and 1 <= found <= k else None
 
 
@@ -209,8 +210,8 @@ def rate(store: Store, task: str, *, run_id: int | None = None,
     else:
         sql += f" AND {LATEST}"
     if candidate_ids is not None:
-        sql += f" AND j.candidate_id IN ({','.join('?' * len(candidate_ids))})"
-        args += list(candidate_ids)
+        sql += f" AND j.candidate_id {IN_IDS}"
+        args.append(ids_param(candidate_ids))
     trials, not_detected = store.conn.execute(sql, args).fetchone()
     return Rate(int(trials or 0), int(not_detected or 0))
 
@@ -228,8 +229,8 @@ def verdicts(store: Store, candidate_ids: Sequence[int]) -> dict[int, tuple[int,
     """{candidate: (trials not detected, trials)} of its latest judge run."""
     if not candidate_ids:
         return {}
-    marks = ",".join("?" * len(candidate_ids))
     rows = store.conn.execute(
         "SELECT candidate_id, sum(1 - detected), count(*) FROM judgments j WHERE"
-        f" candidate_id IN ({marks}) AND {LATEST} GROUP BY candidate_id", list(candidate_ids))
+        f" candidate_id {IN_IDS} AND {LATEST} GROUP BY candidate_id",
+        (ids_param(candidate_ids),))
     return {row[0]: (int(row[1]), int(row[2])) for row in rows}

@@ -14,7 +14,7 @@ import socket
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from bare_tui.core.store import Store, now
+from bare_tui.core.store import IN_IDS, Store, ids_param, now
 
 LEASE_S = 60.0  # a lease not renewed for this long is free again
 GONE_AFTER = 10  # rows of windows silent for this many lease spans are removed
@@ -43,19 +43,25 @@ def join(store: Store, session: str, reviewer: str, task: str) -> None:
             (session, reviewer, task, os.getpid(), socket.gethostname(), now()))
 
 
-def claim(store: Store, session: str, candidate_id: int, lease_s: float = LEASE_S
-          ) -> str | None:
+# A screen claims and gives up leases while a person waits for the next item: when
+# another process holds the write lock (a big import), it waits this long, not the
+# workspace's busy timeout, and tries again on the next move.
+UI_WAIT_S = 0.2
+
+
+def claim(store: Store, session: str, candidate_id: int, lease_s: float = LEASE_S,
+          wait_s: float | None = None) -> str | None:
     """Lease the item to this window; None when it now holds it, else the reviewer who
-    does. Claiming a new item gives up the one held before."""
-    with store.transaction():
+    does. Either way the item held before is given up. `wait_s`: how long to wait for
+    the write lock (BareError when busy for longer)."""
+    with store.transaction(wait_s):
         holder = store.scalar(
             "SELECT reviewer FROM reviewing WHERE candidate_id = ? AND session != ?"
             " AND seen_at >= ?", (candidate_id, session, _fresh(lease_s)))
-        if holder is not None:
-            return holder
         store.conn.execute("UPDATE reviewing SET candidate_id = ?, seen_at = ?"
-                           " WHERE session = ?", (candidate_id, now(), session))
-    return None
+                           " WHERE session = ?",
+                           (candidate_id if holder is None else None, now(), session))
+    return holder
 
 
 def renew(store: Store, session: str) -> None:
@@ -65,8 +71,8 @@ def renew(store: Store, session: str) -> None:
                            (now(), session))
 
 
-def release(store: Store, session: str) -> None:
-    with store.transaction():
+def release(store: Store, session: str, wait_s: float | None = None) -> None:
+    with store.transaction(wait_s):
         store.conn.execute("UPDATE reviewing SET candidate_id = NULL WHERE session = ?",
                            (session,))
 
@@ -91,6 +97,5 @@ def holders(store: Store, session: str, ids: Sequence[int], lease_s: float = LEA
         return {}
     rows = store.conn.execute(
         "SELECT candidate_id, reviewer FROM reviewing WHERE session != ? AND seen_at >= ?"
-        f" AND candidate_id IN ({','.join('?' * len(ids))})",
-        (session, _fresh(lease_s), *ids))
+        f" AND candidate_id {IN_IDS}", (session, _fresh(lease_s), ids_param(ids)))
     return dict(rows.fetchall())

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import sqlite_utils
 
-SCHEMA_VERSION = 11
+SCHEMA_VERSION = 12
 
 
 def _migrate_v1(db: sqlite_utils.Database) -> None:
@@ -275,6 +275,13 @@ def _migrate_v11(db: sqlite_utils.Database) -> None:
     _candidate_state(db)  # now with the picked alternative and the merge
 
 
+def _migrate_v12(db: sqlite_utils.Database) -> None:
+    # Which running job is refining a draft (core/pipeline.py): jobs refining one task at
+    # once each take other drafts. A claim counts while its run is running.
+    db["refine_claims"].create({"candidate_id": int, "run_id": int, "claimed_at": float},
+                               pk="candidate_id", if_not_exists=True)
+
+
 MIGRATIONS = {1: _migrate_v1, 2: _migrate_v2, 3: _migrate_v3, 4: _migrate_v4,
               5: _migrate_v5, 6: _migrate_v6, 7: _migrate_v7, 8: _migrate_v8, 9: _migrate_v9,
-              10: _migrate_v10, 11: _migrate_v11}
+              10: _migrate_v10, 11: _migrate_v11, 12: _migrate_v12}

@@ -143,9 +143,9 @@ def embedded(name: str) -> ModelFile:
 def user_models(models_dir: Path) -> list[ModelFile]:
     if not models_dir.is_dir():
         return []
-    return [
+    return [  # a pipe or a device named *.gguf is no model (reading it could hang)
         ModelFile(name=path.stem, path=path, origin="user")
-        for path in sorted(models_dir.glob("*.gguf"))
+        for path in sorted(models_dir.glob("*.gguf")) if path.is_file()
     ]
 
 

@@ -20,7 +20,7 @@ from bare_tui.core import grammar, prompts
 from bare_tui.core.attempts import Attempts
 from bare_tui.core.backends import Backend, Generation
 from bare_tui.core.recipes import Sampling, Task
-from bare_tui.core.store import Store, from_json, now, to_json
+from bare_tui.core.store import IN_IDS, Store, from_json, ids_param, now, to_json
 from bare_tui.core.validation import validate
 from bare_tui.errors import BareError
 
@@ -291,12 +291,14 @@ def unrefined(store: Store, task: Task, limit: int | None = None, *,
         " AND trim(c.raw_text) != ''"
         + ("" if include_unparsed else " AND c.fields IS NOT NULL")
     )
+    params: list[Any] = [task.name]
     if only is not None:
-        sql += f" AND c.id IN ({','.join(str(int(i)) for i in only) or 'NULL'})"
+        sql += f" AND c.id {IN_IDS}"
+        params.append(ids_param(only))
     sql += " ORDER BY c.id"
     if limit is not None:
         sql += f" LIMIT {int(limit)}"
-    return store.query(sql, (task.name,))
+    return store.query(sql, tuple(params))
 
 
 def unparsed_unrefined(store: Store, task: Task) -> int:
@@ -326,6 +328,7 @@ def refine(store: Store, task: Task, backend: Backend, *, limit: int | None = No
     start = (prompts.reply_start(task)
              if getattr(backend, "takes_reply_start", False) and not sampling.grammar else "")
     stop = stop or threading.Event()
+    store.mark_interrupted_runs()  # their claims on drafts end with them
     pending = unrefined(store, task, limit, include_unparsed=include_unparsed, only=only)
     if not pending:
         return JobResult("refine", None, 0, 0, "nothing to do")
@@ -361,9 +364,8 @@ def refine(store: Store, task: Task, backend: Backend, *, limit: int | None = No
             for candidate in pending:
                 if stop.is_set():
                     return
-                if not store.scalar("SELECT 1 FROM refinements WHERE candidate_id = ?"
-                                    " AND alternative IS NULL",
-                                    (candidate["id"],)):  # else another job refined it
+                # Jobs refining the task at once (other processes too) take other drafts.
+                if store.claim_draft(candidate["id"], run_id):
                     yield candidate
 
         def job(candidate: dict[str, Any]) -> tuple[int, list[dict[str, str]], int]:

@@ -16,6 +16,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+import regex
+
 from bare_tui.core import schema
 from bare_tui.core.schema import Either, Flag, ListOf, Number, Table, Text, Whole
 from bare_tui.errors import BareError
@@ -205,7 +207,8 @@ def _build_field(item: dict[str, Any]) -> Field:
     if pattern is not None:
         try:
             re.compile(pattern)
-        except (re.error, RecursionError, OverflowError) as exc:
+            regex.compile(pattern)  # what validation matches with (core/validation.py)
+        except (re.error, regex.error, RecursionError, OverflowError) as exc:
             raise BareError(f"field {name!r}: bad pattern: {exc}") from None
     return Field(
         name=name,

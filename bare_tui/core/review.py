@@ -20,7 +20,7 @@ from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from bare_tui.core.current import proposed_version
-from bare_tui.core.store import Store, from_json, now, to_json
+from bare_tui.core.store import IN_IDS, Store, from_json, ids_param, now, to_json
 from bare_tui.core.yields import USABLE
 from bare_tui.errors import BareError
 
@@ -166,7 +166,7 @@ def decide(store: Store, candidate_ids: Iterable[int], action: str, reviewer: st
         raise BareError("no candidate ids given")
     with store.transaction():
         known = {row[0] for row in store.conn.execute(
-            f"SELECT id FROM candidates WHERE id IN ({','.join('?' * len(ids))})", ids)}
+            f"SELECT id FROM candidates WHERE id {IN_IDS}", (ids_param(ids),))}
         missing = [i for i in ids if i not in known]
         if missing:
             raise BareError(f"no candidate with id {missing[0]} in this workspace")

@@ -184,6 +184,7 @@ def template_fields(template: str, where: str, known: list[str]) -> list[str]:
 
 
 def fill(template: str, values: Mapping[str, str]) -> str:
-    """A template checked by `template_fields`, filled with plain values."""
-    return "".join(literal + (str(values[name]) if name is not None else "")
+    """A template checked by `template_fields`, filled with plain values; a field the
+    values lack is filled with nothing (validation names it as missing)."""
+    return "".join(literal + (str(values.get(name, "")) if name is not None else "")
                    for literal, name, _spec, _conv in string.Formatter().parse(template))

@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
+import sys
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,7 +15,10 @@ from typing import Any
 from bare_tui.core.recipes import Task
 from bare_tui.core.store import Store, now, to_json
 from bare_tui.errors import BareError
+from bare_tui.text import has_surrogates, shown_path
 
+# A CSV field may be as long as a JSON string: the csv module's default stops at 128 KiB.
+MAX_CSV_FIELD = min(sys.maxsize, 2**31 - 1)
 FORMATS = {".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl", ".csv": "csv",
            ".tsv": "tsv"}
 
@@ -37,6 +41,7 @@ def parse_mapping(pairs: list[str]) -> dict[str, str]:
 
 
 def _records(path: Path, kind: str) -> Iterator[tuple[int, Any]]:
+    shown = shown_path(path)
     with path.open(encoding="utf-8-sig", newline="") as handle:
         if kind == "jsonl":
             for number, line in enumerate(handle, start=1):
@@ -45,22 +50,27 @@ def _records(path: Path, kind: str) -> Iterator[tuple[int, Any]]:
                 try:
                     yield number, json.loads(line)
                 except RecursionError:
-                    raise BareError(f"{path}:{number}: JSON nested too deeply") from None
+                    raise BareError(f"{shown}:{number}: JSON nested too deeply") from None
                 except json.JSONDecodeError as exc:
                     # Some messages end in "at", waiting for the position.
-                    raise BareError(f"{path}:{number}: invalid JSON: "
+                    raise BareError(f"{shown}:{number}: invalid JSON: "
                                     f"{exc.msg.removesuffix(' at')} at column {exc.colno}"
                                     ) from None
+                except ValueError as exc:  # an integer of thousands of digits
+                    raise BareError(f"{shown}:{number}: {str(exc).split(';')[0]}") from None
         else:
+            csv.field_size_limit(MAX_CSV_FIELD)
             reader = csv.DictReader(handle, delimiter="\t" if kind == "tsv" else ",")
-            if not reader.fieldnames:
-                return
-            for row in reader:
-                if None in row:
-                    raise BareError(
-                        f"{path}:{reader.line_num}: more values than the header has columns"
-                    )
-                yield reader.line_num, row
+            try:
+                if not reader.fieldnames:
+                    return
+                for row in reader:
+                    if None in row:
+                        raise BareError(f"{shown}:{reader.line_num}: more values than the "
+                                        "header has columns")
+                    yield reader.line_num, row
+            except csv.Error as exc:
+                raise BareError(f"{shown}:{reader.line_num}: {exc}") from None
 
 
 def read_seeds(path: str | Path, task: Task, mapping: Mapping[str, str] | None = None, *,
@@ -70,6 +80,7 @@ def read_seeds(path: str | Path, task: Task, mapping: Mapping[str, str] | None =
     `unpack` turns a record into columns first (a chat-like profile into fields), `what`
     names the file in messages."""
     path = Path(path)
+    shown = shown_path(path)
     mapping = dict(mapping or {})
     unknown = set(mapping) - set(task.field_names)
     if unknown:
@@ -79,15 +90,16 @@ def read_seeds(path: str | Path, task: Task, mapping: Mapping[str, str] | None =
         )
     kind = FORMATS.get(path.suffix.lower())
     if kind is None:
-        raise BareError(f"{path}: unknown {what} file type; use .jsonl or .csv (or .tsv)")
+        raise BareError(f"{shown}: unknown {what} file type; use .jsonl or .csv (or .tsv)")
     if not path.is_file():
-        raise BareError(f"{what} file not found: {path}")
+        raise BareError(f"{what} file not found: {shown}")
     seeds = []
     try:
         for number, record in _records(path, kind):
-            where = f"{path}:{number}"
+            where = f"{shown}:{number}"
             if not isinstance(record, dict):
                 raise BareError(f"{where}: expected a JSON object, got {type(record).__name__}")
+            original = record
             if unpack is not None:
                 record = unpack(record)
             fields = {}
@@ -95,7 +107,11 @@ def read_seeds(path: str | Path, task: Task, mapping: Mapping[str, str] | None =
                 column = mapping.get(name, name)
                 value = record.get(column)
                 if value is None or (isinstance(value, str) and not value.strip()):
-                    present = ", ".join(map(repr, record)) or "nothing"
+                    present = ", ".join(map(repr, original)) or "nothing"
+                    if record is not original:  # a chat-like record, read through templates
+                        raise BareError(
+                            f"{where}: the record's turns (it has: {present}) do not fill "
+                            f"field {name!r} through task {task.name}'s [export] templates")
                     raise BareError(
                         f"{where}: missing field {column!r} (the record has: {present}); "
                         f"map a column with --map {name}=COLUMN"
@@ -103,14 +119,18 @@ def read_seeds(path: str | Path, task: Task, mapping: Mapping[str, str] | None =
                 if isinstance(value, dict | list):
                     kind_name = type(value).__name__
                     raise BareError(f"{where}: field {column!r} must be text, not {kind_name}")
+                if isinstance(value, str) and has_surrogates(value):
+                    raise BareError(f"{where}: field {column!r} holds half of a character (a "
+                                    "lone surrogate such as \\ud83d, often a cut emoji); "
+                                    "fix or drop that record")
                 fields[name] = str(value)
             seeds.append((fields, where))
     except UnicodeDecodeError as exc:
-        raise BareError(f"{path}: not UTF-8 text (bad byte at offset {exc.start})") from None
+        raise BareError(f"{shown}: not UTF-8 text (bad byte at offset {exc.start})") from None
     except OSError as exc:
-        raise BareError(f"cannot read {path}: {exc.strerror or exc}") from None
+        raise BareError(f"cannot read {shown}: {exc.strerror or exc}") from None
     if not seeds:
-        raise BareError(f"{path}: no {what} records found")
+        raise BareError(f"{shown}: no {what} records found")
     return seeds
 
 

@@ -28,8 +28,11 @@ def parse(spec: str) -> dict[str, float]:
         if not equals or not NAME.fullmatch(name):
             raise BareError(f"--split: {part.strip()!r} is not NAME=FRACTION "
                             "(for example train=0.9,validation=0.1)")
-        if name in splits:
-            raise BareError(f"--split names {name!r} twice")
+        same = next((known for known in splits if known.lower() == name.lower()), None)
+        if same is not None:  # Train and train would be one file on some file systems
+            raise BareError(f"--split names {name!r} twice" if same == name else
+                            f"--split names {same!r} and {name!r}, which differ only in case "
+                            "(one file on case-insensitive file systems); rename one")
         try:
             fraction = float(value)
         except ValueError:

@@ -44,6 +44,15 @@ def from_json(text: str | None) -> Any:
     return None if text is None else json.loads(text)
 
 
+# `x IN (SELECT value FROM json_each(?))` with `ids_param(ids)`: a list of ids of any
+# length as one bound value (SQLite allows 32,766 variables in a statement, in some
+# builds 999), and one statement text for every length.
+IN_IDS = "IN (SELECT value FROM json_each(?))"
+
+
+def ids_param(ids: Any) -> str:
+    return json.dumps([int(i) for i in ids])
+
 
 def busy_timeout_s() -> float:
     """$BARE_TUI_BUSY_TIMEOUT_S, else 30 s."""
@@ -212,6 +221,9 @@ class Store:
 
     def _migrate(self) -> None:
         version = self.schema_version
+        if version < 0:
+            raise BareError(f"{self.path} is not a bare-tui workspace (its schema version is "
+                            f"{version}); pass --db with a new file name")
         if version > SCHEMA_VERSION:
             raise BareError(
                 f"{self.path} was written by a newer bare-tui (schema {version}, this one "
@@ -223,9 +235,10 @@ class Store:
             self.conn.execute(f"PRAGMA user_version = {target}")
 
     @contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
+    def transaction(self, wait_s: float | None = None) -> Iterator[sqlite3.Connection]:
         """One atomic write. BEGIN IMMEDIATE takes the write lock up front, so two
-        processes queue on the busy timeout instead of failing on a lock upgrade.
+        processes queue on the busy timeout instead of failing on a lock upgrade
+        (`wait_s`: a shorter wait, for writes a screen makes while a person waits).
         SQLite's errors leave as a BareError that says what happened; nothing of the
         failed transaction is written, everything committed before is kept."""
         if self.conn.in_transaction:
@@ -233,7 +246,10 @@ class Store:
             return
         self.check_present()
         try:
-            self.conn.execute("BEGIN IMMEDIATE")
+            if wait_s is None:
+                self.conn.execute("BEGIN IMMEDIATE")
+            else:
+                self._begin_within(wait_s)
             try:
                 yield self.conn
             except BaseException:
@@ -243,6 +259,13 @@ class Store:
         except sqlite3.Error as exc:
             self._rollback()
             raise BareError(explain(exc, self.path, self.busy_timeout)) from None
+
+    def _begin_within(self, wait_s: float) -> None:
+        self.conn.execute(f"PRAGMA busy_timeout = {int(wait_s * 1000)}")
+        try:
+            self.conn.execute("BEGIN IMMEDIATE")
+        finally:
+            self.conn.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout * 1000)}")
 
     def _rollback(self) -> None:
         # SQLite may already have rolled back (a full disk does): a second ROLLBACK
@@ -352,6 +375,21 @@ class Store:
             self.conn.execute("UPDATE tasks SET drafts_issued = ? WHERE name = ?",
                               (index + 1, task))
             return int(index)
+
+    def claim_draft(self, candidate_id: int, run_id: int) -> bool:
+        """Claim a draft for a refine run: False when it has a refinement already, or a
+        running job (another process too) claimed it; so no draft is refined twice."""
+        with self.transaction():
+            if self.scalar("SELECT 1 FROM refinements WHERE candidate_id = ?"
+                           " AND alternative IS NULL", (candidate_id,)):
+                return False
+            if self.scalar("SELECT 1 FROM refine_claims c JOIN runs r ON r.id = c.run_id"
+                           " WHERE c.candidate_id = ? AND c.run_id != ?"
+                           " AND r.status = 'running'", (candidate_id, run_id)):
+                return False
+            self.conn.execute("INSERT OR REPLACE INTO refine_claims (candidate_id, run_id,"
+                              " claimed_at) VALUES (?, ?, ?)", (candidate_id, run_id, now()))
+            return True
 
     def filled_slots(self, task: str) -> int:
         """A task's candidates, a slot's re-drafts counted once with it."""

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from bare_tui.core import leases
-from bare_tui.core.store import Store, from_json
+from bare_tui.core.store import IN_IDS, Store, from_json, ids_param
 
 HASH = 2654435761  # Knuth's multiplicative hash: ids spread evenly over [0, 1)
 DECIDED = ("accepted", "rejected")
@@ -27,16 +27,20 @@ def doubled(candidate_id: int, overlap: float) -> bool:
     return ((candidate_id * HASH) % 2**32) / 2**32 < overlap
 
 
+# A decision stored without a reviewer's name (the schema allows it) counts under this.
+REVIEWER = "coalesce(e.reviewer, '(unnamed)')"
+
+
 def labels(store: Store, task: str, ids: Sequence[int] | None = None
            ) -> dict[int, dict[str, str]]:
     """Each item's decision by each reviewer who decided it (accepted or rejected): the
     state their latest step on it left, in the order they first decided it."""
-    sql = ("SELECT e.candidate_id, e.reviewer, e.after FROM events e"
+    sql = (f"SELECT e.candidate_id, {REVIEWER}, e.after FROM events e"
            " JOIN candidates c ON c.id = e.candidate_id WHERE c.task = ?")
     params: list = [task]
     if ids is not None:
-        sql += f" AND e.candidate_id IN ({','.join('?' * len(ids))})"
-        params += list(ids)
+        sql += f" AND e.candidate_id {IN_IDS}"
+        params.append(ids_param(ids))
     out: dict[int, dict[str, str]] = {}
     for candidate_id, reviewer, after in store.conn.execute(sql + " ORDER BY e.id", params):
         status = (from_json(after) or {}).get("status", "pending")
@@ -53,10 +57,10 @@ def in_queue(store: Store, task: str, reviewer: str, ids: Sequence[int],
     """Of these items, those still to review for this reviewer."""
     if not ids:
         return set()
-    marks = ",".join("?" * len(ids))
     pending = {row[0] for row in store.conn.execute(
         f"SELECT c.id FROM candidates c LEFT JOIN decisions d ON d.candidate_id = c.id"
-        f" WHERE c.id IN ({marks}) AND coalesce(d.status, 'pending') = 'pending'", ids)}
+        f" WHERE c.id {IN_IDS} AND coalesce(d.status, 'pending') = 'pending'",
+        (ids_param(ids),))}
     twice = [i for i in ids if i not in pending and doubled(i, overlap)]
     if twice:
         for candidate_id, by in labels(store, task, twice).items():
@@ -150,7 +154,7 @@ class Pace:
 def by_reviewer(store: Store, task: str) -> list[Pace]:
     steps: dict[str, list[float]] = {}
     for reviewer, created in store.conn.execute(
-            "SELECT e.reviewer, min(e.created_at) FROM events e"
+            f"SELECT {REVIEWER}, min(e.created_at) FROM events e"
             " JOIN candidates c ON c.id = e.candidate_id WHERE c.task = ?"
             " AND e.action NOT IN ('undo', 'redo') GROUP BY e.group_id ORDER BY 2", (task,)):
         steps.setdefault(reviewer, []).append(created)

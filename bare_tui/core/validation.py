@@ -5,9 +5,24 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 
+import regex
+
 from bare_tui.core.recipes import Field, Task
 
 _NUMBER = re.compile(r"\s*-?\$?[\d,]*\.?\d+\s*")
+# A recipe's pattern runs on model output: a pattern with nested repetition can take
+# exponential time on a value a small model repeats itself into. `regex` stops it.
+PATTERN_TIMEOUT_S = 0.05
+
+
+def pattern_problem(pattern: str, value: str) -> str | None:
+    """None when the value matches; else why not (a match that ran out of time fails)."""
+    try:
+        found = regex.search(pattern, value, timeout=PATTERN_TIMEOUT_S)
+    except TimeoutError:
+        return (f"was not checked against /{pattern}/ in {PATTERN_TIMEOUT_S * 1000:g} ms "
+                "(a pattern with nested repetition? simplify the recipe's pattern)")
+    return None if found else ""
 
 
 def _named_check(check: str, value: str) -> str | None:
@@ -22,8 +37,10 @@ def _named_check(check: str, value: str) -> str | None:
 
 def field_problems(spec: Field, value: str) -> list[str]:
     problems = [p for check in spec.checks if (p := _named_check(check, value))]
-    if spec.pattern is not None and not re.search(spec.pattern, value):
-        problems.append(spec.pattern_hint or f"does not match /{spec.pattern}/")
+    if spec.pattern is not None:
+        problem = pattern_problem(spec.pattern, value)
+        if problem is not None:
+            problems.append(problem or spec.pattern_hint or f"does not match /{spec.pattern}/")
     if spec.one_of and value.strip().lower() not in {v.lower() for v in spec.one_of}:
         problems.append(f"must be one of: {', '.join(spec.one_of)}")
     if spec.max_chars is not None and len(value) > spec.max_chars:
@@ -34,9 +51,11 @@ def field_problems(spec: Field, value: str) -> list[str]:
 
 
 def validate(task: Task, fields: Mapping[str, str]) -> list[str]:
-    """Every problem with an item, each as 'field: problem'; empty when it is valid."""
+    """Every problem with an item, each as 'field: problem'; empty when it is valid. A
+    field the item lacks (it was made under an earlier recipe) is a problem too."""
     return [
         f"{spec.name}: {problem}"
         for spec in task.fields
-        for problem in field_problems(spec, str(fields.get(spec.name, "")))
+        for problem in (["is missing"] if spec.name not in fields
+                        else field_problems(spec, str(fields[spec.name])))
     ]

@@ -10,8 +10,14 @@ server that restarts does not end a run; other 4xx answers are one-line errors. 
 API key comes from the environment and is never stored.
 
 A server is not trusted: redirects are refused (the key would follow them, and a POST
-would turn into a GET), replies are size-capped and checked for their shape, and a
-reply cut short is retried like a dropped connection.
+would turn into a GET), replies are size-capped, time-capped as a whole (not only per
+read: a reply that trickles in one byte at a time is cut at `timeout_s`) and checked
+for their shape, and a reply cut short is retried like a dropped connection. A reply
+that arrives but is no completion (not JSON, no choices) is one failed sample, not the
+end of the job, unless no good reply ever came. What cannot heal (a URL that is not
+http or https, credentials in the URL, a name that does not resolve or a refused
+connection before the server ever answered) is one line at once; retries are said as
+they happen (`on_note`).
 """
 
 from __future__ import annotations
@@ -19,10 +25,13 @@ from __future__ import annotations
 import http.client
 import itertools
 import json
+import socket
+import threading
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from functools import cached_property
@@ -31,11 +40,15 @@ from typing import Any, TypeVar
 from bare_tui.core.backends import Generation, Messages
 from bare_tui.core.recipes import Sampling
 from bare_tui.errors import BareError
+from bare_tui.text import storable
 
 K = TypeVar("K")
 RETRY_STATUSES = {408, 409, 429, 500, 502, 503, 504}
 MAX_REPLY_BYTES = 64 * 1024 * 1024
 MAX_COUNT = 2**31  # a token count above this is not a count
+READ_CHUNK = 1 << 16
+SAY_RETRIES_EVERY_S = 30.0
+BAD_REPLIES_BEFORE_GIVING_UP = 5  # in a row, before any good one: a wrong URL, not a glitch
 
 
 @dataclass(frozen=True)
@@ -50,6 +63,42 @@ class ServerOptions:
 
 class _Retry(Exception):
     pass
+
+
+class BadReply(BareError):
+    """A reply that arrived but is not a completion: one failed sample."""
+
+
+def _parse_int(digits: str) -> int:
+    # A number of thousands of digits is no count (and int() refuses it): -1, not a count.
+    return int(digits) if len(digits) <= 18 else -1
+
+
+def check_url(url: str) -> None:
+    """Refuse at once what no retry can fix: a scheme other than http(s), no host, a
+    port that is not a number, or credentials (the key goes in $BARE_TUI_API_KEY)."""
+    try:
+        parts = urllib.parse.urlsplit(url)
+        parts.port  # noqa: B018 - raises on a port that is not a number
+    except ValueError as exc:
+        raise BareError(f"server URL {_redacted(url)}: {exc}") from None
+    if parts.scheme not in ("http", "https"):
+        raise BareError(f"server URL {_redacted(url)}: give an http:// or https:// URL, "
+                        "e.g. http://127.0.0.1:8000")
+    if "@" in parts.netloc:
+        raise BareError(f"server URL {_redacted(url)} holds credentials; give the URL "
+                        "without them and the key in $BARE_TUI_API_KEY")
+    if not parts.hostname:
+        raise BareError(f"server URL {_redacted(url)} names no host")
+
+
+def _redacted(url: str) -> str:
+    """The URL with anything before an @ in its host part hidden."""
+    scheme, sep, rest = url.partition("://")
+    host, slash, path = rest.partition("/")
+    if "@" in host:
+        host = "***@" + host.rsplit("@", 1)[1]
+    return f"{scheme}{sep}{host}{slash}{path}" if sep else url
 
 
 class _RefuseRedirects(urllib.request.HTTPRedirectHandler):
@@ -70,11 +119,18 @@ def _count(usage: dict[str, Any], key: str) -> int:
 
 
 class OpenAIBackend:
-    def __init__(self, options: ServerOptions):
+    def __init__(self, options: ServerOptions, on_note: Callable[[str], None] | None = None):
         self.options = options
+        self.on_note = on_note
         roots = [url.strip().rstrip("/") for url in options.url.split(",") if url.strip()]
         if not roots:
             raise BareError("no server URL given")
+        for root in roots:
+            check_url(root)
+        self._reached = False  # some reply came from a server, any reply
+        self._good = self._bad = 0  # completions, and replies that were none, in a row
+        self._said_at = -SAY_RETRIES_EVERY_S
+        self._lock = threading.Lock()
         self.replicas = [root if root.endswith("/v1") else f"{root}/v1" for root in roots]
         self.api = ",".join(self.replicas)
         self._turn = itertools.count()
@@ -99,29 +155,51 @@ class OpenAIBackend:
         data = None if body is None else json.dumps(body).encode()
         request = urllib.request.Request(f"{api}{path}", data=data, headers=headers,
                                          method="GET" if body is None else "POST")
+        deadline = time.monotonic() + self.options.timeout_s
         try:
             with self._open(request, timeout=self.options.timeout_s) as response:
-                body = response.read(MAX_REPLY_BYTES + 1)
+                self._reached = True
+                body = self._read(response, deadline)
                 promised = response.headers.get("Content-Length", "")
             if promised.isdigit() and len(body) < min(int(promised), MAX_REPLY_BYTES):
                 raise _Retry("the reply was cut short")
         except urllib.error.HTTPError as exc:
+            self._reached = True
             detail = exc.read(300).decode(errors="replace").replace("\n", " ")
             if exc.code in RETRY_STATUSES:
                 raise _Retry(f"HTTP {exc.code}") from None
             raise BareError(f"{api}{path} answered HTTP {exc.code}: {detail}") from None
         except (urllib.error.URLError, TimeoutError, ConnectionError, OSError,
                 http.client.HTTPException) as exc:  # IncompleteRead: a reply cut short
-            raise _Retry(str(getattr(exc, "reason", exc)) or type(exc).__name__) from None
+            reason = getattr(exc, "reason", exc)
+            if not self._reached and isinstance(reason, socket.gaierror | ConnectionRefusedError
+                                                | http.client.InvalidURL):
+                raise BareError(f"cannot reach the server at {api}: {reason}; check --server "
+                                "(is the engine running, on that host and port?)") from None
+            raise _Retry(str(reason) or type(exc).__name__) from None
         if len(body) > MAX_REPLY_BYTES:
-            raise BareError(f"{api}{path} answered more than {MAX_REPLY_BYTES >> 20} MB")
+            raise BadReply(f"{api}{path} answered more than {MAX_REPLY_BYTES >> 20} MB")
         try:
-            answer = json.loads(body)
-        except (json.JSONDecodeError, UnicodeDecodeError, RecursionError):
-            raise BareError(f"{api}{path} did not answer JSON") from None
+            answer = json.loads(body, parse_int=_parse_int)
+        except (ValueError, UnicodeDecodeError, RecursionError):
+            raise BadReply(f"{api}{path} did not answer JSON") from None
         if not isinstance(answer, dict):
-            raise BareError(f"{api}{path} answered JSON that is not an object")
+            raise BadReply(f"{api}{path} answered JSON that is not an object")
         return answer
+
+    def _read(self, response: Any, deadline: float) -> bytes:
+        """The reply's body, at most one byte over the size cap, within the deadline: a
+        socket's timeout bounds each read, not a reply that trickles in."""
+        chunks, size = [], 0
+        while size <= MAX_REPLY_BYTES:
+            if time.monotonic() > deadline:
+                raise _Retry(f"the reply took over {self.options.timeout_s:g} s")
+            chunk = response.read1(min(READ_CHUNK, MAX_REPLY_BYTES + 1 - size))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+        return b"".join(chunks)
 
     def _with_retries(self, path: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
         deadline = time.monotonic() + self.options.retry_for_s
@@ -134,15 +212,25 @@ class OpenAIBackend:
                     raise BareError(f"server {self.api} unreachable for "
                                     f"{self.options.retry_for_s:.0f}s ({problem}); committed "
                                     "samples are kept, rerun to continue") from None
+                self._say_retry(str(problem), deadline)
                 time.sleep(delay)
                 delay = min(delay * 2, 10.0)
+
+    def _say_retry(self, problem: str, deadline: float) -> None:
+        with self._lock:
+            if self.on_note is None or time.monotonic() - self._said_at < SAY_RETRIES_EVERY_S:
+                return
+            self._said_at = time.monotonic()
+        left = max(0.0, deadline - time.monotonic())
+        self.on_note(f"server {self.api}: {problem}; trying again (for up to {left:.0f} s "
+                     "more)")
 
     @cached_property
     def _listing(self) -> list[dict[str, Any]]:
         listed = self._with_retries("/models").get("data") or []
         if not isinstance(listed, list):
             raise BareError(f"{self.api}/models answered a model list that is not a list")
-        return [entry for entry in listed
+        return [{**entry, "id": storable(entry["id"])} for entry in listed
                 if isinstance(entry, dict) and isinstance(entry.get("id"), str)]
 
     def _first_model(self) -> str:
@@ -213,38 +301,56 @@ class OpenAIBackend:
         choices = answer.get("choices")
         choice = choices[0] if isinstance(choices, list) and choices else None
         if not isinstance(choice, dict):
-            raise BareError(f"{self.api}{path} answered without choices: "
-                            f"{json.dumps(answer)[:200]}")
+            raise BadReply(f"{self.api}{path} answered without choices: "
+                           f"{json.dumps(answer)[:200]}")
         if path == "/completions":
             text = choice.get("text")
         else:
             message = choice.get("message")
             text = message.get("content") if isinstance(message, dict) else None
         if not isinstance(text, str | None):
-            raise BareError(f"{self.api}{path} answered a choice whose text is not a string")
+            raise BadReply(f"{self.api}{path} answered a choice whose text is not a string")
         usage = answer.get("usage")
         usage = usage if isinstance(usage, dict) else {}
         reason = choice.get("finish_reason")
-        return Generation(text=text or "", prompt_tokens=_count(usage, "prompt_tokens"),
+        return Generation(text=storable(text or ""),
+                          prompt_tokens=_count(usage, "prompt_tokens"),
                           completion_tokens=_count(usage, "completion_tokens"),
                           ms=(time.perf_counter() - started) * 1000,
-                          finish_reason=reason if isinstance(reason, str) else "stop")
+                          finish_reason=storable(reason)[:40] if isinstance(reason, str)
+                          else "stop")
+
+    def _one(self, path: str, body: dict[str, Any]) -> Generation:
+        """One sample: a reply that is no completion is a failed sample (empty, finish
+        reason "bad reply"), said once; the job ends only when no good reply ever came."""
+        started = time.perf_counter()
+        try:
+            generation = self._generation(path, self._with_retries(path, body), started)
+        except BadReply as problem:
+            with self._lock:
+                self._bad += 1
+                hopeless = not self._good and self._bad >= BAD_REPLIES_BEFORE_GIVING_UP
+            if hopeless:
+                raise
+            if self.on_note is not None:
+                self.on_note(f"{problem}; that sample counts as failed")
+            return Generation(text="", prompt_tokens=0, completion_tokens=0,
+                              ms=(time.perf_counter() - started) * 1000,
+                              finish_reason="bad reply")
+        with self._lock:
+            self._good += 1
+        return generation
 
     def complete(self, prompt: str, sampling: Sampling, seed: int) -> Generation:
-        started = time.perf_counter()
-        answer = self._with_retries("/completions", {**self._params(sampling, seed),
-                                                     "prompt": prompt})
-        return self._generation("/completions", answer, started)
+        return self._one("/completions", {**self._params(sampling, seed), "prompt": prompt})
 
     def chat(self, messages: Messages, sampling: Sampling, seed: int) -> Generation:
         """A chat reply; a last assistant message is the reply's opening, continued by
         the engine (only sent where `takes_reply_start`)."""
-        started = time.perf_counter()
         body = {**self._params(sampling, seed), "messages": messages}
         if messages and messages[-1]["role"] == "assistant" and self._continues_when_asked:
             body.update(continue_final_message=True, add_generation_prompt=False)
-        answer = self._with_retries("/chat/completions", body)
-        return self._generation("/chat/completions", answer, started)
+        return self._one("/chat/completions", body)
 
     def _many(self, call: Any, jobs: Iterable[tuple[K, Any, int]], sampling: Sampling
               ) -> Iterator[tuple[K, Generation]]:

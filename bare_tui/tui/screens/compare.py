@@ -34,12 +34,13 @@ class CompareScreen(Screen[None]):
         data = self.data
         yield Static(clean(f"comparison {data['comparison']}: task {data['task']}, "
                            f"{data['n']} items per arm, rng seed "
-                           f"{data['params'].get('rng_seed')}; IR chance is 75%"), id="title")
+                           f"{data['params'].get('rng_seed')}; IR chance is 75%"), id="title",
+                     markup=False)
         yield DataTable(id="table", cursor_type="row")
         models = " · ".join(f"{arm['arm']}: {arm['model']} at {arm['temperature']}"
                             for arm in data["arms"])
         yield Static(clean("\n".join([models, *compare_report.findings(data)])),
-                     id="findings")
+                     id="findings", markup=False)  # model names come from servers
         plot = PlotextPlot(id="histogram")
         plot.theme = "dark"  # fixed colours: the same picture in every terminal
         yield plot

@@ -13,6 +13,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, OptionList, Select, Static
 
 from bare_tui.core.export import PROFILES, STATUS_FILTERS
+from bare_tui.text import clean
 
 MODAL_CSS = """
 ModalScreen { align: center middle; }
@@ -34,7 +35,8 @@ class AskScreen(ModalScreen[str | None]):
     def __init__(self, title: str, value: str = "", placeholder: str = "",
                  hint: str = "Enter to confirm, Escape to cancel") -> None:
         super().__init__()
-        self.title_text, self.value, self.placeholder, self.hint = title, value, placeholder, hint
+        self.title_text, self.value, self.placeholder = clean(title), value, placeholder
+        self.hint = hint
 
     def compose(self) -> ComposeResult:
         with Vertical():
@@ -57,7 +59,7 @@ class ChooseScreen(ModalScreen[str | None]):
 
     def __init__(self, title: str, options: list[str], current: str | None = None) -> None:
         super().__init__()
-        self.title_text, self.options, self.current = title, options, current
+        self.title_text, self.options, self.current = clean(title), options, current
 
     def compose(self) -> ComposeResult:
         with Vertical():
@@ -131,8 +133,8 @@ class HelpScreen(ModalScreen[None]):
 
     def compose(self) -> ComposeResult:
         table = Table(show_header=False, box=None, padding=(0, 2, 0, 0))
-        for key, description in self.keys:
-            table.add_row(key, description)
+        for key, description in self.keys:  # keys come from the config file: not markup
+            table.add_row(Text(clean(key)), Text(clean(description)))
         with VerticalScroll():
             yield Label("Keys", classes="title")
             yield Static(table)
@@ -180,12 +182,15 @@ class StatsScreen(ModalScreen[None]):
 class ConfirmScreen(ModalScreen[bool]):
     """A yes/no question: y or the Yes button answers True; n, Escape or No, False."""
 
-    DEFAULT_CSS = MODAL_CSS + "ConfirmScreen Horizontal { height: auto; margin-top: 1; }"
+    DEFAULT_CSS = MODAL_CSS + """
+ConfirmScreen Horizontal { height: auto; margin-top: 1; }
+ConfirmScreen Label.title { width: 100%; }
+"""
     BINDINGS = [Binding("escape,n", "answer(False)", "No"), Binding("y", "answer(True)", "Yes")]
 
     def __init__(self, question: str) -> None:
         super().__init__()
-        self.question = question
+        self.question = clean(question)  # it may name a teammate: text from outside
 
     def compose(self) -> ComposeResult:
         with Vertical():

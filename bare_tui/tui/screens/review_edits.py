@@ -24,6 +24,11 @@ else:
     Base = object
 
 
+# The in-app editor holds a field in a TextArea: a field longer than this goes to
+# $EDITOR (E) instead, or every key would wait on the whole text.
+EDIT_HERE_CHARS = 100_000
+
+
 class ReviewEdits(Base):
     def _final_fields(self) -> dict[str, str] | None:
         candidate_id = self.candidates.current_id
@@ -35,6 +40,12 @@ class ReviewEdits(Base):
     def action_edit(self) -> None:
         fields = self._final_fields()
         if fields is None:
+            return
+        longest = max(fields, key=lambda name: len(fields[name]), default=None)
+        if longest is not None and len(fields[longest]) > EDIT_HERE_CHARS:
+            self.notify(f"{longest} is {len(fields[longest]):,} characters, too long to edit "
+                        f"here (up to {EDIT_HERE_CHARS:,}); E edits it in $EDITOR",
+                        severity="warning")
             return
 
         def saved(result: dict[str, str] | None) -> None:
@@ -49,17 +60,34 @@ class ReviewEdits(Base):
         if fields is None:
             return
         editor = os.environ.get("VISUAL") or os.environ.get("EDITOR") or "vi"
+        try:
+            command = shlex.split(editor)
+        except ValueError as exc:
+            self.notify(f"cannot run $EDITOR {editor!r}: {exc}; fix it, or press e to edit "
+                        "here", severity="error")
+            return
         with tempfile.TemporaryDirectory() as folder:
             path = Path(folder) / f"candidate-{self.candidates.current_id}.txt"
-            path.write_text(prompts.render_example(self.workspace.recipe, fields) + "\n")
+            path.write_text(prompts.render_example(self.workspace.recipe, fields) + "\n",
+                            encoding="utf-8")
             try:
                 with self.app.suspend():
-                    finished = subprocess.run([*shlex.split(editor), str(path)], check=False)
+                    finished = subprocess.run([*command, str(path)], check=False)
             except (SuspendNotSupported, OSError) as exc:
                 self.notify(f"cannot run {editor}: {exc or 'no terminal to hand over'};"
                             " press e to edit here", severity="error")
                 return
-            text = path.read_text()
+            try:
+                text = path.read_bytes().decode("utf-8")
+            except UnicodeDecodeError as exc:
+                self.notify(f"{editor} saved text that is not UTF-8 (a byte at offset "
+                            f"{exc.start}); nothing changed: save it as UTF-8",
+                            severity="error")
+                return
+            except OSError as exc:
+                self.notify(f"cannot read what {editor} saved: {exc.strerror or exc}; "
+                            "nothing changed", severity="error")
+                return
         if finished.returncode != 0:
             self.notify(f"{editor} exited with status {finished.returncode}; nothing changed",
                         severity="warning")

@@ -102,7 +102,7 @@ class ReviewTeam(Base):
             return
         try:
             self.held_by = leases.claim(workspace.store, workspace.session.id, candidate_id,
-                                        workspace.settings.lease_s)
+                                        workspace.settings.lease_s, wait_s=leases.UI_WAIT_S)
         except BareError:
             return  # busy: the next show tries again
         self.holding = candidate_id if self.held_by is None else None
@@ -110,7 +110,8 @@ class ReviewTeam(Base):
     def _release(self) -> None:
         self.held_by = self.holding = None
         try:
-            leases.release(self.workspace.store, self.workspace.session.id)
+            leases.release(self.workspace.store, self.workspace.session.id,
+                           wait_s=leases.UI_WAIT_S)
         except BareError:
             pass  # expires by itself
 
@@ -122,24 +123,35 @@ class ReviewTeam(Base):
 
     def advance(self) -> None:
         """To the next item of this reviewer's queue that no other window holds (taking
-        its lease), after this one, else before it; when there is none, one row down."""
+        its lease), after this one, else before it; when there is none, or the workspace
+        is too busy to claim one now, one row down."""
+        here = self.candidates.cursor
+        index = self._claim_next(here)
+        if index is not None:
+            self.candidates.cursor = index
+        elif here < len(self.candidates.ids) - 1:
+            self.candidates.move(1)
+        else:
+            self.show_current()
+
+    def _claim_next(self, here: int) -> int | None:
         workspace, settings = self.workspace, self.workspace.settings
-        ids, here = self.candidates.ids, self.candidates.cursor
+        ids = self.candidates.ids
         for start in (here + 1, 0):
             while (index := team.next_in_queue(
                     workspace.store, workspace.recipe.name, workspace.reviewer,
                     workspace.session.id, ids, start, settings.overlap,
                     settings.lease_s)) is not None and index != here:
-                if leases.claim(workspace.store, workspace.session.id, ids[index],
-                                settings.lease_s) is None:
+                try:
+                    holder = leases.claim(workspace.store, workspace.session.id, ids[index],
+                                          settings.lease_s, wait_s=leases.UI_WAIT_S)
+                except BareError:
+                    return None  # busy: the next show claims
+                if holder is None:
                     self.holding, self.held_by = ids[index], None
-                    self.candidates.cursor = index
-                    return
+                    return index
                 start = index + 1  # taken meanwhile: the next one
-        if here < len(ids) - 1:
-            self.candidates.move(1)
-        else:
-            self.show_current()
+        return None
 
     def team_line(self) -> str:
         if not self.others:

@@ -47,6 +47,10 @@ GUTTER = " │ "
 # thousands of lines would take seconds on every redraw.
 SHOWN_LINES = 200
 SHOWN_CHARS = 20_000
+# Even asked for (m), a field shows at most this much: a 20 MB line would freeze the
+# screen for a minute. $EDITOR (E) has the whole text.
+WHOLE_LINES = 20_000
+WHOLE_CHARS = 400_000
 
 Row = tuple[Text, Text | None]  # one column, or left and right columns
 
@@ -80,13 +84,13 @@ def _shown(piece: Piece, role: str, choice: str) -> str | None:
     return "equal" if op == keep else None
 
 
-def _cut(text: str) -> tuple[str, int]:
-    """The start of a long text, and how many of its lines were left out."""
-    if len(text) <= SHOWN_CHARS and text.count("\n") < SHOWN_LINES:
+def _cut(text: str, chars: int = SHOWN_CHARS, most_lines: int = SHOWN_LINES
+         ) -> tuple[str, int]:
+    """The start of a long text, and how many of its characters were left out."""
+    if len(text) <= chars and text.count("\n") < most_lines:
         return text, 0
-    lines = text[:SHOWN_CHARS].split("\n")[:SHOWN_LINES]
-    shown = "\n".join(lines)
-    return shown, max(1, text.count("\n") + 1 - len(lines))
+    shown = "\n".join(text[:chars].split("\n")[:most_lines])
+    return shown, len(text) - len(shown)
 
 
 def _problems(problems: list[str]) -> Text:
@@ -209,8 +213,7 @@ class DiffView(ScrollView, can_focus=True):
             rows.append((self.note, None))
         rows.append((Text(""), None))
         names = self.recipe.field_names
-        if not self.whole:
-            draft, final = self._cut_fields(draft), self._cut_fields(final)
+        draft, final = self._cut_fields(draft), self._cut_fields(final)
         parts = merging.pieces(draft, final, names, diff=_diff)
         self.hunk_count = merging.count(parts)
         right_title = self._refined_title(detail)
@@ -241,7 +244,8 @@ class DiffView(ScrollView, can_focus=True):
     def _cut_fields(self, fields: dict[str, str]) -> dict[str, str]:
         out = {}
         for name, text in fields.items():
-            out[name], hidden = _cut(text)
+            out[name], hidden = (_cut(text, WHOLE_CHARS, WHOLE_LINES) if self.whole
+                                 else _cut(text))
             if hidden:
                 self._was_cut = True
                 self._hidden[name] = max(self._hidden.get(name, 0), hidden)
@@ -261,7 +265,8 @@ class DiffView(ScrollView, can_focus=True):
                      self._render(parts.get(spec.name, []), role, choices)]
             hidden = self._hidden.get(spec.name)
             if hidden:
-                rows.append(Text(f"… {hidden} more lines not shown (m shows all)",
+                more = "E: all, in $EDITOR" if self.whole else "m: more, E: all"
+                rows.append(Text(f"… {hidden:,} more characters not shown ({more})",
                                  style=PROBLEM))
             rows.append(Text(""))
         return rows

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -20,8 +21,14 @@ class Request:
 
 
 # A reply: (status, headers, body bytes). A Content-Length above the body's length cuts
-# the reply short: the connection closes after every reply.
-Reply = tuple[int, dict[str, str], bytes]
+# the reply short: the connection closes after every reply. A body that is a list of
+# chunks is sent a chunk at a time, each after `Trickle.pause_s` (with the whole length
+# announced first).
+Reply = tuple[int, dict[str, str], Any]
+
+
+class Trickle(list):
+    pause_s = 0.5
 
 
 def json_reply(data: Any, status: int = 200) -> Reply:
@@ -33,6 +40,7 @@ class FakeServer:
 
     def __init__(self, answer: Callable[[Request], Reply] | None = None):
         self.requests: list[Request] = []
+        self.closed = False
         self.answer = answer or (lambda request: json_reply(COMPLETION))
         owner = self
 
@@ -53,9 +61,21 @@ class FakeServer:
                 for key, value in headers.items():
                     self.send_header(key, value)
                 if "Content-Length" not in headers:
-                    self.send_header("Content-Length", str(len(data)))
+                    self.send_header("Content-Length", str(
+                        sum(map(len, data)) if isinstance(data, Trickle) else len(data)))
                 self.end_headers()
-                self.wfile.write(data)
+                if not isinstance(data, Trickle):
+                    self.wfile.write(data)
+                    return
+                for chunk in data:
+                    if owner.closed:
+                        return
+                    time.sleep(data.pause_s)
+                    try:
+                        self.wfile.write(chunk)
+                        self.wfile.flush()
+                    except OSError:
+                        return  # the client gave up: what is tested
 
             do_GET = do_POST = _handle  # noqa: N815 - http.server's naming
 
@@ -72,5 +92,6 @@ class FakeServer:
         return [r for r in self.requests if r.method == "POST"]
 
     def close(self) -> None:
+        self.closed = True
         self.httpd.shutdown()
         self.httpd.server_close()

@@ -143,3 +143,122 @@ def test_seed_loader_never_raises_anything_but_a_one_line_error(file: tuple[str,
             assert "\n" not in str(exc)
         else:
             assert seeds and all(set(fields) == {"question", "answer"} for fields, _ in seeds)
+
+
+# --- `candidates import`: the four shapes a dataset comes in -------------------------------------
+
+hostile_text = st.one_of(
+    st.text(max_size=30),
+    st.sampled_from(["\ud83d", "half \udce9 byte", "[bold]x[/]", "\x1b]0;t\x07", "",
+                     "x" * 5000, "Question:\nq?\nAnswer:\n#### 1", "{question}"]),
+)
+hostile_json = st.recursive(
+    st.one_of(st.none(), st.booleans(), st.integers(), st.floats(), hostile_text),
+    lambda inner: st.one_of(st.lists(inner, max_size=3),
+                            st.dictionaries(hostile_text, inner, max_size=3)),
+    max_leaves=8)
+roles = st.one_of(st.sampled_from(["user", "assistant", "system", "human", "gpt", ""]),
+                  hostile_json)
+
+
+def dumps(value: Any) -> str:
+    import json
+
+    return json.dumps(value)
+
+
+def jsonl_text(records: list[Any], huge: bool) -> bytes:
+    lines = [dumps(record) for record in records]
+    if huge:  # an integer of thousands of digits, which json.dumps cannot write
+        lines.append('{"question": "q", "answer": ' + "9" * 5000 + "}")
+    return "\n".join(lines).encode("utf-8", "surrogatepass")
+
+
+def csv_text(rows: list[list[str]]) -> bytes:
+    import csv
+    import io
+
+    out = io.StringIO()
+    csv.writer(out).writerows(rows)
+    return out.getvalue().encode("utf-8", "surrogatepass")
+
+
+def turns(role: str, content: str, user: str, assistant: str) -> Any:
+    return st.lists(st.one_of(
+        st.builds(lambda q, a: [{role: user, content: q}, {role: assistant, content: a}],
+                  hostile_text, hostile_text),  # plausible: one of each side
+        st.lists(st.one_of(st.fixed_dictionaries({role: roles, content: hostile_json}),
+                           hostile_json), max_size=3)), min_size=1, max_size=3)
+
+
+plausible_fields = st.fixed_dictionaries({"question": hostile_text, "answer": hostile_text})
+dataset_shapes = {
+    "csv": st.builds(csv_text, st.one_of(
+        st.builds(lambda rows: [["question", "answer"], *rows],
+                  st.lists(st.lists(hostile_text, min_size=2, max_size=2), max_size=3)),
+        st.lists(st.lists(st.one_of(st.sampled_from(["question", "answer"]), hostile_text),
+                          max_size=3), max_size=4))),
+    "jsonl": st.builds(jsonl_text, st.lists(st.one_of(plausible_fields, st.dictionaries(
+        st.sampled_from(["question", "answer", "other"]), hostile_json, max_size=3)),
+        max_size=4), st.booleans()),
+    "chat": st.builds(jsonl_text, st.lists(st.builds(
+        lambda parts: {"messages": [turn for part in parts for turn in part]},
+        turns("role", "content", "user", "assistant")), max_size=3), st.booleans()),
+    "sharegpt": st.builds(jsonl_text, st.lists(st.builds(
+        lambda parts, system: {"conversations": [turn for part in parts for turn in part],
+                               "system": system},
+        turns("from", "value", "human", "gpt"), hostile_json), max_size=3), st.booleans()),
+}
+
+
+def _fuzz_import(shape: str, content: bytes, folder: Path, store: Any) -> bool:
+    """True when the file imported."""
+    from bare_tui.core.dataset_import import import_candidates
+
+    path = folder / ("data.csv" if shape == "csv" else "data.jsonl")
+    path.write_bytes(content)
+    before = store.scalar("SELECT count(*) FROM candidates")
+    try:
+        result = import_candidates(store, GSM8K, path)
+    except BareError as exc:
+        assert "\n" not in str(exc)
+        assert store.scalar("SELECT count(*) FROM candidates") == before
+        return False
+    assert result.added + result.duplicates + result.seeds >= 1
+    assert store.scalar("SELECT count(*) FROM candidates") == before + result.added
+    return True
+
+
+def _fuzz_shape(shape: str) -> None:
+    from bare_tui.core.store import Store
+
+    with tempfile.TemporaryDirectory() as folder, Store(Path(folder) / "w.db") as store:
+        store.save_task(GSM8K.name, VALID, GSM8K.sha256)
+
+        outcomes: list[bool] = []
+
+        @FUZZ
+        @given(dataset_shapes[shape])
+        def run(content: bytes) -> None:
+            outcomes.append(_fuzz_import(shape, content, Path(folder), store))
+
+        run()
+        # Both ways were taken: files that imported, and files refused in one line.
+        assert len(outcomes) >= EXAMPLES and any(outcomes) and not all(outcomes)
+        print(f"{shape}: {sum(outcomes)} of {len(outcomes)} files imported")
+
+
+def test_candidates_import_of_csv_gives_items_or_one_line():
+    _fuzz_shape("csv")
+
+
+def test_candidates_import_of_jsonl_gives_items_or_one_line():
+    _fuzz_shape("jsonl")
+
+
+def test_candidates_import_of_chat_records_gives_items_or_one_line():
+    _fuzz_shape("chat")
+
+
+def test_candidates_import_of_sharegpt_records_gives_items_or_one_line():
+    _fuzz_shape("sharegpt")

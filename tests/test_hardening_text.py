@@ -151,6 +151,25 @@ async def test_very_long_candidate_is_cut_until_asked(tmp_path: Path):
         assert len(view.plain_lines()) < 4 * SHOWN_LINES
 
 
+async def test_f15_m_shows_a_huge_line_only_up_to_its_cap(tmp_path: Path):
+    """F15: a 1 MB line is cut by characters, and `m` shows at most WHOLE_CHARS of it."""
+    from bare_tui.tui.widgets.diff_view import WHOLE_CHARS
+
+    huge = "Question:\nHow many? " + "word " * 200_000 + "\nAnswer:\n#### 7\n"
+    db = drafted_only(tmp_path / "huge.db", [huge, GOOD_DRAFT])
+    app = make_app(db)
+    async with app.run_test(size=SIZE) as pilot:
+        view = app.screen.query_one(DiffView)
+        await pilot.press("d", "d")  # draft only: one column
+        assert any("more characters not shown (m: more, E: all)" in line
+                   for line in view.plain_lines())
+        await pilot.press("m")
+        lines = view.plain_lines()
+        left = len(("How many? " + "word " * 200_000).strip()) - WHOLE_CHARS
+        assert any(f"{left:,} more characters not shown (E: all, in $EDITOR)" in line
+                   for line in lines), [line for line in lines if "…" in line]
+
+
 async def test_reload_while_a_job_commits_does_not_redraw_an_unchanged_candidate(tmp_path):
     db = drafted_only(tmp_path / "long.db", [LONG_DRAFT, GOOD_DRAFT])
     app = make_app(db)

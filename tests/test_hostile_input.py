@@ -283,3 +283,18 @@ def test_import_with_surrogates_keeps_earlier_imports(store, gsm8k, tmp_path):
     with pytest.raises(BareError):
         import_candidates(store, gsm8k, path)
     assert store.scalar("SELECT count(*) FROM seeds") == 200
+
+
+def test_moving_onto_an_item_held_elsewhere_gives_up_the_one_left_behind(review_db):
+    """Also seen: teammates skipped an item nobody was looking at."""
+    from bare_tui.core import leases
+
+    with Store(review_db) as store:
+        leases.join(store, "window-a", "alice", "gsm8k")
+        leases.join(store, "window-b", "bob", "gsm8k")
+        assert leases.claim(store, "window-a", 1) is None
+        assert leases.claim(store, "window-b", 2) is None
+        assert leases.holders(store, "window-a", [2]) == {2: "bob"}
+        assert leases.claim(store, "window-b", 1) == "alice"  # held: bob moved onto it
+        assert leases.holders(store, "window-a", [1, 2]) == {}
+        assert leases.holders(store, "window-b", [1, 2]) == {1: "alice"}

@@ -106,6 +106,35 @@ class ScriptedBackend(OneAtATime):
         return {"backend": "scripted", "model": "scripted", "model_sha256": "0" * 64}
 
 
+class SlowBackend(ScriptedBackend):
+    """Takes a while per sample, so that jobs really overlap."""
+
+    def _next(self, request: object, seed: int):
+        import time
+
+        time.sleep(0.02)
+        return super()._next(request, seed)
+
+
+def seeded_workspace(path: Path) -> Path:
+    """A workspace with the 200 GSM8K seeds and nothing else."""
+    from bare_tui.core.seeds import import_seeds
+
+    with Store(path) as store:
+        import_seeds(store, recipes.resolve(store, "gsm8k"), GSM8K_SEEDS)
+    return path
+
+
+@pytest.fixture
+def server():
+    """A hostile OpenAI-compatible server on 127.0.0.1 (tests/fake_server.py)."""
+    from fake_server import FakeServer
+
+    fake = FakeServer()
+    yield fake
+    fake.close()
+
+
 def unrefined_parsed(conn) -> int:
     """Drafts that parsed and have no refinement (unparsed drafts are not refined)."""
     return conn.execute(

@@ -10,7 +10,6 @@ import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pytest
 from fake_server import COMPLETION, FakeServer, json_reply
@@ -18,27 +17,13 @@ from fake_server import COMPLETION, FakeServer, json_reply
 from bare_tui.config import Settings
 from bare_tui.core import recipes
 from bare_tui.core.backends.openai import OpenAIBackend, ServerOptions
-from bare_tui.core.seeds import import_seeds
 from bare_tui.core.store import Store
 from bare_tui.errors import BareError
 from bare_tui.tui.messages import StartJob
-from conftest import GSM8K_SEEDS, make_app, run_cli
+from conftest import make_app, run_cli, seeded_workspace
 
 ESCAPES = "\x1b]52;c;SGVsbG8=\x07\x1b]0;pwned\x07\x1b[2J"
 GSM8K = recipes.parse_recipe(recipes.builtin_source("gsm8k") or "")
-
-
-@pytest.fixture
-def server():
-    fake = FakeServer()
-    yield fake
-    fake.close()
-
-
-def seeded(path: Path) -> Path:
-    with Store(path) as store:
-        import_seeds(store, recipes.resolve(store, "gsm8k"), GSM8K_SEEDS)
-    return path
 
 
 def backend(url: str, **options) -> OpenAIBackend:
@@ -50,7 +35,7 @@ def backend(url: str, **options) -> OpenAIBackend:
 def test_server_error_body_with_escapes_is_printed_cleaned(server, tmp_path):
     server.answer = lambda request: (400, {}, f"bad request {ESCAPES} [/oops]".encode())
     result = run_cli("draft", "-n", "1", "--server", server.url,
-                     "--db", str(seeded(tmp_path / "w.db")))
+                     "--db", str(seeded_workspace(tmp_path / "w.db")))
     assert result.returncode == 1
     assert "\x1b" not in result.stderr and "\x07" not in result.stderr
     assert "HTTP 400: bad request \\x1b]52;c;SGVsbG8=\\x07" in result.stderr
@@ -59,7 +44,7 @@ def test_server_error_body_with_escapes_is_printed_cleaned(server, tmp_path):
 
 async def test_server_error_body_as_markup_does_not_crash_the_tui(server, tmp_path):
     server.answer = lambda request: (400, {}, f"[/oops] {ESCAPES}".encode())
-    app = make_app(seeded(tmp_path / "w.db"), server=server.url)
+    app = make_app(seeded_workspace(tmp_path / "w.db"), server=server.url)
     async with app.run_test(size=(100, 30)) as pilot:
         app.post_message(StartJob(1))
         for _ in range(200):
@@ -160,7 +145,7 @@ def test_request_timeout_is_a_setting(server, tmp_path, monkeypatch):
 
 def test_second_ctrl_c_during_a_slow_reply_exits_at_once(server, tmp_path):
     server.answer = lambda request: (time.sleep(120), json_reply(COMPLETION))[1]
-    db = seeded(tmp_path / "w.db")
+    db = seeded_workspace(tmp_path / "w.db")
     process = subprocess.Popen(
         [sys.executable, "-m", "bare_tui", "draft", "-n", "2", "--server", server.url,
          "--db", str(db)], env={**os.environ, "HF_HUB_OFFLINE": "1"},

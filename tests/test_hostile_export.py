@@ -9,7 +9,6 @@ import sqlite3
 from pathlib import Path
 
 import pytest
-from fake_server import FakeServer
 
 from bare_tui.core import dataset_card, judge, recipes
 from bare_tui.core.dataset_import import import_candidates
@@ -18,7 +17,7 @@ from bare_tui.core.export_files import FileExists
 from bare_tui.core.seeds import import_seeds
 from bare_tui.core.store import Store
 from bare_tui.errors import BareError
-from conftest import GSM8K_SEEDS, run_cli
+from conftest import GSM8K_SEEDS, run_cli, seeded_workspace
 
 SQLITE_TRANSACTION = 22  # sqlite3's authorizer action code for BEGIN, COMMIT, ROLLBACK
 
@@ -132,10 +131,7 @@ def test_f20_two_since_last_exports_at_once_write_each_item_once(drafted, gsm8k,
 
 @pytest.fixture
 def seeded_db(tmp_path) -> Path:
-    db = tmp_path / "w.db"
-    with Store(db) as store:
-        import_seeds(store, recipes.resolve(store, "gsm8k"), GSM8K_SEEDS)
-    return db
+    return seeded_workspace(tmp_path / "w.db")
 
 
 def runs_of(db: Path) -> int:
@@ -159,24 +155,20 @@ def test_f14_the_workspace_and_a_missing_folder_are_refused_first(seeded_db, tmp
     assert runs_of(seeded_db) == 0
 
 
-def test_f14_a_folder_gets_a_report_inside_it(seeded_db, tmp_path):
-    server = FakeServer()
-    try:
-        reports = tmp_path / "reports"
-        reports.mkdir()
-        for out in (str(reports) + "/", ".", str(reports)):
-            result = run_cli("compare", "-n", "2", "--out", out, "--force", "--server",
-                             server.url, "--max-tokens", "16", "--db", str(seeded_db),
-                             cwd=tmp_path)
-            assert result.returncode == 0, result.stderr
-        assert sorted(p.name for p in reports.iterdir()) == ["compare-gsm8k.json",
-                                                             "compare-gsm8k.md"]
-        assert (tmp_path / "compare-gsm8k.md").is_file()
-        assert not (tmp_path / "reports.md").exists()
-        data = json.loads((reports / "compare-gsm8k.json").read_text())
-        assert len(data["arms"]) == 3
-    finally:
-        server.close()
+def test_f14_a_folder_gets_a_report_inside_it(seeded_db, tmp_path, server):
+    reports = tmp_path / "reports"
+    reports.mkdir()
+    for out in (str(reports) + "/", ".", str(reports)):
+        result = run_cli("compare", "-n", "2", "--out", out, "--force", "--server",
+                         server.url, "--max-tokens", "16", "--db", str(seeded_db),
+                         cwd=tmp_path)
+        assert result.returncode == 0, result.stderr
+    assert sorted(p.name for p in reports.iterdir()) == ["compare-gsm8k.json",
+                                                         "compare-gsm8k.md"]
+    assert (tmp_path / "compare-gsm8k.md").is_file()
+    assert not (tmp_path / "reports.md").exists()
+    data = json.loads((reports / "compare-gsm8k.json").read_text())
+    assert len(data["arms"]) == 3
 
 
 def test_compare_with_fewer_than_three_seeds_fails_before_generating(tmp_path):

@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
-from fake_server import COMPLETION, FakeServer, Trickle, json_reply
+from fake_server import COMPLETION, Trickle, json_reply
 
 from bare_tui.core import pipeline, recipes
 from bare_tui.core.backends.openai import OpenAIBackend, ServerOptions
@@ -23,24 +23,13 @@ from conftest import (
     GSM8K_SEEDS,
     REFINED,
     ScriptedBackend,
+    SlowBackend,
     make_review_workspace,
     run_cli,
+    seeded_workspace,
 )
 
 GSM8K = recipes.parse_recipe(recipes.builtin_source("gsm8k") or "")
-
-
-@pytest.fixture
-def server():
-    fake = FakeServer()
-    yield fake
-    fake.close()
-
-
-def seeded(path: Path) -> Path:
-    with Store(path) as store:
-        import_seeds(store, recipes.resolve(store, "gsm8k"), GSM8K_SEEDS)
-    return path
 
 
 def chat_reply(content: str) -> bytes:
@@ -69,7 +58,7 @@ def test_f10_a_usage_count_of_5000_digits_counts_zero(server, tmp_path):
     body = json.dumps({**COMPLETION, "usage": {"prompt_tokens": 1}}).replace(
         '"prompt_tokens": 1', '"prompt_tokens": ' + "9" * 5000).encode()
     server.answer = lambda request: (200, {}, body)
-    db = seeded(tmp_path / "w.db")
+    db = seeded_workspace(tmp_path / "w.db")
     result = run_cli("draft", "-n", "2", "--server", server.url, "--db", str(db))
     assert result.returncode == 0, result.stderr
     assert rows(db, "SELECT count(*), sum(prompt_tokens) FROM candidates") == [(2, 0)]
@@ -79,7 +68,7 @@ def test_f10_a_lone_surrogate_in_a_reply_is_stored_escaped(server, tmp_path):
     text = COMPLETION["choices"][0]["text"].replace("Q?", "Q \ud800?")
     body = json.dumps({**COMPLETION, "choices": [{"text": text, "finish_reason": "stop"}]})
     server.answer = lambda request: (200, {}, body.encode())
-    db = seeded(tmp_path / "w.db")
+    db = seeded_workspace(tmp_path / "w.db")
     result = run_cli("draft", "-n", "1", "--server", server.url, "--db", str(db))
     assert result.returncode == 0, result.stderr
     ((raw,),) = rows(db, "SELECT raw_text FROM candidates")
@@ -94,7 +83,7 @@ def test_f10_one_reply_that_is_not_json_is_one_failed_sample(server, tmp_path):
         return (200, {}, b"<html>oops</html>") if len(sent) == 2 else json_reply(COMPLETION)
 
     server.answer = answer
-    db = seeded(tmp_path / "w.db")
+    db = seeded_workspace(tmp_path / "w.db")
     result = run_cli("draft", "-n", "4", "--concurrency", "1", "--server", server.url,
                      "--db", str(db))
     assert result.returncode == 0, result.stderr
@@ -106,7 +95,7 @@ def test_f10_one_reply_that_is_not_json_is_one_failed_sample(server, tmp_path):
 def test_f10_a_server_that_never_answers_a_completion_ends_the_job_in_one_line(server,
                                                                               tmp_path):
     server.answer = lambda request: (200, {}, b"not json")
-    db = seeded(tmp_path / "w.db")
+    db = seeded_workspace(tmp_path / "w.db")
     result = run_cli("draft", "-n", "20", "--server", server.url, "--db", str(db))
     assert result.returncode == 1 and "Traceback" not in result.stderr
     assert "did not answer JSON" in result.stderr
@@ -139,7 +128,7 @@ def test_f22_the_timeout_bounds_the_whole_reply(server):
     ("http://127.0.0.1:80x", "server URL"),
 ])
 def test_f27_a_wrong_server_url_is_one_line_at_once(tmp_path, url, said):
-    db = seeded(tmp_path / "w.db")
+    db = seeded_workspace(tmp_path / "w.db")
     started = time.monotonic()
     result = run_cli("draft", "-n", "1", "--server", url, "--db", str(db), timeout=120)
     assert result.returncode == 1 and "Traceback" not in result.stderr
@@ -160,12 +149,6 @@ def test_f27_retries_are_said_as_they_happen(server):
 
 
 # --- F11: jobs refining one task at once ------------------------------------------------------
-
-class SlowBackend(ScriptedBackend):
-    def _next(self, request, seed):
-        time.sleep(0.03)
-        return super()._next(request, seed)
-
 
 def test_f11_concurrent_refine_jobs_refine_each_draft_once(tmp_path):
     db = tmp_path / "w.db"

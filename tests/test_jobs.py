@@ -17,15 +17,7 @@ from bare_tui.core import pipeline, recipes
 from bare_tui.core.cpu_lock import CpuLock
 from bare_tui.core.seeds import import_seeds
 from bare_tui.core.store import Store
-from conftest import GOOD_DRAFT, GSM8K_SEEDS, ScriptedBackend, run_cli
-
-
-class SlowBackend(ScriptedBackend):
-    """Takes a while per sample, so that jobs really overlap."""
-
-    def _next(self, request, seed):
-        time.sleep(0.02)
-        return super()._next(request, seed)
+from conftest import GOOD_DRAFT, GSM8K_SEEDS, SlowBackend, run_cli
 
 
 def test_concurrent_draft_jobs_end_with_exactly_the_target(tmp_path):

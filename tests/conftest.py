@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from bare_tui.core import model_files, recipes
-from bare_tui.core.backends import OneAtATime
+from bare_tui.core.backends import Backend
 from bare_tui.core.store import Store
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -82,7 +82,7 @@ def run_cli(*args: str, cwd: Path | None = None, env: dict | None = None,
     )
 
 
-class ScriptedBackend(OneAtATime):
+class ScriptedBackend(Backend):
     """Replays fixed outputs: for pure-logic tests of the pipeline, next to the real ones."""
 
     def __init__(self, outputs: list[str]):

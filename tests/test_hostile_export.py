@@ -181,3 +181,25 @@ def test_compare_with_fewer_than_three_seeds_fails_before_generating(tmp_path):
     result = run_cli("compare", "-n", "2", "--server", "http://127.0.0.1:9", "--db", str(db))
     assert result.returncode == 1 and "has 2 seeds; the judge's lineups need 3" in result.stderr
     assert runs_of(db) == 0
+
+
+# --- F13: names from servers in the report and the card ----------------------------------------
+
+ESCAPES = "\x1b]0;PWNED\x07\x1b[2J\x1b]52;c;SGVsbG8=\x07"
+
+
+def test_f13_the_compare_report_never_carries_a_servers_escapes():
+    from test_compare import REPORT
+
+    from bare_tui.core import compare_report
+
+    hostile = {**REPORT, "arms": [{**arm, "model": f"evil{ESCAPES}"} for arm in REPORT["arms"]]}
+    text = compare_report.markdown(hostile)
+    assert "evil\\x1b]0;PWNED\\x07" in text and "\x1b" not in text and "\x07" not in text
+
+
+def test_f13_the_dataset_card_never_carries_a_servers_escapes(drafted, gsm8k, tmp_path):
+    with drafted.transaction() as conn:
+        conn.execute("UPDATE runs SET model = ?", (f"served{ESCAPES}",))
+    card = export(drafted, gsm8k, tmp_path / "out.jsonl", status="any").card_path.read_text()
+    assert "served\\x1b]0;PWNED\\x07" in card and "\x1b" not in card and "\x07" not in card

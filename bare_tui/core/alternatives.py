@@ -74,6 +74,7 @@ def generate(store: Store, task: Task, backend: Backend, candidate_id: int, k: i
         commit_sample,
         constrained,
         open_run,
+        reply_opening,
         run_recorded,
         sample_rng,
     )
@@ -93,8 +94,7 @@ def generate(store: Store, task: Task, backend: Backend, candidate_id: int, k: i
     shots = ([by_id[i] for i in from_json(row[2]) or [] if i in by_id]
              or [s["fields"] for s in seeds[: task.shot_count]])
     refining = kind == "refined"
-    start = (prompts.reply_start(task) if refining and getattr(
-        backend, "takes_reply_start", False) and not (sampling and sampling.grammar) else "")
+    start = reply_opening(task, backend, sampling) if refining else ""
     sampling, constraint = constrained(
         task, sampling or (task.refine if refining else task.base), backend,
         started=bool(start), seeds=seeds)

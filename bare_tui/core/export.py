@@ -206,8 +206,7 @@ def export(store: Store, task: Task, out: str | Path, *, profile: str = "chat",
             card = dataset_card.card(store, task, layout, manifest, licence, embedding_model)
             placed.append(export_files.place({
                 **{layout.data[name]: data[name] for name in fractions},
-                layout.manifest: (json.dumps(manifest, indent=2)
-                                  + "\n").encode(),
+                layout.manifest: (json.dumps(manifest, indent=2) + "\n").encode(),
                 layout.card: card.encode()}, layout.folder if layout.new_folder else None))
     except BaseException:
         if placed:  # the COMMIT failed: the files go back to what the workspace says

@@ -104,6 +104,14 @@ def open_slots(store: Store, task: Task, target: int) -> int:
     return target - store.taken_slots(task.name)
 
 
+def reply_opening(task: Task, backend: Backend, sampling: Sampling | None) -> str:
+    """The first label, to open a chat reply with where the backend continues an opened
+    reply; nothing under a recipe's own grammar (a grammar of the whole output)."""
+    if backend.takes_reply_start and not (sampling and sampling.grammar):
+        return prompts.reply_start(task)
+    return ""
+
+
 def constrained(task: Task, sampling: Sampling, backend: Backend, started: bool = False,
                 seeds: Sequence[dict[str, Any]] = ()) -> tuple[Sampling, dict[str, Any]]:
     """The stage's sampling with the recipe's grammar when the stage asks for it and the
@@ -112,7 +120,7 @@ def constrained(task: Task, sampling: Sampling, backend: Backend, started: bool 
     bounds free-text fields, core/grammar.py)."""
     if not sampling.constrain:
         return sampling, {"constrained": False, "notes": []}
-    if not getattr(backend, "takes_grammar", False):
+    if not backend.takes_grammar:
         return sampling.replace(grammar=None), {
             "constrained": False,
             "notes": [f"{backend.describe().get('model', 'this model')} is served by an "
@@ -217,8 +225,7 @@ def draft(store: Store, task: Task, backend: Backend, target: int, *,
     if planned <= 0:
         return JobResult("draft", None, 0, 0, "nothing to do")
     seeds = _require_seeds(store, task)
-    start = (prompts.reply_start(task) if instruct and getattr(
-        backend, "takes_reply_start", False) and not (sampling and sampling.grammar) else "")
+    start = reply_opening(task, backend, sampling) if instruct else ""
     sampling, constraint = constrained(task, sampling or task.base, backend,
                                        started=bool(start), seeds=seeds)
     rng_seed = rng_seed if rng_seed is not None else secrets.randbits(31)
@@ -325,8 +332,7 @@ def refine(store: Store, task: Task, backend: Backend, *, limit: int | None = No
     The reply is opened with the first label for the model where the backend continues
     an opened reply (not under a recipe's own grammar, which is of the whole output)."""
     sampling = sampling or task.refine
-    start = (prompts.reply_start(task)
-             if getattr(backend, "takes_reply_start", False) and not sampling.grammar else "")
+    start = reply_opening(task, backend, sampling)
     stop = stop or threading.Event()
     store.mark_interrupted_runs()  # their claims on drafts end with them
     pending = unrefined(store, task, limit, include_unparsed=include_unparsed, only=only)
@@ -335,7 +341,7 @@ def refine(store: Store, task: Task, backend: Backend, *, limit: int | None = No
     seeds = store.seeds(task.name)
     sampling, constraint = constrained(task, sampling, backend, started=bool(start),
                                        seeds=seeds)
-    problem = getattr(backend, "cannot_chat", None)
+    problem = backend.cannot_chat
     if problem:
         Notes(store, None, on_note)(f"refine: {problem}, so it cannot write items in the "
                                     f"recipe's format; no refinements were made and the "

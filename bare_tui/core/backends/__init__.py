@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import Protocol, TypeVar
+from typing import TypeVar
 
 from bare_tui.core.recipes import Sampling
 
@@ -22,38 +22,39 @@ K = TypeVar("K")
 Messages = list[dict[str, str]]
 
 
-class Backend(Protocol):
+class Backend:
     """A loaded model. `describe()` is what a run records about it.
 
     The `*_many` forms take (key, prompt or messages, seed) jobs from an iterable, pulling
     a new one whenever there is room, and yield (key, generation) as each finishes; a
-    backend runs as many at once as it can. The iterable may run dry and flow again
-    (core/attempts.py: retries added as results come in): a backend asks it again
-    whenever it has room, and ends when none comes while nothing is in flight.
+    backend runs as many at once as it can (by default one at a time). The iterable may
+    run dry and flow again (core/attempts.py: retries added as results come in): a
+    backend asks it again whenever it has room, and ends when none comes while nothing
+    is in flight.
+
+    What a backend can do is declared here, with the default a new backend gets; the
+    pipeline reads these and nothing else.
     """
 
-    def complete(self, prompt: str, sampling: Sampling, seed: int) -> Generation: ...
+    takes_grammar: bool = False  # applies `Sampling.grammar` (GBNF) to what it samples
+    takes_reply_start: bool = False  # continues a last, unfinished assistant message
+    cannot_chat: str | None = None  # why the model cannot take chat messages, or None
 
-    def chat(self, messages: Messages, sampling: Sampling, seed: int) -> Generation: ...
+    def complete(self, prompt: str, sampling: Sampling, seed: int) -> Generation:
+        raise NotImplementedError
 
-    def complete_many(self, jobs: Iterable[tuple[K, str, int]], sampling: Sampling
-                      ) -> Iterator[tuple[K, Generation]]: ...
+    def chat(self, messages: Messages, sampling: Sampling, seed: int) -> Generation:
+        raise NotImplementedError
 
-    def chat_many(self, jobs: Iterable[tuple[K, Messages, int]], sampling: Sampling
-                  ) -> Iterator[tuple[K, Generation]]: ...
-
-    def describe(self) -> dict[str, str]: ...
-
-
-class OneAtATime:
-    """`*_many` for a backend that generates one sample at a time."""
+    def describe(self) -> dict[str, str]:
+        raise NotImplementedError
 
     def complete_many(self, jobs: Iterable[tuple[K, str, int]], sampling: Sampling
                       ) -> Iterator[tuple[K, Generation]]:
         for key, prompt, seed in jobs:
-            yield key, self.complete(prompt, sampling, seed)  # type: ignore[attr-defined]
+            yield key, self.complete(prompt, sampling, seed)
 
     def chat_many(self, jobs: Iterable[tuple[K, Messages, int]], sampling: Sampling
                   ) -> Iterator[tuple[K, Generation]]:
         for key, messages, seed in jobs:
-            yield key, self.chat(messages, sampling, seed)  # type: ignore[attr-defined]
+            yield key, self.chat(messages, sampling, seed)

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from bare_tui.core import cpu_path
-from bare_tui.core.backends import Generation, OneAtATime
+from bare_tui.core.backends import Backend, Generation
 from bare_tui.core.backends.parallel import ParallelEngine, Request
 from bare_tui.core.model_files import ModelFile, gpu_offload_available
 from bare_tui.core.recipes import Sampling
@@ -48,7 +48,7 @@ class LlamaOptions:
         return DEFAULT_PARALLEL_GPU if gpu_layers != 0 else DEFAULT_PARALLEL_CPU
 
 
-class LlamaCppBackend(OneAtATime):
+class LlamaCppBackend(Backend):
     def __init__(self, model: ModelFile, options: LlamaOptions = LlamaOptions()):
         self.model = model
         self.options = options

@@ -37,7 +37,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Any, TypeVar
 
-from bare_tui.core.backends import Generation, Messages
+from bare_tui.core.backends import Backend, Generation, Messages
 from bare_tui.core.recipes import Sampling
 from bare_tui.errors import BareError
 from bare_tui.text import storable
@@ -118,7 +118,7 @@ def _count(usage: dict[str, Any], key: str) -> int:
     return value if ok else 0
 
 
-class OpenAIBackend:
+class OpenAIBackend(Backend):
     def __init__(self, options: ServerOptions, on_note: Callable[[str], None] | None = None):
         self.options = options
         self.on_note = on_note
@@ -128,7 +128,7 @@ class OpenAIBackend:
         for root in roots:
             check_url(root)
         self._reached = False  # some reply came from a server, any reply
-        self._good = self._bad = 0  # completions, and replies that were none, in a row
+        self._good = self._bad = 0  # replies that were completions, and that were not
         self._said_at = -SAY_RETRIES_EVERY_S
         self._lock = threading.Lock()
         self.replicas = [root if root.endswith("/v1") else f"{root}/v1" for root in roots]

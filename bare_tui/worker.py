@@ -328,7 +328,7 @@ def main(argv: list[str]) -> int:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the caller decides when to stop
     _lower_priority(request.background)
 
-    def interrupted(signum: int, frame: Any) -> None:
+    def interrupted(_signum: int, _frame: Any) -> None:
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, interrupted)

@@ -195,7 +195,7 @@ def graceful_stop(out: Any) -> Iterator[threading.Event]:
     """First Ctrl-C: finish the current sample, then stop. Second: stop at once."""
     stop = threading.Event()
 
-    def handler(signum: int, frame: Any) -> None:
+    def handler(_signum: int, _frame: Any) -> None:
         if stop.is_set():
             raise KeyboardInterrupt
         stop.set()

@@ -31,13 +31,7 @@ from bare_tui.core.store import Store, from_json, now, to_json
 
 ARMS = ("base", "instruct", "bare")
 ARM_MARK = "~compare"  # task names cannot hold "~": arm tasks never clash with a recipe
-# The paper prompts its instruct-only baseline at 1.0-1.2, the highest that stays coherent.
-INSTRUCT_TEMPERATURE = 1.0
 OnStage = Callable[[str, int, str], None]
-
-
-def is_arm_task(name: str) -> bool:
-    return ARM_MARK in name
 
 
 @dataclass(frozen=True)

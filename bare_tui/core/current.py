@@ -40,7 +40,6 @@ class Current:
     latest_fields: dict[str, str] | None  # the latest refinement, parsed or not
     latest_raw: str | None
     latest_problems: list[str]
-    parsed_refinement: bool  # some refinement parsed
     best_fields: dict[str, str] | None  # the best refinement that parsed, and its problems
     best_problems: list[str]
     refinement_failed: bool  # the best refinement fails checks the draft passes
@@ -71,14 +70,14 @@ _COLUMNS = ("candidate_id, status, decided_version, reason, edited, final_versio
 def _current(row: tuple[Any, ...]) -> Current:
     (cid, status, decided, reason, edited, final_version, final_fields, final_valid,
      final_validation, draft, draft_raw, draft_validation, latest, latest_raw,
-     latest_validation, parsed_id, best, best_validation, refinement_failed, seed,
+     latest_validation, _parsed_id, best, best_validation, refinement_failed, seed,
      shot_ids, origin, merge, picked_id) = row
     return Current(cid, status, decided, reason, bool(edited), final_version,
                    from_json(final_fields), None if final_valid is None else bool(final_valid),
                    from_json(final_validation) or [],
                    from_json(draft), draft_raw, from_json(draft_validation) or [],
                    from_json(latest), latest_raw, from_json(latest_validation) or [],
-                   parsed_id is not None, from_json(best), from_json(best_validation) or [],
+                   from_json(best), from_json(best_validation) or [],
                    bool(refinement_failed), seed,
                    from_json(shot_ids) or [], from_json(origin), from_json(merge), picked_id)
 

@@ -40,14 +40,6 @@ def word_diff(old: str, new: str) -> list[Span]:
     return spans
 
 
-def old_side(spans: list[Span]) -> list[Span]:
-    return [s for s in spans if s.op != "insert"]
-
-
-def new_side(spans: list[Span]) -> list[Span]:
-    return [s for s in spans if s.op != "delete"]
-
-
 def similarity(spans: list[Span]) -> float:
     """Share of characters left unchanged, 0..1."""
     same = sum(len(s.text) for s in spans if s.op == "equal")

@@ -30,11 +30,6 @@ DEFAULT_NEAR_DUPLICATE = 0.95
 MAX_AUTO_CLUSTERS = 50
 
 
-def normalise(matrix: np.ndarray) -> np.ndarray:
-    norms = np.linalg.norm(matrix, axis=1, keepdims=True)
-    return (matrix / np.where(norms == 0, 1, norms)).astype(np.float32)
-
-
 def mean_pairwise_cosine(unit: np.ndarray) -> float:
     """Mean cosine similarity over all pairs i != j of unit vectors, exactly."""
     n = len(unit)

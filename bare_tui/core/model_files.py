@@ -23,7 +23,6 @@ from bare_tui.errors import BareError
 
 EMBEDDED_BASE = "gemma3-270m"
 EMBEDDED_INSTRUCT = "smollm2-135m-instruct"
-ROLES = ("base", "instruct")
 
 
 def cache_dir() -> Path:

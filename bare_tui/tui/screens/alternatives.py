@@ -61,7 +61,7 @@ class AlternativesScreen(Screen[int | None]):
             final_version="refined" if alt.parsed else "draft", final_fields=alt.fields,
             final_problems=alt.problems, latest_fields=alt.fields, latest_raw=alt.raw,
             latest_problems=alt.problems, best_fields=alt.fields, best_problems=alt.problems,
-            parsed_refinement=alt.parsed, refinement_failed=False, merge=None, picked_id=None)
+            refinement_failed=False, merge=None, picked_id=None)
         state = "did not parse" if not alt.parsed else (
             f"fails {len(alt.problems)} check(s)" if alt.problems else "passes its checks")
         note = Text()

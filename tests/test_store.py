@@ -68,3 +68,31 @@ def test_interrupted_runs_are_marked(store: Store):
     live = store.start_run({"kind": "draft", "task": "t", "model": "m"})
     assert store.mark_interrupted_runs() == 0
     assert store.scalar("SELECT status FROM runs WHERE id = ?", (live,)) == "running"
+
+
+@pytest.mark.parametrize("start", [4, 5, 6, 10])
+def test_a_workspace_of_an_earlier_schema_upgrades_to_todays_view(tmp_path: Path, start):
+    """Steps before the latest view change only drop it; the latest makes it in full."""
+    import sqlite3
+
+    import sqlite_utils
+
+    from bare_tui.core.migrations import MIGRATIONS
+
+    path = tmp_path / "old.db"
+    conn = sqlite3.connect(path, isolation_level=None)
+    db = sqlite_utils.Database(conn)
+    for version in range(1, start + 1):
+        MIGRATIONS[version](db)
+        conn.execute(f"PRAGMA user_version = {version}")
+    conn.execute("INSERT INTO tasks (name, recipe, recipe_sha256, created_at)"
+                 " VALUES ('gsm8k', '', '', 0)")
+    conn.execute("INSERT INTO candidates (task, raw_text, fields, valid, created_at)"
+                 " VALUES ('gsm8k', 'raw', '{\"question\": \"q\"}', 1, 0)")
+    conn.close()
+    with Store(path) as store:
+        assert store.schema_version == SCHEMA_VERSION
+        rows = store.query("SELECT candidate_id, status, final_version, origin, picked_id"
+                           " FROM candidate_state")
+    assert rows == [{"candidate_id": 1, "status": "pending", "final_version": "draft",
+                     "origin": None, "picked_id": None}]

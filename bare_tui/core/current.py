@@ -1,6 +1,6 @@
 """What a candidate says now: its final text and state, from one place.
 
-The rule lives in the `candidate_state` view (core/migrations.py, CANDIDATE_STATE): the
+The rule lives in the `candidate_state` view (core/migrations.py, CANDIDATE_STATE_V11): the
 final text is the curator's edit, else the draft when the curator accepted the draft,
 when no refinement parsed, or (undecided) when the best refinement fails checks the
 draft passes, else the best refinement: of several attempts, the latest that parsed and

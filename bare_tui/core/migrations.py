@@ -3,7 +3,9 @@
 Each step is idempotent (`if_not_exists`, column checks), so a crash half-way through
 is repaired by running it again; `Store` runs the steps above the file's `user_version`
 and sets it after each. To change the schema, add `_migrate_vN`, list it in
-`MIGRATIONS` and raise `SCHEMA_VERSION`; never edit an earlier step.
+`MIGRATIONS` and raise `SCHEMA_VERSION`; never edit an earlier step. A view that changes
+is made in full by the new step, from a constant of its own (`CANDIDATE_STATE_V11`), and
+earlier steps keep theirs.
 """
 
 from __future__ import annotations
@@ -141,7 +143,7 @@ def _migrate_v4(db: sqlite_utils.Database) -> None:
 # candidate's refinements (retries keep every attempt) the best is the latest that
 # parsed and passes its checks, else the latest that parsed; alternatives asked for in
 # review count only once picked, and a picked one is the best and the latest.
-CANDIDATE_STATE = """
+CANDIDATE_STATE_V11 = """
     CREATE VIEW candidate_state AS
     SELECT s.*,
         CASE s.final_version WHEN 'edited' THEN s.edited_fields WHEN 'draft' THEN s.draft_fields
@@ -152,7 +154,7 @@ CANDIDATE_STATE = """
              ELSE s.parsed_validation END AS final_validation
     FROM (
         SELECT c.id AS candidate_id, c.task AS task, c.seed AS seed, c.shot_ids AS shot_ids,
-            {origin} AS origin, {picked} AS picked_id, {merge} AS merge,
+            c.origin AS origin, d.refinement_id AS picked_id, d.merge AS merge,
             coalesce(d.status, 'pending') AS status, d.version AS decided_version,
             d.reason AS reason, d.reviewer AS reviewer,
             coalesce(d.version = 'edited', 0) AS edited, d.final_fields AS edited_fields,
@@ -172,33 +174,25 @@ CANDIDATE_STATE = """
                  ELSE 'refined' END AS final_version
         FROM candidates c
         LEFT JOIN decisions d ON d.candidate_id = c.id
-        LEFT JOIN refinements latest ON latest.id = coalesce({picked},
-            (SELECT max(r.id) FROM refinements r WHERE r.candidate_id = c.id {own}))
-        LEFT JOIN refinements best ON best.id = coalesce({picked},
-            (SELECT r.id FROM refinements r WHERE r.candidate_id = c.id {own}
-             AND r.fields IS NOT NULL ORDER BY r.valid DESC, r.id DESC LIMIT 1))
+        LEFT JOIN refinements latest ON latest.id = coalesce(d.refinement_id,
+            (SELECT max(r.id) FROM refinements r WHERE r.candidate_id = c.id
+             AND r.alternative IS NULL))
+        LEFT JOIN refinements best ON best.id = coalesce(d.refinement_id,
+            (SELECT r.id FROM refinements r WHERE r.candidate_id = c.id
+             AND r.alternative IS NULL AND r.fields IS NOT NULL
+             ORDER BY r.valid DESC, r.id DESC LIMIT 1))
     ) s
 """
 
 
-def _candidate_state(db: sqlite_utils.Database) -> None:
-    """A view holds no data: a step that changes it recreates it as defined now (with
-    what the tables have at that step: a candidate's origin comes with v7, picked
-    alternatives and merges with v11)."""
-    db.execute("DROP VIEW IF EXISTS candidate_state")
-    origin = "c.origin" if "origin" in db["candidates"].columns_dict else "NULL"
-    v11 = "merge" in db["decisions"].columns_dict
-    db.execute(CANDIDATE_STATE.format(
-        origin=origin, picked="d.refinement_id" if v11 else "NULL",
-        merge="d.merge" if v11 else "NULL", own="AND r.alternative IS NULL" if v11 else ""))
-
-
 def _migrate_v5(db: sqlite_utils.Database) -> None:
-    _candidate_state(db)  # the one owner of a candidate's current text
+    # The `candidate_state` view came here. A view holds no data, so only the latest
+    # step that changes it makes it, in full (v11); earlier ones drop the old one.
+    db.execute("DROP VIEW IF EXISTS candidate_state")
 
 
 def _migrate_v6(db: sqlite_utils.Database) -> None:
-    _candidate_state(db)  # now with the best of several attempts, and "draft proposed"
+    pass  # the view changed (the best of several attempts, "draft proposed"): see v11
 
 
 def _migrate_v7(db: sqlite_utils.Database) -> None:
@@ -211,7 +205,7 @@ def _migrate_v7(db: sqlite_utils.Database) -> None:
                " (task, content_sha256) WHERE content_sha256 IS NOT NULL")
     # Claiming a slot counts a task's filled slots: an index keeps that off the table.
     db["candidates"].create_index(["task", "sample_index"], if_not_exists=True)
-    _candidate_state(db)  # now with the origin
+    db.execute("DROP VIEW IF EXISTS candidate_state")  # it changed (the origin): see v11
 
 
 def _migrate_v8(db: sqlite_utils.Database) -> None:
@@ -272,7 +266,9 @@ def _migrate_v11(db: sqlite_utils.Database) -> None:
         if_not_exists=True,
     )
     db["reviewing"].create_index(["candidate_id"], if_not_exists=True)
-    _candidate_state(db)  # now with the picked alternative and the merge
+    # The view as it is since this step, in full: the picked alternative and the merge.
+    db.execute("DROP VIEW IF EXISTS candidate_state")
+    db.execute(CANDIDATE_STATE_V11)
 
 
 def _migrate_v12(db: sqlite_utils.Database) -> None:

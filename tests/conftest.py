@@ -189,6 +189,16 @@ def review_db(tmp_path: Path) -> Path:
     return make_review_workspace(tmp_path / "review.db")
 
 
+async def wait_until(pilot, condition, seconds: float = 120.0) -> None:
+    """Let the app run until `condition()` holds (work in its threads, such as an
+    export that embeds its texts first); fails when it never does."""
+    for _ in range(int(seconds / 0.05)):
+        if condition():
+            return
+        await pilot.pause(0.05)
+    raise AssertionError("the app never got there")
+
+
 def make_app(db: Path, poll_s: float = 1.0, max_tokens: int | None = None, **settings):
     from bare_tui.config import Settings
     from bare_tui.tui.app import BareApp

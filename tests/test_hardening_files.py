@@ -17,7 +17,7 @@ from bare_tui.core import export_files, pipeline, recipes, review
 from bare_tui.core.export import export
 from bare_tui.core.store import Store, WorkspaceGone
 from bare_tui.errors import BareError
-from conftest import GOOD_DRAFT, GSM8K_SEEDS, ScriptedBackend, make_app, run_cli
+from conftest import GOOD_DRAFT, GSM8K_SEEDS, ScriptedBackend, make_app, run_cli, wait_until
 
 SIZE = (100, 30)
 
@@ -85,6 +85,8 @@ async def test_tui_export_asks_before_overwriting(review_db: Path, tmp_path: Pat
             await pilot.pause()
             if answer == "n":
                 assert out.read_text() == "precious\n"
+        await wait_until(pilot, lambda: any("dataset card" in n.message
+                                            for n in app._notifications))
         lines = out.read_text().splitlines()
         assert lines and all(json.loads(line)["question"] for line in lines)
         await pilot.press("o")
@@ -98,16 +100,20 @@ async def test_tui_export_asks_before_overwriting(review_db: Path, tmp_path: Pat
 async def test_tui_export_path_with_markup_does_not_crash(review_db: Path, tmp_path: Path):
     target = str(tmp_path / "x[/foo]y")
     app = make_app(review_db)
+    messages: list[str] = []  # every notification, also those that timed out since
+    notify = app.notify
+    app.notify = lambda message, **kwargs: (messages.append(message),  # type: ignore
+                                            notify(message, **kwargs))[1]
     async with app.run_test(size=SIZE) as pilot:
-        for _ in range(2):
+        for said in range(1, 3):
             await pilot.press("o")
             app.screen.dismiss((target, "fields", "any"))
-            await pilot.pause()
+            await wait_until(pilot, lambda: len(messages) >= said)  # noqa: B023
             (tmp_path / "x[").mkdir(exist_ok=True)  # the second time, its folder exists
         assert app.is_running
-        messages = [n.message for n in app._notifications]
         assert "x[ does not exist" in messages[0]
-        assert messages[1].startswith("wrote ") and "x[/foo]y, dataset card" in messages[1]
+        assert messages[1].startswith("wrote ") and "x[/foo]y/train.jsonl" in messages[1]
+        assert "dataset card" in messages[1]
 
 
 # --- 2: export and manifest are one step ------------------------------------------------------

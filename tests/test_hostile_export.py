@@ -105,18 +105,20 @@ def test_f9_a_failed_commit_removes_a_folder_the_export_made(drafted, gsm8k, tmp
 
 # --- F20: two exports with --since-last at once ------------------------------------------------
 
-def test_f20_two_since_last_exports_at_once_write_each_item_once(drafted, gsm8k, tmp_path):
+def test_f20_two_since_last_exports_at_once_write_each_item_once(drafted, gsm8k, tmp_path,
+                                                                  monkeypatch):
     db = drafted.path
     other: list = []
 
-    def meanwhile() -> None:
+    def meanwhile(*args, **kwargs) -> None:
         # After this export chose its items, another process exports them first.
         with Store(db) as second:
             other.append(export(second, recipes.resolve(second, "gsm8k"),
                                 tmp_path / "b.jsonl", status="any", since_last=True))
 
+    monkeypatch.setattr("bare_tui.core.export.embeddings.embed", meanwhile)
     first = export(drafted, gsm8k, tmp_path / "a.jsonl", status="any", since_last=True,
-                   embed=meanwhile)
+                   embed=True)
     assert other[0].written == 2 and first.written == 0 and first.exported_before == 2
     a = json.loads(first.manifest_path.read_text())
     b = json.loads(other[0].manifest_path.read_text())

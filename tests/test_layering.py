@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import GSM8K_SEEDS, ROOT, run_cli
+from conftest import GSM8K_SEEDS, ROOT, make_review_workspace, run_cli
 
 RUFF = Path(sys.executable).with_name("ruff")
 
@@ -53,25 +53,31 @@ def test_the_core_passes_its_import_rule():
 PROBE = """
 import sys
 from bare_tui.cli import main
+status = 0
 try:
-    main(sys.argv[1:])
-except SystemExit:
-    pass
+    status = main(sys.argv[1:])
+except SystemExit as exc:
+    status = exc.code
 heavy = sorted({name.split('.')[0] for name in sys.modules} & {"textual", "torch",
                "llama_cpp", "sentence_transformers", "sklearn"})
 print("HEAVY:", ",".join(heavy))
+sys.exit(status)
 """
 
 
-@pytest.mark.parametrize("args", [("--help",), ("status",), ("export", "out.jsonl")])
+@pytest.mark.parametrize("args", [("--help",), ("status",),
+                                  ("export", "out.jsonl", "--status", "any", "--no-embed")])
 def test_light_commands_do_not_load_heavy_libraries(tmp_path: Path, args):
-    db = tmp_path / "w.db"
-    assert run_cli("seeds", "import", str(GSM8K_SEEDS), "--task", "gsm8k",
-                   "--db", str(db)).returncode == 0
+    """Export writes real items (the workspace has candidates) and succeeds."""
+    db = make_review_workspace(tmp_path / "w.db")
     result = subprocess.run([sys.executable, "-c", PROBE, *args, "--db", str(db)]
                             if args != ("--help",) else [sys.executable, "-c", PROBE, *args],
                             capture_output=True, text=True, cwd=tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
     assert "HEAVY: \n" in result.stdout, result.stdout + result.stderr
+    if args[0] == "export":
+        assert "wrote 4 items to out.jsonl" in result.stdout
+        assert len((tmp_path / "out.jsonl").read_text().splitlines()) == 4
 
 
 def test_the_suite_never_touches_the_developers_workspace(tmp_path: Path):

@@ -18,7 +18,7 @@ from bare_tui.tui.messages import StartJob
 from bare_tui.tui.screens.edit import EditScreen
 from bare_tui.tui.screens.modals import ExportScreen, HelpScreen
 from bare_tui.tui.widgets.diff_view import MODES, DiffView
-from conftest import make_app, unrefined_parsed
+from conftest import make_app, unrefined_parsed, wait_until
 
 SIZE = (120, 32)
 
@@ -248,7 +248,8 @@ async def test_export_modal_writes_same_file_as_cli(review_db, tmp_path):
         app.screen.query_one("#path", Input).value = str(out)
         app.screen.query_one("#path", Input).focus()
         await pilot.press("enter")
-        await pilot.pause()
+        await wait_until(pilot, lambda: any("dataset card" in n.message
+                                            for n in app._notifications))
     with Store(review_db) as store:
         export(store, recipes.resolve(store, "gsm8k"), tmp_path / "cli.jsonl")
     assert out.read_text() == (tmp_path / "cli.jsonl").read_text()

@@ -17,32 +17,50 @@ from bare_tui.cli.common import (
 )
 
 
+class EmbedProgress:
+    """A progress bar for embedding, shown from the first batch reported to it; says at
+    the end how many texts it embedded and how fast."""
+
+    def __init__(self, model: str | None):
+        self.model = model
+        self.out = console(stderr=True)
+        self.progress: Any = None
+        self.meter: Any = None
+
+    def __enter__(self) -> EmbedProgress:
+        return self
+
+    def __call__(self, done: int, total: int) -> None:
+        if self.progress is None:
+            from rich.progress import Progress
+
+            from bare_tui.core import embeddings
+            from bare_tui.core.meter import Meter
+
+            self.out.print(f"embed: {total} new or changed texts with "
+                           f"{embeddings.model_name(self.model)}", markup=False)
+            self.meter = Meter("embed", total)
+            self.progress = Progress(console=self.out, transient=True)
+            self.progress.start()
+            self.bar = self.progress.add_task("embed", total=total)
+        self.meter.done = done
+        self.progress.update(self.bar, completed=done)
+
+    def __exit__(self, *exc: object) -> None:
+        if self.progress is not None:
+            self.progress.stop()
+            self.out.print(f"embed: {self.meter.done}/{self.meter.total} texts, "
+                           f"{self.meter.done / self.meter.elapsed:.1f} texts/s")
+
+
 def embed_missing(store: Any, task: Any, model: str | None, quiet: bool = False) -> None:
     """Embed the task's texts that have no embedding yet, with a progress bar; `quiet`
     says nothing when there is nothing to do."""
-    from rich.progress import Progress
-
     from bare_tui.core import embeddings
-    from bare_tui.core.meter import Meter
 
-    out = console(stderr=True)
-    todo = len(embeddings.missing(store, task, embeddings.model_name(model)))
-    if not todo:
-        if not quiet:
-            out.print("embed: every text already has its embedding")
-        return
-    out.print(f"embed: {todo} new or changed texts with {embeddings.model_name(model)}",
-              markup=False)
-    meter = Meter("embed", todo)
-    with Progress(console=out, transient=True) as progress:
-        bar = progress.add_task("embed", total=todo)
-
-        def on_batch(done: int, total: int) -> None:
-            meter.done = done
-            progress.update(bar, completed=done)
-
-        embeddings.embed(store, task, model, on_batch=on_batch)
-    out.print(f"embed: {meter.done}/{todo} texts, {meter.done / meter.elapsed:.1f} texts/s")
+    with EmbedProgress(model) as progress:
+        if not embeddings.embed(store, task, model, on_batch=progress) and not quiet:
+            progress.out.print("embed: every text already has its embedding")
 
 
 def cmd_embed(args: argparse.Namespace) -> int:

@@ -25,7 +25,7 @@ from bare_tui.cli.common import (
     settings,
     workspace_options,
 )
-from bare_tui.cli.review import cmd_export, print_status
+from bare_tui.cli.review import print_status
 from bare_tui.core import yields
 from bare_tui.core.pipeline import DEFAULT_RETRIES
 from bare_tui.errors import BareError
@@ -186,7 +186,7 @@ def demo_intro(args: argparse.Namespace, target: int) -> list[str]:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from bare_tui.cli.review import open_review
+    from bare_tui.cli.review import export_and_say, open_review
     from bare_tui.core import pipeline
     from bare_tui.core.seeds import import_seeds
 
@@ -212,10 +212,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
     if interactive:
         return open_review(args, task, generate=max(0, remaining), target=target)
     # The demo's export is its own output: a rerun replaces it.
-    args.status, args.include_invalid, args.force = "any", False, True
-    args.split = args.format = args.license = None
-    args.since_last, args.embed, args.rng_seed = False, True, args.rng_seed or 0
-    status = cmd_export(args)
+    status = export_and_say(args, args.out, profile=args.profile, status="any", force=True,
+                            rng_seed=args.rng_seed or 0, embed=True)
     with open_store(args) as store:
         print_yield(store, task)  # the last word: how much of what was made is usable
     return status

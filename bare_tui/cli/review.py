@@ -16,7 +16,6 @@ from bare_tui.cli.common import (
     settings,
     workspace_options,
 )
-from bare_tui.errors import BareError
 from bare_tui.text import clean
 
 
@@ -82,45 +81,30 @@ def _history(action: str) -> Callable[[argparse.Namespace], int]:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from bare_tui.cli.diversity import embed_missing
     from bare_tui.core import splits
+
+    return export_and_say(args, args.out, profile=args.profile, status=args.status,
+                          include_invalid=args.include_invalid, force=args.force,
+                          split=splits.parse(args.split) if args.split else None,
+                          rng_seed=args.rng_seed, format=args.format,
+                          since_last=args.since_last, license=args.license, embed=args.embed)
+
+
+def export_and_say(args: argparse.Namespace, out: str, **options: Any) -> int:
+    """`core.export.export` of the task `args` names, with a progress bar while it embeds,
+    then what it wrote: the one export path of `export` and `demo`."""
+    from bare_tui.cli.diversity import EmbedProgress
     from bare_tui.core.export import export
 
-    fractions = splits.parse(args.split) if args.split else None
     model = settings(args).embedding_model
-    with open_store(args) as store:
+    say = console(stderr=True)
+    with open_store(args) as store, EmbedProgress(model) as progress:
         task = resolve_task(store, args)
-
-        def embed() -> None:  # the card measures the diversity of what it exports
-            try:
-                embed_missing(store, task, model, quiet=True)
-            except BareError as exc:
-                console(stderr=True).print(f"the card's diversity is not measured: "
-                                           f"{clean(str(exc))}", markup=False)
-
-        result = export(store, task, args.out, profile=args.profile, status=args.status,
-                        include_invalid=args.include_invalid, force=args.force,
-                        split=fractions, rng_seed=args.rng_seed, format=args.format,
-                        since_last=args.since_last, license=args.license,
-                        embedding_model=model, embed=embed if args.embed else None)
-    out = console()
-    skipped = []
-    if result.exported_before:
-        skipped.append(f"{result.exported_before} exported before")
-    if result.skipped_invalid:
-        skipped.append(f"{result.skipped_invalid} failing validation")
-    if result.skipped_unparsed:
-        skipped.append(f"{result.skipped_unparsed} unparsed")
-    note = f" (left out: {', '.join(skipped)})" if skipped else ""
-    if len(result.files) == 1:
-        out.print(f"wrote {result.written} items to "
-                  f"{clean(next(iter(result.files.values()))[0])}{note}", markup=False)
-    else:
-        out.print(f"wrote {result.written} items{note}:", markup=False)
-        for name, (path, count) in result.files.items():
-            out.print(f"  {name}: {count} items, {clean(path)}", markup=False)
-    out.print(f"manifest {clean(result.manifest_path)}; dataset card "
-              f"{clean(result.card_path)}", markup=False)
+        result = export(store, task, out, embedding_model=model, on_embed_batch=progress,
+                        on_note=lambda text: say.print(clean(text), markup=False),
+                        **options)
+    for line in result.summary():
+        console().print(clean(line), markup=False)
     return 0
 
 

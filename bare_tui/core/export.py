@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from bare_tui import __version__
-from bare_tui.core import current, dataset_card, export_files, splits, yields
+from bare_tui.core import current, dataset_card, embeddings, export_files, splits, yields
 from bare_tui.core.export_files import FileExists, Layout
 from bare_tui.core.recipes import Task
 from bare_tui.core.schema import fill
@@ -44,6 +44,23 @@ class ExportResult:
     skipped_unparsed: int
     files: dict[str, tuple[Path, int]] = field(default_factory=dict)  # split: (file, items)
     exported_before: int = 0  # left out by since_last
+
+    def summary(self) -> list[str]:
+        """What was written, as the CLI prints it and the review screen says it."""
+        skipped = [f"{count} {why}" for count, why in (
+            (self.exported_before, "exported before"),
+            (self.skipped_invalid, "failing validation"), (self.skipped_unparsed, "unparsed"))
+            if count]
+        note = f" (left out: {', '.join(skipped)})" if skipped else ""
+        if len(self.files) == 1:
+            (path, _count), = self.files.values()
+            lines = [f"wrote {self.written} items to {shown_path(path)}{note}"]
+        else:
+            lines = [f"wrote {self.written} items{note}:"] + [
+                f"  {name}: {count} items, {shown_path(path)}"
+                for name, (path, count) in self.files.items()]
+        return [*lines, f"manifest {shown_path(self.manifest_path)}; dataset card "
+                        f"{shown_path(self.card_path)}"]
 
 
 def _templates(task: Task, profile: str) -> dict[str, str]:
@@ -156,12 +173,15 @@ def export(store: Store, task: Task, out: str | Path, *, profile: str = "chat",
            status: str = "accepted", include_invalid: bool = False, force: bool = False,
            split: dict[str, float] | None = None, rng_seed: int = 0,
            format: str | None = None, since_last: bool = False, license: str | None = None,
-           embedding_model: str | None = None,
-           embed: Callable[[], None] | None = None) -> ExportResult:
+           embedding_model: str | None = None, embed: bool = False,
+           on_embed_batch: Callable[[int, int], None] | None = None,
+           on_note: Callable[[str], None] | None = None) -> ExportResult:
     """Write the data (one file per split), its manifest and its dataset card together;
     `force` replaces existing data and manifest files, `since_last` leaves out what an
     earlier export of the task wrote, `license` overrides the one found beside the seeds,
-    `embed` (once everything is checked) embeds the texts the card's diversity measures.
+    `embed` (once everything is checked) embeds the texts the card's diversity measures
+    (`on_embed_batch(done, total)` hears its progress; a failure is said to `on_note` and
+    leaves the card without that measure). Every front end calls this one function.
 
     The files are renamed into place inside the workspace's transaction that records
     them, and put back as they were when that transaction fails to commit: the files
@@ -177,8 +197,12 @@ def export(store: Store, task: Task, out: str | Path, *, profile: str = "chat",
     templates = _templates(task, profile)
     earlier = exported_before(store, task.name) if since_last else set()
     picked = _select(store, task, status, include_invalid, profile, templates, earlier)
-    if embed is not None and picked.chosen:
-        embed()
+    if embed and picked.chosen:
+        try:
+            embeddings.embed(store, task, embedding_model, on_batch=on_embed_batch)
+        except BareError as exc:
+            if on_note is not None:
+                on_note(f"the card's diversity is not measured: {exc}")
     licence = (dataset_card.Licence(license, "given with --license") if license
                else dataset_card.seeds_licence(store, task.name))
     placed: list[export_files.Placed] = []

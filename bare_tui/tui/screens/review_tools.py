@@ -83,7 +83,9 @@ class ReviewTools(Base):
         def write(path: str, profile: str, status: str, force: bool = False) -> None:
             self.in_thread(f"exporting to {path}", lambda store: export(
                 store, recipe, Path(path), profile=profile, status=status, force=force,
-                embedding_model=self.workspace.settings.embedding_model),
+                embedding_model=self.workspace.settings.embedding_model, embed=True,
+                on_note=lambda text: self.app.call_from_thread(  # said from the worker
+                    self.notify, text, severity="warning")),
                 lambda result: written(result, (path, profile, status)))
 
         def written(result: ExportResult | BareError, answer: tuple[str, str, str]) -> None:
@@ -94,8 +96,7 @@ class ReviewTools(Base):
             elif isinstance(result, BareError):
                 self.notify(str(result), severity="error", timeout=8)
             else:
-                self.notify(f"wrote {result.written} items to {result.path}, dataset card "
-                            f"{result.card_path.name}", timeout=6)
+                self.notify("\n".join(result.summary()), timeout=6)
 
         def chosen(answer: tuple[str, str, str] | None) -> None:
             if answer is not None:

@@ -22,16 +22,17 @@ import threading
 import traceback
 from collections import deque
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from bare_tui import jobs
 from bare_tui.config import Settings
 from bare_tui.core.backends import Generation
 from bare_tui.core.cpu_path import describe_signal
-from bare_tui.core.pipeline import DEFAULT_RETRIES, JobResult, Sample
-from bare_tui.core.recipes import Sampling
+from bare_tui.core.pipeline import JobResult, Sample
 from bare_tui.errors import BareError
+from bare_tui.jobs import Job
 
 TERMINATE_WAIT_S = 10.0
 # Generation is batch work: below the review screen and the shell, so that a keypress
@@ -42,49 +43,6 @@ SCREEN_JOB_NICE = 19  # started from the review screen: the curator's keys come 
 
 class WorkerDied(BareError):
     """The worker process was ended by a signal."""
-
-
-@dataclass(frozen=True)
-class JobRequest:
-    """What to generate: the arguments of `pipeline.generate`, as plain data."""
-
-    task: str  # a task in the workspace
-    target: int | None  # candidates to have; None: no drafting
-    refine: bool = True
-    refine_limit: int | None = None
-    refine_unparsed: bool = False  # also refine drafts that did not parse (raw text)
-    retries: int = DEFAULT_RETRIES  # more attempts at a refinement that fails
-    redraft: int = 0  # more attempts at a draft that does not parse
-    base: Sampling | None = None
-    refine_sampling: Sampling | None = None
-    rng_seed: int | None = None
-    background: bool = False  # started from the review screen: lowest CPU priority
-    # A judge job instead (core/judge.py), with the instruct role's model:
-    # {"trials": int, "status": str, "limit": int | None, "again": bool, "max_tokens": int}
-    judge: dict[str, Any] | None = None
-    # A comparison's arms instead (core/compare.py): {"comparison", "tasks", "stream",
-    # "n", "instruct_temperature", "trials", "judge_model", "judge_server",
-    # "judge_max_tokens"}
-    compare: dict[str, Any] | None = None
-    # Alternatives for one candidate instead (core/alternatives.py):
-    # {"candidate_id": int, "k": int, "kind": "refined" | "draft"}; the sampling is
-    # refine_sampling or base, by kind
-    alternatives: dict[str, Any] | None = None
-
-    def to_json(self) -> str:
-        data = asdict(self)
-        for key in ("base", "refine_sampling"):
-            value = getattr(self, key)
-            data[key] = value.as_dict() if value is not None else None
-        return json.dumps(data)
-
-    @classmethod
-    def from_json(cls, text: str) -> JobRequest:
-        data = json.loads(text)
-        for key in ("base", "refine_sampling"):
-            if data.get(key) is not None:
-                data[key] = Sampling(**{**data[key], "stop": tuple(data[key]["stop"])})
-        return cls(**data)
 
 
 def settings_to_json(settings: Settings) -> str:
@@ -112,7 +70,7 @@ class Listener:
     notes: list[str] = field(default_factory=list)
 
 
-def run_job(settings: Settings, request: JobRequest, listener: Listener | None = None,
+def run_job(settings: Settings, job: Job, listener: Listener | None = None,
             stop: threading.Event | None = None) -> list[JobResult]:
     """Run one generation job in a worker process and wait for it; raises BareError
     when the job fails, WorkerDied when the process is killed by a signal."""
@@ -122,7 +80,7 @@ def run_job(settings: Settings, request: JobRequest, listener: Listener | None =
     try:
         process = subprocess.Popen(
             [sys.executable, "-m", "bare_tui.worker", settings_to_json(settings),
-             request.to_json(), str(write_end)],
+             jobs.to_json(job), str(write_end)],
             pass_fds=(write_end,), stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE, start_new_session=True,
         )
@@ -247,60 +205,44 @@ def _watch_stdin(stop: threading.Event) -> None:
     stop.set()  # asked to stop, or the caller is gone
 
 
-class StoppedWhileWaiting(Exception):
-    """The job was stopped while it waited for the machine's CPU lease."""
-
-
-def _child(settings: Settings, request: JobRequest, emit: _Emitter) -> int:
+def _child(settings: Settings, job: Job, emit: _Emitter) -> int:
     from bare_tui import worker_jobs
-    from bare_tui.core import cpu_path, model_files, pipeline, recipes
+    from bare_tui.core import cpu_path, model_files, recipes
+    from bare_tui.core.backends import Backend
     from bare_tui.core.cpu_lock import CpuLock
     from bare_tui.core.store import Store
     from bare_tui.loading import open_backend
 
     stop = threading.Event()
     threading.Thread(target=_watch_stdin, args=(stop,), daemon=True).start()
-    lease = CpuLock()
+    lock = CpuLock()
 
-    def load_backend(role: str) -> Any:
+    def load_backend(role: str) -> Backend:
         local = not settings.server_for(role)
         if local:  # a wrong model path fails now, before any wait
             model_files.resolve(getattr(settings, role), role, settings.models_dir)
         if local and _runs_on_cpu(settings):
-            about = {"task": request.task, "db": str(settings.db)}
-            if not lease.acquire(about, stop, lambda text: emit("note", text=text)):
-                raise StoppedWhileWaiting("draft" if role == "base" else "refine")
+            about = {"task": job.task, "db": str(settings.db)}
+            if not lock.acquire(about, stop, lambda text: emit("note", text=text)):
+                raise jobs.StoppedWhileWaiting("draft" if role == "base" else "refine")
         if local and cpu_path.known_verdict(settings.cpu_path) is None:
             emit("note", text="checking which llama.cpp CPU path runs on this machine "
                  "(once per machine)")
         return open_backend(role, settings, on_note=lambda text: emit("note", text=text))
 
     with Store(settings.db, create=False) as store:
-        task = recipes.resolve(store, request.task)
-        if request.judge is not None:
-            return worker_jobs.judge(store, task, request, load_backend, emit, stop)
-        if request.compare is not None:
-            return worker_jobs.compare(settings, store, task, request, load_backend, emit,
-                                       stop)
-        if request.alternatives is not None:
-            return worker_jobs.alternatives(store, task, request, load_backend, emit, stop)
-        try:
-            results = pipeline.generate(
-                store, task, load_backend, request.target, refine_after=request.refine,
-                refine_limit=request.refine_limit, refine_unparsed=request.refine_unparsed,
-                refine_retries=request.retries, redraft=request.redraft,
-                base=request.base,
-                refine_sampling=request.refine_sampling, rng_seed=request.rng_seed,
-                on_sample=lambda sample: emit("sample", **asdict(sample)),
-                on_note=lambda text: emit("note", text=text),
-                on_stage=lambda kind, planned, where: emit(
-                    "stage", kind=kind, planned=planned, where=where),
-                stop=stop,
-            )
-        except StoppedWhileWaiting as waiting:
-            results = [pipeline.JobResult(str(waiting), None, 0, 0, "cancelled")]
-    emit("done", results=[asdict(result) for result in results])
-    return 0
+        task = recipes.resolve(store, job.task)
+        match job:
+            case jobs.Generate():
+                return worker_jobs.generate(store, task, job, load_backend, emit, stop)
+            case jobs.Judge():
+                return worker_jobs.judge(store, task, job, load_backend, emit, stop)
+            case jobs.Compare():
+                return worker_jobs.compare(settings, store, task, job, load_backend, emit,
+                                           stop)
+            case jobs.Alternatives():
+                return worker_jobs.alternatives(store, task, job, load_backend, emit, stop)
+    raise TypeError(f"not a job: {job!r}")
 
 
 def _runs_on_cpu(settings: Settings) -> bool:
@@ -323,17 +265,17 @@ def _lower_priority(background: bool) -> None:
 
 
 def main(argv: list[str]) -> int:
-    settings, request = settings_from_json(argv[0]), JobRequest.from_json(argv[1])
+    settings, job = settings_from_json(argv[0]), jobs.from_json(argv[1])
     emit = _Emitter(int(argv[2]))
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the caller decides when to stop
-    _lower_priority(request.background)
+    _lower_priority(job.background)
 
     def interrupted(_signum: int, _frame: Any) -> None:
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, interrupted)
     try:
-        return _child(settings, request, emit)
+        return _child(settings, job, emit)
     except BareError as exc:
         emit("error", message=str(exc))
         return 1

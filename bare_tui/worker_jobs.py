@@ -1,103 +1,114 @@
-"""The worker process's jobs besides drafting and refining (bare_tui/worker.py runs
-them): the IR judge, a comparison's arms, a candidate's alternatives. Each loads its
-model through `load_backend` (which waits for the CPU lease), reports through `emit` and
-ends by emitting `done` with its results."""
+"""What the worker process does for each kind of job (bare_tui/jobs.py): drafting and
+refining, the IR judge, a comparison's arms, a candidate's alternatives. Each loads its
+model through `load_backend` (which waits for the CPU lock), reports through `emit` and
+ends by emitting `done` with its results. bare_tui/worker.py runs the process and
+dispatches here; this module knows nothing of it."""
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from dataclasses import asdict
-from typing import Any
+from dataclasses import asdict, replace
 
 from bare_tui.config import Settings
-from bare_tui.worker import JobRequest, StoppedWhileWaiting
+from bare_tui.core.backends import Backend
+from bare_tui.core.pipeline import JobResult, OnSample
+from bare_tui.core.recipes import Task
+from bare_tui.core.store import Store
+from bare_tui.jobs import Alternatives, Compare, Generate, Judge, StoppedWhileWaiting
 
 Emit = Callable[..., None]
+LoadBackend = Callable[[str], Backend]
 
 
-def alternatives(store: Any, task: Any, request: JobRequest,
-                  load_backend: Callable[[str], Any], emit: Emit,
-                  stop: threading.Event) -> int:
-    from bare_tui.core import alternatives, pipeline
-
-    options = request.alternatives or {}
-    kind = options.get("kind", "refined")
-    try:
-        backend = load_backend(alternatives.ROLE.get(kind, "instruct"))
-    except StoppedWhileWaiting:
-        emit("done", results=[asdict(pipeline.JobResult("alternatives", None, 0, 0,
-                                                        "cancelled"))])
-        return 0
-    emit("stage", kind=f"{options.get('k', 1)} alternatives ({kind})",
-         planned=options.get("k", 1), where=pipeline.where(backend))
-    result = alternatives.generate(
-        store, task, backend, options["candidate_id"], options.get("k", 1), kind=kind,
-        sampling=request.refine_sampling if kind == "refined" else request.base,
-        rng_seed=request.rng_seed,
-        on_sample=lambda sample: emit("sample", **asdict(sample)),
-        on_note=lambda text: emit("note", text=text), stop=stop)
-    emit("done", results=[asdict(result)])
-    return 0
+def sample_emitter(emit: Emit) -> OnSample:
+    """The one way a committed sample is reported to the caller."""
+    return lambda sample: emit("sample", **asdict(sample))
 
 
-def judge(store: Any, task: Any, request: JobRequest, load_backend: Callable[[str], Any],
-           emit: Emit, stop: threading.Event) -> int:
-    from bare_tui.core import judge, pipeline
-
-    options = request.judge or {}
-    items = judge.to_judge(store, task, options.get("status", "any"),
-                           again=options.get("again", False), limit=options.get("limit"))
-    results = []
-    if items:
-        try:
-            backend = load_backend("instruct")
-        except StoppedWhileWaiting:
-            backend = None
-            results = [pipeline.JobResult("judge", None, 0, 0, "cancelled")]
-        if backend is not None:
-            trials = options.get("trials", 1)
-            emit("stage", kind="judge", planned=len(items) * trials,
-                 where=pipeline.where(backend))
-            sampling = judge.SAMPLING.replace(max_tokens=options.get("max_tokens"))
-            results = [judge.judge(store, task, backend, items, trials=trials,
-                                   rng_seed=request.rng_seed, sampling=sampling,
-                                   on_sample=lambda sample: emit("sample", **asdict(sample)),
-                                   stop=stop)]
+def done(emit: Emit, results: list[JobResult]) -> int:
     emit("done", results=[asdict(result) for result in results])
     return 0
 
 
-def compare(settings: Settings, store: Any, task: Any, request: JobRequest,
-             load_backend: Callable[[str], Any], emit: Emit, stop: threading.Event
-             ) -> int:
-    from dataclasses import replace
+def generate(store: Store, task: Task, job: Generate, load_backend: LoadBackend, emit: Emit,
+             stop: threading.Event) -> int:
+    from bare_tui.core import pipeline
 
+    try:
+        results = pipeline.generate(
+            store, task, load_backend, job.target, refine_after=job.refine,
+            refine_limit=job.refine_limit, refine_unparsed=job.refine_unparsed,
+            refine_retries=job.retries, redraft=job.redraft, base=job.base,
+            refine_sampling=job.refine_sampling, rng_seed=job.rng_seed,
+            on_sample=sample_emitter(emit), on_note=lambda text: emit("note", text=text),
+            on_stage=lambda kind, planned, where: emit(
+                "stage", kind=kind, planned=planned, where=where),
+            stop=stop)
+    except StoppedWhileWaiting as waiting:
+        results = [JobResult(str(waiting), None, 0, 0, "cancelled")]
+    return done(emit, results)
+
+
+def alternatives(store: Store, task: Task, job: Alternatives, load_backend: LoadBackend,
+                 emit: Emit, stop: threading.Event) -> int:
+    from bare_tui.core import alternatives, pipeline
+
+    try:
+        backend = load_backend(alternatives.ROLE.get(job.kind, "instruct"))
+    except StoppedWhileWaiting:
+        return done(emit, [JobResult("alternatives", None, 0, 0, "cancelled")])
+    emit("stage", kind=f"{job.k} alternatives ({job.kind})", planned=job.k,
+         where=pipeline.where(backend))
+    result = alternatives.generate(
+        store, task, backend, job.candidate_id, job.k, kind=job.kind,
+        sampling=job.refine_sampling if job.kind == "refined" else job.base,
+        rng_seed=job.rng_seed, on_sample=sample_emitter(emit),
+        on_note=lambda text: emit("note", text=text), stop=stop)
+    return done(emit, [result])
+
+
+def judge(store: Store, task: Task, job: Judge, load_backend: LoadBackend, emit: Emit,
+          stop: threading.Event) -> int:
+    from bare_tui.core import judge, pipeline
+
+    items = judge.to_judge(store, task, job.status, again=job.again, limit=job.limit)
+    if not items:
+        return done(emit, [])
+    try:
+        backend = load_backend("instruct")
+    except StoppedWhileWaiting:
+        return done(emit, [JobResult("judge", None, 0, 0, "cancelled")])
+    emit("stage", kind="judge", planned=len(items) * job.trials, where=pipeline.where(backend))
+    result = judge.judge(store, task, backend, items, trials=job.trials,
+                         rng_seed=job.rng_seed,
+                         sampling=judge.SAMPLING.replace(max_tokens=job.max_tokens),
+                         on_sample=sample_emitter(emit), stop=stop)
+    return done(emit, [result])
+
+
+def compare(settings: Settings, store: Store, task: Task, job: Compare,
+            load_backend: LoadBackend, emit: Emit, stop: threading.Event) -> int:
     from bare_tui.core import compare, judge
     from bare_tui.loading import open_backend
 
-    options = request.compare or {}
-    refine = request.refine_sampling or task.refine
+    refine = job.refine_sampling or task.refine
     judge_backend = None
-    if options.get("judge_model") or options.get("judge_server"):
-        conf = replace(settings, instruct=options.get("judge_model") or settings.instruct,
-                       instruct_server=options.get("judge_server") or settings.instruct_server)
+    if job.judge_model or job.judge_server:
+        conf = replace(settings, instruct=job.judge_model or settings.instruct,
+                       instruct_server=job.judge_server or settings.instruct_server)
         judge_backend = lambda: open_backend(  # noqa: E731
             "instruct", conf, on_note=lambda text: emit("note", text=text))
     try:
         compare.generate(
-            store, task, compare.Plan(options["comparison"], options["tasks"],
-                                      options["stream"]),
-            options["n"], load_backend, rng_seed=request.rng_seed,
-            base=request.base or task.base,
-            instruct=refine.replace(temperature=options["instruct_temperature"]),
-            refine=refine,
-            judge_sampling=judge.SAMPLING.replace(max_tokens=options.get("judge_max_tokens")),
-            trials=options.get("trials", 1), judge_backend=judge_backend,
+            store, task, compare.Plan(job.comparison, job.tasks, job.stream), job.n,
+            load_backend, rng_seed=job.rng_seed, base=job.base or task.base,
+            instruct=refine.replace(temperature=job.instruct_temperature), refine=refine,
+            judge_sampling=judge.SAMPLING.replace(max_tokens=job.judge_max_tokens),
+            trials=job.trials, judge_backend=judge_backend,
             on_stage=lambda kind, planned, where: emit(
                 "stage", kind=kind, planned=planned, where=where),
-            on_sample=lambda sample: emit("sample", **asdict(sample)), stop=stop)
+            on_sample=sample_emitter(emit), stop=stop)
     except StoppedWhileWaiting:
         pass
-    emit("done", results=[])
-    return 0
+    return done(emit, [])

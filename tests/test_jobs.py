@@ -173,13 +173,20 @@ def test_ctrl_c_stops_the_worker_after_the_current_sample(tmp_path):
 
 
 def test_worker_messages_round_trip(tmp_path):
+    from bare_tui import jobs
     from bare_tui.config import Settings
     from bare_tui.core.recipes import Sampling
-    from bare_tui.worker import JobRequest, settings_from_json, settings_to_json
+    from bare_tui.worker import settings_from_json, settings_to_json
 
-    request = JobRequest(task="gsm8k", target=5, base=Sampling(stop=("EXAMPLE DONE",)),
-                         refine_sampling=Sampling(max_tokens=9), rng_seed=3)
-    assert JobRequest.from_json(request.to_json()) == request
+    for job in (jobs.Generate(task="gsm8k", target=5, base=Sampling(stop=("EXAMPLE DONE",)),
+                              refine_sampling=Sampling(max_tokens=9), rng_seed=3),
+                jobs.Judge(task="gsm8k", trials=2, limit=4, again=True),
+                jobs.Compare(task="gsm8k", comparison=3, tasks={"base": "gsm8k~compare3"},
+                             stream="gsm8k", n=8, judge_server="http://127.0.0.1:9"),
+                jobs.Alternatives(task="gsm8k", candidate_id=7, k=2, kind="draft")):
+        assert jobs.from_json(jobs.to_json(job)) == job
+    with pytest.raises(TypeError):  # a misspelt field is an error, not a silent default
+        jobs.from_json(jobs.to_json(jobs.Judge(task="t")).replace('"trials"', '"trails"'))
     settings = Settings(db=tmp_path / "w.db", parallel=3, cpu_path="safe",
                         keys={"accept": "y"}, config_path=tmp_path / "c.toml")
     assert settings_from_json(settings_to_json(settings)) == settings

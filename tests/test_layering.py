@@ -4,6 +4,7 @@ heavy libraries, and the suite never touches the developer's own workspace or co
 
 from __future__ import annotations
 
+import ast
 import os
 import subprocess
 import sys
@@ -42,6 +43,77 @@ def test_screens_and_widgets_may_not_import_the_app(where: str):
     allowed = subprocess.run([str(RUFF), "check", "--stdin-filename", "bare_tui/cli/x.py",
                               "-"], input=code, capture_output=True, text=True, cwd=ROOT)
     assert allowed.returncode == 0, allowed.stdout
+
+
+def _modules() -> dict[str, Path]:
+    modules = {}
+    for path in (ROOT / "bare_tui").rglob("*.py"):
+        parts = list(path.relative_to(ROOT).with_suffix("").parts)
+        modules[".".join(parts[:-1] if parts[-1] == "__init__" else parts)] = path
+    return modules
+
+
+def _imports(name: str, path: Path, modules: dict[str, Path]) -> set[str]:
+    """Every bare_tui module this one imports, at the top or inside a function (lazily);
+    imports only for type checkers (`if TYPE_CHECKING:`) do not run, so do not count."""
+    tree = ast.parse(path.read_text())
+    typing_only = {id(inner) for node in ast.walk(tree)
+                   if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test)
+                   for inner in ast.walk(node)}
+    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+    found = set()
+    for node in ast.walk(tree):
+        if id(node) in typing_only:
+            continue
+        if isinstance(node, ast.Import):
+            found |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                up = package.split(".")[:len(package.split(".")) - node.level + 1]
+                base = ".".join([*up, base] if base else up)
+            found |= {base} | {f"{base}.{alias.name}" for alias in node.names}
+    return {module for module in found if module in modules and module != name}
+
+
+def import_circles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """The strongly connected groups of more than one module (Tarjan)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    circles: list[list[str]] = []
+
+    def visit(module: str) -> None:
+        index[module] = low[module] = len(index)
+        stack.append(module)
+        for other in graph[module]:
+            if other not in index:
+                visit(other)
+                low[module] = min(low[module], low[other])
+            elif other in stack:
+                low[module] = min(low[module], index[other])
+        if low[module] == index[module]:
+            group = []
+            while not group or group[-1] != module:
+                group.append(stack.pop())
+            if len(group) > 1:
+                circles.append(sorted(group))
+
+    for module in graph:
+        if module not in index:
+            visit(module)
+    return circles
+
+
+def test_no_import_circle_anywhere_lazy_imports_included():
+    modules = _modules()
+    graph = {name: _imports(name, path, modules) for name, path in modules.items()}
+    assert graph["bare_tui.worker"] >= {"bare_tui.jobs", "bare_tui.worker_jobs"}
+    assert import_circles(graph) == []
+    # The check finds a circle when there is one.
+    planted = {**graph, "bare_tui.worker_jobs": graph["bare_tui.worker_jobs"]
+               | {"bare_tui.worker"}}  # as it was: worker_jobs took its types from worker
+    assert import_circles(planted) == [["bare_tui.worker", "bare_tui.worker_jobs"]]
 
 
 def test_the_core_passes_its_import_rule():

@@ -29,6 +29,7 @@ from bare_tui.cli.review import print_status
 from bare_tui.core import yields
 from bare_tui.core.pipeline import DEFAULT_RETRIES
 from bare_tui.errors import BareError
+from bare_tui.jobs import Generate, Job
 from bare_tui.text import clean
 
 DEMO_MAX_TOKENS = 300  # keeps the first run short on a laptop CPU; override with --max-tokens
@@ -66,10 +67,8 @@ def generate(store: Any, task: Any, args: argparse.Namespace, stop: Any, *,
     """Run the pipeline stages in a worker process, with one progress bar per stage,
     and (`show_yield`) the task's yield after them."""
     from bare_tui.core import pipeline
-    from bare_tui.worker import JobRequest
-
     out = console(stderr=True)
-    request = JobRequest(
+    request = Generate(
         task=task.name, target=_target(store, task, args) if draft else None,
         refine=refine, refine_limit=getattr(args, "limit", None),
         refine_unparsed=getattr(args, "refine_unparsed", False),
@@ -93,7 +92,7 @@ def generate(store: Any, task: Any, args: argparse.Namespace, stop: Any, *,
         print_yield(store, task)
 
 
-def run_with_progress(conf: Any, request: Any, task: Any, stop: Any) -> list[Any]:
+def run_with_progress(conf: Any, job: Job, task: Any, stop: Any) -> list[Any]:
     """Run a job in a worker process, with one progress bar per stage."""
     from bare_tui.progress import JobProgress
     from bare_tui.worker import Listener, run_job
@@ -110,7 +109,7 @@ def run_with_progress(conf: Any, request: Any, task: Any, stop: Any) -> list[Any
     listener = Listener(on_note=lambda text: out.print(clean(text), soft_wrap=True),
                         on_stage=on_stage, on_sample=lambda sample: stage[-1](sample))
     try:
-        return run_job(conf, request, listener, stop)
+        return run_job(conf, job, listener, stop)
     finally:
         if stage:
             stage.pop().__exit__(None, None, None)

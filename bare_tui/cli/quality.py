@@ -30,7 +30,7 @@ SMALL_JUDGE = ("the judge is the embedded 135M instruct model: it shows the prot
 def cmd_judge(args: argparse.Namespace) -> int:
     from bare_tui.cli.generation import run_with_progress
     from bare_tui.core.model_files import EMBEDDED_INSTRUCT
-    from bare_tui.worker import JobRequest
+    from bare_tui.jobs import Judge
 
     args.instruct = args.judge or args.instruct
     args.instruct_server = args.judge_server or args.instruct_server
@@ -41,12 +41,11 @@ def cmd_judge(args: argparse.Namespace) -> int:
         task = resolve_task(store, args)
         if not conf.server_for("instruct") and conf.instruct in (None, EMBEDDED_INSTRUCT):
             out.print(SMALL_JUDGE, soft_wrap=True, style="yellow")
-        request = JobRequest(task=task.name, target=None, refine=False, rng_seed=args.rng_seed,
-                             judge={"trials": args.trials, "status": args.status,
-                                    "limit": args.limit, "again": args.again,
-                                    "max_tokens": args.max_tokens})
+        job = Judge(task=task.name, rng_seed=args.rng_seed, trials=args.trials,
+                    status=args.status, limit=args.limit, again=args.again,
+                    max_tokens=args.max_tokens)
         with graceful_stop(out) as stop:
-            results = run_with_progress(conf, request, task, stop)
+            results = run_with_progress(conf, job, task, stop)
         report(store, task, results)
     return 0
 
@@ -74,7 +73,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     from bare_tui.cli.generation import overrides, run_with_progress
     from bare_tui.core import compare, judge
     from bare_tui.core.export_files import check_targets
-    from bare_tui.worker import JobRequest
+    from bare_tui.jobs import Compare
 
     out = console(stderr=True)
     conf = settings(args)
@@ -99,16 +98,14 @@ def cmd_compare(args: argparse.Namespace) -> int:
         out.print(f"comparison {plan.comparison}: {args.n} items per arm (base, instruct, "
                   f"bare), rng seed {rng_seed}; arm items go to "
                   f"{', '.join(sorted(set(plan.tasks.values())))}", markup=False)
-        request = JobRequest(
-            task=task.name, target=None, rng_seed=rng_seed, base=base, refine_sampling=refine,
-            compare={"comparison": plan.comparison, "tasks": plan.tasks,
-                     "stream": plan.stream, "n": args.n,
-                     "instruct_temperature": args.instruct_temperature,
-                     "trials": args.trials, "judge_model": args.judge,
-                     "judge_server": args.judge_server,
-                     "judge_max_tokens": args.judge_max_tokens})
+        job = Compare(
+            task=task.name, rng_seed=rng_seed, base=base, refine_sampling=refine,
+            comparison=plan.comparison, tasks=plan.tasks, stream=plan.stream, n=args.n,
+            instruct_temperature=args.instruct_temperature, trials=args.trials,
+            judge_model=args.judge, judge_server=args.judge_server,
+            judge_max_tokens=args.judge_max_tokens)
         with graceful_stop(out) as stop:
-            run_with_progress(conf, request, task, stop)
+            run_with_progress(conf, job, task, stop)
         show_comparison(store, task, plan, conf.embedding_model, report)
     return 0
 

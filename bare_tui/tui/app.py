@@ -19,7 +19,6 @@ import traceback
 from collections.abc import Iterable
 from functools import partial
 from pathlib import Path
-from typing import Any
 
 from textual import on, work
 from textual.app import App, SystemCommand
@@ -34,6 +33,7 @@ from bare_tui.core.meter import Meter
 from bare_tui.core.recipes import Task
 from bare_tui.core.store import Store, WorkspaceGone, busy_timeout_s, now
 from bare_tui.errors import BareError
+from bare_tui.jobs import Alternatives, Generate, Job
 from bare_tui.text import clean
 from bare_tui.tui import keys
 from bare_tui.tui.messages import (
@@ -48,7 +48,7 @@ from bare_tui.tui.messages import (
 )
 from bare_tui.tui.screens.review import ReviewScreen
 from bare_tui.tui.workspace import Workspace
-from bare_tui.worker import JobRequest, Listener, run_job
+from bare_tui.worker import Listener, run_job
 
 POLL_S = 1.0
 KEYPRESS_WAIT_S = 5.0
@@ -219,18 +219,17 @@ class BareApp(App):
     def start_alternatives(self, message: StartAlternatives) -> None:
         what = "refinements" if message.kind == "refined" else "drafts"
         self._start(f"job: loading a model for {message.k} more {what} of "
-                    f"#{message.candidate_id}", alternatives={
-                        "candidate_id": message.candidate_id, "k": message.k,
-                        "kind": message.kind})
+                    f"#{message.candidate_id}", alternatives=message)
 
-    def _start(self, line: str, **what: Any) -> None:
+    def _start(self, line: str, more: int = 0,
+               alternatives: StartAlternatives | None = None) -> None:
         if self.job_running:
             self.notify("a job is already running (G stops it)", severity="warning")
             return
         self.job_running = True
         self._stop = threading.Event()
         self.job_line = line
-        self._generate(self._stop, **what)
+        self._generate(self._stop, more, alternatives)
 
     @on(StopJob)
     def cancel_generation(self) -> None:
@@ -240,22 +239,22 @@ class BareApp(App):
         else:
             self.notify("no job is running")
 
-    def _request(self, more: int, alternatives: dict[str, Any] | None) -> JobRequest:
+    def _job(self, more: int, alternatives: StartAlternatives | None) -> Job:
         sampling = {"max_tokens": self._max_tokens}
         base = self.recipe.base.replace(**sampling)
         refine = self.recipe.refine.replace(**sampling)
         if alternatives is not None:
-            return JobRequest(task=self.recipe.name, target=None, base=base,
-                              refine_sampling=refine, background=True,
-                              alternatives=alternatives)
+            return Alternatives(task=self.recipe.name, base=base, refine_sampling=refine,
+                                background=True, candidate_id=alternatives.candidate_id,
+                                k=alternatives.k, kind=alternatives.kind)
         with self.open_store() as store:
             target = pipeline.count_candidates(store, self.recipe) + more
-        return JobRequest(task=self.recipe.name, target=target, base=base,
-                          refine_sampling=refine, background=True)
+        return Generate(task=self.recipe.name, target=target, base=base,
+                        refine_sampling=refine, background=True)
 
     @work(thread=True, exclusive=True, group="job", exit_on_error=False)
-    def _generate(self, stop: threading.Event, more: int = 0,
-                  alternatives: dict[str, Any] | None = None) -> None:
+    def _generate(self, stop: threading.Event, more: int,
+                  alternatives: StartAlternatives | None) -> None:
         """Wait on a worker process that does the model work (bare_tui.worker): a crash
         of llama.cpp there ends the job, never this session. Progress is posted, never
         waited on: generation does not wait for the screen."""
@@ -280,7 +279,7 @@ class BareApp(App):
         try:
             listener = Listener(on_start=on_start, on_stage=on_stage, on_sample=on_sample,
                                 on_note=lambda text: show(f"job: {text}  (G stops)"))
-            run_job(self.settings, self._request(more, alternatives), listener, stop)
+            run_job(self.settings, self._job(more, alternatives), listener, stop)
             if stop.is_set():
                 message = "generation stopped; g starts it again"
         except BareError as exc:

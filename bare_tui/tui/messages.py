@@ -8,10 +8,16 @@ worker waits for the screen.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from textual.message import Message
+
+from bare_tui.core.leases import Window
+
+if TYPE_CHECKING:  # curation loads numpy: only when the index is computed
+    from bare_tui.core.curation import DiversityIndex
 
 
 @dataclass
@@ -46,7 +52,7 @@ class WorkspaceChanged(Message):
 
 @dataclass
 class DiversityLoaded(Message):
-    index: Any  # core.curation.DiversityIndex
+    index: DiversityIndex
 
 
 @dataclass
@@ -70,15 +76,15 @@ class Computed(Message):
     """A thread worker's result (stats, an export) for the screen that asked: `then` is
     called with it on the screen's own thread."""
 
-    then: Any
-    result: Any
+    then: Callable[[Any], None]
+    result: object  # whatever the work returned, or the BareError it raised
 
 
 @dataclass
 class TeamSeen(Message):
     """The other review windows on this task now (core/leases.py's Window rows)."""
 
-    others: list[Any]
+    others: list[Window]
 
 
 @dataclass

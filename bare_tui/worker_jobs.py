@@ -13,7 +13,7 @@ from dataclasses import asdict, replace
 from bare_tui.config import Settings
 from bare_tui.core.backends import Backend
 from bare_tui.core.pipeline import JobResult, OnSample
-from bare_tui.core.recipes import Task
+from bare_tui.core.recipes import Recipe
 from bare_tui.core.store import Store
 from bare_tui.jobs import Alternatives, Compare, Generate, Judge, StoppedWhileWaiting
 
@@ -31,7 +31,7 @@ def done(emit: Emit, results: list[JobResult]) -> int:
     return 0
 
 
-def generate(store: Store, task: Task, job: Generate, load_backend: LoadBackend, emit: Emit,
+def generate(store: Store, task: Recipe, job: Generate, load_backend: LoadBackend, emit: Emit,
              stop: threading.Event) -> int:
     from bare_tui.core import pipeline
 
@@ -50,7 +50,7 @@ def generate(store: Store, task: Task, job: Generate, load_backend: LoadBackend,
     return done(emit, results)
 
 
-def alternatives(store: Store, task: Task, job: Alternatives, load_backend: LoadBackend,
+def alternatives(store: Store, task: Recipe, job: Alternatives, load_backend: LoadBackend,
                  emit: Emit, stop: threading.Event) -> int:
     from bare_tui.core import alternatives, pipeline
 
@@ -68,7 +68,7 @@ def alternatives(store: Store, task: Task, job: Alternatives, load_backend: Load
     return done(emit, [result])
 
 
-def judge(store: Store, task: Task, job: Judge, load_backend: LoadBackend, emit: Emit,
+def judge(store: Store, task: Recipe, job: Judge, load_backend: LoadBackend, emit: Emit,
           stop: threading.Event) -> int:
     from bare_tui.core import judge, pipeline
 
@@ -87,7 +87,7 @@ def judge(store: Store, task: Task, job: Judge, load_backend: LoadBackend, emit:
     return done(emit, [result])
 
 
-def compare(settings: Settings, store: Store, task: Task, job: Compare,
+def compare(settings: Settings, store: Store, task: Recipe, job: Compare,
             load_backend: LoadBackend, emit: Emit, stop: threading.Event) -> int:
     from bare_tui.core import compare, judge
     from bare_tui.loading import open_backend

@@ -61,7 +61,7 @@ def readme_trivia(folder: Path) -> tuple[Path, Path]:
     return folder / "trivia.toml", folder / "trivia.jsonl"
 
 
-def draft_workspace(folder: Path, name: str, base, args) -> tuple[Path, recipes.Task]:
+def draft_workspace(folder: Path, name: str, base, args) -> tuple[Path, recipes.Recipe]:
     db = folder / f"{name}-drafts.db"
     with Store(db) as store:
         if name == "trivia":
@@ -78,7 +78,7 @@ def draft_workspace(folder: Path, name: str, base, args) -> tuple[Path, recipes.
 Vectors = dict[int, tuple[np.ndarray, bool]]
 
 
-def refinement_vectors(store: Store, task: recipes.Task, encoder) -> Vectors:
+def refinement_vectors(store: Store, task: recipes.Recipe, encoder) -> Vectors:
     """Per refined candidate, the unit embedding of its best refinement, and whether
     that passes its checks."""
     refined = [c for c in current.of_task(store, task.name) if c.latest_raw is not None]
@@ -117,7 +117,7 @@ def similarity_change(off: Vectors, on: Vectors, ids: list[int],
     return float(change), float(low), float(high)
 
 
-def measure(db: Path, task: recipes.Task, instruct, mode: str, args, encoder
+def measure(db: Path, task: recipes.Recipe, instruct, mode: str, args, encoder
             ) -> tuple[dict, Vectors]:
     notes: list[str] = []
     with Store(db) as store:

@@ -44,7 +44,7 @@ def store(tmp_path: Path) -> Store:
 
 
 @pytest.fixture
-def gsm8k(store: Store) -> recipes.Task:
+def gsm8k(store: Store) -> recipes.Recipe:
     return recipes.resolve(store, "gsm8k")
 
 

@@ -125,10 +125,10 @@ def test_planted_near_duplicate_is_flagged_and_dedup_rejects_exactly_it(embedded
     assert flagged == {1, 4}
     rejected = curation.dedup(embedded, gsm8k, "ann", 0.95)
     assert list(rejected) == [4] and "near-duplicate of #1" in rejected[4]
-    assert review.current(embedded, 4).status == "rejected"
-    assert review.current(embedded, 1).status == "pending"
+    assert review.decision_state(embedded, 4).status == "rejected"
+    assert review.decision_state(embedded, 1).status == "pending"
     assert review.undo(embedded, "ann") == [4]
-    assert review.current(embedded, 4) == State()
+    assert review.decision_state(embedded, 4) == State()
 
 
 @pytest.mark.models
@@ -146,13 +146,13 @@ def test_clusters_and_undo_of_a_bulk_action(embedded, gsm8k):
         "SELECT cluster FROM clusters WHERE candidate_id = 1"))
     members = curation.cluster_members(embedded, gsm8k, cakes)
     assert 4 in members
-    before = {i: review.current(embedded, i) for i in range(1, 6)}
+    before = {i: review.decision_state(embedded, i) for i in range(1, 6)}
     review.decide(embedded, [2], "accept", "ann")
-    before[2] = review.current(embedded, 2)
+    before[2] = review.decision_state(embedded, 2)
     assert curation.decide_cluster(embedded, gsm8k, cakes, "reject", "ann") == members
-    assert all(review.current(embedded, i).status == "rejected" for i in members)
+    assert all(review.decision_state(embedded, i).status == "rejected" for i in members)
     assert sorted(review.undo(embedded, "ann")) == members
-    assert {i: review.current(embedded, i) for i in range(1, 6)} == before
+    assert {i: review.decision_state(embedded, i) for i in range(1, 6)} == before
 
 
 @pytest.mark.models

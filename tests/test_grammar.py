@@ -119,7 +119,7 @@ def test_a_constrained_stage_records_its_grammar(store, gsm8k):
     assert params["refine"]["sampling"]["grammar"] == grammar.build(gsm8k, seeds=seeds).text
 
 
-def _recipes_and_seeds() -> list[tuple[recipes.Task, list[dict]]]:
+def _recipes_and_seeds() -> list[tuple[recipes.Recipe, list[dict]]]:
     """Every built-in recipe, README's and this file's, each with its seeds."""
     import json
 

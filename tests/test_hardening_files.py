@@ -340,10 +340,10 @@ def test_full_disk_says_so_and_keeps_what_was_committed(drafted):
                 conn.execute("INSERT INTO exports (task, path, count) VALUES (?, ?, ?)",
                              ("gsm8k", "x" * 4000, number))
     assert "rollback" not in str(caught.value).lower()
-    assert review.current(drafted, 1).status == "accepted"
+    assert review.decision_state(drafted, 1).status == "accepted"
     drafted.conn.execute(f"PRAGMA max_page_count = {pages * 100}")
     review.decide(drafted, [2], "reject", "ann")  # the workspace works on
-    assert review.current(drafted, 2).status == "rejected"
+    assert review.decision_state(drafted, 2).status == "rejected"
 
 
 def test_read_only_workspace_says_so(drafted):

@@ -83,12 +83,12 @@ async def test_editor_restores_control_characters_only_when_unchanged(osc_db: Pa
         await pilot.press("ctrl+s")  # unchanged: nothing to save, the original stays
         await pilot.pause()
         with Store(osc_db) as store:
-            assert review.current(store, 1).version is None
+            assert review.decision_state(store, 1).version is None
         await pilot.press("e")
         await pilot.press("end", "!", "ctrl+s")
         await pilot.pause()
     with Store(osc_db) as store:
-        edited = review.current(store, 1).final_fields
+        edited = review.decision_state(store, 1).final_fields
     assert "\x1b" not in edited["question"] and "\\x1b]52;c;SGVsbG8=\\x07" in edited["question"]
     assert edited["answer"] == "#### 1"  # the field not touched keeps its text
 

@@ -78,7 +78,7 @@ def test_refinement_failing_checks_the_draft_passes_proposes_the_draft(store, gs
     assert shown.refinement_failed and shown.final_version == "draft"
     assert review_list.summaries(store, [1])[1].marker == "d"
     review.decide(store, [1], "accept", "ann")  # `a` takes what is proposed: the draft
-    assert review.current(store, 1).version == "draft"
+    assert review.decision_state(store, 1).version == "draft"
     result = export(store, gsm8k, tmp_path / "out.jsonl", profile="fields")
     assert result.written == 1 and "Ann has 2 pens" in result.path.read_text()
 

@@ -6,16 +6,16 @@ from bare_tui.errors import BareError
 
 
 def states(store):
-    return {i: review.current(store, i) for i in (1, 2, 3)}
+    return {i: review.decision_state(store, i) for i in (1, 2, 3)}
 
 
 def test_accept_reject_write_events_and_state(drafted):
     review.decide(drafted, [1], "accept", "ann")
     review.decide(drafted, [2], "reject", "ann", reason="wrong sum")
     review.decide(drafted, [3], "accept_draft", "ann")
-    assert review.current(drafted, 1) == State("accepted", "refined")
-    assert review.current(drafted, 2) == State("rejected", None, None, "wrong sum")
-    assert review.current(drafted, 3) == State("accepted", "draft")
+    assert review.decision_state(drafted, 1) == State("accepted", "refined")
+    assert review.decision_state(drafted, 2) == State("rejected", None, None, "wrong sum")
+    assert review.decision_state(drafted, 3) == State("accepted", "draft")
     events = drafted.query("SELECT candidate_id, action, reviewer, reason FROM events")
     assert events == [
         {"candidate_id": 1, "action": "accept", "reviewer": "ann", "reason": None},
@@ -28,15 +28,15 @@ def test_accept_reject_write_events_and_state(drafted):
 
 def test_accept_without_parsed_refinement_takes_the_draft(drafted):
     review.decide(drafted, [2], "accept", "ann")  # its refinement did not parse
-    assert review.current(drafted, 2).version == "draft"
+    assert review.decision_state(drafted, 2).version == "draft"
 
 
 def test_edit_is_a_third_version_kept_by_accept(drafted):
     edited = {"question": "Edited?", "answer": "#### 1"}
     review.decide(drafted, [1], "edit", "ann", fields=edited)
-    assert review.current(drafted, 1) == State("pending", "edited", edited)
+    assert review.decision_state(drafted, 1) == State("pending", "edited", edited)
     review.decide(drafted, [1], "accept", "ann")
-    assert review.current(drafted, 1) == State("accepted", "edited", edited)
+    assert review.decision_state(drafted, 1) == State("accepted", "edited", edited)
     with pytest.raises(BareError, match="needs the new text"):
         review.decide(drafted, [1], "edit", "ann")
 
@@ -47,7 +47,7 @@ def test_undo_redo_restore_exact_states_and_persist(drafted):
     review.decide(drafted, [1], "accept", "ann")
     after_both = states(drafted)
     assert review.undo(drafted, "ann") == [1]
-    assert review.current(drafted, 1) == State("rejected")
+    assert review.decision_state(drafted, 1) == State("rejected")
     assert review.undo(drafted, "ann") == [1, 2, 3]
     assert states(drafted) == before
     assert review.undo(drafted, "ann") == []
@@ -68,13 +68,13 @@ def test_undo_is_per_reviewer(drafted):
     review.decide(drafted, [1], "accept", "ann")
     review.decide(drafted, [2], "accept", "bob")
     assert review.undo(drafted, "ann") == [1]
-    assert review.current(drafted, 2).status == "accepted"
+    assert review.decision_state(drafted, 2).status == "accepted"
 
 
 def test_unknown_candidate_changes_nothing(drafted):
     with pytest.raises(BareError, match="no candidate with id 99"):
         review.decide(drafted, [1, 99], "accept", "ann")
-    assert review.current(drafted, 1) == State()
+    assert review.decision_state(drafted, 1) == State()
     assert drafted.scalar("SELECT count(*) FROM events") == 0
 
 

@@ -86,9 +86,9 @@ def test_a_decision_made_since_opening_is_not_overwritten_unasked(two):
     with pytest.raises(review.DecidedSince, match="accept by alice"):
         review.decide(bob, [3], "reject", "bob", seen={3: opened},
                       session=review.Session("B"))
-    assert review.current(bob, 3).status == "accepted"
+    assert review.decision_state(bob, 3).status == "accepted"
     review.decide(bob, [3], "reject", "bob", session=review.Session("B"))  # confirmed
-    assert review.current(bob, 3).status == "rejected"
+    assert review.decision_state(bob, 3).status == "rejected"
 
 
 def test_status_by_reviewer_and_agreement_commands(review_db):

@@ -25,7 +25,7 @@ SIZE = (120, 32)
 
 def state(db, candidate_id):
     with Store(db) as store:
-        return review.current(store, candidate_id)
+        return review.decision_state(store, candidate_id)
 
 
 def events(db):

@@ -98,11 +98,11 @@ async def test_clusters_view_filters_and_bulk_decides_undoably(workspace):
         await pilot.press("y")
         await pilot.pause()
         with Store(workspace) as store:
-            assert all(review.current(store, i).status == "rejected" for i in members)
+            assert all(review.decision_state(store, i).status == "rejected" for i in members)
         await pilot.press("escape")
         await pilot.press("u")  # one step undoes the whole cluster
         with Store(workspace) as store:
-            assert all(review.current(store, i) == State() for i in members)
+            assert all(review.decision_state(store, i) == State() for i in members)
 
 
 async def test_bulk_decision_needs_confirmation(workspace):

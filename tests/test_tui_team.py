@@ -30,9 +30,9 @@ async def test_an_item_held_elsewhere_is_skipped_named_and_refused(review_db):
             await pilot.press("k")  # back to bob's item: named, and not decided here
             assert screen.held_by == "bob"
             await pilot.press("a")
-            assert review.current(bob, 1).status == "pending"
+            assert review.decision_state(bob, 1).status == "pending"
             await pilot.press("j", "a")  # #2 is ours: decided, and on to #3
-            assert review.current(bob, 2).status == "accepted"
+            assert review.decision_state(bob, 2).status == "accepted"
             assert screen.candidates.current_id == 3
             with Store(review_db) as store:
                 assert leases.holders(store, "bob-window", [2, 3]) == {3: "tester"}
@@ -49,18 +49,18 @@ async def test_a_decision_made_elsewhere_since_opening_asks_before_overwriting(r
         await pilot.press("k", "j", "k")  # reopened after bob's decision: no question
         await pilot.press("a")
         assert not isinstance(app.screen, ConfirmScreen)
-        assert review.current(app.store, 2).status == "accepted"
+        assert review.decision_state(app.store, 2).status == "accepted"
         await pilot.press("k")  # on #2 now, opened with this window's decision
         with Store(review_db) as bob:
             review.decide(bob, [2], "reject", "bob", reason="still wrong")
         await pilot.press("x")
         assert isinstance(app.screen, ConfirmScreen)
         await pilot.press("n")
-        assert review.current(app.store, 2).reason == "still wrong"  # kept
+        assert review.decision_state(app.store, 2).reason == "still wrong"  # kept
         await pilot.press("x")
         await pilot.press("y")
         await pilot.pause()
-        after = review.current(app.store, 2)
+        after = review.decision_state(app.store, 2)
         assert (after.status, after.reason) == ("rejected", None)
     with Store(review_db) as store:
         last = store.query("SELECT reviewer, action FROM events ORDER BY id DESC LIMIT 1")

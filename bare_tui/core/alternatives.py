@@ -22,7 +22,7 @@ from bare_tui.errors import BareError
 if TYPE_CHECKING:  # generating needs the pipeline; listing (the review list) does not
     from bare_tui.core.backends import Backend
     from bare_tui.core.pipeline import JobResult, OnNote, OnSample
-    from bare_tui.core.recipes import Sampling, Task
+    from bare_tui.core.recipes import Recipe, Sampling
 
 KINDS = ("refined", "draft")  # another refinement; another draft from the same shots
 ROLE = {"refined": "instruct", "draft": "base"}
@@ -61,7 +61,7 @@ def counts(store: Store, ids: list[int]) -> dict[int, int]:
     return dict(rows.fetchall())
 
 
-def generate(store: Store, task: Task, backend: Backend, candidate_id: int, k: int, *,
+def generate(store: Store, task: Recipe, backend: Backend, candidate_id: int, k: int, *,
              kind: str = "refined", sampling: Sampling | None = None,
              rng_seed: int | None = None, on_sample: OnSample | None = None,
              on_note: OnNote | None = None, stop: threading.Event | None = None

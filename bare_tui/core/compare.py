@@ -26,7 +26,7 @@ from typing import Any
 
 from bare_tui.core import curation, diversity, embeddings, judge, pipeline
 from bare_tui.core.backends import Backend
-from bare_tui.core.recipes import Sampling, Task
+from bare_tui.core.recipes import Recipe, Sampling
 from bare_tui.core.store import Store, from_json, now, to_json
 
 ARMS = ("base", "instruct", "bare")
@@ -41,7 +41,7 @@ class Plan:
     stream: str  # the random stream every arm draws from
 
 
-def _arm_task(store: Store, task: Task, name: str) -> Task:
+def _arm_task(store: Store, task: Recipe, name: str) -> Recipe:
     """The task under another name, with its recipe and a copy of its seeds."""
     if name == task.name:
         return task
@@ -54,7 +54,7 @@ def _arm_task(store: Store, task: Task, name: str) -> Task:
     return dataclasses.replace(task, name=name)
 
 
-def plan(store: Store, task: Task, n: int, *, into_queue: bool, params: dict[str, Any]
+def plan(store: Store, task: Recipe, n: int, *, into_queue: bool, params: dict[str, Any]
          ) -> Plan:
     """A comparison row and its arm tasks."""
     with store.transaction() as conn:
@@ -69,7 +69,7 @@ def plan(store: Store, task: Task, n: int, *, into_queue: bool, params: dict[str
     return Plan(comparison, tasks, own)
 
 
-def generate(store: Store, task: Task, plan: Plan, n: int,
+def generate(store: Store, task: Recipe, plan: Plan, n: int,
              load_backend: Callable[[str], Backend], *, rng_seed: int,
              base: Sampling, instruct: Sampling, refine: Sampling, judge_sampling: Sampling,
              trials: int, judge_backend: Callable[[], Backend] | None = None,
@@ -167,7 +167,7 @@ def _run(store: Store, run_id: int | None) -> dict[str, Any]:
     return rows[0] if rows else {}
 
 
-def _arm(store: Store, name: str, task: Task, runs: dict[str, int | None],
+def _arm(store: Store, name: str, task: Recipe, runs: dict[str, int | None],
          model: str | None) -> Arm:
     stage = "refine" if name == "bare" else "draft"
     run = _run(store, runs.get(stage))
@@ -191,7 +191,7 @@ def _arm(store: Store, name: str, task: Task, runs: dict[str, int | None],
                tokens / seconds if seconds > 0 else None, seconds)
 
 
-def report(store: Store, task: Task, comparison: int, model: str | None = None
+def report(store: Store, task: Recipe, comparison: int, model: str | None = None
            ) -> dict[str, Any]:
     """The comparison as data: parameters, and per arm the yield, diversity, IR, speed."""
     row = store.query("SELECT * FROM comparisons WHERE id = ?", (comparison,))[0]

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from bare_tui.core import current, diversity, embeddings, review
-from bare_tui.core.recipes import Task
+from bare_tui.core.recipes import Recipe
 from bare_tui.core.store import Store, now
 from bare_tui.errors import BareError
 
@@ -20,7 +20,7 @@ def _require(ids: list[int], what: str) -> None:
         raise BareError(f"no embeddings for the {what} yet: run `bare-tui embed` first")
 
 
-def current_vectors(store: Store, task: Task, model: str | None = None
+def current_vectors(store: Store, task: Recipe, model: str | None = None
                     ) -> tuple[list[int], np.ndarray]:
     """Each candidate's final text (core/current.py decides it); a candidate whose final
     text is not embedded yet counts with its draft."""
@@ -34,7 +34,7 @@ def current_vectors(store: Store, task: Task, model: str | None = None
     return ids, np.stack([chosen[i] for i in ids])
 
 
-def set_vectors(store: Store, task: Task, name: str, model: str | None = None
+def set_vectors(store: Store, task: Recipe, name: str, model: str | None = None
                 ) -> np.ndarray:
     if name == "seeds":
         return embeddings.vectors(store, task, "seed", model)[1]
@@ -50,7 +50,7 @@ def set_vectors(store: Store, task: Task, name: str, model: str | None = None
     return matrix[keep] if keep else np.zeros((0, 0), dtype=np.float32)
 
 
-def stats(store: Store, task: Task, model: str | None = None, bins: int = 20
+def stats(store: Store, task: Recipe, model: str | None = None, bins: int = 20
           ) -> dict[str, diversity.Diversity | None]:
     """BARE's diversity of each set (None for a set of fewer than two items)."""
     result: dict[str, diversity.Diversity | None] = {}
@@ -68,7 +68,7 @@ class Twin:
     similarity: float
 
 
-def nearest_twins(store: Store, task: Task, model: str | None = None) -> dict[int, Twin]:
+def nearest_twins(store: Store, task: Recipe, model: str | None = None) -> dict[int, Twin]:
     """Each candidate's nearest neighbour among the seeds and the other candidates
     (accepted ones included), with its cosine similarity."""
     ids, matrix = current_vectors(store, task, model)
@@ -85,7 +85,7 @@ def nearest_twins(store: Store, task: Task, model: str | None = None) -> dict[in
     return twins
 
 
-def dedup(store: Store, task: Task, reviewer: str, threshold: float, *,
+def dedup(store: Store, task: Recipe, reviewer: str, threshold: float, *,
           model: str | None = None, dry_run: bool = False) -> dict[int, str]:
     """Reject near-duplicates, keeping one of each group: a seed's copies all go; among
     candidates, the first accepted one stays, else the first that passes the checks,
@@ -128,7 +128,7 @@ def dedup(store: Store, task: Task, reviewer: str, threshold: float, *,
     return reasons
 
 
-def recluster(store: Store, task: Task, k: int | None = None, model: str | None = None
+def recluster(store: Store, task: Recipe, k: int | None = None, model: str | None = None
               ) -> list[dict]:
     """Cluster the candidates' current texts; stores and returns one row per cluster
     (size, label, representative)."""
@@ -158,13 +158,13 @@ def recluster(store: Store, task: Task, k: int | None = None, model: str | None 
     return info
 
 
-def cluster_members(store: Store, task: Task, cluster: int) -> list[int]:
+def cluster_members(store: Store, task: Recipe, cluster: int) -> list[int]:
     return [row[0] for row in store.conn.execute(
         "SELECT candidate_id FROM clusters WHERE task = ? AND cluster = ? ORDER BY candidate_id",
         (task.name, cluster))]
 
 
-def decide_cluster(store: Store, task: Task, cluster: int, action: str, reviewer: str,
+def decide_cluster(store: Store, task: Recipe, cluster: int, action: str, reviewer: str,
                    session: review.Session | None = None) -> list[int]:
     """Accept or reject a whole cluster as one undoable step."""
     members = cluster_members(store, task, cluster)
@@ -175,7 +175,7 @@ def decide_cluster(store: Store, task: Task, cluster: int, action: str, reviewer
     return members
 
 
-def cluster_table(store: Store, task: Task) -> list[dict]:
+def cluster_table(store: Store, task: Recipe) -> list[dict]:
     """Stored clusters with their review counts."""
     return store.query(
         "SELECT i.cluster, i.size, i.label, i.representative_id,"
@@ -207,7 +207,7 @@ class DiversityIndex:
     """The vectors of a task's candidates and seeds in memory, for the review screen:
     any candidate's nearest neighbour costs one matrix-vector product."""
 
-    def __init__(self, store: Store, task: Task, model: str | None = None):
+    def __init__(self, store: Store, task: Recipe, model: str | None = None):
         ids, matrix = current_vectors(store, task, model)
         seed_ids, seeds = embeddings.vectors(store, task, "seed", model)
         self.labels = [("candidate", i) for i in ids] + [("seed", i) for i in seed_ids]

@@ -18,7 +18,7 @@ from typing import Any
 from bare_tui.core.store import IN_IDS, Store, from_json, ids_param
 from bare_tui.errors import BareError
 
-STATUSES = ("accepted", "pending", "rejected", "any")
+STATUS_FILTERS = ("accepted", "pending", "rejected", "any")  # what lists and exports take
 
 
 @dataclass(frozen=True)
@@ -98,8 +98,8 @@ def many(store: Store, ids: list[int]) -> dict[int, Current]:
 
 def of_task(store: Store, task: str, status: str = "any") -> Iterator[Current]:
     """Every candidate of a task with that status ("any" for all), by id."""
-    if status not in STATUSES:
-        raise BareError(f"unknown status {status!r} (choose from {', '.join(STATUSES)})")
+    if status not in STATUS_FILTERS:
+        raise BareError(f"unknown status {status!r} (choose from {', '.join(STATUS_FILTERS)})")
     where = "" if status == "any" else " AND status = :status"
     rows = store.conn.execute(f"SELECT {_COLUMNS} FROM candidate_state WHERE task = :task"
                               f"{where} ORDER BY candidate_id", {"task": task, "status": status})

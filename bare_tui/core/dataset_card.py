@@ -19,7 +19,7 @@ from typing import Any
 
 from bare_tui.core import curation, current, diversity, embeddings, judge, yields
 from bare_tui.core.export_files import CARD_MARK, Layout
-from bare_tui.core.recipes import Task
+from bare_tui.core.recipes import Recipe
 from bare_tui.core.store import IN_IDS, Store, from_json, ids_param
 from bare_tui.text import clean
 
@@ -82,7 +82,7 @@ def _yaml(value: str) -> str:
 
 
 def front_matter(layout: Layout, counts: dict[str, int], licence: Licence,
-                 task: Task) -> list[str]:
+                 task: Recipe) -> list[str]:
     lines = ["---", CARD_MARK, f"license: {_yaml(licence.id)}"]
     lines += ["task_categories:", "- text-generation", "size_categories:",
               f"- {size_category(sum(counts.values()))}",
@@ -105,7 +105,7 @@ def _table(header: list[str], rows: list[list[Any]]) -> list[str]:
             *("| " + " | ".join(map(cell, row)) + " |" for row in rows), ""]
 
 
-def _generation(store: Store, task: Task, ids: list[int]) -> list[str]:
+def _generation(store: Store, task: Recipe, ids: list[int]) -> list[str]:
     if not ids:
         return ["Nothing exported, so no models to name.", ""]
     runs = store.query(
@@ -138,14 +138,14 @@ def _generation(store: Store, task: Task, ids: list[int]) -> list[str]:
     return lines
 
 
-def _counts(store: Store, task: Task) -> list[str]:
+def _counts(store: Store, task: Recipe) -> list[str]:
     status = Counter(item.status for item in current.of_task(store, task.name))
     lines = _table(["status", "items"], [[name, status.get(name, 0)]
                                           for name in ("accepted", "pending", "rejected")])
     return [*lines, *(f"- {line}" for line in yields.measure(store, task.name).lines()), ""]
 
 
-def _diversity(store: Store, task: Task, ids: list[int], model: str | None) -> list[str]:
+def _diversity(store: Store, task: Recipe, ids: list[int], model: str | None) -> list[str]:
     have, matrix = curation.current_vectors(store, task, model)
     seed_matrix = embeddings.vectors(store, task, "seed", model)[1]
     wanted = set(ids)
@@ -177,7 +177,7 @@ def _diversity(store: Store, task: Task, ids: list[int], model: str | None) -> l
     return lines
 
 
-def _judge(store: Store, task: Task, ids: list[int]) -> list[str]:
+def _judge(store: Store, task: Recipe, ids: list[int]) -> list[str]:
     rate = judge.rate(store, task.name, candidate_ids=ids) if ids else judge.Rate(0, 0)
     if not rate.trials:
         return []
@@ -192,7 +192,7 @@ def _judge(store: Store, task: Task, ids: list[int]) -> list[str]:
             "(the latest judge run of each item).", ""]
 
 
-def _reviewers(store: Store, task: Task) -> list[str]:
+def _reviewers(store: Store, task: Recipe) -> list[str]:
     rows = store.query(
         "SELECT coalesce(d.reviewer, '-') AS reviewer, sum(d.status = 'accepted') AS accepted,"
         " sum(d.status = 'rejected') AS rejected, min(d.updated_at) AS first,"
@@ -226,7 +226,7 @@ def _reviewed(store: Store, ids: list[int]) -> str:
     return f"; a curator reviewed {'them' if decided == len(ids) else f'{decided} of them'}"
 
 
-def card(store: Store, task: Task, layout: Layout, manifest: dict[str, Any],
+def card(store: Store, task: Recipe, layout: Layout, manifest: dict[str, Any],
          licence: Licence, embedding_model: str | None = None) -> str:
     """The whole card as Markdown."""
     counts = {split: info["count"] for split, info in manifest["files"].items()}

@@ -23,7 +23,7 @@ from typing import Any
 
 from bare_tui.core.model_files import file_sha256
 from bare_tui.core.prompts import render_example
-from bare_tui.core.recipes import Task
+from bare_tui.core.recipes import Recipe
 from bare_tui.core.seeds import content_sha256, read_seeds
 from bare_tui.core.store import Store, now, to_json
 from bare_tui.core.validation import validate
@@ -74,7 +74,7 @@ def _turns(record: Mapping[str, Any]) -> dict[str, str] | None:
     return {role: text for role, text in turns.items() if isinstance(text, str)}
 
 
-def unpacker(task: Task):
+def unpacker(task: Recipe):
     """The function that turns a record into the task's fields where the record is in a
     chat-like profile (through the [export] templates); other records pass as they are,
     their columns named as the fields or mapped with --map."""
@@ -95,7 +95,7 @@ def unpacker(task: Task):
     return unpack
 
 
-def import_candidates(store: Store, task: Task, path: str | Path,
+def import_candidates(store: Store, task: Recipe, path: str | Path,
                       mapping: Mapping[str, str] | None = None) -> ImportResult:
     """Add the file's items as candidates of `task`, in transactions of `CHUNK` items:
     another process (a review window) waits for one chunk at most, never for the whole

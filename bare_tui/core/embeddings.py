@@ -19,7 +19,7 @@ import numpy as np
 
 from bare_tui.core import current
 from bare_tui.core.prompts import render_example
-from bare_tui.core.recipes import Task
+from bare_tui.core.recipes import Recipe
 from bare_tui.core.store import Store, now
 from bare_tui.errors import BareError
 
@@ -71,11 +71,11 @@ def load_model(name: str | None) -> Any:
         raise BareError(f"cannot load embedding model {name or DEFAULT_MODEL}: {exc}") from None
 
 
-def text_of(task: Task, fields: dict[str, str] | None, raw: str) -> str:
+def text_of(task: Recipe, fields: dict[str, str] | None, raw: str) -> str:
     return render_example(task, fields) if fields else raw.strip()
 
 
-def items(store: Store, task: Task) -> Iterator[Item]:
+def items(store: Store, task: Recipe) -> Iterator[Item]:
     """Every embeddable text of a task, in a stable order: seeds, and per candidate its
     draft, its latest refinement and its final text (core/current.py says which)."""
     for seed in store.seeds(task.name):
@@ -87,7 +87,7 @@ def items(store: Store, task: Task) -> Iterator[Item]:
         yield Item("final", item.id, text_of(task, item.final_fields, item.draft_raw))
 
 
-def missing(store: Store, task: Task, model: str) -> list[Item]:
+def missing(store: Store, task: Recipe, model: str) -> list[Item]:
     """Texts with no embedding by this model, or whose text changed since."""
     known = {(kind, ref): sha for kind, ref, sha in store.conn.execute(
         "SELECT kind, ref_id, text_sha256 FROM embeddings WHERE model = ?", (model,))}
@@ -95,7 +95,7 @@ def missing(store: Store, task: Task, model: str) -> list[Item]:
             if item.text and known.get((item.kind, item.ref_id)) != item.sha256]
 
 
-def embed(store: Store, task: Task, model: str | None = None, *,
+def embed(store: Store, task: Recipe, model: str | None = None, *,
           encoder: Any = None, on_batch: Callable[[int, int], None] | None = None) -> int:
     """Embed every new or changed text; returns how many were embedded. A text already
     embedded under another kind (a final text is its draft, refinement or edit) reuses
@@ -140,7 +140,7 @@ def _write(store: Store, model: str, rows: list[tuple[Item, bytes]]) -> None:
                 (item.kind, item.ref_id, model, item.sha256, len(blob) // 4, blob, now()))
 
 
-def vectors(store: Store, task: Task, kind: str, model: str | None = None,
+def vectors(store: Store, task: Recipe, kind: str, model: str | None = None,
             ids: list[int] | None = None) -> tuple[list[int], np.ndarray]:
     """(ref ids, matrix of unit vectors) of one kind for a task's current texts."""
     name = model_name(model)

@@ -21,7 +21,7 @@ from typing import Any
 from bare_tui import __version__
 from bare_tui.core import current, dataset_card, embeddings, export_files, splits, yields
 from bare_tui.core.export_files import FileExists, Layout
-from bare_tui.core.recipes import Task
+from bare_tui.core.recipes import Recipe
 from bare_tui.core.schema import fill
 from bare_tui.core.store import IN_IDS, Store, ids_param, now, to_json
 from bare_tui.core.validation import validate
@@ -31,7 +31,7 @@ from bare_tui.text import shown_path
 __all__ = ["PROFILES", "STATUS_FILTERS", "ExportResult", "FileExists", "export", "shape"]
 
 PROFILES = ("fields", "chat", "alpaca", "sharegpt")
-STATUS_FILTERS = current.STATUSES
+STATUS_FILTERS = current.STATUS_FILTERS
 
 
 @dataclass(frozen=True)
@@ -63,7 +63,7 @@ class ExportResult:
                         f"{shown_path(self.card_path)}"]
 
 
-def _templates(task: Task, profile: str) -> dict[str, str]:
+def _templates(task: Recipe, profile: str) -> dict[str, str]:
     if profile == "fields":
         return {}
     missing = [key for key in ("user", "assistant") if key not in task.export]
@@ -150,7 +150,7 @@ class _Selection:
     versions: dict[str, int] = field(default_factory=dict)
 
 
-def _select(store: Store, task: Task, status: str, include_invalid: bool, profile: str,
+def _select(store: Store, task: Recipe, status: str, include_invalid: bool, profile: str,
             templates: dict[str, str], earlier: set[int]) -> _Selection:
     picked = _Selection()
     for item in current.of_task(store, task.name, status):
@@ -169,7 +169,7 @@ def _select(store: Store, task: Task, status: str, include_invalid: bool, profil
     return picked
 
 
-def export(store: Store, task: Task, out: str | Path, *, profile: str = "chat",
+def export(store: Store, task: Recipe, out: str | Path, *, profile: str = "chat",
            status: str = "accepted", include_invalid: bool = False, force: bool = False,
            split: dict[str, float] | None = None, rng_seed: int = 0,
            format: str | None = None, since_last: bool = False, license: str | None = None,
@@ -244,7 +244,7 @@ def export(store: Store, task: Task, out: str | Path, *, profile: str = "chat",
         picked.left_out)
 
 
-def _record(store: Store, conn: Any, task: Task, out: str | Path, layout: Layout,
+def _record(store: Store, conn: Any, task: Recipe, out: str | Path, layout: Layout,
             profile: str, status: str, include_invalid: bool, since_last: bool,
             fractions: dict[str, float], rng_seed: int, stratified: bool,
             by_split: dict[str, list[int]], data: dict[str, bytes], ids: list[int],

@@ -32,7 +32,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from bare_tui.core.recipes import Field, Task
+from bare_tui.core.recipes import Field, Recipe
 
 # Longer bounds expand into more grammar rules than is worth it (a bound of 1000 costs
 # about a tenth more per token than none on llama.cpp).
@@ -79,7 +79,7 @@ class Shape:
     line_chars: int
 
 
-def seed_shapes(task: Task, seeds: Iterable[Mapping[str, str]]) -> dict[str, Shape]:
+def seed_shapes(task: Recipe, seeds: Iterable[Mapping[str, str]]) -> dict[str, Shape]:
     """Per field, the longest value among the seeds' fields."""
     shapes: dict[str, Shape] = {}
     for fields in seeds:
@@ -138,7 +138,7 @@ def _value(spec: Field, name: str, rules: list[str], notes: list[str], bounds: l
     return "text"
 
 
-def build(task: Task, started: bool = False,
+def build(task: Recipe, started: bool = False,
           seeds: Iterable[Mapping[str, str]] = ()) -> Grammar:
     """The grammar of one item of `task`, as the refine prompt asks for it; `started`:
     of the rest of it, when the reply was opened with the first label for the model

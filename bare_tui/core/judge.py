@@ -23,7 +23,7 @@ from typing import Any
 
 from bare_tui.core import current, pipeline, prompts
 from bare_tui.core.backends import Backend
-from bare_tui.core.recipes import Sampling, Task
+from bare_tui.core.recipes import Recipe, Sampling
 from bare_tui.core.seeds import content_sha256
 from bare_tui.core.store import IN_IDS, Store, ids_param, now, to_json
 from bare_tui.errors import BareError
@@ -69,7 +69,7 @@ def parse_answer(reply: str, k: int = K) -> int | None:
     return found if found is not None and 1 <= found <= k else None
 
 
-def messages(task: Task, texts: Sequence[dict[str, str]]) -> list[dict[str, str]]:
+def messages(task: Recipe, texts: Sequence[dict[str, str]]) -> list[dict[str, str]]:
     """The judge's question about one lineup."""
     blocks = "\n\n".join(f"Example {i}:\n{prompts.render_example(task, fields)}"
                          for i, fields in enumerate(texts, start=1))
@@ -123,7 +123,7 @@ class Item:
     fields: dict[str, str]
 
 
-def to_judge(store: Store, task: Task, status: str = "any", *, again: bool = False,
+def to_judge(store: Store, task: Recipe, status: str = "any", *, again: bool = False,
              limit: int | None = None) -> list[Item]:
     """The task's candidates whose final text parsed, as the review shows them; those
     judged before only when `again`."""
@@ -135,7 +135,7 @@ def to_judge(store: Store, task: Task, status: str = "any", *, again: bool = Fal
     return items[:limit] if limit is not None else items
 
 
-def judge(store: Store, task: Task, backend: Backend, items: Sequence[Item], *,
+def judge(store: Store, task: Recipe, backend: Backend, items: Sequence[Item], *,
           trials: int = 1, rng_seed: int | None = None, sampling: Sampling = SAMPLING,
           on_sample: pipeline.OnSample | None = None,
           stop: threading.Event | None = None) -> pipeline.JobResult:

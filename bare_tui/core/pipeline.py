@@ -19,7 +19,7 @@ from typing import Any
 from bare_tui.core import grammar, prompts
 from bare_tui.core.attempts import Attempts
 from bare_tui.core.backends import Backend, Generation
-from bare_tui.core.recipes import Sampling, Task
+from bare_tui.core.recipes import Recipe, Sampling
 from bare_tui.core.store import IN_IDS, Store, from_json, ids_param, now, to_json
 from bare_tui.core.validation import validate
 from bare_tui.errors import BareError
@@ -66,7 +66,7 @@ def sample_rng(master: int, stream: str, stage: str, index: int) -> random.Rando
     return random.Random(f"{master}:{stream}:{stage}:{index}")
 
 
-def select_shots(task: Task, seeds: Sequence[dict[str, Any]], rng: random.Random
+def select_shots(task: Recipe, seeds: Sequence[dict[str, Any]], rng: random.Random
                  ) -> list[dict[str, Any]]:
     count = min(task.shot_count, len(seeds))
     if task.shot_selection == "random":
@@ -74,7 +74,7 @@ def select_shots(task: Task, seeds: Sequence[dict[str, Any]], rng: random.Random
     return list(seeds[:count])
 
 
-def parse_and_check(task: Task, text: str) -> tuple[dict[str, str] | None, str | None, list[str]]:
+def parse_and_check(task: Recipe, text: str) -> tuple[dict[str, str] | None, str | None, list[str]]:
     """(fields, parse error, validation problems); an unparsed output is invalid."""
     try:
         fields = prompts.parse_fields(task, text)
@@ -83,7 +83,7 @@ def parse_and_check(task: Task, text: str) -> tuple[dict[str, str] | None, str |
     return fields, None, validate(task, fields)
 
 
-def _require_seeds(store: Store, task: Task) -> list[dict[str, Any]]:
+def _require_seeds(store: Store, task: Recipe) -> list[dict[str, Any]]:
     seeds = store.seeds(task.name)
     if not seeds and task.shot_count > 0:
         raise BareError(
@@ -93,18 +93,18 @@ def _require_seeds(store: Store, task: Task) -> list[dict[str, Any]]:
     return seeds
 
 
-def count_candidates(store: Store, task: Task) -> int:
+def count_candidates(store: Store, task: Recipe) -> int:
     """The task's candidates toward a target: a slot's re-drafts count once."""
     return store.filled_slots(task.name)
 
 
-def open_slots(store: Store, task: Task, target: int) -> int:
+def open_slots(store: Store, task: Recipe, target: int) -> int:
     """Candidates still to make for `target`, less the slots running jobs have claimed."""
     store.mark_interrupted_runs()
     return target - store.taken_slots(task.name)
 
 
-def reply_opening(task: Task, backend: Backend, sampling: Sampling | None) -> str:
+def reply_opening(task: Recipe, backend: Backend, sampling: Sampling | None) -> str:
     """The first label, to open a chat reply with where the backend continues an opened
     reply; nothing under a recipe's own grammar (a grammar of the whole output)."""
     if backend.takes_reply_start and not (sampling and sampling.grammar):
@@ -112,7 +112,7 @@ def reply_opening(task: Task, backend: Backend, sampling: Sampling | None) -> st
     return ""
 
 
-def constrained(task: Task, sampling: Sampling, backend: Backend, started: bool = False,
+def constrained(task: Recipe, sampling: Sampling, backend: Backend, started: bool = False,
                 seeds: Sequence[dict[str, Any]] = ()) -> tuple[Sampling, dict[str, Any]]:
     """The stage's sampling with the recipe's grammar when the stage asks for it and the
     backend takes one, and what a run records about it (`started`: the reply opens with
@@ -151,7 +151,7 @@ class Notes:
             self.on_note(text)
 
 
-def open_run(store: Store, kind: str, task: Task, backend: Backend, sampling: Sampling,
+def open_run(store: Store, kind: str, task: Recipe, backend: Backend, sampling: Sampling,
              rng_seed: int, target: int, **extra: Any) -> int:
     """A `runs` row for a job: the model and its sha256, the parameters, the seed."""
     model = backend.describe()
@@ -184,7 +184,7 @@ def run_recorded(store: Store, run_id: int, body: Callable[[], tuple[int, int, b
     return _finish(store, run_id, stopped, produced, planned, kind)
 
 
-def commit_sample(store: Store, table: str, task: Task, run_id: int, seed: int,
+def commit_sample(store: Store, table: str, task: Recipe, run_id: int, seed: int,
             generation: Generation, extra: dict[str, Any], fills_slot: bool = False
             ) -> tuple[int, bool, bool]:
     """Parse, check and store one sample and its run's counters in one transaction
@@ -207,7 +207,7 @@ def commit_sample(store: Store, table: str, task: Task, run_id: int, seed: int,
     return row_id, fields is not None, not problems
 
 
-def draft(store: Store, task: Task, backend: Backend, target: int, *,
+def draft(store: Store, task: Recipe, backend: Backend, target: int, *,
           sampling: Sampling | None = None, rng_seed: int | None = None, redraft: int = 0,
           instruct: bool = False, stream: str | None = None,
           on_sample: OnSample | None = None, on_note: OnNote | None = None,
@@ -284,7 +284,7 @@ def draft(store: Store, task: Task, backend: Backend, target: int, *,
     return run_recorded(store, run_id, body, "draft")
 
 
-def unrefined(store: Store, task: Task, limit: int | None = None, *,
+def unrefined(store: Store, task: Recipe, limit: int | None = None, *,
               include_unparsed: bool = False, only: Sequence[int] | None = None
               ) -> list[dict[str, Any]]:
     """Drafts with no refinement yet (of `only` those candidates, when given). Drafts
@@ -308,7 +308,7 @@ def unrefined(store: Store, task: Task, limit: int | None = None, *,
     return store.query(sql, tuple(params))
 
 
-def unparsed_unrefined(store: Store, task: Task) -> int:
+def unparsed_unrefined(store: Store, task: Recipe) -> int:
     """Drafts that did not parse and have no refinement: what `refine` skips by default."""
     return store.scalar(
         "SELECT count(*) FROM candidates c WHERE c.task = ? AND c.fields IS NULL"
@@ -317,7 +317,7 @@ def unparsed_unrefined(store: Store, task: Task) -> int:
         (task.name,))
 
 
-def refine(store: Store, task: Task, backend: Backend, *, limit: int | None = None,
+def refine(store: Store, task: Recipe, backend: Backend, *, limit: int | None = None,
            include_unparsed: bool = False, retries: int = 0,
            sampling: Sampling | None = None, rng_seed: int | None = None,
            only: Sequence[int] | None = None,
@@ -420,7 +420,7 @@ def where(backend: Backend) -> str:
     return f"{about.get('device', '?')}, {about.get('parallel', '1')} at once"
 
 
-def generate(store: Store, task: Task, load_backend: Callable[[str], Backend],
+def generate(store: Store, task: Recipe, load_backend: Callable[[str], Backend],
              target: int | None, *, refine_after: bool = True, refine_limit: int | None = None,
              refine_unparsed: bool = False, refine_retries: int = 0, redraft: int = 0,
              base: Sampling | None = None, refine_sampling: Sampling | None = None,

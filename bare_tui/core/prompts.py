@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping, Sequence
 
-from bare_tui.core.recipes import Task
+from bare_tui.core.recipes import Recipe
 from bare_tui.core.schema import fill
 
 EXAMPLE_START = "EXAMPLE START"
@@ -27,23 +27,23 @@ class ParseError(ValueError):
     """Model output that does not hold the task's fields."""
 
 
-def render_example(task: Task, fields: Mapping[str, str]) -> str:
+def render_example(task: Recipe, fields: Mapping[str, str]) -> str:
     return "\n".join(f"{f.label}:\n{str(fields.get(f.name, '')).strip()}" for f in task.fields)
 
 
-def base_prompt(task: Task, shots: Sequence[Mapping[str, str]]) -> str:
+def base_prompt(task: Recipe, shots: Sequence[Mapping[str, str]]) -> str:
     blocks = [f"{EXAMPLE_START}\n{render_example(task, shot)}\n{EXAMPLE_DONE}" for shot in shots]
     return "\n\n".join([task.description, *blocks, f"{EXAMPLE_START}\n"])
 
 
-def reply_start(task: Task) -> str:
+def reply_start(task: Recipe) -> str:
     """How a refinement starts: its first label, as the paper's prompts have the model
     "start your response with the question"."""
     return f"{task.fields[0].label}:\n"
 
 
 def refine_messages(
-    task: Task, shots: Sequence[Mapping[str, str]], draft: Mapping[str, str] | str,
+    task: Recipe, shots: Sequence[Mapping[str, str]], draft: Mapping[str, str] | str,
     start: str = "",
 ) -> list[dict[str, str]]:
     """One user message; `draft` is the parsed fields, or the raw text when the draft
@@ -65,7 +65,7 @@ def refine_messages(
     return _chat(parts, start)
 
 
-def _layout(task: Task) -> str:
+def _layout(task: Recipe) -> str:
     return "\n".join(f"{f.label}:\n[{f.name}]" for f in task.fields)
 
 
@@ -77,7 +77,7 @@ def _chat(parts: Sequence[str], start: str) -> list[dict[str, str]]:
     return messages
 
 
-def instruct_messages(task: Task, shots: Sequence[Mapping[str, str]], start: str = ""
+def instruct_messages(task: Recipe, shots: Sequence[Mapping[str, str]], start: str = ""
                       ) -> list[dict[str, str]]:
     """The paper's instruct-only baseline: the same examples, and a request for one new
     item in the recipe's format, different in content from them."""
@@ -109,7 +109,7 @@ def _clean(text: str) -> str:
     return text
 
 
-def parse_fields(task: Task, text: str) -> dict[str, str]:
+def parse_fields(task: Recipe, text: str) -> dict[str, str]:
     """Split output into the task's fields by their labels, in order.
 
     Labels alone on their line, as items are written (`render_example`) and as the
@@ -130,7 +130,7 @@ def _strict_label_pattern(label: str) -> str:
     return rf"^{re.escape(label)}:[ \t]*\n"
 
 
-def _split(task: Task, body: str, label_pattern: Callable[[str], str]) -> dict[str, str]:
+def _split(task: Recipe, body: str, label_pattern: Callable[[str], str]) -> dict[str, str]:
     patterns = [re.compile(label_pattern(f.label), re.IGNORECASE | re.MULTILINE)
                 for f in task.fields]
     # A value ends where the next label starts; the last one ends at any label that

@@ -97,7 +97,7 @@ class Field:
 
 
 @dataclass(frozen=True)
-class Task:
+class Recipe:
     name: str
     thing: str
     description: str
@@ -132,7 +132,7 @@ def builtin_source(name: str) -> str | None:
     return entry.read_text(encoding="utf-8") if entry.is_file() else None
 
 
-def load_file(path: str | Path) -> Task:
+def load_file(path: str | Path) -> Recipe:
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")
@@ -144,8 +144,8 @@ def load_file(path: str | Path) -> Task:
     return parse_recipe(text, origin=str(path))
 
 
-def parse_recipe(text: str, origin: str = "recipe") -> Task:
-    """A Task from recipe TOML, or one BareError that says what is wrong and where."""
+def parse_recipe(text: str, origin: str = "recipe") -> Recipe:
+    """A Recipe from TOML, or one BareError that says what is wrong and where."""
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -159,7 +159,7 @@ def parse_recipe(text: str, origin: str = "recipe") -> Task:
         raise BareError(f"{origin}: {exc}") from None
 
 
-def _build_task(data: dict[str, Any], text: str) -> Task:
+def _build_task(data: dict[str, Any], text: str) -> Recipe:
     """The recipe's values, already of the right types, checked for meaning."""
     name = data["name"]
     if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", name):
@@ -178,7 +178,7 @@ def _build_task(data: dict[str, Any], text: str) -> Task:
         schema.template_fields(template, f"export.{key}", names)
     refine_instruction = data.get("refine_instruction", "").strip()
     schema.template_fields(refine_instruction, "refine_instruction", ["thing"])
-    return Task(
+    return Recipe(
         name=name,
         thing=data["thing"],
         description=data["description"].strip(),
@@ -232,7 +232,7 @@ def _sampling(table: dict[str, Any], defaults: Sampling) -> Sampling:
     return defaults.replace(**values)
 
 
-def resolve(store: Any, spec: str | None, *, update: bool = False) -> Task:
+def resolve(store: Any, spec: str | None, *, update: bool = False) -> Recipe:
     """The task a command works on: a recipe file path, a task already in the
     workspace, or a built-in recipe; with no spec, the workspace's only task.
 

@@ -25,7 +25,6 @@ from bare_tui.core.yields import USABLE
 from bare_tui.errors import BareError
 
 DECISIONS = ("accept", "accept_draft", "reject", "edit", "merge", "unmerge", "pick")
-STATUSES = ("pending", "accepted", "rejected")
 
 
 @dataclass(frozen=True)
@@ -45,7 +44,7 @@ class State:
         return cls(**from_json(text)) if text else cls()
 
 
-def current(store: Store, candidate_id: int) -> State:
+def decision_state(store: Store, candidate_id: int) -> State:
     row = store.conn.execute(
         "SELECT status, version, final_fields, reason, refinement_id, merge FROM decisions"
         " WHERE candidate_id = ?", (candidate_id,),
@@ -175,7 +174,7 @@ def decide(store: Store, candidate_ids: Iterable[int], action: str, reviewer: st
         group_id = _next_group(store)
         for candidate_id in ids:
             why = (reasons or {}).get(candidate_id, reason)
-            before = current(store, candidate_id)
+            before = decision_state(store, candidate_id)
             after = _next_state(store, candidate_id, before, action, why, change)
             _write(store, group_id, candidate_id, action, reviewer, before, after, why,
                    session=session)
@@ -271,7 +270,7 @@ def _replay(store: Store, reviewer: str, action: str, session: Session | None) -
                 reversed(events) if action == "undo" else events):
             restored = State.from_json(before if action == "undo" else after)
             _write(store, group_id, candidate_id, action, reviewer,
-                   current(store, candidate_id), restored, target_group=target,
+                   decision_state(store, candidate_id), restored, target_group=target,
                    session=session)
         return ids
 

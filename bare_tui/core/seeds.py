@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bare_tui.core.recipes import Task
+from bare_tui.core.recipes import Recipe
 from bare_tui.core.store import Store, now, to_json
 from bare_tui.errors import BareError
 from bare_tui.text import has_surrogates, shown_path
@@ -73,7 +73,7 @@ def _records(path: Path, kind: str) -> Iterator[tuple[int, Any]]:
                 raise BareError(f"{shown}:{reader.line_num}: {exc}") from None
 
 
-def read_seeds(path: str | Path, task: Task, mapping: Mapping[str, str] | None = None, *,
+def read_seeds(path: str | Path, task: Recipe, mapping: Mapping[str, str] | None = None, *,
                unpack: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
                what: str = "seed") -> list[tuple[dict[str, str], str]]:
     """[(fields, 'file:line')] for every record, or a BareError naming the bad line;
@@ -138,7 +138,7 @@ def content_sha256(fields: Mapping[str, str]) -> str:
     return hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()
 
 
-def import_seeds(store: Store, task: Task, path: str | Path,
+def import_seeds(store: Store, task: Recipe, path: str | Path,
                  mapping: Mapping[str, str] | None = None) -> ImportResult:
     """Read the whole file first, then insert in one transaction: a bad line imports
     nothing. Seeds already in the task (same fields) are skipped, so re-importing a file

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 
 import regex
 
-from bare_tui.core.recipes import Field, Task
+from bare_tui.core.recipes import Field, Recipe
 
 _NUMBER = re.compile(r"\s*-?\$?[\d,]*\.?\d+\s*")
 # A recipe's pattern runs on model output: a pattern with nested repetition can take
@@ -50,7 +50,7 @@ def field_problems(spec: Field, value: str) -> list[str]:
     return problems
 
 
-def validate(task: Task, fields: Mapping[str, str]) -> list[str]:
+def validate(task: Recipe, fields: Mapping[str, str]) -> list[str]:
     """Every problem with an item, each as 'field: problem'; empty when it is valid. A
     field the item lacks (it was made under an earlier recipe) is a problem too."""
     return [

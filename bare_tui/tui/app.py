@@ -30,7 +30,7 @@ from textual.worker import Worker, WorkerState
 from bare_tui.config import Settings
 from bare_tui.core import curation, leases, pipeline, review_list
 from bare_tui.core.meter import Meter
-from bare_tui.core.recipes import Task
+from bare_tui.core.recipes import Recipe
 from bare_tui.core.store import Store, WorkspaceGone, busy_timeout_s, now
 from bare_tui.errors import BareError
 from bare_tui.jobs import Alternatives, Generate, Job
@@ -40,7 +40,7 @@ from bare_tui.tui.messages import (
     DiversityLoaded,
     Failed,
     JobFinished,
-    JobProgress,
+    JobLineChanged,
     StartAlternatives,
     StartJob,
     StopJob,
@@ -72,7 +72,7 @@ class BareApp(App):
     changes: reactive[int] = reactive(0, init=False)  # bumped when the workspace changed
     diversity_index: var[curation.DiversityIndex | None] = var(None, init=False)
 
-    def __init__(self, settings: Settings, task: Task, *, generate: int = 0,
+    def __init__(self, settings: Settings, task: Recipe, *, generate: int = 0,
                  poll_s: float = POLL_S, max_tokens: int | None = None) -> None:
         keys.check_keymap(settings.keys)
         super().__init__()
@@ -305,10 +305,10 @@ class BareApp(App):
             self.job_line = self._job_progress_line(meter)
 
     def _show_job(self, text: str) -> None:
-        self.post_message(JobProgress(text))
+        self.post_message(JobLineChanged(text))
 
-    @on(JobProgress)
-    def _job_progress(self, message: JobProgress) -> None:
+    @on(JobLineChanged)
+    def _job_line_changed(self, message: JobLineChanged) -> None:
         if self.job_running:
             self.job_line = message.line
 

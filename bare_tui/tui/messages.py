@@ -21,7 +21,7 @@ if TYPE_CHECKING:  # curation loads numpy: only when the index is computed
 
 
 @dataclass
-class JobProgress(Message):
+class JobLineChanged(Message):
     """The running job's line changed (a stage, a sample, a note)."""
 
     line: str

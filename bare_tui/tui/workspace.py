@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from bare_tui.config import Settings
 from bare_tui.core import diversity, review
-from bare_tui.core.recipes import Task
+from bare_tui.core.recipes import Recipe
 from bare_tui.core.store import Store
 from bare_tui.errors import BareError
 
@@ -20,7 +20,7 @@ from bare_tui.errors import BareError
 @dataclass
 class Workspace:
     settings: Settings
-    recipe: Task
+    recipe: Recipe
     store: Store  # the UI thread's connection; a thread worker opens its own
     session: review.Session = field(default_factory=review.Session)
     near_duplicate: float = diversity.DEFAULT_NEAR_DUPLICATE

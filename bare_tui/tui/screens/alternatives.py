@@ -14,7 +14,7 @@ from textual.widgets import Footer
 
 from bare_tui.core.alternatives import Alternative
 from bare_tui.core.current import Current
-from bare_tui.core.recipes import Task
+from bare_tui.core.recipes import Recipe
 from bare_tui.tui.widgets.diff_view import DiffView
 
 KIND_NAMES = {"refined": "another refinement", "draft": "another draft, same shots"}
@@ -33,7 +33,7 @@ class AlternativesScreen(Screen[int | None]):
         Binding("K,shift+up,up,k", "scroll(-3)", "Scroll up", show=False),
     ]
 
-    def __init__(self, recipe: Task, detail: Current, found: list[Alternative]):
+    def __init__(self, recipe: Recipe, detail: Current, found: list[Alternative]):
         super().__init__()
         self.recipe = recipe
         self.detail = detail

@@ -14,7 +14,7 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Label, Static, TextArea
 
-from bare_tui.core.recipes import Task
+from bare_tui.core.recipes import Recipe
 from bare_tui.text import clean
 from bare_tui.tui.screens.modals import MODAL_CSS
 
@@ -36,7 +36,7 @@ class EditScreen(ModalScreen[dict[str, str] | None]):
         Binding("escape", "cancel", "Cancel"),
     ]
 
-    def __init__(self, task: Task, fields: dict[str, str], candidate_id: int) -> None:
+    def __init__(self, task: Recipe, fields: dict[str, str], candidate_id: int) -> None:
         super().__init__()
         self.recipe, self.fields, self.candidate_id = task, fields, candidate_id
 

@@ -258,7 +258,7 @@ class ReviewScreen(ReviewEdits, ReviewTools, ReviewMerge, ReviewTeam, Screen):
                         severity="warning")
             return False
         store = self.workspace.store
-        before = review.current(store, candidate_id)
+        before = review.decision_state(store, candidate_id)
         seen = None if confirmed else {candidate_id: self.opened[1]}
         try:
             review.decide(store, [candidate_id], action, self.workspace.reviewer,
@@ -272,7 +272,7 @@ class ReviewScreen(ReviewEdits, ReviewTools, ReviewMerge, ReviewTeam, Screen):
         except BareError as exc:
             self.notify(str(exc), severity="error")
             return False
-        after = review.current(store, candidate_id)
+        after = review.decision_state(store, candidate_id)
         self._shift_count(before.status, after.status)
         self.candidates.invalidate([candidate_id])
         self.decided_here(candidate_id)

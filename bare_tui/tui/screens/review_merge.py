@@ -58,7 +58,7 @@ class ReviewMerge(Base):
         names = self.workspace.recipe.field_names
         merge = view.merge
         if merge is None:
-            before = review.current(self.workspace.store, candidate_id)
+            before = review.decision_state(self.workspace.store, candidate_id)
             merge = Merge(*pair, (), (before.version, before.final_fields))
         chosen = merge.choose(names, hunk, side, rest=rest)
         fields = chosen.fields(names)

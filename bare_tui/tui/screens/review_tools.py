@@ -12,7 +12,7 @@ from textual import work
 
 from bare_tui.core import curation
 from bare_tui.core.export import ExportResult, FileExists, export
-from bare_tui.core.recipes import Task as Recipe
+from bare_tui.core.recipes import Recipe
 from bare_tui.core.store import Store
 from bare_tui.errors import BareError
 from bare_tui.tui.messages import Computed, StartJob, StopJob

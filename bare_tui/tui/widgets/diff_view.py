@@ -23,7 +23,7 @@ from bare_tui.core import merging
 from bare_tui.core.current import Current
 from bare_tui.core.diffing import Span, word_diff
 from bare_tui.core.merging import Merge, Piece
-from bare_tui.core.recipes import Task
+from bare_tui.core.recipes import Recipe
 from bare_tui.text import clean
 
 MODES = ("side-by-side", "inline", "draft only", "refined only")
@@ -100,7 +100,7 @@ def _problems(problems: list[str]) -> Text:
 class DiffView(ScrollView, can_focus=True):
     DEFAULT_CSS = "DiffView { padding: 0 1; }"
 
-    def __init__(self, recipe: Task, **kwargs) -> None:
+    def __init__(self, recipe: Recipe, **kwargs) -> None:
         super().__init__(**kwargs)
         self.recipe = recipe
         self.mode = MODES[0]

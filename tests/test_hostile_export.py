@@ -36,6 +36,8 @@ def test_f7_export_of_100000_items(store, gsm8k, tmp_path):
                                      "answer": f"{i} + 1 = {i + 1}\n#### {i + 1}"}) + "\n")
     import_seeds(store, gsm8k, GSM8K_SEEDS)
     assert import_candidates(store, gsm8k, path).added == 100_000
+    # As python.org's and macOS's SQLite allow (Debian's allows 250,000).
+    store.conn.setlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, 32_766)
     out = tmp_path / "out" / "all.jsonl"
     out.parent.mkdir()
     result = export(store, gsm8k, out, status="any")

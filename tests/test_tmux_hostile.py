@@ -127,8 +127,8 @@ def test_f18_moving_stays_quick_while_another_process_holds_the_write_lock(tmp_p
         assert holder.stdout.readline().strip() == "held"
         for key, position in (("j", "2 / 5"), ("j", "3 / 5"), ("k", "2 / 5"), ("k", "1 / 5")):
             term.keys(key)
-            # Each move once waited for the workspace's busy timeout (30 s).
-            term.wait_for(position, timeout=10)
+            # Each move once waited for the review's busy timeout, 5 s (0.3 s now).
+            term.wait_for(position, timeout=2.5)
     finally:
         if holder is not None:
             holder.kill()

@@ -15,12 +15,10 @@ from fake_server import COMPLETION, Trickle, json_reply
 
 from bare_tui.core import pipeline, recipes
 from bare_tui.core.backends.openai import OpenAIBackend, ServerOptions
-from bare_tui.core.seeds import import_seeds
 from bare_tui.core.store import Store
 from bare_tui.errors import BareError
 from conftest import (
     GOOD_DRAFT,
-    GSM8K_SEEDS,
     REFINED,
     ScriptedBackend,
     SlowBackend,
@@ -150,12 +148,15 @@ def test_f27_retries_are_said_as_they_happen(server):
 
 # --- F11: jobs refining one task at once ------------------------------------------------------
 
-def test_f11_concurrent_refine_jobs_refine_each_draft_once(tmp_path):
-    db = tmp_path / "w.db"
-    with Store(db) as store:
+def drafted(path: Path, drafts: int) -> tuple[Path, recipes.Recipe]:
+    with Store(seeded_workspace(path)) as store:
         task = recipes.resolve(store, "gsm8k")
-        import_seeds(store, task, GSM8K_SEEDS)
-        pipeline.draft(store, task, ScriptedBackend([GOOD_DRAFT]), 30)
+        pipeline.draft(store, task, ScriptedBackend([GOOD_DRAFT]), drafts)
+    return path, task
+
+
+def test_f11_concurrent_refine_jobs_refine_each_draft_once(tmp_path):
+    db, task = drafted(tmp_path / "w.db", 30)
     results = []
 
     def job() -> None:
@@ -174,11 +175,8 @@ def test_f11_concurrent_refine_jobs_refine_each_draft_once(tmp_path):
 
 
 def test_f11_a_dead_jobs_claims_are_free_again(tmp_path):
-    db = tmp_path / "w.db"
+    db, task = drafted(tmp_path / "w.db", 2)
     with Store(db) as store:
-        task = recipes.resolve(store, "gsm8k")
-        import_seeds(store, task, GSM8K_SEEDS)
-        pipeline.draft(store, task, ScriptedBackend([GOOD_DRAFT]), 2)
         dead = store.start_run({"kind": "refine", "task": "gsm8k", "model": "m"})
         assert store.claim_draft(1, dead) and store.claim_draft(2, dead)
         store.update("runs", "id", dead, {"pid": 2**22 + 7})  # no such process

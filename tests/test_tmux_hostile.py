@@ -10,6 +10,8 @@ import shutil
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -24,11 +26,17 @@ pytestmark = pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is no
 PY = sys.executable
 
 
+@contextmanager
 def review(tmp_path: Path, db: Path, name: str, env: str = "", width: int = 100,
-           height: int = 30) -> Terminal:
-    return Terminal(f"{name}-{os.getpid()}",
+           height: int = 30) -> Iterator[Terminal]:
+    """`bare-tui review` in a terminal of its own, open until the block ends."""
+    term = Terminal(f"{name}-{os.getpid()}",
                     f"HF_HUB_OFFLINE=1 BARE_TUI_REVIEWER=curator {env} {PY} -m bare_tui "
                     f"review --db {db}", width=width, height=height)
+    try:
+        yield term
+    finally:
+        term.close()
 
 
 @pytest.fixture
@@ -58,15 +66,12 @@ def test_f12_model_names_with_markup_show_literally_in_the_compare_view(tmp_path
         conn.execute("INSERT INTO comparisons (task, n, params, report, report_md, created_at)"
                      " VALUES ('gsm8k', 32, '{}', ?, ?, 0)",
                      (json.dumps(report), compare_report.markdown(report)))
-    term = review(tmp_path, db, "f12", width=160, height=40)
-    try:
+    with review(tmp_path, db, "f12", width=160, height=40) as term:
         term.wait_for("1 / 5")
         term.keys("v")
         shown = term.wait_for("base: fake [bold]z[/italic]")
         assert "[@click=app.quit]x[/]" in shown
         still_reviewing(term)
-    finally:
-        term.close()
 
 
 # --- F16: a [keys] value with brackets ---------------------------------------------------------
@@ -74,15 +79,12 @@ def test_f12_model_names_with_markup_show_literally_in_the_compare_view(tmp_path
 def test_f16_a_key_with_brackets_shows_in_help(tmp_path, db):
     config = tmp_path / "keys.toml"
     config.write_text('[keys]\naccept = "[/oops]"\n')
-    term = review(tmp_path, db, "f16", env=f"BARE_TUI_CONFIG={config}", height=50)
-    try:
+    with review(tmp_path, db, "f16", env=f"BARE_TUI_CONFIG={config}", height=50) as term:
         term.wait_for("1 / 5")
         term.keys("?")
         shown = term.wait_for("Keys")
         assert "[/oops]" in shown
         still_reviewing(term)
-    finally:
-        term.close()
 
 
 # --- F15: a candidate whose one line is 20 MB --------------------------------------------------
@@ -99,8 +101,7 @@ def test_f15_a_20_mb_line_neither_freezes_m_nor_e(tmp_path):
                    ).returncode == 0
     result = run_cli("candidates", "import", str(items), "--task", "gsm8k", "--db", str(db))
     assert result.returncode == 0, result.stderr
-    term = review(tmp_path, db, "f15")
-    try:
+    with review(tmp_path, db, "f15") as term:
         term.wait_for("1 / 2", timeout=60)
         term.keys("m")  # once ~48 s of a frozen screen
         term.keys("e")  # once minutes of waiting on every key; keys are handled in order
@@ -109,38 +110,33 @@ def test_f15_a_20_mb_line_neither_freezes_m_nor_e(tmp_path):
         term.wait_for("2 / 2", timeout=30)
         term.keys("k")
         term.wait_for("1 / 2", timeout=30)
-    finally:
-        term.close()
 
 
 # --- F18: another process holds the write lock -------------------------------------------------
 
 def test_f18_moving_stays_quick_while_another_process_holds_the_write_lock(tmp_path, db):
-    term = review(tmp_path, db, "f18")
-    holder = None
-    try:
+    with review(tmp_path, db, "f18") as term:
         term.wait_for("1 / 5")
         holder = subprocess.Popen(
             [PY, "-c", "import sqlite3, sys, time; c = sqlite3.connect(sys.argv[1], "
              "isolation_level=None); c.execute('BEGIN IMMEDIATE'); print('held', flush=True);"
              " time.sleep(120)", str(db)], stdout=subprocess.PIPE, text=True)
-        assert holder.stdout.readline().strip() == "held"
-        for key, position in (("j", "2 / 5"), ("j", "3 / 5"), ("k", "2 / 5"), ("k", "1 / 5")):
-            term.keys(key)
-            # Each move once waited for the review's busy timeout, 5 s (0.3 s now).
-            term.wait_for(position, timeout=2.5)
-    finally:
-        if holder is not None:
+        try:
+            assert holder.stdout.readline().strip() == "held"
+            for key, position in (("j", "2 / 5"), ("j", "3 / 5"), ("k", "2 / 5"),
+                                  ("k", "1 / 5")):
+                term.keys(key)
+                # Each move once waited for the review's busy timeout, 5 s (0.3 s now).
+                term.wait_for(position, timeout=2.5)
+        finally:
             holder.kill()
             holder.wait()
-        term.close()
 
 
 # --- F26: a teammate's name with terminal escapes ----------------------------------------------
 
 def test_f26_a_teammates_name_never_reaches_the_terminal_raw(tmp_path, db):
-    term = review(tmp_path, db, "f26", width=80, height=24)
-    try:
+    with review(tmp_path, db, "f26", width=80, height=24) as term:
         term.wait_for("1 / 5")
         title = term.run("display-message", "-p", "-t", term.name, "#{pane_title}")
         term.keys("j")
@@ -156,8 +152,6 @@ def test_f26_a_teammates_name_never_reaches_the_terminal_raw(tmp_path, db):
         assert term.run("display-message", "-p", "-t", term.name, "#{pane_title}") == title
         term.keys("n")
         term.wait_for("2 / 5")
-    finally:
-        term.close()
 
 
 # --- F21: $EDITOR that cannot be split, or saves Latin-1 ---------------------------------------
@@ -173,13 +167,10 @@ def test_f21_a_bad_editor_changes_nothing_and_says_why(tmp_path, db, editor, sai
                           "> \"$1\"\n")
         script.chmod(0o755)
         editor = str(script)
-    term = review(tmp_path, db, "f21", env=f"EDITOR=\"{editor}\"", width=120)
-    try:
+    with review(tmp_path, db, "f21", env=f"EDITOR=\"{editor}\"", width=120) as term:
         term.wait_for("1 / 5")
         term.keys("E")
         term.wait_for(said, timeout=30)
         still_reviewing(term)
         assert db_rows(db, "SELECT count(*) FROM events") == [(0,)]
-    finally:
-        term.close()
 

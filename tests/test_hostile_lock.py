@@ -97,3 +97,15 @@ def test_f24_nothing_outside_the_lock_folder_changes(tmp_path, monkeypatch):
         lock.release()
     changed = {p for p in tmp_path.rglob("*") if before.get(p) != p.stat().st_mtime_ns}
     assert changed <= {runtime, runtime / "bare-tui", runtime / "bare-tui" / "cpu.lock"}
+
+
+def test_a_home_that_cannot_hold_the_lock_runs_the_job_without_it(tmp_path, monkeypatch):
+    """A home that is not writable (a service account) does not stop generation."""
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / ".cache").write_text("not a folder")  # so ~/.cache/bare-tui cannot be made
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.delenv("XDG_RUNTIME_DIR", raising=False)
+    heard: list[str] = []
+    assert CpuLock().acquire({}, threading.Event(), heard.append)
+    assert len(heard) == 1 and "does not take turns" in heard[0]

@@ -103,7 +103,9 @@ class CpuLock:
         first. `on_wait` hears once who is being waited for."""
         if self.path is None or self.held:
             return True
-        fd = self._open()
+        fd = self._open(on_wait)
+        if fd is None:
+            return True
         told = False
         while True:
             try:
@@ -132,15 +134,20 @@ class CpuLock:
             os.close(self._fd)
             self._fd = None
 
-    def _open(self) -> int:
+    def _open(self, on_note: Callable[[str], None] | None) -> int | None:
+        """The lock file; None when its folder cannot be made (a home that is not
+        writable): the job then runs without taking turns, and says so."""
         assert self.path is not None
         folder = self.path.parent
         if self.path == lock_folder() / LOCK_NAME:
             try:
                 folder.mkdir(mode=0o700, parents=True, exist_ok=True)
             except OSError as exc:
-                raise BareError(f"cannot make the CPU lock's folder {folder}: "
-                                f"{exc.strerror or exc}") from None
+                if on_note is not None:
+                    on_note(f"cannot make the CPU lock's folder {folder} "
+                            f"({exc.strerror or exc}): this job does not take turns with "
+                            "your others")
+                return None
             if not _private_folder(folder):
                 raise BareError(f"the CPU lock's folder {folder} is a link, not yours, or "
                                 "writable by others; remove it (bare-tui makes it anew), "

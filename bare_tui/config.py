@@ -39,7 +39,7 @@ from __future__ import annotations
 import getpass
 import os
 import tomllib
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -47,78 +47,31 @@ from bare_tui.core.schema import Flag, Number, Table, Text, Whole
 from bare_tui.errors import BareError
 from bare_tui.text import has_surrogates, storable
 
-ENV = {
-    "db": "BARE_TUI_DB",
-    "models_dir": "BARE_TUI_MODELS_DIR",
-    "base": "BARE_TUI_BASE",
-    "instruct": "BARE_TUI_INSTRUCT",
-    "gpu_layers": "BARE_TUI_GPU_LAYERS",
-    "ctx": "BARE_TUI_CTX",
-    "threads": "BARE_TUI_THREADS",
-    "parallel": "BARE_TUI_PARALLEL",
-    "cpu_path": "BARE_TUI_CPU_PATH",
-    "server": "BARE_TUI_SERVER",
-    "base_server": "BARE_TUI_BASE_SERVER",
-    "instruct_server": "BARE_TUI_INSTRUCT_SERVER",
-    "concurrency": "BARE_TUI_CONCURRENCY",
-    "server_timeout": "BARE_TUI_SERVER_TIMEOUT",
-    "auto_embed": "BARE_TUI_AUTO_EMBED",
-    "embedding_model": "BARE_TUI_EMBEDDING_MODEL",
-    "reviewer": "BARE_TUI_REVIEWER",
-    "overlap": "BARE_TUI_OVERLAP",
-    "lease_s": "BARE_TUI_LEASE_S",
-}
-# config-file location of each setting: (table, key)
-FILE_KEYS = {
-    "db": ("workspace", "db"),
-    "reviewer": ("workspace", "reviewer"),
-    "models_dir": ("models", "dir"),
-    "base": ("models", "base"),
-    "instruct": ("models", "instruct"),
-    "gpu_layers": ("models", "gpu_layers"),
-    "ctx": ("models", "ctx"),
-    "threads": ("models", "threads"),
-    "parallel": ("models", "parallel"),
-    "cpu_path": ("models", "cpu_path"),
-    "server": ("server", "url"),
-    "base_server": ("server", "base_url"),
-    "instruct_server": ("server", "instruct_url"),
-    "concurrency": ("server", "concurrency"),
-    "server_timeout": ("server", "timeout_s"),
-    "auto_embed": ("diversity", "auto_embed"),
-    "embedding_model": ("diversity", "model"),
-    "overlap": ("review", "overlap"),
-    "lease_s": ("review", "lease_s"),
-}
-INTEGERS = {"gpu_layers", "ctx", "threads", "parallel", "concurrency"}
-AT_LEAST = {"gpu_layers": -1, "ctx": 1, "threads": 1, "parallel": 1, "concurrency": 1}
 AT_MOST = 1 << 20  # no count here is larger; a bigger one is a typo
-# settings that are numbers: their lowest and highest values, and unit
-NUMBERS = {"server_timeout": (0.1, 86_400, " seconds"), "lease_s": (0.1, 86_400, " seconds"),
-           "overlap": (0, 1, " (a share of the items)")}
-PATHS = {"db", "models_dir"}
-BOOLEANS = {"auto_embed"}
 
-# The config file's shape: every table and key it may hold, and their types.
-CONFIG_SHAPE = Table({
-    "workspace": Table({"db": Text(nonempty=True), "reviewer": Text(nonempty=True)},
-                       example='[workspace] with db = "data/bare.db"'),
-    "models": Table({
-        "dir": Text(nonempty=True), "base": Text(nonempty=True), "instruct": Text(nonempty=True),
-        "gpu_layers": Whole(-1, AT_MOST), "ctx": Whole(1, AT_MOST), "threads": Whole(1, AT_MOST),
-        "parallel": Whole(1, AT_MOST), "cpu_path": Text(nonempty=True),
-    }, example="[models] with ctx = 4096"),
-    "server": Table({
-        "url": Text(nonempty=True), "base_url": Text(nonempty=True),
-        "instruct_url": Text(nonempty=True), "concurrency": Whole(1, AT_MOST),
-        "timeout_s": Number(minimum=0.1),
-    }, example='[server] with url = "http://127.0.0.1:8000"'),
-    "review": Table({"overlap": Number(minimum=0), "lease_s": Number(minimum=0.1)},
-                    example="[review] with overlap = 0.1"),
-    "diversity": Table({"auto_embed": Flag(), "model": Text(nonempty=True)},
-                       example="[diversity] with auto_embed = true"),
-    "keys": Table(values=Text(nonempty=True), example='[keys] with accept = "y"'),
-})
+
+@dataclass(frozen=True)
+class Setting:
+    """How one setting is given: its kind ("text", "path", "int", "float", "bool"), its
+    environment variable, its place in the config file (table, key), its bounds, and
+    whether commands that take settings have a --flag for it."""
+
+    kind: str
+    env: str | None = None
+    file: tuple[str, str] | None = None
+    low: float | None = None
+    high: float | None = None
+    unit: str = ""
+    flag: bool = False
+
+
+def setting(default: Any = None, kind: str = "text", *, factory: Any = None,
+            **how: Any) -> Any:
+    """A `Settings` field, declared once: everything else is derived from it."""
+    meta = {"setting": Setting(kind, **how)}
+    if factory is not None:
+        return field(default_factory=factory, metadata=meta)
+    return field(default=default, metadata=meta)
 
 
 def _default_reviewer() -> str:
@@ -130,29 +83,57 @@ def _default_reviewer() -> str:
         return "reviewer"
 
 
+SECONDS = " seconds"
+
+
 @dataclass(frozen=True)
 class Settings:
-    db: Path = Path("data/bare.db")
-    models_dir: Path = Path("models")
-    base: str | None = None
-    instruct: str | None = None
-    gpu_layers: int | None = None
-    ctx: int = 4096
-    threads: int | None = None
-    parallel: int | None = None
-    cpu_path: str = "auto"  # llama.cpp's extra buffer types: fast, safe, auto (probe)
-    server: str | None = None  # an OpenAI-compatible engine for both roles
-    base_server: str | None = None
-    instruct_server: str | None = None
-    concurrency: int = 8
-    server_timeout: float = 600.0  # seconds one request to a serving engine may take
-    auto_embed: bool = False  # embed new texts after every generation job
-    embedding_model: str | None = None  # None: the packaged all-MiniLM-L6-v2
-    reviewer: str = field(default_factory=_default_reviewer)
-    overlap: float = 0.0  # share of items routed to two reviewers
-    lease_s: float = 60.0  # how long a review window's lease outlives its last word
-    keys: dict[str, str] = field(default_factory=dict)
-    config_path: Path | None = None
+    db: Path = setting(Path("data/bare.db"), "path", env="BARE_TUI_DB",
+                       file=("workspace", "db"), flag=True)
+    models_dir: Path = setting(Path("models"), "path", env="BARE_TUI_MODELS_DIR",
+                               file=("models", "dir"))
+    base: str | None = setting(env="BARE_TUI_BASE", file=("models", "base"), flag=True)
+    instruct: str | None = setting(env="BARE_TUI_INSTRUCT", file=("models", "instruct"),
+                                   flag=True)
+    gpu_layers: int | None = setting(None, "int", env="BARE_TUI_GPU_LAYERS",
+                                     file=("models", "gpu_layers"), low=-1, flag=True)
+    ctx: int = setting(4096, "int", env="BARE_TUI_CTX", file=("models", "ctx"), low=1,
+                       flag=True)
+    threads: int | None = setting(None, "int", env="BARE_TUI_THREADS",
+                                  file=("models", "threads"), low=1, flag=True)
+    parallel: int | None = setting(None, "int", env="BARE_TUI_PARALLEL",
+                                   file=("models", "parallel"), low=1, flag=True)
+    # llama.cpp's extra buffer types: fast, safe, auto (probe)
+    cpu_path: str = setting("auto", env="BARE_TUI_CPU_PATH", file=("models", "cpu_path"),
+                            flag=True)
+    # an OpenAI-compatible engine for both roles, or one per role
+    server: str | None = setting(env="BARE_TUI_SERVER", file=("server", "url"), flag=True)
+    base_server: str | None = setting(env="BARE_TUI_BASE_SERVER",
+                                      file=("server", "base_url"), flag=True)
+    instruct_server: str | None = setting(env="BARE_TUI_INSTRUCT_SERVER",
+                                          file=("server", "instruct_url"), flag=True)
+    concurrency: int = setting(8, "int", env="BARE_TUI_CONCURRENCY",
+                               file=("server", "concurrency"), low=1, flag=True)
+    # seconds one request to a serving engine may take, its whole reply included
+    server_timeout: float = setting(600.0, "float", env="BARE_TUI_SERVER_TIMEOUT",
+                                    file=("server", "timeout_s"), low=0.1, high=86_400,
+                                    unit=SECONDS, flag=True)
+    # embed new texts after every generation job
+    auto_embed: bool = setting(False, "bool", env="BARE_TUI_AUTO_EMBED",
+                               file=("diversity", "auto_embed"))
+    # None: the packaged all-MiniLM-L6-v2
+    embedding_model: str | None = setting(env="BARE_TUI_EMBEDDING_MODEL",
+                                          file=("diversity", "model"))
+    reviewer: str = setting(factory=_default_reviewer, env="BARE_TUI_REVIEWER",
+                            file=("workspace", "reviewer"))
+    # share of items routed to two reviewers
+    overlap: float = setting(0.0, "float", env="BARE_TUI_OVERLAP", file=("review", "overlap"),
+                             low=0, high=1, unit=" (a share of the items)", flag=True)
+    # how long a review window's lease outlives its last word
+    lease_s: float = setting(60.0, "float", env="BARE_TUI_LEASE_S", file=("review", "lease_s"),
+                             low=0.1, high=86_400, unit=SECONDS)
+    keys: dict[str, str] = field(default_factory=dict)  # the config file's [keys] table
+    config_path: Path | None = None  # the config file these came from
 
     def server_for(self, role: str) -> str | None:
         return getattr(self, f"{role}_server") or self.server
@@ -162,6 +143,42 @@ class Settings:
         """$BARE_TUI_API_KEY only: a key meant for one provider (OPENAI_API_KEY) is
         never sent to whatever server --server names."""
         return os.environ.get("BARE_TUI_API_KEY") or None
+
+
+SETTINGS: dict[str, Setting] = {f.name: f.metadata["setting"] for f in fields(Settings)
+                                if "setting" in f.metadata}
+FLAGS = tuple(name for name, how in SETTINGS.items() if how.flag)
+TABLE_EXAMPLES = {"workspace": '[workspace] with db = "data/bare.db"',
+                  "models": "[models] with ctx = 4096",
+                  "server": '[server] with url = "http://127.0.0.1:8000"',
+                  "review": "[review] with overlap = 0.1",
+                  "diversity": "[diversity] with auto_embed = true"}
+
+
+def _file_shape(how: Setting) -> Any:
+    if how.kind == "int":
+        return Whole(int(how.low if how.low is not None else -AT_MOST), AT_MOST)
+    if how.kind == "float":
+        return Number(minimum=how.low)
+    if how.kind == "bool":
+        return Flag()
+    return Text(nonempty=True)
+
+
+def _config_shape() -> Table:
+    """The config file's shape: every table and key it may hold, and their types."""
+    tables: dict[str, dict[str, Any]] = {}
+    for how in SETTINGS.values():
+        if how.file is not None:
+            table, key = how.file
+            tables.setdefault(table, {})[key] = _file_shape(how)
+    shapes = {table: Table(keys, example=TABLE_EXAMPLES[table])
+              for table, keys in tables.items()}
+    shapes["keys"] = Table(values=Text(nonempty=True), example='[keys] with accept = "y"')
+    return Table(shapes)
+
+
+CONFIG_SHAPE = _config_shape()
 
 
 def config_file(explicit: str | None) -> Path | None:
@@ -178,28 +195,29 @@ def config_file(explicit: str | None) -> Path | None:
 
 
 def _coerce(name: str, value: Any, origin: str) -> Any:
-    if name in INTEGERS:
+    how = SETTINGS[name]
+    if how.kind == "int":
         try:
             number = int(value)
         except (TypeError, ValueError):
             raise BareError(f"{origin}: {name} must be a whole number, got {value!r}") from None
-        if not AT_LEAST[name] <= number <= AT_MOST:
-            raise BareError(f"{origin}: {name} must be between {AT_LEAST[name]} and {AT_MOST}, "
+        low = int(how.low) if how.low is not None else -AT_MOST
+        if not low <= number <= AT_MOST:
+            raise BareError(f"{origin}: {name} must be between {low} and {AT_MOST}, "
                             f"got {number}")
         return number
-    if name in NUMBERS:
-        low, high, unit = NUMBERS[name]
+    if how.kind == "float":
         try:
             number = float(value)
         except (TypeError, ValueError):
             raise BareError(f"{origin}: {name} must be a number, got {value!r}") from None
-        if not low <= number <= high:
-            raise BareError(f"{origin}: {name} must be between {low:g} and {high:g}{unit}, "
-                            f"got {value!r}")
+        if not how.low <= number <= how.high:
+            raise BareError(f"{origin}: {name} must be between {how.low:g} and "
+                            f"{how.high:g}{how.unit}, got {value!r}")
         return number
-    if name in PATHS:
+    if how.kind == "path":
         return Path(os.path.expanduser(str(value)))
-    if name in BOOLEANS:
+    if how.kind == "bool":
         if isinstance(value, bool):
             return value
         if str(value).lower() in ("1", "true", "yes", "on"):
@@ -229,14 +247,14 @@ def load(config: str | None = None, **flags: Any) -> Settings:
             CONFIG_SHAPE.check(data, "")
         except BareError as exc:
             raise BareError(f"config {path}: {exc}") from None
-        for name, (table, key) in FILE_KEYS.items():
-            if key in data.get(table, {}):
-                values[name] = _coerce(name, data[table][key], str(path))
+        for name, how in SETTINGS.items():
+            if how.file is not None and how.file[1] in data.get(how.file[0], {}):
+                values[name] = _coerce(name, data[how.file[0]][how.file[1]], str(path))
         values["keys"] = {str(k): str(v) for k, v in data.get("keys", {}).items()}
         values["config_path"] = path
-    for name, variable in ENV.items():
-        if os.environ.get(variable):
-            values[name] = _coerce(name, os.environ[variable], f"${variable}")
+    for name, how in SETTINGS.items():
+        if how.env and os.environ.get(how.env):
+            values[name] = _coerce(name, os.environ[how.env], f"${how.env}")
     for name, value in flags.items():
         if value is not None:
             values[name] = _coerce(name, value, f"--{name.replace('_', '-')}")

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from bare_tui import jobs
-from bare_tui.config import Settings
+from bare_tui.config import SETTINGS, Settings
 from bare_tui.core.backends import Generation
 from bare_tui.core.cpu_path import describe_signal
 from bare_tui.core.pipeline import JobResult, Sample
@@ -52,8 +52,10 @@ def settings_to_json(settings: Settings) -> str:
 
 
 def settings_from_json(text: str) -> Settings:
+    """Paths come back as paths: the settings of that kind, and the config file's."""
     data = json.loads(text)
-    for key in ("db", "models_dir", "config_path"):
+    paths = [name for name, how in SETTINGS.items() if how.kind == "path"] + ["config_path"]
+    for key in paths:
         if data.get(key) is not None:
             data[key] = Path(data[key])
     return Settings(**data)

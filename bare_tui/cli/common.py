@@ -161,16 +161,16 @@ def sampling_options() -> argparse.ArgumentParser:
 
 # --- settings and the workspace -------------------------------------------------------
 
-SETTING_FLAGS = ("base", "instruct", "gpu_layers", "ctx", "threads", "parallel", "cpu_path",
-                 "server", "base_server", "instruct_server", "concurrency", "server_timeout",
-                 "overlap")
-
-
 def settings(args: argparse.Namespace):
+    """The command's settings, read once (defaults, the config file, the environment,
+    then the command's flags, each setting's flag as config.FLAGS names it)."""
     from bare_tui import config
 
-    return config.load(getattr(args, "config", None), db=getattr(args, "db", None),
-                       **{name: getattr(args, name, None) for name in SETTING_FLAGS})
+    if getattr(args, "_settings", None) is None:
+        args._settings = config.load(getattr(args, "config", None),
+                                     **{name: getattr(args, name, None)
+                                        for name in config.FLAGS})
+    return args._settings
 
 
 def open_store(args: argparse.Namespace, *, create: bool = False):

@@ -132,6 +132,11 @@ class Settings:
     # how long a review window's lease outlives its last word
     lease_s: float = setting(60.0, "float", env="BARE_TUI_LEASE_S", file=("review", "lease_s"),
                              low=0.1, high=86_400, unit=SECONDS)
+    # how long a write waits for another process's lock on the workspace
+    busy_timeout: float = setting(30.0, "float", env="BARE_TUI_BUSY_TIMEOUT_S", low=0,
+                                  high=86_400, unit=SECONDS)
+    # the file of the CPU lock your jobs take turns on (core/cpu_lock.py), or "off"
+    cpu_lock: str | None = setting(env="BARE_TUI_LEASE")
     keys: dict[str, str] = field(default_factory=dict)  # the config file's [keys] table
     config_path: Path | None = None  # the config file these came from
 

@@ -143,7 +143,7 @@ def _give_back_slots(settings: Settings, why: str) -> None:
     from bare_tui.core.store import Store
 
     try:
-        with Store(settings.db, create=False) as store:
+        with Store(settings.db, create=False, busy_timeout=settings.busy_timeout) as store:
             store.mark_interrupted_runs(error=why)
     except BareError:
         pass  # the next job on this workspace does it
@@ -217,7 +217,7 @@ def _child(settings: Settings, job: Job, emit: _Emitter) -> int:
 
     stop = threading.Event()
     threading.Thread(target=_watch_stdin, args=(stop,), daemon=True).start()
-    lock = CpuLock()
+    lock = CpuLock.for_setting(settings.cpu_lock, os.environ.get("XDG_RUNTIME_DIR"))
 
     def load_backend(role: str) -> Backend:
         local = not settings.server_for(role)
@@ -232,7 +232,7 @@ def _child(settings: Settings, job: Job, emit: _Emitter) -> int:
                  "(once per machine)")
         return open_backend(role, settings, on_note=lambda text: emit("note", text=text))
 
-    with Store(settings.db, create=False) as store:
+    with Store(settings.db, create=False, busy_timeout=settings.busy_timeout) as store:
         task = recipes.resolve(store, job.task)
         match job:
             case jobs.Generate():

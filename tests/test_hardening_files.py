@@ -311,9 +311,8 @@ def test_write_lock_held_elsewhere_is_one_line(review_db: Path):
     assert status_of(review_db, 1) is None
 
 
-async def test_tui_stays_up_while_another_process_holds_the_lock(review_db: Path, monkeypatch):
-    monkeypatch.setenv("BARE_TUI_BUSY_TIMEOUT_S", "0.3")
-    app = make_app(review_db)
+async def test_tui_stays_up_while_another_process_holds_the_lock(review_db: Path):
+    app = make_app(review_db, busy_timeout=0.3)
     async with app.run_test(size=SIZE) as pilot:
         holder = hold_write_lock(review_db)
         try:

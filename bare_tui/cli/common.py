@@ -179,9 +179,10 @@ def open_store(args: argparse.Namespace, *, create: bool = False):
     from bare_tui.config import Settings
     from bare_tui.core.store import Store
 
-    db = settings(args).db
+    conf = settings(args)
     # Only the default data/bare.db gets its folder made; a path given must have one.
-    return Store(db, create=create, make_folder=create and db == Settings().db)
+    return Store(conf.db, create=create, make_folder=create and conf.db == Settings().db,
+                 busy_timeout=conf.busy_timeout)
 
 
 def resolve_task(store: Any, args: argparse.Namespace):

@@ -14,7 +14,8 @@ must be yours and closed to others, the file must be a regular file of yours wit
 name; the lock opens it without following links and never truncates one it did not
 check. Jobs of different users therefore do not take turns (README: Security).
 
-`$BARE_TUI_LEASE` names another lock file (tests), or `off` to run jobs side by side.
+The setting `cpu_lock` ($BARE_TUI_LEASE) names another lock file (tests), or `off` to run
+jobs side by side.
 """
 
 from __future__ import annotations
@@ -35,19 +36,12 @@ WAIT_STEP_S = 0.25
 LOCK_NAME = "cpu.lock"
 
 
-def lock_folder() -> Path:
-    """This user's folder for the lock: the runtime folder the login made, else ~/.cache."""
-    runtime = os.environ.get("XDG_RUNTIME_DIR", "")
+def lock_folder(runtime: str | None) -> Path:
+    """This user's folder for the lock: in the runtime folder the login made (`runtime`,
+    $XDG_RUNTIME_DIR), else in ~/.cache."""
     if runtime and os.path.isabs(runtime) and _private_folder(Path(runtime)):
         return Path(runtime) / "bare-tui"
     return Path.home() / ".cache" / "bare-tui"
-
-
-def lock_path() -> Path | None:
-    value = os.environ.get("BARE_TUI_LEASE", "").strip()
-    if value.lower() == "off":
-        return None
-    return Path(value) if value else lock_folder() / LOCK_NAME
 
 
 def _private_folder(folder: Path) -> bool:
@@ -72,9 +66,22 @@ def describe_holder(info: dict[str, Any]) -> str:
 class CpuLock:
     """This user's generation lock, held from `acquire` until `release` or exit."""
 
-    def __init__(self, path: Path | None = None):
-        self.path = path if path is not None else lock_path()
+    def __init__(self, path: Path | None, default: bool = False):
+        """`path`: the lock file (None: no lock, jobs run side by side); `default`: it is
+        the one in the user's own lock folder, which is made when missing."""
+        self.path = path
+        self.default = default
         self._fd: int | None = None
+
+    @classmethod
+    def for_setting(cls, value: str | None, runtime: str | None = None) -> CpuLock:
+        """The lock a setting names (a file, "off", or nothing: the user's own)."""
+        value = (value or "").strip()
+        if value.lower() == "off":
+            return cls(None)
+        if value:
+            return cls(Path(value))
+        return cls(lock_folder(runtime) / LOCK_NAME, default=True)
 
     @property
     def held(self) -> bool:
@@ -139,7 +146,7 @@ class CpuLock:
         writable): the job then runs without taking turns, and says so."""
         assert self.path is not None
         folder = self.path.parent
-        if self.path == lock_folder() / LOCK_NAME:
+        if self.default:
             try:
                 folder.mkdir(mode=0o700, parents=True, exist_ok=True)
             except OSError as exc:

@@ -9,7 +9,6 @@ from site-packages with no network; any local sentence-transformers model folder
 from __future__ import annotations
 
 import hashlib
-import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -60,9 +59,7 @@ def model_name(name: str | None) -> str:
 
 
 def load_model(name: str | None) -> Any:
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")  # never download anything
-    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
-    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    # HF_HUB_OFFLINE (never download anything) is set for the process: bare_tui/__init__.py
     from sentence_transformers import SentenceTransformer
 
     try:

@@ -54,21 +54,6 @@ def ids_param(ids: Any) -> str:
     return json.dumps([int(i) for i in ids])
 
 
-def busy_timeout_s() -> float:
-    """$BARE_TUI_BUSY_TIMEOUT_S, else 30 s."""
-    text = os.environ.get("BARE_TUI_BUSY_TIMEOUT_S")
-    if not text:
-        return BUSY_TIMEOUT_S
-    try:
-        value = float(text)
-    except ValueError:
-        raise BareError(f"$BARE_TUI_BUSY_TIMEOUT_S must be a number of seconds, got {text!r}"
-                        ) from None
-    if not 0 <= value <= 86_400:
-        raise BareError(f"$BARE_TUI_BUSY_TIMEOUT_S must be between 0 and 86400, got {value}")
-    return value
-
-
 def explain(exc: sqlite3.Error, path: Path, waited_s: float = BUSY_TIMEOUT_S) -> str:
     """SQLite's error as one line that says what happened to the workspace and what to do;
     what was committed before it is always kept."""
@@ -113,9 +98,10 @@ class Store:
     def __init__(self, path: str | Path, *, create: bool = True, make_folder: bool = False,
                  busy_timeout: float | None = None):
         """`create`: make the workspace if the file does not exist (only commands that
-        write pass it); `make_folder`: make its folder too (only for the default path)."""
+        write pass it); `make_folder`: make its folder too (only for the default path);
+        `busy_timeout`: seconds a write waits for another process's lock (default 30)."""
         self.path = Path(path)
-        self.busy_timeout = busy_timeout_s() if busy_timeout is None else busy_timeout
+        self.busy_timeout = BUSY_TIMEOUT_S if busy_timeout is None else busy_timeout
         self._identity: tuple[int, int] | None = None
         with _OPEN_LOCK:
             self._check_file(create, make_folder)

@@ -31,7 +31,7 @@ from bare_tui.config import Settings
 from bare_tui.core import curation, leases, pipeline, review_list
 from bare_tui.core.meter import Meter
 from bare_tui.core.recipes import Recipe
-from bare_tui.core.store import Store, WorkspaceGone, busy_timeout_s, now
+from bare_tui.core.store import Store, WorkspaceGone, now
 from bare_tui.errors import BareError
 from bare_tui.jobs import Alternatives, Generate, Job
 from bare_tui.text import clean
@@ -79,7 +79,7 @@ class BareApp(App):
         self.settings = settings
         # The keypress path waits at most a few seconds for another process's lock.
         store = Store(settings.db, create=False,
-                      busy_timeout=min(KEYPRESS_WAIT_S, busy_timeout_s()))
+                      busy_timeout=min(KEYPRESS_WAIT_S, settings.busy_timeout))
         # What the screens share; the session marks this window's decisions.
         self.workspace = Workspace(settings, task, store)
         self.store = store

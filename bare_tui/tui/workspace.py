@@ -35,7 +35,7 @@ class Workspace:
 
     def open_store(self) -> Store:
         """A connection for the calling thread (a worker's own); never makes a file."""
-        return Store(self.settings.db, create=False)
+        return Store(self.settings.db, create=False, busy_timeout=self.settings.busy_timeout)
 
     def count_statuses(self) -> dict[str, int] | None:
         """Counts by state, on a connection of the calling thread's own (None: the

@@ -113,7 +113,7 @@ def test_two_cli_draft_jobs_at_once_end_with_exactly_n(tmp_path, lease):
         assert store.scalar("SELECT count(*) FROM candidates") == 6
         assert store.scalar("SELECT sum(reserved) FROM runs") == 0
     if lease == "on":
-        assert any("waiting for the other generation job" in err for _, err in outputs)
+        assert any("waiting for your other generation job" in err for _, err in outputs)
 
 
 @pytest.mark.models

@@ -182,12 +182,17 @@ def test_server_dying_mid_run_loses_nothing_and_the_run_resumes(base_model, tmp_
 
 
 def test_unreachable_server_is_a_one_line_error(tmp_path):
+    """A closed port before the server ever answered is said at once (no retries); one
+    that answered before and then went away is retried for retry_for_s."""
     backend_options = ServerOptions(url=f"http://127.0.0.1:{free_port()}", model="m",
                                     retry_for_s=1)
     backend = OpenAIBackend(backend_options)
     from bare_tui.core import recipes
 
     task = recipes.parse_recipe(recipes.builtin_source("gsm8k"))
+    with pytest.raises(BareError, match="cannot reach the server at .*refused; check --server"):
+        backend.complete("x", task.base, 1)
+    backend._reached = True  # it answered once: a refusal now is a restart, retried
     with pytest.raises(BareError, match="unreachable for 1s"):
         backend.complete("x", task.base, 1)
 

@@ -35,9 +35,8 @@ def _rows(db):
     (signal.SIGKILL, "killed (out of memory, or kill -9) (SIGKILL)"),
     (signal.SIGILL, "illegal instruction (SIGILL)"),
 ])
-async def test_a_dying_worker_ends_the_job_not_the_review(review_db, sig, cause, monkeypatch):
-    monkeypatch.setenv("BARE_TUI_LEASE", "off")
-    app = make_app(review_db, poll_s=0.2, max_tokens=24, parallel=2)
+async def test_a_dying_worker_ends_the_job_not_the_review(review_db, sig, cause):
+    app = make_app(review_db, poll_s=0.2, max_tokens=24, parallel=2, cpu_lock="off")
     async with app.run_test(size=SIZE) as pilot:
         app.post_message(StartJob(40))
         await _until(lambda: app.job_pid is not None and len(_rows(review_db)) >= 6)
@@ -87,10 +86,11 @@ async def test_g_beside_a_cli_run_ends_with_exactly_the_target(review_db, tmp_pa
         with Store(review_db) as store:
             await _until(lambda: store.scalar(
                 "SELECT count(*) FROM runs WHERE status = 'running'") == 1)
-        app = make_app(review_db, poll_s=0.2, max_tokens=12, parallel=2)
+        app = make_app(review_db, poll_s=0.2, max_tokens=12, parallel=2,
+                       cpu_lock=str(tmp_path / "cpu.lock"))  # as the CLI's $BARE_TUI_LEASE
         async with app.run_test(size=SIZE) as pilot:
             app.post_message(StartJob(4))
-            await _until(lambda: "waiting for the other generation job" in app.job_line)
+            await _until(lambda: "waiting for your other generation job" in app.job_line)
             await _until(lambda: not app.job_running, 600)
             await pilot.pause()
         _, err = cli.communicate(timeout=600)
@@ -107,12 +107,11 @@ async def test_g_beside_a_cli_run_ends_with_exactly_the_target(review_db, tmp_pa
 
 @pytest.mark.models
 async def test_quitting_during_a_job_records_it_interrupted_and_says_what_is_left(
-        review_db, monkeypatch):
+        review_db):
     from bare_tui.cli.review import unfinished
     from bare_tui.core import recipes
 
-    monkeypatch.setenv("BARE_TUI_LEASE", "off")
-    app = make_app(review_db, poll_s=0.2, max_tokens=24, parallel=2)
+    app = make_app(review_db, poll_s=0.2, max_tokens=24, parallel=2, cpu_lock="off")
     async with app.run_test(size=SIZE) as pilot:
         app.post_message(StartJob(40))
         await _until(lambda: app.job_pid is not None and len(_rows(review_db)) >= 6)

@@ -2,7 +2,7 @@
 
 The CLI and the review screen start a draft/refine job as a child process that commits
 to the workspace as any job does, and reports through a pipe: the stage, every
-committed sample, a wait for the CPU lease. A crash of llama.cpp (illegal instruction,
+committed sample, a wait for the CPU lock. A crash of llama.cpp (illegal instruction,
 segfault, the OOM killer) ends the child only; the caller says so in one line, gives
 back the slots the job had claimed, and keeps going. Nothing committed is lost.
 

@@ -13,17 +13,9 @@ from bare_tui.core import curation, embeddings, recipes
 from bare_tui.core.store import Store, now
 from bare_tui.tui.app import error_log
 from bare_tui.tui.messages import StartJob
-from conftest import make_app
+from conftest import make_app, wait_until
 
 SIZE = (120, 40)
-
-
-async def _until(pilot, condition, tries: int = 400) -> None:
-    for _ in range(tries):
-        if condition():
-            return
-        await pilot.pause(0.05)
-    raise AssertionError("condition never held")
 
 
 async def test_job_raising_an_unexpected_exception_leaves_the_app_running(
@@ -35,7 +27,7 @@ async def test_job_raising_an_unexpected_exception_leaves_the_app_running(
     app = make_app(review_db)
     async with app.run_test(size=SIZE) as pilot:
         app.post_message(StartJob(3))
-        await _until(pilot, lambda: not app.job_running and app._notifications)
+        await wait_until(pilot, lambda: not app.job_running and app._notifications, 20)
         assert app.is_running
         [note] = [n for n in app._notifications if n.severity == "error"]
         assert "the generation job failed: RuntimeError: the backend fell over" in note.message
@@ -61,8 +53,8 @@ async def test_worker_failing_unexpectedly_is_said_and_logged(review_db: Path, m
     monkeypatch.setattr("bare_tui.core.curation.DiversityIndex", Broken)
     app = make_app(review_db)
     async with app.run_test(size=SIZE) as pilot:
-        await _until(pilot, lambda: any("index exploded" in n.message
-                                        for n in app._notifications))
+        await wait_until(pilot, lambda: any("index exploded" in n.message
+                                            for n in app._notifications), 20)
         assert app.is_running
         await pilot.press("j")
         assert app.review_screen.candidates.current_id == 2

@@ -208,11 +208,11 @@ def export(store: Store, task: Recipe, out: str | Path, *, profile: str = "chat"
     placed: list[export_files.Placed] = []
     try:
         with store.transaction() as conn:
-            if since_last and exported_before(store, task.name) != earlier:
+            latest = exported_before(store, task.name) if since_last else earlier
+            if latest != earlier:
                 # Another export of the task committed meanwhile: leave out its items too.
-                earlier = exported_before(store, task.name)
                 picked = _select(store, task, status, include_invalid, profile, templates,
-                                 earlier)
+                                 latest)
             by_split, stratified = _split(store, task.name, sorted(picked.chosen), fractions,
                                           rng_seed)
             empty = [name for name, members in by_split.items() if not members]

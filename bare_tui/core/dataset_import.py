@@ -12,9 +12,7 @@ line imports nothing.
 from __future__ import annotations
 
 import json
-import os
 import re
-import socket
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -108,15 +106,11 @@ def import_candidates(store: Store, task: Recipe, path: str | Path,
     known_seeds = {row[0] for row in store.conn.execute(
         "SELECT content_sha256 FROM seeds WHERE task = ?", (task.name,))}
     added = duplicates = seeds = failing = 0
-    with store.transaction():
-        run_id = store.insert("runs", {
-            "kind": IMPORT_KIND, "task": task.name, "model": shown_path(path.name),
-            "model_path": shown, "model_sha256": file_hash,
-            "params": to_json({"file": shown, "mapping": dict(mapping or {})}),
-            "status": "running", "produced": 0, "parse_failures": 0, "prompt_tokens": 0,
-            "completion_tokens": 0, "generation_ms": 0.0, "started_at": now(),
-            "recipe_sha256": task.sha256, "pid": os.getpid(), "host": socket.gethostname(),
-            "reserved": 0})
+    run_id = store.start_run({
+        "kind": IMPORT_KIND, "task": task.name, "model": shown_path(path.name),
+        "model_path": shown, "model_sha256": file_hash,
+        "params": {"file": shown, "mapping": dict(mapping or {})},
+        "recipe_sha256": task.sha256})
     try:
         for start in range(0, len(items), CHUNK):
             with store.transaction() as conn:

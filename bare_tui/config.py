@@ -43,6 +43,7 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
+from bare_tui.core.cpu_path import Probing
 from bare_tui.core.schema import Flag, Number, Table, Text, Whole
 from bare_tui.errors import BareError
 from bare_tui.text import has_surrogates, storable
@@ -81,6 +82,10 @@ def _default_reviewer() -> str:
         return storable(os.environ.get("USER") or getpass.getuser())
     except (KeyError, OSError):
         return "reviewer"
+
+
+def _default_cache() -> Path:
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "bare-tui"
 
 
 SECONDS = " seconds"
@@ -137,6 +142,10 @@ class Settings:
                                   high=86_400, unit=SECONDS)
     # the file of the CPU lock your jobs take turns on (core/cpu_lock.py), or "off"
     cpu_lock: str | None = setting(env="BARE_TUI_LEASE")
+    # where the embedded base model is assembled, file hashes and CPU verdicts are kept
+    cache_dir: Path = setting(kind="path", factory=_default_cache, env="BARE_TUI_CACHE")
+    # for tests: the CPU probe's child dies with SIGILL, as a faulting fast path does
+    probe_fault: bool = setting(False, "bool", env="BARE_TUI_PROBE_FAULT")
     keys: dict[str, str] = field(default_factory=dict)  # the config file's [keys] table
     config_path: Path | None = None  # the config file these came from
 
@@ -148,6 +157,11 @@ class Settings:
         """$BARE_TUI_API_KEY only: a key meant for one provider (OPENAI_API_KEY) is
         never sent to whatever server --server names."""
         return os.environ.get("BARE_TUI_API_KEY") or None
+
+    @property
+    def probing(self) -> Probing:
+        """How the CPU path is probed and remembered."""
+        return Probing(self.cache_dir, self.probe_fault)
 
 
 SETTINGS: dict[str, Setting] = {f.name: f.metadata["setting"] for f in fields(Settings)

@@ -25,8 +25,10 @@ def open_backend(role: str, settings: Settings,
                              on_note=on_note)
     from bare_tui.core.backends.llamacpp import LlamaCppBackend, LlamaOptions
 
-    model = model_files.resolve(getattr(settings, role), role, settings.models_dir)
+    model = model_files.resolve(getattr(settings, role), role, settings.models_dir,
+                                settings.cache_dir)
     return LlamaCppBackend(model, LlamaOptions(gpu_layers=settings.gpu_layers,
                                                ctx=settings.ctx, threads=settings.threads,
                                                parallel=settings.parallel,
-                                               cpu_path=settings.cpu_path))
+                                               cpu_path=settings.cpu_path,
+                                               probing=settings.probing))

@@ -222,12 +222,13 @@ def _child(settings: Settings, job: Job, emit: _Emitter) -> int:
     def load_backend(role: str) -> Backend:
         local = not settings.server_for(role)
         if local:  # a wrong model path fails now, before any wait
-            model_files.resolve(getattr(settings, role), role, settings.models_dir)
+            model_files.resolve(getattr(settings, role), role, settings.models_dir,
+                                settings.cache_dir)
         if local and _runs_on_cpu(settings):
             about = {"task": job.task, "db": str(settings.db)}
             if not lock.acquire(about, stop, lambda text: emit("note", text=text)):
                 raise jobs.StoppedWhileWaiting("draft" if role == "base" else "refine")
-        if local and cpu_path.known_verdict(settings.cpu_path) is None:
+        if local and cpu_path.known_verdict(settings.cpu_path, settings.probing) is None:
             emit("note", text="checking which llama.cpp CPU path runs on this machine "
                  "(once per machine)")
         return open_backend(role, settings, on_note=lambda text: emit("note", text=text))

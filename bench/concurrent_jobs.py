@@ -37,6 +37,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 from draft_throughput import plain_loop  # noqa: E402
 
+from bare_tui.config import load  # noqa: E402
 from bare_tui.core import model_files, pipeline, recipes  # noqa: E402
 from bare_tui.core.backends.llamacpp import LlamaCppBackend, LlamaOptions  # noqa: E402
 from bare_tui.core.seeds import import_seeds  # noqa: E402
@@ -112,7 +113,7 @@ def main() -> None:
 
     task = recipes.parse_recipe(recipes.builtin_source("gsm8k"))
     sampling = task.base.replace(max_tokens=args.max_tokens)
-    model = model_files.resolve(None, "base", ROOT / "models")
+    model = model_files.resolve(None, "base", ROOT / "models", load().cache_dir)
     n = args.samples
     with tempfile.TemporaryDirectory() as name:
         folder = Path(name)

@@ -29,6 +29,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bare_tui.config import load  # noqa: E402
 from bare_tui.core import model_files, pipeline, prompts, recipes  # noqa: E402
 from bare_tui.core.backends.llamacpp import LlamaCppBackend, LlamaOptions  # noqa: E402
 from bare_tui.core.seeds import import_seeds  # noqa: E402
@@ -80,7 +81,7 @@ def main() -> None:
 
     task = recipes.parse_recipe(recipes.builtin_source("gsm8k"))
     sampling = task.base.replace(max_tokens=args.max_tokens)
-    model = model_files.resolve(args.base, "base", ROOT / "models")
+    model = model_files.resolve(args.base, "base", ROOT / "models", load().cache_dir)
     backend = LlamaCppBackend(model, LlamaOptions(ctx=2048, parallel=1))
     with tempfile.TemporaryDirectory() as folder, Store(Path(folder) / "s.db") as store:
         import_seeds(store, recipes.resolve(store, "gsm8k"), SEEDS)

@@ -41,6 +41,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bare_tui.config import load  # noqa: E402
 from bare_tui.core import current, diversity, embeddings, model_files, pipeline, recipes, yields  # noqa: E402
 from bare_tui.core.backends.llamacpp import LlamaCppBackend, LlamaOptions  # noqa: E402
 from bare_tui.core.seeds import import_seeds  # noqa: E402
@@ -198,8 +199,10 @@ def main() -> int:
     args = parser.parse_args()
 
     options = LlamaOptions(ctx=2048, parallel=args.parallel)
-    base = LlamaCppBackend(model_files.resolve(None, "base", ROOT / "models"), options)
-    instruct = LlamaCppBackend(model_files.resolve(None, "instruct", ROOT / "models"), options)
+    cache = load().cache_dir
+    base = LlamaCppBackend(model_files.resolve(None, "base", ROOT / "models", cache), options)
+    instruct = LlamaCppBackend(model_files.resolve(None, "instruct", ROOT / "models", cache),
+                               options)
     encoder = embeddings.load_model(None)
     print(f"models: {base.model.name} (drafts), {instruct.model.name} (refinements), "
           f"{base.describe()['device']}, {base.describe()['cpu_path']} path, "

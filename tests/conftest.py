@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from bare_tui import config
 from bare_tui.core import model_files, recipes
 from bare_tui.core.backends import Backend
 from bare_tui.core.store import Store
@@ -34,6 +35,8 @@ def isolated(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.Monke
     monkeypatch.setenv("XDG_CACHE_HOME", str(CACHE))
     monkeypatch.chdir(tmp_path_factory.mktemp("work"))
 GSM8K_SEEDS = ROOT / "data" / "seeds" / "gsm8k_train_200.jsonl"
+# The cache folder the settings name (the assembled base model lives there).
+CACHE = config.load().cache_dir
 REVIEW_SEEDS = ROOT / "data" / "seeds" / "reviews.jsonl"
 
 
@@ -50,12 +53,12 @@ def gsm8k(store: Store) -> recipes.Recipe:
 
 @pytest.fixture(scope="session")
 def base_model() -> model_files.ModelFile:
-    return model_files.resolve(None, "base", ROOT / "models")
+    return model_files.resolve(None, "base", ROOT / "models", CACHE)
 
 
 @pytest.fixture(scope="session")
 def instruct_model() -> model_files.ModelFile:
-    return model_files.resolve(None, "instruct", ROOT / "models")
+    return model_files.resolve(None, "instruct", ROOT / "models", CACHE)
 
 
 @pytest.fixture(scope="session")

@@ -10,10 +10,14 @@ that they run on every machine, as bare-tui's own backend does.
 import runpy
 import sys
 
+from bare_tui import config
 from bare_tui.core import cpu_path, model_files
 
 if __name__ == "__main__":
-    verdict = cpu_path.choose(model_files.embedded(model_files.EMBEDDED_INSTRUCT).path)
+    settings = config.load()
+    verdict = cpu_path.choose(
+        model_files.embedded(model_files.EMBEDDED_INSTRUCT, settings.cache_dir).path,
+        settings.cpu_path, settings.probing)
     with cpu_path.model_params(verdict.fast):
         sys.argv = ["llama_cpp.server", *sys.argv[1:]]
         runpy.run_module("llama_cpp.server", run_name="__main__")

@@ -11,7 +11,7 @@ import pytest
 from bare_tui.core import cpu_path
 from bare_tui.core.store import Store
 from bare_tui.errors import BareError
-from conftest import GSM8K_SEEDS, run_cli
+from conftest import CACHE, GSM8K_SEEDS, run_cli
 
 
 @pytest.fixture
@@ -21,17 +21,18 @@ def fresh_cache(tmp_path: Path, monkeypatch) -> Path:
 
     cache = tmp_path / "cache"
     (cache / "models").mkdir(parents=True)
-    base = model_files.embedded(model_files.EMBEDDED_BASE).path
+    base = model_files.embedded(model_files.EMBEDDED_BASE, CACHE).path
     (cache / "models" / base.name).symlink_to(base)
     monkeypatch.setenv("BARE_TUI_CACHE", str(cache))
     return cache
 
 
-def test_a_forced_path_needs_no_probe_and_a_bad_setting_is_one_line():
-    assert cpu_path.choose(Path("/nonexistent.gguf"), "safe").fast is False
-    assert cpu_path.choose(Path("/nonexistent.gguf"), "FAST").fast is True
+def test_a_forced_path_needs_no_probe_and_a_bad_setting_is_one_line(tmp_path):
+    probing = cpu_path.Probing(tmp_path)
+    assert cpu_path.choose(Path("/nonexistent.gguf"), "safe", probing).fast is False
+    assert cpu_path.choose(Path("/nonexistent.gguf"), "FAST", probing).fast is True
     with pytest.raises(BareError, match="cpu_path must be one of auto, fast, safe"):
-        cpu_path.choose(Path("/nonexistent.gguf"), "turbo")
+        cpu_path.choose(Path("/nonexistent.gguf"), "turbo", probing)
 
 
 def test_the_safe_path_turns_extra_buffer_types_off():
@@ -62,7 +63,8 @@ def test_a_faulting_fast_path_falls_back_and_is_reported(tmp_path, fresh_cache, 
         monkeypatch.setenv(key, value)
     from bare_tui.core import model_files
 
-    verdict = cpu_path.choose(model_files.embedded(model_files.EMBEDDED_INSTRUCT).path)
+    verdict = cpu_path.choose(model_files.embedded(model_files.EMBEDDED_INSTRUCT, CACHE).path,
+                              "auto", cpu_path.Probing(fresh_cache, simulate_fault=True))
     assert not verdict.fast and "illegal instruction (SIGILL)" in verdict.reason
     cache = json.loads((fresh_cache / "cpu-path.json").read_text())
     assert [key for key in cache if key.endswith("simulated fault")] == list(cache)
@@ -92,8 +94,8 @@ def test_a_faulting_fast_path_falls_back_and_is_reported(tmp_path, fresh_cache, 
 def test_the_real_probe_on_this_machine(fresh_cache, capsys):
     from bare_tui.core import model_files
 
-    model = model_files.embedded(model_files.EMBEDDED_INSTRUCT).path
-    verdict, conclusive = cpu_path.probe(model)
+    model = model_files.embedded(model_files.EMBEDDED_INSTRUCT, CACHE).path
+    verdict, conclusive = cpu_path.probe(model, cpu_path.Probing(fresh_cache))
     with capsys.disabled():
         print(f"\nCPU path probe on this machine: {verdict.describe()} "
               f"(conclusive: {conclusive})")
@@ -103,15 +105,17 @@ def test_the_real_probe_on_this_machine(fresh_cache, capsys):
     assert cpu_path.try_load(model, fast=False).ok
 
 
-def test_a_remembered_verdict_is_used_until_forgotten(tmp_path, monkeypatch):
-    monkeypatch.setenv("BARE_TUI_CACHE", str(tmp_path))
-    assert cpu_path.known_verdict("auto") is None
-    cpu_path._write_cache(cpu_path._cache_key(), cpu_path.Verdict(False, "probe said so",
-                                                                  "probe"))
-    remembered = cpu_path.known_verdict("auto")
+def test_a_remembered_verdict_is_used_until_forgotten(tmp_path):
+    probing = cpu_path.Probing(tmp_path)
+    assert cpu_path.known_verdict("auto", probing) is None
+    cpu_path._write_cache(probing, cpu_path.Verdict(False, "probe said so", "probe"))
+    remembered = cpu_path.known_verdict("auto", probing)
     assert (remembered.fast, remembered.reason, remembered.source) == (
         False, "probe said so", "cache")
-    assert cpu_path.choose(Path("/not/probed.gguf")) == remembered  # no probe needed
-    assert cpu_path.known_verdict("fast").fast is True  # the setting wins
-    cpu_path.forget()  # bare-tui doctor --reprobe
-    assert cpu_path.known_verdict("auto") is None
+    # no probe needed
+    assert cpu_path.choose(Path("/not/probed.gguf"), "auto", probing) == remembered
+    assert cpu_path.known_verdict("fast", probing).fast is True  # the setting wins
+    # a simulated fault's verdict is kept apart from the real machine's
+    assert cpu_path.known_verdict("auto", cpu_path.Probing(tmp_path, True)) is None
+    cpu_path.forget(probing)  # bare-tui doctor --reprobe
+    assert cpu_path.known_verdict("auto", probing) is None

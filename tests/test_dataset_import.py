@@ -44,7 +44,7 @@ def test_a_thousand_items_in_with_origin_checks_and_dedup(store, gsm8k, tmp_path
     # No "#### n" line: added, and flagged by the recipe's checks.
     assert result.failing == sum(i % 10 == 9 for i in range(998)) == 99
     first = current.current(store, 1)
-    assert first.origin == {"file": str(data), "line": 3, "sha256": file_sha256(data)}
+    assert first.origin == {"file": str(data), "line": 3, "sha256": file_sha256(data, None)}
     assert first.draft_fields["question"].startswith("Tom has 0 marbles")
     assert first.status == "pending" and not first.refined
     assert len(pipeline.unrefined(store, gsm8k)) == 998  # refine takes them like drafts
@@ -52,9 +52,9 @@ def test_a_thousand_items_in_with_origin_checks_and_dedup(store, gsm8k, tmp_path
     assert (again.added, again.duplicates, again.seeds) == (0, 998, 2)
     run = store.query("SELECT kind, model, model_sha256, produced FROM runs")
     assert run == [{"kind": "import", "model": "scraped.jsonl",
-                    "model_sha256": file_sha256(data), "produced": 998},
+                    "model_sha256": file_sha256(data, None), "produced": 998},
                    {"kind": "import", "model": "scraped.jsonl",
-                    "model_sha256": file_sha256(data), "produced": 0}]
+                    "model_sha256": file_sha256(data, None), "produced": 0}]
 
 
 def test_a_bad_line_imports_nothing(store, gsm8k, tmp_path):

@@ -5,7 +5,7 @@ import math
 import numpy as np
 import pytest
 
-from bare_tui.core import curation, diversity, embeddings, pipeline, review
+from bare_tui.core import bulk, curation, diversity, embeddings, pipeline, review
 from bare_tui.core.review import State
 from bare_tui.core.seeds import import_seeds
 from bare_tui.core.store import Store
@@ -123,18 +123,18 @@ def test_planted_near_duplicate_is_flagged_and_dedup_rejects_exactly_it(embedded
     assert twins[4].similarity >= 0.95
     flagged = {cid for cid, twin in twins.items() if twin.similarity >= 0.95}
     assert flagged == {1, 4}
-    rejected = curation.dedup(embedded, gsm8k, "ann", 0.95)
+    rejected = bulk.reject_near_duplicates(embedded, gsm8k, "ann", 0.95)
     assert list(rejected) == [4] and "near-duplicate of #1" in rejected[4]
     assert review.decision_state(embedded, 4).status == "rejected"
     assert review.decision_state(embedded, 1).status == "pending"
-    assert review.undo(embedded, "ann") == [4]
+    assert review.undo(embedded, "ann").ids == [4]
     assert review.decision_state(embedded, 4) == State()
 
 
 @pytest.mark.models
 def test_dedup_keeps_the_accepted_one(embedded, gsm8k):
     review.decide(embedded, [4], "accept", "ann")
-    assert list(curation.dedup(embedded, gsm8k, "ann", 0.95)) == [1]
+    assert list(bulk.reject_near_duplicates(embedded, gsm8k, "ann", 0.95)) == [1]
 
 
 @pytest.mark.models
@@ -149,9 +149,9 @@ def test_clusters_and_undo_of_a_bulk_action(embedded, gsm8k):
     before = {i: review.decision_state(embedded, i) for i in range(1, 6)}
     review.decide(embedded, [2], "accept", "ann")
     before[2] = review.decision_state(embedded, 2)
-    assert curation.decide_cluster(embedded, gsm8k, cakes, "reject", "ann") == members
+    assert bulk.decide_cluster(embedded, gsm8k, cakes, "reject", "ann") == members
     assert all(review.decision_state(embedded, i).status == "rejected" for i in members)
-    assert sorted(review.undo(embedded, "ann")) == members
+    assert sorted(review.undo(embedded, "ann").ids) == members
     assert {i: review.decision_state(embedded, i) for i in range(1, 6)} == before
 
 

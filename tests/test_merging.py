@@ -67,7 +67,7 @@ def test_merge_decisions_undo_hunk_by_hunk_and_revert_whole(review_db):
         assert event["action"] == "merge"
         assert json.loads(event["after"])["merge"]["choices"] == [DRAFT, DRAFT]
         # u undoes one hunk's choice
-        assert review.undo(store, "tester") == [1]
+        assert review.undo(store, "tester").ids == [1]
         assert Merge.from_state(current.current(store, 1).merge).choices == (DRAFT, REFINED)
         assert current.current(store, 1).final_fields == one.fields(names)
         # U reverts the whole merge: the text before the first choice, the refinement

@@ -6,6 +6,7 @@ import pytest
 from bare_tui.core import model_files
 from bare_tui.core.gguf import GGUFError, read_metadata
 from bare_tui.errors import BareError
+from conftest import CACHE
 
 
 def test_embedded_models_resolve_offline_with_metadata(base_model, instruct_model):
@@ -24,23 +25,23 @@ def test_embedded_models_resolve_offline_with_metadata(base_model, instruct_mode
 def test_user_models_are_found_by_name_in_models_dir(base_model, tmp_path: Path):
     target = tmp_path / "my-base.gguf"
     target.symlink_to(base_model.path)
-    assert [m.name for m in model_files.user_models(tmp_path)] == ["my-base"]
-    assert model_files.resolve("my-base", "base", tmp_path).path == target
-    assert model_files.resolve("my-base.gguf", "base", tmp_path).path == target
-    assert model_files.resolve(str(target), "base", Path("nowhere")).path == target
+    assert [m.name for m in model_files.user_models(tmp_path, CACHE)] == ["my-base"]
+    assert model_files.resolve("my-base", "base", tmp_path, CACHE).path == target
+    assert model_files.resolve("my-base.gguf", "base", tmp_path, CACHE).path == target
+    assert model_files.resolve(str(target), "base", Path("nowhere"), CACHE).path == target
 
 
 def test_bad_model_files_are_one_line_errors(base_model, tmp_path: Path):
     (tmp_path / "text.gguf").write_text("hello, not a model")
     with pytest.raises(BareError, match="is not a GGUF file"):
-        model_files.resolve("text", "base", tmp_path)
+        model_files.resolve("text", "base", tmp_path, CACHE)
     cut = tmp_path / "cut.gguf"
     with base_model.path.open("rb") as source:
         cut.write_bytes(source.read(5000))
     with pytest.raises(BareError, match="corrupt or truncated GGUF file"):
-        model_files.resolve(str(cut), "base", tmp_path)
+        model_files.resolve(str(cut), "base", tmp_path, CACHE)
     with pytest.raises(BareError, match="base model not found: nope"):
-        model_files.resolve("nope", "base", tmp_path)
+        model_files.resolve("nope", "base", tmp_path, CACHE)
 
 
 def test_gguf_header_reader_on_the_real_file(base_model):
@@ -59,17 +60,17 @@ def test_gguf_with_intact_header_but_missing_tensors_fails_to_load(base_model, t
     with base_model.path.open("rb") as source, half.open("wb") as out:
         shutil.copyfileobj(source, out, length=1 << 20)
         out.truncate(base_model.size_bytes // 2)
-    model = model_files.resolve(str(half), "base", tmp_path)  # the header alone is fine
+    model = model_files.resolve(str(half), "base", tmp_path, CACHE)  # the header alone is fine
     with pytest.raises(BareError, match="cannot load model"):
         LlamaCppBackend(model)
 
 
-def test_sha256_is_cached_per_file_version(tmp_path: Path, monkeypatch):
-    monkeypatch.setenv("BARE_TUI_CACHE", str(tmp_path / "cache"))
+def test_sha256_is_cached_per_file_version(tmp_path: Path):
+    cache = tmp_path / "cache"
     path = tmp_path / "f.bin"
     path.write_bytes(b"abc")
-    first = model_files.file_sha256(path)
+    first = model_files.file_sha256(path, cache)
     assert first == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
-    assert (tmp_path / "cache" / "sha256.json").is_file()
+    assert (cache / "sha256.json").is_file()
     path.write_bytes(b"abcd")
-    assert model_files.file_sha256(path) != first
+    assert model_files.file_sha256(path, cache) != first

@@ -46,19 +46,19 @@ def test_undo_redo_restore_exact_states_and_persist(drafted):
     review.decide(drafted, [1, 2, 3], "reject", "ann")  # one bulk step
     review.decide(drafted, [1], "accept", "ann")
     after_both = states(drafted)
-    assert review.undo(drafted, "ann") == [1]
+    assert review.undo(drafted, "ann").ids == [1]
     assert review.decision_state(drafted, 1) == State("rejected")
-    assert review.undo(drafted, "ann") == [1, 2, 3]
+    assert review.undo(drafted, "ann").ids == [1, 2, 3]
     assert states(drafted) == before
-    assert review.undo(drafted, "ann") == []
-    assert review.redo(drafted, "ann") == [1, 2, 3]
-    assert review.redo(drafted, "ann") == [1]
+    assert review.undo(drafted, "ann").ids == []
+    assert review.redo(drafted, "ann").ids == [1, 2, 3]
+    assert review.redo(drafted, "ann").ids == [1]
     assert states(drafted) == after_both
-    assert review.redo(drafted, "ann") == []
+    assert review.redo(drafted, "ann").ids == []
     # A new decision after an undo clears the redo stack.
     review.undo(drafted, "ann")
     review.decide(drafted, [2], "accept", "ann")
-    assert review.redo(drafted, "ann") == []
+    assert review.redo(drafted, "ann").ids == []
     steps = [r["action"] for r in drafted.query(
         "SELECT min(action) AS action FROM events GROUP BY group_id ORDER BY group_id")]
     assert steps == ["reject", "accept", "undo", "undo", "redo", "redo", "undo", "accept"]
@@ -67,7 +67,7 @@ def test_undo_redo_restore_exact_states_and_persist(drafted):
 def test_undo_is_per_reviewer(drafted):
     review.decide(drafted, [1], "accept", "ann")
     review.decide(drafted, [2], "accept", "bob")
-    assert review.undo(drafted, "ann") == [1]
+    assert review.undo(drafted, "ann").ids == [1]
     assert review.decision_state(drafted, 2).status == "accepted"
 
 

@@ -28,7 +28,7 @@ async def test_an_item_held_elsewhere_is_skipped_named_and_refused(review_db):
             await pilot.pause()
             assert "reviewing now: 1 other (bob)" in status(app)
             await pilot.press("k")  # back to bob's item: named, and not decided here
-            assert screen.held_by == "bob"
+            assert screen.presence.held_by == "bob"
             await pilot.press("a")
             assert review.decision_state(bob, 1).status == "pending"
             await pilot.press("j", "a")  # #2 is ours: decided, and on to #3

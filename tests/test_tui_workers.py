@@ -34,7 +34,7 @@ async def test_job_raising_an_unexpected_exception_leaves_the_app_running(
         assert "RuntimeError" in app.job_line and "g starts a new job" in app.job_line
         await pilot.press("a")  # the review goes on
         await pilot.pause()
-        assert app.review_screen.counts.get("accepted") == 1
+        assert app.review_screen.tally.counts.get("accepted") == 1
     logged = error_log().read_text()
     assert "Traceback" in logged and "the backend fell over" in logged
 

@@ -71,38 +71,20 @@ def cmd_embed(args: argparse.Namespace) -> int:
 
 
 def cmd_stats(args: argparse.Namespace) -> int:
-    from bare_tui.core import curation, diversity, yields
+    from bare_tui.core import curation
 
-    out = console()
     with open_store(args) as store:
         task = resolve_task(store, args)
-        results = curation.stats(store, task, args.model, bins=args.bins)
-        for line in yields.measure(store, task.name).lines():
-            out.print(f"yield: {line}")
-        out.print(f"BARE diversity of task {task.name}: mean pairwise cosine similarity "
-                  "of the embeddings (lower = more diverse)")
-        for name, result in results.items():
-            if result is None:
-                out.print(f"\n{name}: fewer than 2 embedded items")
-                continue
-            how = (f"histogram from a sample of {result.pairs:,} pairs: mean "
-                   f"{result.sample_mean:.4f} ± {3 * result.sample_stderr:.4f} (3 SE)"
-                   if result.sampled else f"histogram of all {result.pairs:,} pairs")
-            out.print(f"\n{name}: {result.size} items, mean similarity "
-                      f"{result.mean_similarity:.4f} (exact); {how}")
-            if args.histogram:
-                out.print(diversity.histogram_text(result), highlight=False, markup=False)
-        clusters = curation.cluster_table(store, task)
-        if clusters:
-            out.print("\nclusters: " + ", ".join(
-                f"{c['cluster']}: {c['size']}" for c in clusters))
+        lines = curation.stats_lines(store, task, args.model, bins=args.bins,
+                                     histogram=args.histogram)
+    console().print("\n".join(lines), highlight=False, markup=False)
     return 0
 
 
 def cmd_cluster(args: argparse.Namespace) -> int:
     from rich.table import Table
 
-    from bare_tui.core import curation
+    from bare_tui.core import bulk, curation
     from bare_tui.text import clean
 
     reviewer = args.reviewer or settings(args).reviewer
@@ -111,7 +93,7 @@ def cmd_cluster(args: argparse.Namespace) -> int:
         if args.accept is not None or args.reject is not None:
             cluster = args.accept if args.accept is not None else args.reject
             action = "accept" if args.accept is not None else "reject"
-            members = curation.decide_cluster(store, task, cluster, action, reviewer)
+            members = bulk.decide_cluster(store, task, cluster, action, reviewer)
             console().print(f"{action}ed cluster {cluster}: {len(members)} candidates "
                             "(bare-tui undo reverts it)")
             return 0
@@ -127,14 +109,14 @@ def cmd_cluster(args: argparse.Namespace) -> int:
 
 
 def cmd_dedup(args: argparse.Namespace) -> int:
-    from bare_tui.core import curation
+    from bare_tui.core import bulk
     from bare_tui.text import clean
 
     reviewer = args.reviewer or settings(args).reviewer
     with open_store(args) as store:
         task = resolve_task(store, args)
-        rejected = curation.dedup(store, task, reviewer, args.threshold, model=args.model,
-                                  dry_run=args.dry_run)
+        rejected = bulk.reject_near_duplicates(store, task, reviewer, args.threshold,
+                                               model=args.model, dry_run=args.dry_run)
     verb = "would reject" if args.dry_run else "rejected"
     for candidate_id, reason in rejected.items():
         console().print(f"#{candidate_id}: {clean(reason)}")

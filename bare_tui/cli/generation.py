@@ -169,7 +169,7 @@ def demo_intro(args: argparse.Namespace, target: int) -> list[str]:
             lines.append(f"{role}: {getattr(conf, role) or 'the first model listed'}, "
                          f"served by {server}; it {does}")
             continue
-        model = model_files.resolve(getattr(conf, role), role, conf.models_dir)
+        model = model_files.resolve(getattr(conf, role), role, conf.models_dir, conf.cache_dir)
         local.append(model.origin == "embedded")
         lines.append(f"{role}: {model.name} ({model.size_bytes / 1e6:.0f} MB GGUF, "
                      f"llama.cpp); it {does}")

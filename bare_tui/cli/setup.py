@@ -75,7 +75,7 @@ def _size(num: int) -> str:
 def _cpu_path_line(current: Any) -> str:
     from bare_tui.core import cpu_path
 
-    verdict = cpu_path.known_verdict(current.cpu_path)
+    verdict = cpu_path.known_verdict(current.cpu_path, current.probing)
     if verdict is None:
         return ("CPU path: not probed yet on this machine (the first model load, or "
                 "`bare-tui doctor`, probes it)")
@@ -95,9 +95,9 @@ def cmd_models(args: argparse.Namespace) -> int:
     table = Table("name", "role", "size", "architecture", "context", "chat template",
                   "sha256", "path", title=Text(runs_on), caption=Text(_cpu_path_line(current)))
     defaults = {"base": current.base, "instruct": current.instruct}
-    chosen = {role: model_files.resolve(spec, role, current.models_dir).path
+    chosen = {role: model_files.resolve(spec, role, current.models_dir, current.cache_dir).path
               for role, spec in defaults.items()}
-    for model in model_files.all_models(current.models_dir):
+    for model in model_files.all_models(current.models_dir, current.cache_dir):
         try:
             model.metadata  # noqa: B018 - a file that is not GGUF is listed with its error
         except BareError as exc:
@@ -122,9 +122,10 @@ def cmd_doctor(args: argparse.Namespace) -> int:
 
     current = settings(args)
     if args.reprobe:
-        cpu_path.forget()
+        cpu_path.forget(current.probing)
     setup = doctor.Setup(db=current.db, models_dir=current.models_dir, base=current.base,
                          instruct=current.instruct, cpu_path=current.cpu_path,
+                         probing=current.probing,
                          embedding_model=current.embedding_model, threads=current.threads)
     out = console()
     failed = 0

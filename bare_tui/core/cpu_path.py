@@ -9,9 +9,10 @@ the probe fails, models load with `use_extra_bufts = False`, which always runs.
 
 The `cpu_path` setting (`[models] cpu_path` in the config, or `$BARE_TUI_CPU_PATH`)
 forces a path: `fast`, `safe`, or `auto` (the probe; the default).
-`BARE_TUI_PROBE_FAULT=1` makes the probe child kill itself with SIGILL, to test the
-fallback on machines where the fast path works; a simulated verdict is remembered apart
-from the real one.
+The `probe_fault` setting (`$BARE_TUI_PROBE_FAULT=1`) makes the probe child kill itself
+with SIGILL, to test the fallback on machines where the fast path works; a simulated
+verdict is remembered apart from the real one. Both come in a `Probing` value: this
+module reads no setting itself.
 """
 
 from __future__ import annotations
@@ -30,15 +31,22 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from bare_tui.core.model_files import cache_dir
 from bare_tui.errors import BareError
 
 CHOICES = ("auto", "fast", "safe")
 PROBE_TIMEOUT_S = 180
-SIMULATE_FAULT_ENV = "BARE_TUI_PROBE_FAULT"
 # Enough tokens that the matrix products take the batched (repacked, AMX) kernels, on
 # every thread, as real prompts do.
 PROBE_PROMPT = "EXAMPLE START\n" + "The quick brown fox jumps over the lazy dog. " * 12
+
+
+@dataclass(frozen=True)
+class Probing:
+    """Where verdicts are remembered (the `cache_dir` setting), and whether the probe is
+    told to fault (the `probe_fault` setting, for tests)."""
+
+    cache: Path | None  # None: nothing is remembered, every choice probes
+    simulate_fault: bool = False
 
 
 @dataclass(frozen=True)
@@ -96,32 +104,38 @@ def llama_cpp_version() -> str:
         return "not installed"
 
 
-def _cache_path() -> Path:
-    return cache_dir() / "cpu-path.json"
+def _cache_path(probing: Probing) -> Path | None:
+    return probing.cache / "cpu-path.json" if probing.cache is not None else None
 
 
-def _cache_key() -> str:
+def _cache_key(probing: Probing) -> str:
     key = f"llama-cpp-python {llama_cpp_version()} | cpu {cpu_signature()}"
     # A simulated fault is remembered apart, so it never stands for the real machine.
-    return key + (" | simulated fault" if os.environ.get(SIMULATE_FAULT_ENV) == "1" else "")
+    return key + (" | simulated fault" if probing.simulate_fault else "")
 
 
-def _read_cache() -> dict[str, Any]:
+def _read_cache(probing: Probing) -> dict[str, Any]:
+    path = _cache_path(probing)
+    if path is None:
+        return {}
     try:
-        data = json.loads(_cache_path().read_text())
+        data = json.loads(path.read_text())
     except (OSError, ValueError):
         return {}
     return data if isinstance(data, dict) else {}
 
 
-def _write_cache(key: str, verdict: Verdict | None) -> None:
-    """Remember a verdict for `key`, or forget it (None)."""
-    data = _read_cache()
+def _write_cache(probing: Probing, verdict: Verdict | None) -> None:
+    """Remember the verdict for this machine, or forget it (None)."""
+    key = _cache_key(probing)
+    data = _read_cache(probing)
     if verdict is None:
         data.pop(key, None)
     else:
         data[key] = {**asdict(verdict), "probed_at": time.time()}
-    path = _cache_path()
+    path = _cache_path(probing)
+    if path is None:
+        return
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(f".{os.getpid()}.tmp")
@@ -141,54 +155,56 @@ def _forced(setting: str | None) -> Verdict | None:
     return Verdict(choice == "fast", "forced by the cpu_path setting", "setting")
 
 
-def _cached() -> Verdict | None:
-    cached = _read_cache().get(_cache_key())
+def _cached(probing: Probing) -> Verdict | None:
+    cached = _read_cache(probing).get(_cache_key(probing))
     if isinstance(cached, dict) and isinstance(cached.get("fast"), bool):
         return Verdict(cached["fast"], str(cached.get("reason", "")), "cache")
     return None
 
 
-def choose(model_path: Path, setting: str | None = None, *, threads: int | None = None
-           ) -> Verdict:
+def choose(model_path: Path, setting: str | None, probing: Probing, *,
+           threads: int | None = None) -> Verdict:
     """The path to load models with: forced by the `cpu_path` setting (config or
     $BARE_TUI_CPU_PATH), else the cached probe verdict, else a probe (in a child
     process), remembered for next time when it says something about the machine."""
-    verdict = _forced(setting) or _cached()
+    verdict = _forced(setting) or _cached(probing)
     if verdict is not None:
         return verdict
-    verdict, conclusive = probe(model_path, threads=threads)
+    verdict, conclusive = probe(model_path, probing, threads=threads)
     if conclusive:
-        _write_cache(_cache_key(), verdict)
+        _write_cache(probing, verdict)
     return verdict
 
 
-def forget() -> None:
+def forget(probing: Probing) -> None:
     """Drop this machine's remembered verdict, so the next load probes again."""
-    _write_cache(_cache_key(), None)
+    _write_cache(probing, None)
 
 
-def known_verdict(setting: str | None = None) -> Verdict | None:
+def known_verdict(setting: str | None, probing: Probing) -> Verdict | None:
     """The verdict in force without probing: forced or cached; None when not probed."""
-    return _forced(setting) or _cached()
+    return _forced(setting) or _cached(probing)
 
 
-def _probe_model(fallback: Path) -> Path:
+def _probe_model(fallback: Path, probing: Probing) -> Path:
     """The embedded instruct model when installed (small, and its quantisation takes
     the repacked and AMX kernels), so the verdict is about the machine, not one file."""
     from bare_tui.core import model_files
 
     try:
-        return model_files.embedded(model_files.EMBEDDED_INSTRUCT).path
+        return model_files.embedded(model_files.EMBEDDED_INSTRUCT, None).path
     except BareError:
         return fallback
 
 
-def probe(model_path: Path, *, threads: int | None = None) -> tuple[Verdict, bool]:
+def probe(model_path: Path, probing: Probing, *, threads: int | None = None
+          ) -> tuple[Verdict, bool]:
     """Load a model with the extra buffer types in a child process and decode a batch on
     every thread. Returns the verdict and whether it is conclusive: a fault by a signal
     is; a model that fails to load either way says nothing about the machine."""
-    target = _probe_model(model_path)
-    outcome = try_load(target, fast=True, threads=threads)
+    target = _probe_model(model_path, probing)
+    outcome = try_load(target, fast=True, threads=threads,
+                       simulate_fault=probing.simulate_fault)
     if outcome.ok:
         return Verdict(True, f"probe passed on {target.name}", "probe"), True
     verdict = Verdict(False, f"the fast path failed its probe: {outcome.problem}", "probe")
@@ -206,10 +222,13 @@ class Outcome:
 
 
 def try_load(model_path: Path, *, fast: bool, threads: int | None = None,
-             timeout: float = PROBE_TIMEOUT_S) -> Outcome:
-    """Load a model and decode one batch in a child process, reporting how it ended."""
-    command = [sys.executable, "-m", "bare_tui.core.cpu_path", str(model_path),
-               "fast" if fast else "safe", str(threads or os.cpu_count() or 1)]
+             timeout: float = PROBE_TIMEOUT_S, simulate_fault: bool = False) -> Outcome:
+    """Load a model and decode one batch in a child process, reporting how it ended
+    (`simulate_fault`: the child dies with SIGILL on the fast path, as a faulting CPU's
+    would)."""
+    mode = ("fast-fault" if simulate_fault else "fast") if fast else "safe"
+    command = [sys.executable, "-m", "bare_tui.core.cpu_path", str(model_path), mode,
+               str(threads or os.cpu_count() or 1)]
     started = time.perf_counter()
     try:
         done = subprocess.run(command, capture_output=True, text=True, timeout=timeout,
@@ -256,7 +275,7 @@ def model_params(fast: bool) -> Iterator[None]:
 
 def _probe_child(model_path: str, mode: str, threads: int) -> int:
     """Child side of `try_load`: exit 0 when a batch decodes and a token samples."""
-    if os.environ.get(SIMULATE_FAULT_ENV) == "1" and mode == "fast":
+    if mode == "fast-fault":
         os.kill(os.getpid(), signal.SIGILL)
     from llama_cpp import Llama
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from bare_tui.core import current, diversity, embeddings, review
+from bare_tui.core import current, diversity, embeddings, yields
 from bare_tui.core.recipes import Recipe
 from bare_tui.core.store import Store, now
 from bare_tui.errors import BareError
@@ -60,6 +60,32 @@ def stats(store: Store, task: Recipe, model: str | None = None, bins: int = 20
     return result
 
 
+def stats_lines(store: Store, task: Recipe, model: str | None = None, bins: int = 20,
+                histogram: bool = True, width: int = 40) -> list[str]:
+    """The stats report as lines of plain text, the same for the CLI and the TUI: the
+    yield at each quality step, BARE's diversity of each set (with its histogram), and
+    the clusters' sizes."""
+    lines = [f"yield: {line}" for line in yields.measure(store, task.name).lines()]
+    lines.append(f"BARE diversity of task {task.name}: mean pairwise cosine similarity of "
+                 "the embeddings (lower = more diverse)")
+    for name, result in stats(store, task, model, bins=bins).items():
+        if result is None:
+            lines += ["", f"{name}: fewer than 2 embedded items"]
+            continue
+        how = (f"histogram from a sample of {result.pairs:,} pairs: mean "
+               f"{result.sample_mean:.4f} ± {3 * result.sample_stderr:.4f} (3 SE)"
+               if result.sampled else f"histogram of all {result.pairs:,} pairs")
+        lines += ["", f"{name}: {result.size} items, mean similarity "
+                      f"{result.mean_similarity:.4f} (exact); {how}"]
+        if histogram:
+            lines += diversity.histogram_text(result, width).splitlines()
+    clusters = cluster_table(store, task)
+    if clusters:
+        lines += ["", "clusters: " + ", ".join(f"{c['cluster']}: {c['size']}"
+                                             for c in clusters)]
+    return lines
+
+
 @dataclass(frozen=True)
 class Twin:
     candidate_id: int
@@ -85,11 +111,11 @@ def nearest_twins(store: Store, task: Recipe, model: str | None = None) -> dict[
     return twins
 
 
-def dedup(store: Store, task: Recipe, reviewer: str, threshold: float, *,
-          model: str | None = None, dry_run: bool = False) -> dict[int, str]:
-    """Reject near-duplicates, keeping one of each group: a seed's copies all go; among
-    candidates, the first accepted one stays, else the first that passes the checks,
-    else the first. One undoable step; returns {rejected id: reason}."""
+def near_duplicates(store: Store, task: Recipe, threshold: float, model: str | None = None
+                    ) -> dict[int, str]:
+    """The near-duplicates to reject, keeping one of each group: a seed's copies all go;
+    among candidates, the first accepted one stays, else the first that passes the
+    checks, else the first. Returns {id to reject: reason}."""
     twins = nearest_twins(store, task, model)
     parent: dict[tuple[str, int], tuple[str, int]] = {}
 
@@ -123,8 +149,6 @@ def dedup(store: Store, task: Recipe, reviewer: str, threshold: float, *,
                 similarity = twins[candidate_id].similarity if candidate_id in twins else 0
                 reasons[candidate_id] = (f"near-duplicate of {keep_label} "
                                          f"(cosine {similarity:.3f})")
-    if reasons and not dry_run:
-        review.decide(store, list(reasons), "reject", reviewer, reasons=reasons)
     return reasons
 
 
@@ -162,17 +186,6 @@ def cluster_members(store: Store, task: Recipe, cluster: int) -> list[int]:
     return [row[0] for row in store.conn.execute(
         "SELECT candidate_id FROM clusters WHERE task = ? AND cluster = ? ORDER BY candidate_id",
         (task.name, cluster))]
-
-
-def decide_cluster(store: Store, task: Recipe, cluster: int, action: str, reviewer: str,
-                   session: review.Session | None = None) -> list[int]:
-    """Accept or reject a whole cluster as one undoable step."""
-    members = cluster_members(store, task, cluster)
-    if not members:
-        raise BareError(f"no cluster {cluster} in task {task.name}: run `bare-tui cluster`")
-    review.decide(store, members, action, reviewer, reason=f"cluster {cluster}",
-                  session=session)
-    return members
 
 
 def cluster_table(store: Store, task: Recipe) -> list[dict]:

@@ -102,7 +102,7 @@ def import_candidates(store: Store, task: Recipe, path: str | Path,
     path = Path(path)
     shown = shown_path(path)
     items = read_seeds(path, task, mapping, unpack=unpacker(task), what="dataset")
-    file_hash = file_sha256(path)
+    file_hash = file_sha256(path, None)  # hashed once per import: nothing to remember
     known_seeds = {row[0] for row in store.conn.execute(
         "SELECT content_sha256 FROM seeds WHERE task = ?", (task.name,))}
     added = duplicates = seeds = failing = 0

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
+from bare_tui.core.cpu_path import Probing
 from bare_tui.errors import BareError
 
 OK, WARN, FAIL = "ok", "warn", "FAIL"
@@ -42,6 +43,7 @@ class Setup:
     base: str | None = None
     instruct: str | None = None
     cpu_path: str = "auto"
+    probing: Probing = Probing(None)  # where CPU verdicts and the base model are kept
     embedding_model: str | None = None
     threads: int | None = None
 
@@ -91,8 +93,9 @@ def _llama_build() -> Check:
 def _cpu_path(setup: Setup) -> Check:
     from bare_tui.core import cpu_path, model_files
 
-    model = model_files.resolve(setup.instruct, "instruct", setup.models_dir)
-    verdict = cpu_path.choose(model.path, setup.cpu_path, threads=setup.threads)
+    model = model_files.resolve(setup.instruct, "instruct", setup.models_dir, setup.probing.cache)
+    verdict = cpu_path.choose(model.path, setup.cpu_path, setup.probing,
+                              threads=setup.threads)
     how = {"cache": "remembered", "probe": "probed now", "setting": "set"}[verdict.source]
     fix = "" if verdict.fast else ("models load without extra buffer types, which always runs; "
                                    "to retry the fast path: bare-tui doctor --reprobe")
@@ -104,12 +107,14 @@ def _model(setup: Setup, role: str) -> Check:
 
     fix = f"choose a GGUF model that loads, with --{role} (`bare-tui models` lists them)"
     try:
-        model = model_files.resolve(getattr(setup, role), role, setup.models_dir)
+        model = model_files.resolve(getattr(setup, role), role, setup.models_dir,
+                                    setup.probing.cache)
     except BareError as exc:
         return Check(f"{role} model", FAIL, str(exc), fix)
-    verdict = cpu_path.known_verdict(setup.cpu_path)
+    probing = setup.probing
+    verdict = cpu_path.known_verdict(setup.cpu_path, probing)
     outcome = cpu_path.try_load(model.path, fast=verdict.fast if verdict else False,
-                                threads=setup.threads)
+                                threads=setup.threads, simulate_fault=probing.simulate_fault)
     about = f"{model.name} ({model.architecture}, {model.size_bytes / 1e6:.0f} MB) at {model.path}"
     if not outcome.ok:
         return Check(f"{role} model", FAIL, f"{about} does not load: {outcome.problem}", fix)

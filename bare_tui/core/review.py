@@ -15,7 +15,7 @@ made before it opened (an earlier run, a CLI command) undo as usual.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
@@ -44,14 +44,54 @@ class State:
         return cls(**from_json(text)) if text else cls()
 
 
-def decision_state(store: Store, candidate_id: int) -> State:
-    row = store.conn.execute(
-        "SELECT status, version, final_fields, reason, refinement_id, merge FROM decisions"
-        " WHERE candidate_id = ?", (candidate_id,),
-    ).fetchone()
-    if row is None:
+def _state(row: Sequence[Any]) -> State:
+    """A State from the decision columns (status, version, final_fields, reason,
+    refinement_id, merge); a candidate never decided has a NULL status."""
+    if row[0] is None:
         return State()
     return State(row[0], row[1], from_json(row[2]), row[3], row[4], from_json(row[5]))
+
+
+_STATE_COLUMNS = "d.status, d.version, d.final_fields, d.reason, d.refinement_id, d.merge"
+
+
+def decision_state(store: Store, candidate_id: int) -> State:
+    row = store.conn.execute(f"SELECT {_STATE_COLUMNS} FROM decisions d"
+                             " WHERE d.candidate_id = ?", (candidate_id,)).fetchone()
+    return State() if row is None else _state(row)
+
+
+@dataclass(frozen=True)
+class Step:
+    """One candidate's part of a decision: its states before and after, and the event
+    that records it."""
+
+    candidate_id: int
+    before: State
+    after: State
+    event_id: int
+
+
+@dataclass(frozen=True)
+class Decided:
+    """What one decision step (or an undo or redo of one) wrote: its group and a Step
+    per candidate, in the order written. Empty when there was nothing to do."""
+
+    group_id: int | None = None
+    steps: tuple[Step, ...] = ()
+    ids: list[int] = field(default_factory=list)  # the candidates, in the step's order
+
+    @property
+    def event_ids(self) -> list[int]:
+        return [step.event_id for step in self.steps]
+
+    def latest_event(self, candidate_id: int) -> int | None:
+        """The event now behind the candidate's decision, as this step left it."""
+        return next((step.event_id for step in reversed(self.steps)
+                     if step.candidate_id == candidate_id), None)
+
+    def __bool__(self) -> bool:
+        return bool(self.steps)
 
 
 def _next_state(store: Store, candidate_id: int, before: State, action: str,
@@ -123,7 +163,7 @@ class OtherSession(BareError):
 
 def _write(store: Store, group_id: int, candidate_id: int, action: str, reviewer: str,
            before: State, after: State, reason: str | None = None,
-           target_group: int | None = None, session: Session | None = None) -> None:
+           target_group: int | None = None, session: Session | None = None) -> Step:
     event_id = store.insert("events", {
         "group_id": group_id, "candidate_id": candidate_id, "action": action,
         "reviewer": reviewer, "reason": reason, "before": before.to_json(),
@@ -141,6 +181,7 @@ def _write(store: Store, group_id: int, candidate_id: int, action: str, reviewer
         (candidate_id, after.status, after.version, to_json(after.final_fields), reviewer,
          after.reason, event_id, now(), after.refinement_id, to_json(after.merge)),
     )
+    return Step(candidate_id, before, after, event_id)
 
 
 def _next_group(store: Store) -> int:
@@ -154,31 +195,38 @@ class DecidedSince(BareError):
 def decide(store: Store, candidate_ids: Iterable[int], action: str, reviewer: str, *,
            reason: str | None = None, fields: Mapping[str, str] | None = None,
            reasons: Mapping[int, str] | None = None, session: Session | None = None,
-           change: Change | None = None, seen: Mapping[int, int | None] | None = None) -> int:
-    """Apply one decision to one or more candidates as a single undoable step;
-    `reasons` gives a candidate its own reason instead of `reason`. `seen` holds the
-    decision event each candidate showed when the curator opened it: when another
-    reviewer or window has decided it since, DecidedSince is raised and nothing written."""
+           change: Change | None = None, seen: Mapping[int, int | None] | None = None
+           ) -> Decided:
+    """Apply one decision to one or more candidates as a single undoable step, and say
+    what it wrote; `reasons` gives a candidate its own reason instead of `reason`. `seen`
+    holds the decision event each candidate showed when the curator opened it: when
+    another reviewer or window has decided it since, DecidedSince is raised and nothing
+    written. Inside a caller's transaction it is part of that transaction."""
     change = change or Change(fields=fields)
     ids = list(dict.fromkeys(int(i) for i in candidate_ids))
     if not ids:
         raise BareError("no candidate ids given")
     with store.transaction():
-        known = {row[0] for row in store.conn.execute(
-            f"SELECT id FROM candidates WHERE id {IN_IDS}", (ids_param(ids),))}
-        missing = [i for i in ids if i not in known]
+        # One read: which ids exist, their states now and the events behind them.
+        found = {row[0]: (_state(row[1:7]), row[7]) for row in store.conn.execute(
+            f"SELECT c.id, {_STATE_COLUMNS}, d.event_id FROM candidates c"
+            f" LEFT JOIN decisions d ON d.candidate_id = c.id WHERE c.id {IN_IDS}",
+            (ids_param(ids),))}
+        missing = [i for i in ids if i not in found]
         if missing:
             raise BareError(f"no candidate with id {missing[0]} in this workspace")
         for candidate_id, opened in (seen or {}).items():
-            _check_not_decided_since(store, candidate_id, opened, session)
+            _check_not_decided_since(store, candidate_id, opened,
+                                     found.get(candidate_id, (None, None))[1], session)
         group_id = _next_group(store)
+        steps = []
         for candidate_id in ids:
             why = (reasons or {}).get(candidate_id, reason)
-            before = decision_state(store, candidate_id)
+            before = found[candidate_id][0]
             after = _next_state(store, candidate_id, before, action, why, change)
-            _write(store, group_id, candidate_id, action, reviewer, before, after, why,
-                   session=session)
-    return group_id
+            steps.append(_write(store, group_id, candidate_id, action, reviewer, before,
+                                after, why, session=session))
+    return Decided(group_id, tuple(steps), ids)
 
 
 def decision_event(store: Store, candidate_id: int) -> int | None:
@@ -188,8 +236,7 @@ def decision_event(store: Store, candidate_id: int) -> int | None:
 
 
 def _check_not_decided_since(store: Store, candidate_id: int, opened: int | None,
-                             session: Session | None) -> None:
-    now_event = decision_event(store, candidate_id)
+                             now_event: int | None, session: Session | None) -> None:
     if now_event == opened:
         return
     row = store.conn.execute("SELECT action, reviewer, session FROM events WHERE id = ?",
@@ -246,12 +293,12 @@ def _check_unchanged(store: Store, reviewer: str, target: int, action: str,
                 f"and {action} would overwrite that; decide #{candidate_id} again instead")
 
 
-def _replay(store: Store, reviewer: str, action: str, session: Session | None) -> list[int]:
+def _replay(store: Store, reviewer: str, action: str, session: Session | None) -> Decided:
     with store.transaction():
         done, undone = _stacks(store, reviewer)
         stack = done if action == "undo" else undone
         if not stack:
-            return []
+            return Decided()
         target = stack[-1]
         events = store.conn.execute(
             "SELECT candidate_id, before, after, session, action, created_at FROM events"
@@ -266,23 +313,25 @@ def _replay(store: Store, reviewer: str, action: str, session: Session | None) -
                                f"window or command; {action} it anyway?")
         group_id = _next_group(store)
         # Undo walks the group backwards so a candidate touched twice ends at its first state.
+        steps = []
         for candidate_id, before, after, *_ in (
                 reversed(events) if action == "undo" else events):
             restored = State.from_json(before if action == "undo" else after)
-            _write(store, group_id, candidate_id, action, reviewer,
-                   decision_state(store, candidate_id), restored, target_group=target,
-                   session=session)
-        return ids
+            steps.append(_write(store, group_id, candidate_id, action, reviewer,
+                                decision_state(store, candidate_id), restored,
+                                target_group=target, session=session))
+        return Decided(group_id, tuple(steps), ids)
 
 
-def undo(store: Store, reviewer: str, session: Session | None = None) -> list[int]:
-    """Undo the reviewer's latest decision step; returns the candidate ids it touched.
-    With `session`, a step another window made while it was open raises OtherSession."""
+def undo(store: Store, reviewer: str, session: Session | None = None) -> Decided:
+    """Undo the reviewer's latest decision step; says what it wrote (empty: nothing to
+    undo). With `session`, a step another window made while it was open raises
+    OtherSession."""
     return _replay(store, reviewer, "undo", session)
 
 
-def redo(store: Store, reviewer: str, session: Session | None = None) -> list[int]:
-    """Redo the reviewer's latest undone step; returns the candidate ids it touched."""
+def redo(store: Store, reviewer: str, session: Session | None = None) -> Decided:
+    """Redo the reviewer's latest undone step; says what it wrote (empty: nothing)."""
     return _replay(store, reviewer, "redo", session)
 
 

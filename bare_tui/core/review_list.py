@@ -96,6 +96,9 @@ FINGERPRINT = (
     " (SELECT max(created_at) FROM recipes)")
 
 
+FINGERPRINT_EVENTS = 2  # where the newest decision event is in it
+
+
 def fingerprint(store: Store) -> tuple:
     """Changes whenever anything the review list or detail shows may have changed."""
     return tuple(store.conn.execute(FINGERPRINT).fetchone())

@@ -246,6 +246,20 @@ class Store:
             self._rollback()
             raise BareError(explain(exc, self.path, self.busy_timeout)) from None
 
+    @contextmanager
+    def snapshot(self) -> Iterator[sqlite3.Connection]:
+        """Several reads that see one state of the workspace (a read transaction: what
+        other connections commit meanwhile is not seen until it ends)."""
+        if self.conn.in_transaction:
+            yield self.conn
+            return
+        self.conn.execute("BEGIN")
+        try:
+            yield self.conn
+        finally:
+            with suppress(sqlite3.Error):
+                self.conn.execute("COMMIT")
+
     def _begin_within(self, wait_s: float) -> None:
         self.conn.execute(f"PRAGMA busy_timeout = {int(wait_s * 1000)}")
         try:

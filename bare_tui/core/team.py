@@ -84,6 +84,21 @@ def next_in_queue(store: Store, task: str, reviewer: str, session: str,
     return None
 
 
+def claim_next(store: Store, task: str, reviewer: str, session: str, ids: Sequence[int],
+               here: int, overlap: float = 0.0, lease_s: float = leases.LEASE_S) -> int | None:
+    """Lease to this window the next item of `ids` in the reviewer's queue that no other
+    window holds, after index `here`, else before it; its index, or None when there is
+    none. One write transaction (the caller's, when it has one: a decision and the
+    lease on the next item are written together), so no other window takes it meanwhile."""
+    with store.transaction():
+        for start in (here + 1, 0):
+            index = next_in_queue(store, task, reviewer, session, ids, start, overlap, lease_s)
+            if index is not None and index != here:
+                leases.claim(store, session, ids[index], lease_s)
+                return index
+    return None
+
+
 # --- what the team did ---------------------------------------------------------------------
 
 

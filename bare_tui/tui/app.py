@@ -28,7 +28,7 @@ from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
 from bare_tui.config import Settings
-from bare_tui.core import curation, leases, pipeline, review_list
+from bare_tui.core import curation, leases, pipeline
 from bare_tui.core.meter import Meter
 from bare_tui.core.recipes import Recipe
 from bare_tui.core.store import Store, WorkspaceGone, now
@@ -93,7 +93,6 @@ class BareApp(App):
         self._max_tokens = max_tokens
         self._stop = threading.Event()
         self._data_version = None
-        self._fingerprint: tuple | None = None
         self._embeddings_seen: tuple | None = None
 
     @property
@@ -104,7 +103,7 @@ class BareApp(App):
         if self.keymap:
             self.set_keymap(self.keymap)
         self._data_version = self.store.scalar("PRAGMA data_version")
-        self._fingerprint = review_list.fingerprint(self.store)
+        self.workspace.seen_changed()
         self.install_screen(ReviewScreen(self.workspace), "review")
         self.push_screen("review")
         self.set_interval(self._poll_s, self.poll)
@@ -157,11 +156,10 @@ class BareApp(App):
             return
         self._data_version = version
         try:
-            seen = review_list.fingerprint(self.store)
+            changed = self.workspace.seen_changed()
         except sqlite3.Error:
             return
-        if seen != self._fingerprint:  # not only someone's lease or presence
-            self._fingerprint = seen
+        if changed:  # not only someone's lease or presence, nor this window's decisions
             self.changes += 1
             self.load_diversity()
 

@@ -65,10 +65,11 @@ class Failed(Message):
 
 @dataclass
 class Counted(Message):
-    """Counts by state, read in a thread, after `decided` decisions of this window."""
+    """Counts by state, read in a thread, as of the event `as_of` (the newest decision
+    event the read saw; 0: none)."""
 
     counts: dict[str, int]
-    decided: int = 0
+    as_of: int = 0
 
 
 @dataclass

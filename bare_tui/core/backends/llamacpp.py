@@ -36,6 +36,7 @@ class LlamaOptions:
     threads: int | None = None
     parallel: int | None = None  # None: chosen for the hardware
     cpu_path: str = "auto"  # "fast", "safe" or "auto" (probe once per machine)
+    probing: cpu_path.Probing | None = None  # None: verdicts kept in the model's cache
 
     def resolved_gpu_layers(self) -> int:
         if self.gpu_layers is not None:
@@ -58,7 +59,9 @@ class LlamaCppBackend(Backend):
         self._engine: ParallelEngine | None = None
         self._formatter: Any = None
         self._grammars: dict[str, Any] = {}
-        self.cpu_path = cpu_path.choose(model.path, options.cpu_path, threads=self.threads)
+        self.cpu_path = cpu_path.choose(model.path, options.cpu_path,
+                                        options.probing or cpu_path.Probing(model.cache),
+                                        threads=self.threads)
         try:
             from llama_cpp import Llama
             from llama_cpp._utils import suppress_stdout_stderr

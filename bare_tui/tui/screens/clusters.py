@@ -16,7 +16,7 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 from textual_plotext import PlotextPlot
 
-from bare_tui.core import curation, diversity
+from bare_tui.core import bulk, curation, diversity
 from bare_tui.errors import BareError
 from bare_tui.text import clean
 from bare_tui.tui.messages import Computed, WorkspaceChanged
@@ -191,8 +191,8 @@ class ClustersScreen(Screen[int | None]):
                 return
             try:
                 workspace = self.workspace
-                members = curation.decide_cluster(workspace.store, workspace.recipe, cluster,
-                                                  action, workspace.reviewer, workspace.session)
+                members = bulk.decide_cluster(workspace.store, workspace.recipe, cluster,
+                                              action, workspace.reviewer, workspace.session)
             except BareError as exc:
                 self.notify(str(exc), severity="error", timeout=8)
                 return

@@ -3,47 +3,61 @@ that decide. Every decision goes through core.review and is saved at once.
 
 It watches the app's state (job line, warning, changes, diversity index) and asks the
 app for things by messages; slow work (counts, stats, export) runs in thread workers
-that post their results back."""
+that post their results back.
+
+It is made of parts it holds or calls, none of which knows the screen: `Presence`
+(review_presence.py: this window's lease and the others reviewing), the edit, merge and
+tool functions (review_edits.py, review_merge.py, review_tools.py), and the status
+line's text (review_status.py). Every key ends in one of its actions."""
 
 from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
 
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.containers import Horizontal
+from textual.events import Key
 from textual.screen import Screen
 from textual.widgets import Footer
 
-from bare_tui.core import curation, current, judge, review, review_list
+from bare_tui.core import curation, current, judge, merging, review, review_list
+from bare_tui.core.store import Store
 from bare_tui.errors import BareError
-from bare_tui.text import clean
 from bare_tui.tui import keys
-from bare_tui.tui.messages import Computed, Counted
+from bare_tui.tui.messages import Computed, Counted, StartAlternatives, StopJob, TeamSeen
+from bare_tui.tui.screens import review_edits, review_merge, review_tools
 from bare_tui.tui.screens.modals import (
     AskScreen,
     ChooseScreen,
     ConfirmScreen,
     HelpScreen,
 )
-from bare_tui.tui.screens.review_edits import ReviewEdits
-from bare_tui.tui.screens.review_merge import ReviewMerge
-from bare_tui.tui.screens.review_team import ReviewTeam
-from bare_tui.tui.screens.review_tools import ReviewTools
+from bare_tui.tui.screens.review_presence import Presence, beat
+from bare_tui.tui.screens.review_status import (
+    NARROW,
+    Shown,
+    Tally,
+    detail_note,
+    status_lines,
+)
 from bare_tui.tui.widgets.candidate_list import CandidateList
 from bare_tui.tui.widgets.diff_view import DiffView
 from bare_tui.tui.widgets.status_line import StatusLine
 from bare_tui.tui.workspace import Workspace
 
-NARROW = 100  # columns below which the list goes on top and the two versions stack
-STATUS_ORDER = ("pending", "accepted", "rejected")
+ALTERNATIVES_K = 3  # alternatives asked for by one key press
 
 
-class ReviewScreen(ReviewEdits, ReviewTools, ReviewMerge, ReviewTeam, Screen):
+class ReviewScreen(Screen):
     BINDINGS = keys.bindings()
 
     def __init__(self, workspace: Workspace) -> None:
         super().__init__()
         self.workspace = workspace
+        self.presence = Presence(workspace)
         # The app's published state, as last seen (watched by name: tui/workspace.py).
         self.job_line = ""
         self.warning = ""
@@ -52,8 +66,7 @@ class ReviewScreen(ReviewEdits, ReviewTools, ReviewMerge, ReviewTeam, Screen):
         self.filter_name = "all"
         self.cluster: int | None = None
         self.search: str | None = None
-        self.counts: dict[str, int] = {}
-        self.decided = 0  # decisions made here: a count read before the latest is stale
+        self.tally = Tally()  # counts by state
         self.working = ""  # what a thread worker is doing for this screen
         self.flashed = ""  # a passing word (self.flash)
 
@@ -67,10 +80,15 @@ class ReviewScreen(ReviewEdits, ReviewTools, ReviewMerge, ReviewTeam, Screen):
         yield Footer()
 
     def on_mount(self) -> None:
-        self.start_team()
+        try:
+            self.presence.join()
+        except BareError as exc:
+            self.notify(f"cannot say who is reviewing: {exc}", severity="warning")
+        self.set_interval(self.presence.beat_s, self._heartbeat)
+        self.call_after_refresh(self._heartbeat)  # who else is here, at once
         self.reload(keep=None)
-        if self.held_by is not None:  # another window has the first item: the next one
-            self.advance()
+        if self.presence.held_by is not None:  # another window has the first item
+            self._move_to(self._claim_next())
         self.query_one(CandidateList).focus()
         self.watch(self.app, "job_line", self._job_line_changed, init=False)
         self.watch(self.app, "job_running", self._job_running_changed, init=False)
@@ -102,21 +120,15 @@ class ReviewScreen(ReviewEdits, ReviewTools, ReviewMerge, ReviewTeam, Screen):
         self.show_current()
         self.count()
 
-    def count(self) -> None:
-        self._count(self.decided)
-
     @work(thread=True, exclusive=True, group="counts")
-    def _count(self, decided: int) -> None:
-        counts = self.workspace.count_statuses()
-        if counts is not None:
-            self.post_message(Counted(counts, decided))
+    def count(self) -> None:
+        counted = self.workspace.count_statuses()
+        if counted is not None:
+            self.post_message(Counted(*counted))
 
     @on(Counted)
     def _set_counts(self, message: Counted) -> None:
-        if message.decided != self.decided:  # read before a decision made here since
-            self.count()
-            return
-        self.counts = message.counts
+        self.tally.counted(message.counts, message.as_of)
         self.update_status()
 
     @on(Computed)
@@ -127,83 +139,37 @@ class ReviewScreen(ReviewEdits, ReviewTools, ReviewMerge, ReviewTeam, Screen):
 
     def show_current(self) -> None:
         candidate_id = self.candidates.current_id
-        self.hold(candidate_id)
+        self.presence.hold(candidate_id)
         detail = (None if candidate_id is None
                   else current.current(self.workspace.store, candidate_id))
         self.query_one(DiffView).show(detail, self._note(candidate_id))
         self.update_status()
 
     def _note(self, candidate_id: int | None) -> Text | None:
-        """The line under the heading: who else is on it, the nearest neighbour, the
-        judge's verdict."""
-        parts = [self._twin_note(candidate_id)]
-        if self.held_by is not None:
-            parts.insert(0, Text(f"⚑ {clean(self.held_by)} is reviewing this now; j moves on",
-                                 style="bold magenta"))
-        if candidate_id is not None:
-            verdict = judge.verdicts(self.workspace.store, [candidate_id]).get(candidate_id)
-            if verdict:
-                style = "dim" if verdict[0] == verdict[1] else "yellow"
-                parts.append(Text(judge.verdict_text(*verdict), style=style))
-        shown = [part for part in parts if part is not None]
-        return Text("  ").join(shown) if shown else None
+        verdict = (None if candidate_id is None else judge.verdicts(
+            self.workspace.store, [candidate_id]).get(candidate_id))
+        return detail_note(self.presence.held_by, self._twin(candidate_id),
+                           self.workspace.near_duplicate, verdict)
 
     def _twin(self, candidate_id: int | None) -> curation.Twin | None:
         index = self.diversity_index
         return index.twin(candidate_id) if index and candidate_id is not None else None
-
-    def _twin_note(self, candidate_id: int | None) -> Text | None:
-        twin = self._twin(candidate_id)
-        if twin is None:
-            return None
-        other = f"seed {twin.other_id}" if twin.kind == "seed" else f"#{twin.other_id}"
-        if twin.similarity >= self.workspace.near_duplicate:
-            return Text(f"⚠ near-duplicate of {other} (cosine {twin.similarity:.3f});"
-                        " n jumps there", style="bold yellow")
-        return Text(f"nearest: {other} (cosine {twin.similarity:.3f})", style="dim")
 
     @on(CandidateList.Highlighted)
     def _highlighted(self, event: CandidateList.Highlighted) -> None:
         self.show_current()
 
     def update_status(self) -> None:
-        """Two lines, each cut rather than wrapped (a wrapped line would push the
-        second out), with shorter words on a narrow screen; a warning above them."""
-        total = len(self.candidates.ids)
-        position = self.candidates.cursor + 1 if total else 0
-        short = self.size.width < NARROW
-        names = (dict(zip(STATUS_ORDER, ("pend", "acc", "rej"), strict=True)) if short
-                 else {status: status for status in STATUS_ORDER})
-        top = Text()
-        top.append(f" {self.workspace.recipe.name} ", style="bold reverse")
-        top.append(f"  {position} / {total}", style="bold")
-        if self.counts:
-            top.append(f" of {self.counts.get('candidates', 0)}  ")
-            for status, style in zip(STATUS_ORDER, ("", "green", "red"), strict=True):
-                top.append(f" {names[status]} {self.counts.get(status, 0)}", style=style)
-            top.append(f"  usable {self.counts.get('usable', 0)}", style="bold")
         index = self.diversity_index
-        if index is not None and index.accepted_similarity is not None:
-            top.append(f"  {'div' if short else 'diversity(accepted)'} "
-                       f"{index.accepted_similarity:.3f}", style="bold")
-        bottom = Text(f"filter: {self.filter_name}")
-        if self.cluster is not None:
-            bottom.append(f" in cluster {self.cluster}", style="bold")
-        if self.search:
-            bottom.append(f"  search: {clean(self.search)}", style="italic")
-        bottom.append(f"  reviewer: {clean(self.workspace.reviewer)}  ")
-        if self.team_line():
-            bottom.append(f"{clean(self.team_line())}  ", style="bold magenta")
-        if self.flashed:
-            bottom.append(f"{clean(self.flashed)}  ", style="bold reverse")
-        if self.working:
-            bottom.append(f"working: {clean(self.working)}…  ", style="bold")
-        bottom.append(self.job_line or "job: idle (g generates more)", style="dim")
-        for line in (top, bottom):
-            line.no_wrap, line.overflow = True, "ellipsis"
-        warning = ([Text(clean(self.warning), style="bold white on red")]
-                   if self.warning else [])
-        self.query_one(StatusLine).set(*warning, top, bottom)
+        lines = status_lines(Shown(
+            recipe=self.workspace.recipe.name, reviewer=self.workspace.reviewer,
+            position=self.candidates.cursor + 1 if self.candidates.ids else 0,
+            total=len(self.candidates.ids), counts=self.tally.counts,
+            diversity=index.accepted_similarity if index is not None else None,
+            filter_name=self.filter_name, cluster=self.cluster, search=self.search,
+            team=self.presence.line(), flashed=self.flashed, working=self.working,
+            job_line=self.job_line, warning=self.warning), self.size.width)
+        self.query_one(StatusLine).set(*lines)
 
     def _job_line_changed(self, line: str) -> None:
         self.job_line = line
@@ -246,51 +212,61 @@ class ReviewScreen(ReviewEdits, ReviewTools, ReviewMerge, ReviewTeam, Screen):
     # --- deciding ------------------------------------------------------------------------
 
     def _decide(self, action: str, *, reason: str | None = None,
-                fields: dict[str, str] | None = None, change: review.Change | None = None,
-                advance: bool = True, confirmed: bool = False) -> bool:
+                change: review.Change | None = None, advance: bool = True,
+                confirmed: bool = False) -> bool:
         """Decide the current candidate; False when nothing was written. A candidate
-        someone else decided since it was opened is overwritten only when confirmed."""
+        someone else decided since it was opened is overwritten only when confirmed.
+        With `advance`, the lease on the next item is taken in the same transaction."""
         candidate_id = self.candidates.current_id
         if candidate_id is None:
             return False
-        if self.held_by is not None:
-            self.notify(f"{self.held_by} is reviewing #{candidate_id} now; j moves on",
+        held_by = self.presence.held_by
+        if held_by is not None:
+            self.notify(f"{held_by} is reviewing #{candidate_id} now; j moves on",
                         severity="warning")
             return False
         store = self.workspace.store
-        before = review.decision_state(store, candidate_id)
-        seen = None if confirmed else {candidate_id: self.opened[1]}
+        seen = None if confirmed else {candidate_id: self.presence.opened[1]}
         try:
-            review.decide(store, [candidate_id], action, self.workspace.reviewer,
-                          reason=reason, change=change or review.Change(fields=fields),
-                          session=self.workspace.session, seen=seen)
+            with store.transaction():
+                decided = review.decide(
+                    store, [candidate_id], action, self.workspace.reviewer, reason=reason,
+                    change=change, session=self.workspace.session, seen=seen)
+                claimed = self._claim_next() if advance else None
         except review.DecidedSince as exc:
             self.app.push_screen(ConfirmScreen(str(exc)), lambda yes: yes and self._decide(
-                action, reason=reason, fields=fields, change=change, advance=advance,
-                confirmed=True))
+                action, reason=reason, change=change, advance=advance, confirmed=True))
             return False
         except BareError as exc:
             self.notify(str(exc), severity="error")
             return False
-        after = review.decision_state(store, candidate_id)
-        self._shift_count(before.status, after.status)
-        self.candidates.invalidate([candidate_id])
-        self.decided_here(candidate_id)
-        try:
-            if advance:
-                self.advance()
-            else:
-                self.show_current()
-        except BareError as exc:  # the workspace is busy: stay, the next key tries again
-            self.notify(str(exc), severity="warning")
+        self._written(decided)
+        if advance:
+            self._move_to(claimed)
+        else:
             self.show_current()
         return True
 
-    def _shift_count(self, before: str, after: str) -> None:
-        self.decided += 1
-        if self.counts and before != after:
-            self.counts[before] = self.counts.get(before, 0) - 1
-            self.counts[after] = self.counts.get(after, 0) + 1
+    def _written(self, decided: review.Decided) -> None:
+        """Show what this window's decision (or undo, or redo) wrote, from what it says
+        it wrote: the counts shift, the rows are drawn again, and the app's poll is told
+        it was this window's own write."""
+        self.tally.wrote(decided)
+        self.candidates.invalidate(decided.ids)
+        self.presence.decided(decided)
+        self.workspace.wrote(decided)
+
+    def _claim_next(self) -> int | None:
+        return self.presence.claim_next(self.candidates.ids, self.candidates.cursor)
+
+    def _move_to(self, index: int | None) -> None:
+        """To the item claimed next; when there is none, one row down."""
+        if index is not None:
+            self.candidates.cursor = index
+        elif self.candidates.cursor < len(self.candidates.ids) - 1:
+            self.candidates.move(1)
+        else:
+            self.show_current()
 
     def action_accept(self) -> None:
         self._decide("accept")
@@ -312,9 +288,9 @@ class ReviewScreen(ReviewEdits, ReviewTools, ReviewMerge, ReviewTeam, Screen):
     def _history(self, action: str, confirmed: bool = False) -> None:
         """Undo or redo; a step made in another window is reverted only when confirmed."""
         session = None if confirmed else self.workspace.session
+        replay = review.undo if action == "undo" else review.redo
         try:
-            touched = getattr(review, action)(self.workspace.store, self.workspace.reviewer,
-                                              session)
+            decided = replay(self.workspace.store, self.workspace.reviewer, session)
         except review.OtherSession as exc:
             self.app.push_screen(ConfirmScreen(str(exc)),
                                  lambda yes: yes and self._history(action, confirmed=True))
@@ -322,14 +298,15 @@ class ReviewScreen(ReviewEdits, ReviewTools, ReviewMerge, ReviewTeam, Screen):
         except BareError as exc:
             self.notify(str(exc), severity="error", timeout=8)
             return
-        if not touched:
+        if not decided:
             self.flash(f"nothing to {action}")
             return
-        self.candidates.invalidate(touched)
-        if touched[0] in self.candidates.ids:
-            self.candidates.cursor = self.candidates.ids.index(touched[0])
-        self.show_current()
-        self.count()
+        self._written(decided)
+        first = decided.ids[0]
+        if first in self.candidates.ids and first != self.candidates.current_id:
+            self.candidates.cursor = self.candidates.ids.index(first)  # shows it
+        else:
+            self.show_current()
 
     def action_undo(self) -> None:
         self._history("undo")
@@ -337,8 +314,118 @@ class ReviewScreen(ReviewEdits, ReviewTools, ReviewMerge, ReviewTeam, Screen):
     def action_redo(self) -> None:
         self._history("redo")
 
+    # --- editing and merging -----------------------------------------------------------------
+
+    def _save(self, action: str, change: review.Change) -> bool:
+        """Decide the candidate on screen and stay on it (an edit, a merge, a pick)."""
+        return self._decide(action, change=change, advance=False)
+
+    def action_edit(self) -> None:
+        review_edits.edit_here(self.app, self.workspace.store, self.workspace.recipe,
+                               self.candidates.current_id, self._save)
+
+    def action_edit_external(self) -> None:
+        review_edits.edit_in_editor(self.app, self.workspace.store, self.workspace.recipe,
+                                    self.candidates.current_id, self._save)
+
+    @property
+    def diff_view(self) -> DiffView:
+        return self.query_one(DiffView)
+
+    def action_hunk(self, delta: int) -> None:
+        review_merge.move_hunk(self.diff_view, delta, self.flash)
+
+    def action_keep(self, side: str, rest: bool = False) -> None:
+        review_merge.keep(self.diff_view, self.workspace.store, self.workspace.recipe,
+                          self.candidates.current_id, side, rest, self._save, self.flash)
+
+    def action_unmerge(self) -> None:
+        review_merge.unmerge(self.diff_view, self._save, self.flash)
+
+    def action_pick(self) -> None:
+        review_merge.pick(self.app, self.diff_view, self.workspace.store,
+                          self.workspace.recipe, self.candidates.current_id, self._save,
+                          self.flash)
+
+    def action_alternatives(self, kind: str) -> None:
+        """`t` asks for more refinements of the candidate in the background, `T` for more
+        drafts from its shots."""
+        candidate_id = self.candidates.current_id
+        if candidate_id is None:
+            return
+        if self.job_running:
+            self.notify("a job is already running (G stops it)", severity="warning")
+            return
+        self.post_message(StartAlternatives(candidate_id, ALTERNATIVES_K, kind))
+        what = "refinements" if kind == merging.REFINED else "drafts from the same shots"
+        self.flash(f"asking for {ALTERNATIVES_K} more {what} of #{candidate_id}; p shows them")
+
+    # --- the team ----------------------------------------------------------------------------
+
+    def on_key(self, event: Key) -> None:
+        if self.presence.key_pressed():  # the beat gave the lease up: take it back
+            self.show_current()
+
+    def _heartbeat(self) -> None:
+        self._beat(self.presence.idle)
+
+    @work(thread=True, exclusive=True, group="team", exit_on_error=False)
+    def _beat(self, idle: bool) -> None:
+        others = beat(self.workspace, idle)
+        if others is not None:
+            self.post_message(TeamSeen(others))
+
+    def on_team_seen(self, message: TeamSeen) -> None:  # (by name: @on needs a widget class)
+        if self.presence.heard(message.others):
+            self.update_status()
+
     # --- views and tools ---------------------------------------------------------------------
 
+    def in_thread(self, what: str, compute: Callable[[Store], Any],
+                  then: Callable[[Any], None]) -> None:
+        """Run `compute` on a connection of a worker thread's own, the status line saying
+        so; `then` gets its result, or the BareError it raised, back on this screen."""
+        self.working = what
+        self.update_status()
+        review_tools.run_in_thread(self, self.workspace, compute, then)
+
+    def action_generate(self) -> None:
+        if self.job_running:
+            self.notify("a job is already running (G stops it)", severity="warning")
+            return
+        review_tools.ask_how_many(self.app, self.post_message)
+
+    def action_cancel_job(self) -> None:
+        self.post_message(StopJob())
+
+    def action_export(self) -> None:
+        review_tools.ask_export(self.app, self.workspace, self.in_thread)
+
+    def action_stats(self) -> None:
+        review_tools.show_stats(self.app, self.workspace, self.in_thread)
+
+    def action_compare(self) -> None:
+        review_tools.show_comparison(self.app, self.workspace, self.in_thread)
+
+    def show_cluster(self, cluster: int) -> None:
+        """Review one cluster: the queue holds its candidates only (f clears it)."""
+        self.cluster = cluster
+        self.reload(keep=None)
+
+    def action_clusters(self) -> None:
+        from bare_tui.tui.screens.clusters import ClustersScreen
+
+        def chosen(cluster: int | None) -> None:
+            if cluster is not None:
+                self.show_cluster(cluster)
+
+        self.app.push_screen(ClustersScreen(self.workspace), chosen)
+
+    def action_twin(self) -> None:
+        index = review_tools.twin_index(self.app, self._twin(self.candidates.current_id),
+                                        self.candidates.ids)
+        if index is not None:
+            self.candidates.cursor = index
     def action_show_all(self) -> None:
         if not self.query_one(DiffView).show_whole():
             self.flash("the whole text is shown already")

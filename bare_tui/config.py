@@ -43,8 +43,8 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
-from bare_tui.core.cpu_path import Probing
-from bare_tui.core.schema import Flag, Number, Table, Text, Whole
+from bare_tui.core.generation.cpu_path import Probing
+from bare_tui.core.inputs.schema import Flag, Number, Table, Text, Whole
 from bare_tui.errors import BareError
 from bare_tui.text import has_surrogates, storable
 
@@ -140,7 +140,7 @@ class Settings:
     # how long a write waits for another process's lock on the workspace
     busy_timeout: float = setting(30.0, "float", env="BARE_TUI_BUSY_TIMEOUT_S", low=0,
                                   high=86_400, unit=SECONDS)
-    # the file of the CPU lock your jobs take turns on (core/cpu_lock.py), or "off"
+    # the file of the CPU lock your jobs take turns on (core/generation/cpu_lock.py), or "off"
     cpu_lock: str | None = setting(env="BARE_TUI_LEASE")
     # where the embedded base model is assembled, file hashes and CPU verdicts are kept
     cache_dir: Path = setting(kind="path", factory=_default_cache, env="BARE_TUI_CACHE")

@@ -8,8 +8,8 @@ import json
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from bare_tui.core.pipeline import DEFAULT_RETRIES
-from bare_tui.core.recipes import Sampling
+from bare_tui.core.generation.pipeline import DEFAULT_RETRIES
+from bare_tui.core.inputs.recipes import Sampling
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -23,7 +23,7 @@ class JobBase:
 
 @dataclass(frozen=True, kw_only=True)
 class Generate(JobBase):
-    """Draft up to `target` (None: no drafting), then refine (core/pipeline.py)."""
+    """Draft up to `target` (None: no drafting), then refine (core/generation/pipeline.py)."""
 
     target: int | None
     refine: bool = True
@@ -46,7 +46,7 @@ class Judge(JobBase):
 
 @dataclass(frozen=True, kw_only=True)
 class Compare(JobBase):
-    """A comparison's arms (core/compare.py), judged."""
+    """A comparison's arms (core/measures/compare.py), judged."""
 
     comparison: int
     tasks: dict[str, str] = field(default_factory=dict)  # arm -> the task of its items

@@ -6,8 +6,8 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from bare_tui.config import Settings
-from bare_tui.core import model_files
-from bare_tui.core.backends import Backend
+from bare_tui.core.generation import model_files
+from bare_tui.core.generation.backends import Backend
 
 
 def open_backend(role: str, settings: Settings,
@@ -16,14 +16,14 @@ def open_backend(role: str, settings: Settings,
     `on_note` hears what a server backend says as it goes (retries, bad replies)."""
     url = settings.server_for(role)
     if url:
-        from bare_tui.core.backends.openai import OpenAIBackend, ServerOptions
+        from bare_tui.core.generation.backends.openai import OpenAIBackend, ServerOptions
 
         return OpenAIBackend(ServerOptions(url=url, model=getattr(settings, role),
                                            api_key=settings.api_key,
                                            concurrency=settings.concurrency,
                                            timeout_s=settings.server_timeout),
                              on_note=on_note)
-    from bare_tui.core.backends.llamacpp import LlamaCppBackend, LlamaOptions
+    from bare_tui.core.generation.backends.llamacpp import LlamaCppBackend, LlamaOptions
 
     model = model_files.resolve(getattr(settings, role), role, settings.models_dir,
                                 settings.cache_dir)

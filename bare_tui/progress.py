@@ -1,7 +1,7 @@
 """Progress of a generation job on the terminal: a Rich bar with counts, samples/s,
 tokens/s and time left; plain periodic lines when output is not a terminal (nohup logs).
 
-The time left is the job's own pace so far (core/meter.py), drawn anew with every
+The time left is the job's own pace so far (core/generation/meter.py), drawn anew with every
 refresh: with many sequences decoded at once, samples finish in bursts, and an estimate
 from the last burst alone would stand still, too low, until the next one."""
 
@@ -20,8 +20,8 @@ from rich.progress import (
 )
 from rich.text import Text
 
-from bare_tui.core.meter import Meter
-from bare_tui.core.pipeline import Sample
+from bare_tui.core.generation.meter import Meter
+from bare_tui.core.generation.pipeline import Sample
 
 PLAIN_EVERY_S = 10.0
 

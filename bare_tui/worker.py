@@ -28,9 +28,9 @@ from typing import Any
 
 from bare_tui import jobs
 from bare_tui.config import SETTINGS, Settings
-from bare_tui.core.backends import Generation
-from bare_tui.core.cpu_path import describe_signal
-from bare_tui.core.pipeline import JobResult, Sample
+from bare_tui.core.generation.backends import Generation
+from bare_tui.core.generation.cpu_path import describe_signal
+from bare_tui.core.generation.pipeline import JobResult, Sample
 from bare_tui.errors import BareError
 from bare_tui.jobs import Job
 
@@ -140,7 +140,7 @@ def _result(settings: Settings, returncode: int, outcome: dict[str, Any],
 
 
 def _give_back_slots(settings: Settings, why: str) -> None:
-    from bare_tui.core.store import Store
+    from bare_tui.core.workspace.store import Store
 
     try:
         with Store(settings.db, create=False, busy_timeout=settings.busy_timeout) as store:
@@ -209,10 +209,11 @@ def _watch_stdin(stop: threading.Event) -> None:
 
 def _child(settings: Settings, job: Job, emit: _Emitter) -> int:
     from bare_tui import worker_jobs
-    from bare_tui.core import cpu_path, model_files, recipes
-    from bare_tui.core.backends import Backend
-    from bare_tui.core.cpu_lock import CpuLock
-    from bare_tui.core.store import Store
+    from bare_tui.core.generation import cpu_path, model_files
+    from bare_tui.core.generation.backends import Backend
+    from bare_tui.core.generation.cpu_lock import CpuLock
+    from bare_tui.core.inputs import recipes
+    from bare_tui.core.workspace.store import Store
     from bare_tui.loading import open_backend
 
     stop = threading.Event()
@@ -251,7 +252,7 @@ def _child(settings: Settings, job: Job, emit: _Emitter) -> int:
 def _runs_on_cpu(settings: Settings) -> bool:
     if settings.gpu_layers is not None:
         return settings.gpu_layers == 0
-    from bare_tui.core.model_files import gpu_offload_available
+    from bare_tui.core.generation.model_files import gpu_offload_available
 
     return not gpu_offload_available()
 

@@ -11,10 +11,10 @@ from collections.abc import Callable
 from dataclasses import asdict, replace
 
 from bare_tui.config import Settings
-from bare_tui.core.backends import Backend
-from bare_tui.core.pipeline import JobResult, OnSample
-from bare_tui.core.recipes import Recipe
-from bare_tui.core.store import Store
+from bare_tui.core.generation.backends import Backend
+from bare_tui.core.generation.pipeline import JobResult, OnSample
+from bare_tui.core.inputs.recipes import Recipe
+from bare_tui.core.workspace.store import Store
 from bare_tui.jobs import Alternatives, Compare, Generate, Judge, StoppedWhileWaiting
 
 Emit = Callable[..., None]
@@ -33,7 +33,7 @@ def done(emit: Emit, results: list[JobResult]) -> int:
 
 def generate(store: Store, task: Recipe, job: Generate, load_backend: LoadBackend, emit: Emit,
              stop: threading.Event) -> int:
-    from bare_tui.core import pipeline
+    from bare_tui.core.generation import pipeline
 
     try:
         results = pipeline.generate(
@@ -52,7 +52,8 @@ def generate(store: Store, task: Recipe, job: Generate, load_backend: LoadBacken
 
 def alternatives(store: Store, task: Recipe, job: Alternatives, load_backend: LoadBackend,
                  emit: Emit, stop: threading.Event) -> int:
-    from bare_tui.core import alternatives, pipeline
+    from bare_tui.core.generation import pipeline
+    from bare_tui.core.reviewing import alternatives
 
     try:
         backend = load_backend(alternatives.ROLE.get(job.kind, "instruct"))
@@ -70,7 +71,8 @@ def alternatives(store: Store, task: Recipe, job: Alternatives, load_backend: Lo
 
 def judge(store: Store, task: Recipe, job: Judge, load_backend: LoadBackend, emit: Emit,
           stop: threading.Event) -> int:
-    from bare_tui.core import judge, pipeline
+    from bare_tui.core.generation import pipeline
+    from bare_tui.core.measures import judge
 
     items = judge.to_judge(store, task, job.status, again=job.again, limit=job.limit)
     if not items:
@@ -89,7 +91,7 @@ def judge(store: Store, task: Recipe, job: Judge, load_backend: LoadBackend, emi
 
 def compare(settings: Settings, store: Store, task: Recipe, job: Compare,
             load_backend: LoadBackend, emit: Emit, stop: threading.Event) -> int:
-    from bare_tui.core import compare, judge
+    from bare_tui.core.measures import compare, judge
     from bare_tui.loading import open_backend
 
     refine = job.refine_sampling or task.refine

@@ -38,10 +38,11 @@ sys.path.insert(0, str(ROOT / "bench"))
 from draft_throughput import plain_loop  # noqa: E402
 
 from bare_tui.config import load  # noqa: E402
-from bare_tui.core import model_files, pipeline, recipes  # noqa: E402
-from bare_tui.core.backends.llamacpp import LlamaCppBackend, LlamaOptions  # noqa: E402
-from bare_tui.core.seeds import import_seeds  # noqa: E402
-from bare_tui.core.store import Store  # noqa: E402
+from bare_tui.core.generation import model_files, pipeline  # noqa: E402
+from bare_tui.core.generation.backends.llamacpp import LlamaCppBackend, LlamaOptions  # noqa: E402
+from bare_tui.core.inputs import recipes  # noqa: E402
+from bare_tui.core.inputs.seeds import import_seeds  # noqa: E402
+from bare_tui.core.workspace.store import Store  # noqa: E402
 
 SEEDS = ROOT / "data" / "seeds" / "gsm8k_train_200.jsonl"
 

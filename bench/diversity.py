@@ -23,9 +23,10 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bare_tui.core import diversity, embeddings, recipes  # noqa: E402
-from bare_tui.core.seeds import import_seeds  # noqa: E402
-from bare_tui.core.store import Store  # noqa: E402
+from bare_tui.core.inputs import recipes  # noqa: E402
+from bare_tui.core.inputs.seeds import import_seeds  # noqa: E402
+from bare_tui.core.measures import diversity, embeddings  # noqa: E402
+from bare_tui.core.workspace.store import Store  # noqa: E402
 
 SEEDS = ROOT / "data" / "seeds" / "gsm8k_train_200.jsonl"
 

@@ -6,7 +6,7 @@ the same master seed, with the recipe's output grammar off (the baseline) and on
 with the default retries. Per task and mode it prints:
 
 - the share of drafts and of refinement attempts that parse and pass their checks;
-- usable items (final version passes, core/yields.py) per minute of generation, the
+- usable items (final version passes, core/workspace/yields.py) per minute of generation, the
   drafting minutes included in both modes;
 - usable refined items (the best refinement itself passes) per minute;
 - the mean pairwise cosine similarity of the refinements (all-MiniLM-L6-v2).
@@ -42,10 +42,13 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bare_tui.config import load  # noqa: E402
-from bare_tui.core import current, diversity, embeddings, model_files, pipeline, recipes, yields  # noqa: E402
-from bare_tui.core.backends.llamacpp import LlamaCppBackend, LlamaOptions  # noqa: E402
-from bare_tui.core.seeds import import_seeds  # noqa: E402
-from bare_tui.core.store import Store  # noqa: E402
+from bare_tui.core.generation import model_files, pipeline  # noqa: E402
+from bare_tui.core.generation.backends.llamacpp import LlamaCppBackend, LlamaOptions  # noqa: E402
+from bare_tui.core.inputs import recipes  # noqa: E402
+from bare_tui.core.inputs.seeds import import_seeds  # noqa: E402
+from bare_tui.core.measures import diversity, embeddings  # noqa: E402
+from bare_tui.core.workspace import current, yields  # noqa: E402
+from bare_tui.core.workspace.store import Store  # noqa: E402
 
 SEEDS = {"gsm8k": ROOT / "data" / "seeds" / "gsm8k_train_200.jsonl",
          "reviews": ROOT / "data" / "seeds" / "reviews.jsonl"}

@@ -8,9 +8,10 @@ from pathlib import Path
 import pytest
 
 from bare_tui import config
-from bare_tui.core import model_files, recipes
-from bare_tui.core.backends import Backend
-from bare_tui.core.store import Store
+from bare_tui.core.generation import model_files
+from bare_tui.core.generation.backends import Backend
+from bare_tui.core.inputs import recipes
+from bare_tui.core.workspace.store import Store
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
@@ -63,14 +64,14 @@ def instruct_model() -> model_files.ModelFile:
 
 @pytest.fixture(scope="session")
 def base_backend(base_model):
-    from bare_tui.core.backends.llamacpp import LlamaCppBackend, LlamaOptions
+    from bare_tui.core.generation.backends.llamacpp import LlamaCppBackend, LlamaOptions
 
     return LlamaCppBackend(base_model, LlamaOptions(ctx=2048))
 
 
 @pytest.fixture(scope="session")
 def instruct_backend(instruct_model):
-    from bare_tui.core.backends.llamacpp import LlamaCppBackend, LlamaOptions
+    from bare_tui.core.generation.backends.llamacpp import LlamaCppBackend, LlamaOptions
 
     return LlamaCppBackend(instruct_model, LlamaOptions(ctx=4096))
 
@@ -93,7 +94,7 @@ class ScriptedBackend(Backend):
         self.calls: list[tuple[object, int]] = []
 
     def _next(self, request: object, seed: int):
-        from bare_tui.core.backends import Generation
+        from bare_tui.core.generation.backends import Generation
 
         self.calls.append((request, seed))
         text = self.outputs[(len(self.calls) - 1) % len(self.outputs)]
@@ -121,7 +122,7 @@ class SlowBackend(ScriptedBackend):
 
 def seeded_workspace(path: Path) -> Path:
     """A workspace with the 200 GSM8K seeds and nothing else."""
-    from bare_tui.core.seeds import import_seeds
+    from bare_tui.core.inputs.seeds import import_seeds
 
     with Store(path) as store:
         import_seeds(store, recipes.resolve(store, "gsm8k"), GSM8K_SEEDS)
@@ -152,8 +153,8 @@ BAD_DRAFT = "Question:\nBen has apples.\nAnswer:\nsome apples\n"
 @pytest.fixture
 def drafted(store, gsm8k):
     """A workspace with seeds, 3 drafts (the 2nd fails validation) and refinements of all."""
-    from bare_tui.core import pipeline
-    from bare_tui.core.seeds import import_seeds
+    from bare_tui.core.generation import pipeline
+    from bare_tui.core.inputs.seeds import import_seeds
 
     import_seeds(store, gsm8k, GSM8K_SEEDS)
     pipeline.draft(store, gsm8k, ScriptedBackend([GOOD_DRAFT, BAD_DRAFT, GOOD_DRAFT]), 3)
@@ -172,8 +173,8 @@ REFINED = GOOD_DRAFT.replace("Ann", "Anna").replace("buys 3", "buys 4")
 def make_review_workspace(path: Path, drafts: list[str] | None = None) -> Path:
     """A workspace with seeds and five drafted candidates, four of them refined:
     1 good, 2 failing checks, 3 good, 4 hostile text, 5 good but not refined."""
-    from bare_tui.core import pipeline
-    from bare_tui.core.seeds import import_seeds
+    from bare_tui.core.generation import pipeline
+    from bare_tui.core.inputs.seeds import import_seeds
 
     with Store(path) as store:
         task = recipes.resolve(store, "gsm8k")

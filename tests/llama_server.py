@@ -1,7 +1,7 @@
 """llama-cpp-python's OpenAI-compatible server on the CPU path this machine's probe chose.
 
 The server loads models with llama.cpp's defaults, extra buffer types included, which
-fault on some CPUs (see bare_tui.core.cpu_path); the tests serve through this wrapper so
+fault on some CPUs (see bare_tui.core.generation.cpu_path); the tests serve through this wrapper so
 that they run on every machine, as bare-tui's own backend does.
 
     python tests/llama_server.py --model M.gguf --port 8000 ...
@@ -11,7 +11,7 @@ import runpy
 import sys
 
 from bare_tui import config
-from bare_tui.core import cpu_path, model_files
+from bare_tui.core.generation import cpu_path, model_files
 
 if __name__ == "__main__":
     settings = config.load()

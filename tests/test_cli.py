@@ -133,7 +133,7 @@ def test_a_recipes_sampling_reaches_runs_params_in_every_command(tmp_path: Path)
 
     from test_integration import readme_recipe
 
-    from bare_tui.core.store import Store
+    from bare_tui.core.workspace.store import Store
 
     recipe, seeds = readme_recipe()
     recipe = recipe.replace("[base]", "[base]\ntemperature = 0.9").replace(
@@ -171,9 +171,10 @@ def test_config_file_and_environment(tmp_path: Path):
 
 
 def test_refine_reports_the_unparsed_drafts_it_skips(tmp_path: Path):
-    from bare_tui.core import pipeline, recipes
-    from bare_tui.core.seeds import import_seeds
-    from bare_tui.core.store import Store
+    from bare_tui.core.generation import pipeline
+    from bare_tui.core.inputs import recipes
+    from bare_tui.core.inputs.seeds import import_seeds
+    from bare_tui.core.workspace.store import Store
     from conftest import GOOD_DRAFT, ScriptedBackend
 
     db = tmp_path / "w.db"
@@ -192,7 +193,7 @@ def test_refine_reports_the_unparsed_drafts_it_skips(tmp_path: Path):
 def test_each_stage_has_its_own_sampling_flags():
     from bare_tui.cli import build_parser
     from bare_tui.cli.generation import overrides
-    from bare_tui.core import recipes
+    from bare_tui.core.inputs import recipes
 
     text = run_cli("run", "--help").stdout
     for flag in ("--draft-temperature", "--refine-temperature", "--draft-max-tokens",
@@ -218,7 +219,7 @@ def test_each_stage_has_its_own_sampling_flags():
 def test_stage_sampling_reaches_each_runs_params(tmp_path: Path):
     import json
 
-    from bare_tui.core.store import Store
+    from bare_tui.core.workspace.store import Store
 
     db = str(tmp_path / "w.db")
     assert run_cli("seeds", "import", str(GSM8K_SEEDS), "--task", "gsm8k",

@@ -8,10 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from bare_tui.core import compare, compare_report, judge, prompts, review_list
-from bare_tui.core.export import export
-from bare_tui.core.seeds import import_seeds
-from bare_tui.core.store import Store
+from bare_tui.core.datasets.export import export
+from bare_tui.core.inputs import prompts
+from bare_tui.core.inputs.seeds import import_seeds
+from bare_tui.core.measures import compare, compare_report, judge
+from bare_tui.core.reviewing import review_list
+from bare_tui.core.workspace.store import Store
 from conftest import BAD_DRAFT, GOOD_DRAFT, GSM8K_SEEDS, ScriptedBackend, make_app, run_cli
 
 OTHER = "Question:\nCal has 4 cups and breaks 1. How many?\nAnswer:\n4 - 1 = 3\n#### 3\n"

@@ -10,10 +10,12 @@ import fake_server
 import pytest
 from fake_server import FakeServer, json_reply
 
-from bare_tui.core import current, grammar, pipeline, prompts, recipes
-from bare_tui.core.backends.openai import OpenAIBackend, ServerOptions
-from bare_tui.core.prompts import render_example
-from bare_tui.core.seeds import import_seeds
+from bare_tui.core.generation import grammar, pipeline
+from bare_tui.core.generation.backends.openai import OpenAIBackend, ServerOptions
+from bare_tui.core.inputs import prompts, recipes
+from bare_tui.core.inputs.prompts import render_example
+from bare_tui.core.inputs.seeds import import_seeds
+from bare_tui.core.workspace import current
 from conftest import GSM8K_SEEDS, ScriptedBackend
 
 DRAFTS = 3

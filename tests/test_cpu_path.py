@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from bare_tui.core import cpu_path
-from bare_tui.core.store import Store
+from bare_tui.core.generation import cpu_path
+from bare_tui.core.workspace.store import Store
 from bare_tui.errors import BareError
 from conftest import CACHE, GSM8K_SEEDS, run_cli
 
@@ -17,7 +17,7 @@ from conftest import CACHE, GSM8K_SEEDS, run_cli
 @pytest.fixture
 def fresh_cache(tmp_path: Path, monkeypatch) -> Path:
     """A cache folder of its own, holding the assembled embedded base model already."""
-    from bare_tui.core import model_files
+    from bare_tui.core.generation import model_files
 
     cache = tmp_path / "cache"
     (cache / "models").mkdir(parents=True)
@@ -61,7 +61,7 @@ def test_a_faulting_fast_path_falls_back_and_is_reported(tmp_path, fresh_cache, 
            "BARE_TUI_CPU_PATH": "auto"}
     for key, value in env.items():
         monkeypatch.setenv(key, value)
-    from bare_tui.core import model_files
+    from bare_tui.core.generation import model_files
 
     verdict = cpu_path.choose(model_files.embedded(model_files.EMBEDDED_INSTRUCT, CACHE).path,
                               "auto", cpu_path.Probing(fresh_cache, simulate_fault=True))
@@ -92,7 +92,7 @@ def test_a_faulting_fast_path_falls_back_and_is_reported(tmp_path, fresh_cache, 
 
 @pytest.mark.models
 def test_the_real_probe_on_this_machine(fresh_cache, capsys):
-    from bare_tui.core import model_files
+    from bare_tui.core.generation import model_files
 
     model = model_files.embedded(model_files.EMBEDDED_INSTRUCT, CACHE).path
     verdict, conclusive = cpu_path.probe(model, cpu_path.Probing(fresh_cache))

@@ -1,4 +1,4 @@
-"""One owner of what a candidate says now (core/current.py): for every state a candidate
+"""One owner of what a candidate says now (core/workspace/current.py): for every state a candidate
 can be in, export, the review list and detail, the editors, embeddings and the
 accepted-set measures all read the same final text."""
 
@@ -11,11 +11,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bare_tui.core import curation, current, embeddings, pipeline, review, review_list
-from bare_tui.core.export import export
-from bare_tui.core.prompts import parse_fields
-from bare_tui.core.seeds import import_seeds
-from bare_tui.core.store import Store, now, to_json
+from bare_tui.core.datasets.export import export
+from bare_tui.core.generation import pipeline
+from bare_tui.core.inputs.prompts import parse_fields
+from bare_tui.core.inputs.seeds import import_seeds
+from bare_tui.core.measures import curation, embeddings
+from bare_tui.core.reviewing import review, review_list
+from bare_tui.core.workspace import current
+from bare_tui.core.workspace.store import Store, now, to_json
 from conftest import GSM8K_SEEDS, ScriptedBackend, item
 
 DRAFTS = [item(f"Draft question {n}?", f"{n} + 1 = {n + 1}\n#### {n + 1}") for n in range(1, 9)]

@@ -8,11 +8,13 @@ from pathlib import Path
 
 import pytest
 
-from bare_tui.core import current, pipeline, review
-from bare_tui.core.dataset_import import import_candidates, template_pattern
-from bare_tui.core.export import PROFILES, export
-from bare_tui.core.model_files import file_sha256
-from bare_tui.core.seeds import import_seeds
+from bare_tui.core.datasets.dataset_import import import_candidates, template_pattern
+from bare_tui.core.datasets.export import PROFILES, export
+from bare_tui.core.generation import pipeline
+from bare_tui.core.generation.model_files import file_sha256
+from bare_tui.core.inputs.seeds import import_seeds
+from bare_tui.core.reviewing import review
+from bare_tui.core.workspace import current
 from bare_tui.errors import BareError
 from conftest import GSM8K_SEEDS, make_review_workspace, run_cli
 
@@ -70,8 +72,8 @@ def test_a_bad_line_imports_nothing(store, gsm8k, tmp_path):
 def test_our_own_exports_come_back_in_every_profile(tmp_path, profile):
     """An export, in any profile, imported into another workspace gives back the same
     fields (through the recipe's [export] templates for the chat-like ones)."""
-    from bare_tui.core import recipes
-    from bare_tui.core.store import Store
+    from bare_tui.core.inputs import recipes
+    from bare_tui.core.workspace.store import Store
 
     with Store(make_review_workspace(tmp_path / "from.db")) as source:
         task = recipes.resolve(source, "gsm8k")
@@ -130,8 +132,8 @@ def test_imported_items_are_refined_reviewed_and_exported(store, gsm8k, tmp_path
 
 
 async def test_the_review_shows_an_imported_item_as_the_original_and_its_origin(tmp_path):
-    from bare_tui.core import recipes
-    from bare_tui.core.store import Store
+    from bare_tui.core.inputs import recipes
+    from bare_tui.core.workspace.store import Store
     from bare_tui.tui.widgets.diff_view import DiffView
     from conftest import make_app
 

@@ -5,10 +5,12 @@ import math
 import numpy as np
 import pytest
 
-from bare_tui.core import bulk, curation, diversity, embeddings, pipeline, review
-from bare_tui.core.review import State
-from bare_tui.core.seeds import import_seeds
-from bare_tui.core.store import Store
+from bare_tui.core.generation import pipeline
+from bare_tui.core.inputs.seeds import import_seeds
+from bare_tui.core.measures import curation, diversity, embeddings
+from bare_tui.core.reviewing import bulk, review
+from bare_tui.core.reviewing.review import State
+from bare_tui.core.workspace.store import Store
 from conftest import DRAFTS, GSM8K_SEEDS, ScriptedBackend, run_cli
 
 # --- the metric, on synthetic vectors (pure numerics) -------------------------------------
@@ -169,7 +171,7 @@ def test_stats_per_set(embedded, gsm8k):
 def test_cli_embed_stats_cluster_dedup(tmp_path):
     db = ["--db", str(tmp_path / "w.db")]
     with Store(tmp_path / "w.db") as store:
-        from bare_tui.core import recipes
+        from bare_tui.core.inputs import recipes
 
         task = recipes.resolve(store, "gsm8k")
         import_seeds(store, task, few_seeds(tmp_path))

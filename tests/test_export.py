@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from bare_tui.core import review
-from bare_tui.core.export import PROFILES, export
+from bare_tui.core.datasets.export import PROFILES, export
+from bare_tui.core.reviewing import review
 from bare_tui.errors import BareError
 
 
@@ -82,7 +82,7 @@ def test_failed_export_keeps_the_previous_file(drafted, gsm8k, tmp_path: Path, m
     def broken_replace(src, dst):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr("bare_tui.core.export_files.os.replace", broken_replace)
+    monkeypatch.setattr("bare_tui.core.datasets.export_files.os.replace", broken_replace)
     with pytest.raises(BareError, match="No space left"):
         export(drafted, gsm8k, out, status="any", force=True)
     assert out.read_text() == "previous\n"
@@ -90,7 +90,7 @@ def test_failed_export_keeps_the_previous_file(drafted, gsm8k, tmp_path: Path, m
 
 
 def test_chat_profile_needs_export_templates(store, tmp_path: Path):
-    from bare_tui.core import recipes
+    from bare_tui.core.inputs import recipes
 
     task = recipes.parse_recipe(
         'name = "t"\nthing = "x"\ndescription = "d"\n[[fields]]\nname = "a"\n')

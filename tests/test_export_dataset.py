@@ -12,12 +12,14 @@ from pathlib import Path
 import pytest
 import yaml
 
-from bare_tui.core import curation, embeddings, review, splits
-from bare_tui.core.dataset_import import import_candidates
-from bare_tui.core.export import export
-from bare_tui.core.recipes import resolve
-from bare_tui.core.seeds import import_seeds
-from bare_tui.core.store import Store
+from bare_tui.core.datasets.dataset_import import import_candidates
+from bare_tui.core.datasets.export import export
+from bare_tui.core.inputs import splits
+from bare_tui.core.inputs.recipes import resolve
+from bare_tui.core.inputs.seeds import import_seeds
+from bare_tui.core.measures import curation, embeddings
+from bare_tui.core.reviewing import review
+from bare_tui.core.workspace.store import Store
 from bare_tui.errors import BareError
 from conftest import GSM8K_SEEDS, run_cli
 
@@ -303,7 +305,7 @@ def test_an_export_to_a_folder(drafted, gsm8k, tmp_path, monkeypatch):
     def full(path, data):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr("bare_tui.core.export_files._temp_file", full)
+    monkeypatch.setattr("bare_tui.core.datasets.export_files._temp_file", full)
     with pytest.raises(BareError, match="No space left"):
         export(drafted, gsm8k, tmp_path / "new", status="any")
     assert not (tmp_path / "new").exists()  # the folder it made goes with the failure

@@ -10,8 +10,8 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bare_tui.core import recipes
-from bare_tui.core.seeds import read_seeds
+from bare_tui.core.inputs import recipes
+from bare_tui.core.inputs.seeds import read_seeds
 from bare_tui.errors import BareError
 
 EXAMPLES = 2000
@@ -213,7 +213,7 @@ dataset_shapes = {
 
 def _fuzz_import(shape: str, content: bytes, folder: Path, store: Any) -> bool:
     """True when the file imported."""
-    from bare_tui.core.dataset_import import import_candidates
+    from bare_tui.core.datasets.dataset_import import import_candidates
 
     path = folder / ("data.csv" if shape == "csv" else "data.jsonl")
     path.write_bytes(content)
@@ -230,7 +230,7 @@ def _fuzz_import(shape: str, content: bytes, folder: Path, store: Any) -> bool:
 
 
 def _fuzz_shape(shape: str) -> None:
-    from bare_tui.core.store import Store
+    from bare_tui.core.workspace.store import Store
 
     with tempfile.TemporaryDirectory() as folder, Store(Path(folder) / "w.db") as store:
         store.save_task(GSM8K.name, VALID, GSM8K.sha256)

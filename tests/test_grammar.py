@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from bare_tui.core import grammar, pipeline, recipes
-from bare_tui.core.seeds import import_seeds
+from bare_tui.core.generation import grammar, pipeline
+from bare_tui.core.inputs import recipes
+from bare_tui.core.inputs.seeds import import_seeds
 from conftest import GSM8K_SEEDS, ScriptedBackend
 
 RECIPE = """
@@ -190,7 +191,7 @@ def test_the_grammars_accept_their_own_seeds(instruct_backend):
     them: each recipe's grammar lets every one of its seeds through, and not a chatty
     reply, nor a seed whose value repeats the first label on a line of its own (with or
     without a blank after the colon), which would start a second item."""
-    from bare_tui.core.prompts import render_example
+    from bare_tui.core.inputs.prompts import render_example
 
     for task, seeds in _recipes_and_seeds()[:3]:
         text = grammar.build(task, False, seeds).text
@@ -220,9 +221,9 @@ def test_constrained_refinements_always_parse(tmp_path, instruct_model, capsys):
     rounds differently, and a 135M model's greedy path can turn on it)."""
     from test_integration import readme_recipe
 
-    from bare_tui.core.backends.llamacpp import LlamaCppBackend, LlamaOptions
-    from bare_tui.core.prompts import render_example
-    from bare_tui.core.store import Store
+    from bare_tui.core.generation.backends.llamacpp import LlamaCppBackend, LlamaOptions
+    from bare_tui.core.inputs.prompts import render_example
+    from bare_tui.core.workspace.store import Store
     from conftest import REVIEW_SEEDS
 
     recipe, trivia_seeds = readme_recipe()

@@ -13,9 +13,12 @@ from pathlib import Path
 import pytest
 from test_cli import one_line_error
 
-from bare_tui.core import export_files, pipeline, recipes, review
-from bare_tui.core.export import export
-from bare_tui.core.store import Store, WorkspaceGone
+from bare_tui.core.datasets import export_files
+from bare_tui.core.datasets.export import export
+from bare_tui.core.generation import pipeline
+from bare_tui.core.inputs import recipes
+from bare_tui.core.reviewing import review
+from bare_tui.core.workspace.store import Store, WorkspaceGone
 from bare_tui.errors import BareError
 from conftest import GOOD_DRAFT, GSM8K_SEEDS, ScriptedBackend, make_app, run_cli, wait_until
 
@@ -216,7 +219,7 @@ def test_changed_recipe_of_a_task_with_data_needs_update_recipe(tmp_path: Path):
 
 
 def test_each_run_records_its_recipe_version(store: Store, gsm8k):
-    from bare_tui.core.seeds import import_seeds
+    from bare_tui.core.inputs.seeds import import_seeds
 
     import_seeds(store, gsm8k, GSM8K_SEEDS)
     pipeline.draft(store, gsm8k, ScriptedBackend([GOOD_DRAFT]), 1)

@@ -10,8 +10,9 @@ import pytest
 from test_cli import one_line_error
 from test_recipes import MINIMAL as RECIPE
 
-from bare_tui.core import gguf, recipes
-from bare_tui.core.export import shape
+from bare_tui.core.datasets.export import shape
+from bare_tui.core.generation import gguf
+from bare_tui.core.inputs import recipes
 from bare_tui.errors import BareError
 from conftest import GSM8K_SEEDS, run_cli
 

@@ -15,9 +15,9 @@ import pytest
 from fake_server import COMPLETION, FakeServer, json_reply
 
 from bare_tui.config import Settings
-from bare_tui.core import recipes
-from bare_tui.core.backends.openai import OpenAIBackend, ServerOptions
-from bare_tui.core.store import Store
+from bare_tui.core.generation.backends.openai import OpenAIBackend, ServerOptions
+from bare_tui.core.inputs import recipes
+from bare_tui.core.workspace.store import Store
 from bare_tui.errors import BareError
 from bare_tui.tui.messages import StartJob
 from conftest import make_app, run_cli, seeded_workspace

@@ -12,9 +12,12 @@ from pathlib import Path
 import pytest
 from test_tmux import Terminal
 
-from bare_tui.core import current, pipeline, recipes, review
-from bare_tui.core.seeds import import_seeds
-from bare_tui.core.store import Store
+from bare_tui.core.generation import pipeline
+from bare_tui.core.inputs import recipes
+from bare_tui.core.inputs.seeds import import_seeds
+from bare_tui.core.reviewing import review
+from bare_tui.core.workspace import current
+from bare_tui.core.workspace.store import Store
 from bare_tui.tui.screens.edit import EditScreen
 from bare_tui.tui.widgets.diff_view import SHOWN_LINES, DiffView
 from conftest import (

@@ -10,12 +10,14 @@ from pathlib import Path
 
 import pytest
 
-from bare_tui.core import dataset_card, judge, recipes
-from bare_tui.core.dataset_import import import_candidates
-from bare_tui.core.export import export
-from bare_tui.core.export_files import FileExists
-from bare_tui.core.seeds import import_seeds
-from bare_tui.core.store import Store
+from bare_tui.core.datasets import dataset_card
+from bare_tui.core.datasets.dataset_import import import_candidates
+from bare_tui.core.datasets.export import export
+from bare_tui.core.datasets.export_files import FileExists
+from bare_tui.core.inputs import recipes
+from bare_tui.core.inputs.seeds import import_seeds
+from bare_tui.core.measures import judge
+from bare_tui.core.workspace.store import Store
 from bare_tui.errors import BareError
 from conftest import GSM8K_SEEDS, run_cli, seeded_workspace
 
@@ -118,7 +120,7 @@ def test_f20_two_since_last_exports_at_once_write_each_item_once(drafted, gsm8k,
             other.append(export(second, recipes.resolve(second, "gsm8k"),
                                 tmp_path / "b.jsonl", status="any", since_last=True))
 
-    monkeypatch.setattr("bare_tui.core.export.embeddings.embed", meanwhile)
+    monkeypatch.setattr("bare_tui.core.datasets.export.embeddings.embed", meanwhile)
     first = export(drafted, gsm8k, tmp_path / "a.jsonl", status="any", since_last=True,
                    embed=True)
     assert other[0].written == 2 and first.written == 0 and first.exported_before == 2
@@ -195,7 +197,7 @@ ESCAPES = "\x1b]0;PWNED\x07\x1b[2J\x1b]52;c;SGVsbG8=\x07"
 def test_f13_the_compare_report_never_carries_a_servers_escapes():
     from test_compare import REPORT
 
-    from bare_tui.core import compare_report
+    from bare_tui.core.measures import compare_report
 
     hostile = {**REPORT, "arms": [{**arm, "model": f"evil{ESCAPES}"} for arm in REPORT["arms"]]}
     text = compare_report.markdown(hostile)

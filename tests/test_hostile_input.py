@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from bare_tui.core import recipes, splits, validation
-from bare_tui.core.dataset_import import import_candidates
-from bare_tui.core.seeds import import_seeds, read_seeds
-from bare_tui.core.store import Store
+from bare_tui.core.datasets.dataset_import import import_candidates
+from bare_tui.core.inputs import recipes, splits, validation
+from bare_tui.core.inputs.seeds import import_seeds, read_seeds
+from bare_tui.core.workspace.store import Store
 from bare_tui.errors import BareError
 from conftest import GSM8K_SEEDS, run_cli
 
@@ -287,7 +287,7 @@ def test_import_with_surrogates_keeps_earlier_imports(store, gsm8k, tmp_path):
 
 def test_moving_onto_an_item_held_elsewhere_gives_up_the_one_left_behind(review_db):
     """Also seen: teammates skipped an item nobody was looking at."""
-    from bare_tui.core import leases
+    from bare_tui.core.reviewing import leases
 
     with Store(review_db) as store:
         leases.join(store, "window-a", "alice", "gsm8k")

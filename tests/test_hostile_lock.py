@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from bare_tui.core.cpu_lock import LOCK_NAME, CpuLock, lock_folder
+from bare_tui.core.generation.cpu_lock import LOCK_NAME, CpuLock, lock_folder
 from bare_tui.errors import BareError
 
 

@@ -13,9 +13,10 @@ from pathlib import Path
 import pytest
 from fake_server import COMPLETION, Trickle, json_reply
 
-from bare_tui.core import pipeline, recipes
-from bare_tui.core.backends.openai import OpenAIBackend, ServerOptions
-from bare_tui.core.store import Store
+from bare_tui.core.generation import pipeline
+from bare_tui.core.generation.backends.openai import OpenAIBackend, ServerOptions
+from bare_tui.core.inputs import recipes
+from bare_tui.core.workspace.store import Store
 from bare_tui.errors import BareError
 from conftest import (
     GOOD_DRAFT,

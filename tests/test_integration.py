@@ -12,9 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from bare_tui.core import current, pipeline, review
-from bare_tui.core.export import export
-from bare_tui.core.seeds import import_seeds
+from bare_tui.core.datasets.export import export
+from bare_tui.core.generation import pipeline
+from bare_tui.core.inputs.seeds import import_seeds
+from bare_tui.core.reviewing import review
+from bare_tui.core.workspace import current
 from conftest import GSM8K_SEEDS, ROOT, run_cli, unrefined_parsed
 
 pytestmark = pytest.mark.models
@@ -56,7 +58,7 @@ def test_real_models_draft_refine_export(store, gsm8k, base_backend, instruct_ba
 
 
 def test_same_seed_same_sample_different_seed_differs(base_backend, gsm8k):
-    from bare_tui.core import prompts
+    from bare_tui.core.inputs import prompts
 
     prompt = prompts.base_prompt(gsm8k, [{"question": "What is 2+2?", "answer": "#### 4"}])
     sampling = gsm8k.base.replace(max_tokens=24)

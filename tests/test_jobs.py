@@ -13,10 +13,11 @@ from pathlib import Path
 
 import pytest
 
-from bare_tui.core import pipeline, recipes
-from bare_tui.core.cpu_lock import CpuLock
-from bare_tui.core.seeds import import_seeds
-from bare_tui.core.store import Store
+from bare_tui.core.generation import pipeline
+from bare_tui.core.generation.cpu_lock import CpuLock
+from bare_tui.core.inputs import recipes
+from bare_tui.core.inputs.seeds import import_seeds
+from bare_tui.core.workspace.store import Store
 from conftest import GOOD_DRAFT, GSM8K_SEEDS, SlowBackend, run_cli
 
 
@@ -64,7 +65,7 @@ def test_a_dead_jobs_slots_are_given_back(tmp_path):
 def test_the_lease_queues_a_second_holder_and_frees_on_death(tmp_path):
     path = tmp_path / "cpu.lock"
     code = ("import sys, threading, time; from pathlib import Path;"
-            "from bare_tui.core.cpu_lock import CpuLock;"
+            "from bare_tui.core.generation.cpu_lock import CpuLock;"
             f"CpuLock(Path({str(path)!r})).acquire({{'task': 'gsm8k'}}, threading.Event());"
             "print('held', flush=True); time.sleep(60)")
     holder = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE,
@@ -175,7 +176,7 @@ def test_ctrl_c_stops_the_worker_after_the_current_sample(tmp_path):
 def test_worker_messages_round_trip(tmp_path):
     from bare_tui import jobs
     from bare_tui.config import Settings
-    from bare_tui.core.recipes import Sampling
+    from bare_tui.core.inputs.recipes import Sampling
     from bare_tui.worker import settings_from_json, settings_to_json
 
     for job in (jobs.Generate(task="gsm8k", target=5, base=Sampling(stop=("EXAMPLE DONE",)),

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from bare_tui.core import judge
-from bare_tui.core.backends import Generation
-from bare_tui.core.store import Store
+from bare_tui.core.generation.backends import Generation
+from bare_tui.core.measures import judge
+from bare_tui.core.workspace.store import Store
 from bare_tui.errors import BareError
 from conftest import make_review_workspace, run_cli
 
@@ -113,7 +113,7 @@ def test_an_unreadable_reply_counts_as_detected(drafted, gsm8k):
 
 
 def test_a_judged_item_equal_to_a_seed_never_meets_that_seed(store, gsm8k, tmp_path):
-    from bare_tui.core.seeds import import_seeds
+    from bare_tui.core.inputs.seeds import import_seeds
     from conftest import GSM8K_SEEDS
 
     four = tmp_path / "four.jsonl"
@@ -131,7 +131,7 @@ def test_a_judged_item_equal_to_a_seed_never_meets_that_seed(store, gsm8k, tmp_p
 
 
 def test_the_review_list_filters_and_sorts_by_verdict(drafted, gsm8k):
-    from bare_tui.core import review_list
+    from bare_tui.core.reviewing import review_list
 
     items = judge.to_judge(drafted, gsm8k)
     judge.judge(drafted, gsm8k, Picky("Answer: 1"), items, trials=4, rng_seed=2)
@@ -147,7 +147,7 @@ def test_the_review_list_filters_and_sorts_by_verdict(drafted, gsm8k):
 
 
 def test_the_dataset_card_gives_the_judge_results(drafted, gsm8k, tmp_path):
-    from bare_tui.core.export import export
+    from bare_tui.core.datasets.export import export
 
     judge.judge(drafted, gsm8k, Picky("Answer: 1"), judge.to_judge(drafted, gsm8k),
                 trials=2, rng_seed=4)
@@ -189,8 +189,8 @@ def test_the_judge_command_with_the_embedded_model(tmp_path):
 
 
 async def test_the_review_shows_and_filters_by_the_verdict(review_db):
-    from bare_tui.core.recipes import resolve
-    from bare_tui.core.review_list import FILTERS
+    from bare_tui.core.inputs.recipes import resolve
+    from bare_tui.core.reviewing.review_list import FILTERS
     from bare_tui.tui.widgets.diff_view import DiffView
     from conftest import make_app
 
@@ -212,7 +212,7 @@ async def test_the_review_shows_and_filters_by_the_verdict(review_db):
 
 @pytest.mark.parametrize("size", [(80, 24), (160, 48)])
 def test_the_verdict_under_the_heading_snapshot(snap_compare, review_db, size):
-    from bare_tui.core.recipes import resolve
+    from bare_tui.core.inputs.recipes import resolve
     from conftest import make_app
 
     with Store(review_db) as store:

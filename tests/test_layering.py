@@ -116,6 +116,48 @@ def test_no_import_circle_anywhere_lazy_imports_included():
     assert import_circles(planted) == [["bare_tui.worker", "bare_tui.worker_jobs"]]
 
 
+# core/'s rooms in the order of the data flow: a room imports only those before it.
+CORE_ROOMS = ["workspace", "inputs", "generation", "measures", "reviewing", "datasets"]
+
+
+def _room(module: str) -> str | None:
+    parts = module.split(".")
+    return parts[2] if parts[:2] == ["bare_tui", "core"] and len(parts) > 3 else None
+
+
+def test_core_is_in_rooms_that_import_one_way_lazy_imports_included():
+    core = ROOT / "bare_tui" / "core"
+    rooms = sorted(path.name for path in core.iterdir() if (path / "__init__.py").is_file())
+    assert rooms == sorted(CORE_ROOMS)
+    assert sorted(path.name for path in core.glob("*.py")) == ["__init__.py", "doctor.py"]
+    for room in CORE_ROOMS:  # each says what it holds, in a paragraph
+        assert len(ast.get_docstring(ast.parse((core / room / "__init__.py").read_text()))
+                   or "") > 200, room
+    modules = _modules()
+    graph = {name: _imports(name, path, modules) for name, path in modules.items()}
+    upward = [(name, other) for name, imported in graph.items() if _room(name)
+              for other in imported
+              if _room(other) and CORE_ROOMS.index(_room(other)) > CORE_ROOMS.index(_room(name))]
+    assert upward == []
+    assert any(_room(o) == "workspace" for o in graph["bare_tui.core.datasets.export"])
+
+
+@pytest.mark.parametrize("room", CORE_ROOMS)
+def test_ruff_refuses_an_import_against_the_flow(room: str):
+    index = CORE_ROOMS.index(room)
+    for other in CORE_ROOMS:
+        code = f"from bare_tui.core.{other} import x\n\nprint(x)\n"
+        result = subprocess.run([str(RUFF), "check", "--stdin-filename",
+                                 f"bare_tui/core/{room}/x.py", "-"],
+                                input=code, capture_output=True, text=True, cwd=ROOT)
+        against = CORE_ROOMS.index(other) > index
+        assert ("TID251" in result.stdout) == against, (room, other, result.stdout)
+    ui = subprocess.run([str(RUFF), "check", "--stdin-filename", f"bare_tui/core/{room}/x.py",
+                         "-"], input="import textual\n\nprint(textual)\n",
+                        capture_output=True, text=True, cwd=ROOT)
+    assert "TID251" in ui.stdout  # core's own rule holds in every room
+
+
 def test_the_core_passes_its_import_rule():
     result = subprocess.run([str(RUFF), "check", "bare_tui"], capture_output=True, text=True,
                             cwd=ROOT)

@@ -1,13 +1,14 @@
-"""Hunk-level merge (core/merging.py) and its decisions: merge, unmerge, undo by hunk,
+"""Hunk-level merge (core/reviewing/merging.py) and its decisions: merge, unmerge, undo by hunk,
 the merged text as what a candidate says now."""
 
 import json
 
 import pytest
 
-from bare_tui.core import current, merging, review
-from bare_tui.core.merging import DRAFT, REFINED, Merge
-from bare_tui.core.store import Store
+from bare_tui.core.reviewing import merging, review
+from bare_tui.core.reviewing.merging import DRAFT, REFINED, Merge
+from bare_tui.core.workspace import current
+from bare_tui.core.workspace.store import Store
 from bare_tui.errors import BareError
 
 NAMES = ["question", "answer"]

@@ -3,8 +3,8 @@ from pathlib import Path
 
 import pytest
 
-from bare_tui.core import model_files
-from bare_tui.core.gguf import GGUFError, read_metadata
+from bare_tui.core.generation import model_files
+from bare_tui.core.generation.gguf import GGUFError, read_metadata
 from bare_tui.errors import BareError
 from conftest import CACHE
 
@@ -54,7 +54,7 @@ def test_gguf_header_reader_on_the_real_file(base_model):
 
 
 def test_gguf_with_intact_header_but_missing_tensors_fails_to_load(base_model, tmp_path):
-    from bare_tui.core.backends.llamacpp import LlamaCppBackend
+    from bare_tui.core.generation.backends.llamacpp import LlamaCppBackend
 
     half = tmp_path / "half.gguf"
     with base_model.path.open("rb") as source, half.open("wb") as out:

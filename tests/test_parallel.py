@@ -4,10 +4,11 @@ import random
 
 import pytest
 
-from bare_tui.core import pipeline, prompts
-from bare_tui.core.backends.llamacpp import LlamaCppBackend, LlamaOptions
-from bare_tui.core.seeds import import_seeds
-from bare_tui.core.store import from_json
+from bare_tui.core.generation import pipeline
+from bare_tui.core.generation.backends.llamacpp import LlamaCppBackend, LlamaOptions
+from bare_tui.core.inputs import prompts
+from bare_tui.core.inputs.seeds import import_seeds
+from bare_tui.core.workspace.store import from_json
 from conftest import GSM8K_SEEDS, unrefined_parsed
 
 pytestmark = pytest.mark.models
@@ -37,11 +38,11 @@ def distinct_prompts(task, count: int) -> list[str]:
 
 
 def test_requests_added_after_the_source_ran_dry_are_taken(parallel_instruct, gsm8k):
-    """A retry added while others run (core/attempts.py) is decoded, and a prompt the
+    """A retry added while others run (core/generation/attempts.py) is decoded, and a prompt the
     engine holds already, finished or running, is not evaluated again: the retry of
     "b" evaluates one token of it, and greedily says what "b" said."""
-    from bare_tui.core.attempts import Attempts
-    from bare_tui.core.backends.parallel import Request
+    from bare_tui.core.generation.attempts import Attempts
+    from bare_tui.core.generation.backends.parallel import Request
 
     engine = parallel_instruct.engine()
     one, other = distinct_prompts(gsm8k, 2)

@@ -2,9 +2,10 @@ import threading
 
 import pytest
 
-from bare_tui.core import pipeline, prompts
-from bare_tui.core.seeds import import_seeds
-from bare_tui.core.store import from_json
+from bare_tui.core.generation import pipeline
+from bare_tui.core.inputs import prompts
+from bare_tui.core.inputs.seeds import import_seeds
+from bare_tui.core.workspace.store import from_json
 from bare_tui.errors import BareError
 from conftest import BAD_DRAFT, GOOD_DRAFT, GSM8K_SEEDS, ScriptedBackend
 
@@ -46,7 +47,7 @@ def test_draft_continues_to_target_and_never_repeats(store, gsm8k):
 
 
 def test_random_shots_are_drawn_per_call_and_recorded(store, tmp_path):
-    from bare_tui.core import recipes
+    from bare_tui.core.inputs import recipes
     from conftest import REVIEW_SEEDS
 
     reviews = recipes.resolve(store, "reviews")
@@ -100,8 +101,8 @@ def _seeds_of(store, table="candidates"):
 def test_reruns_with_one_master_seed_continue_the_stream(tmp_path):
     """Two runs with the same --rng-seed, to N then to 2N, give 2N distinct per-sample
     seeds, the same as one run to 2N: a task is reproducible from one seed."""
-    from bare_tui.core import recipes
-    from bare_tui.core.store import Store
+    from bare_tui.core.inputs import recipes
+    from bare_tui.core.workspace.store import Store
 
     def workspace(name):
         store = Store(tmp_path / name)

@@ -1,6 +1,6 @@
 import pytest
 
-from bare_tui.core import prompts, recipes
+from bare_tui.core.inputs import prompts, recipes
 
 GSM8K = recipes.parse_recipe(recipes.builtin_source("gsm8k"))
 SHOTS = [

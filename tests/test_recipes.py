@@ -2,7 +2,7 @@ from pathlib import Path
 
 import pytest
 
-from bare_tui.core import recipes
+from bare_tui.core.inputs import recipes
 from bare_tui.errors import BareError
 
 MINIMAL = """

@@ -3,10 +3,12 @@ when the refinement fails checks the draft passes."""
 
 from __future__ import annotations
 
-from bare_tui.core import current, pipeline, review, review_list, yields
-from bare_tui.core.export import export
-from bare_tui.core.seeds import import_seeds
-from bare_tui.core.store import now, to_json
+from bare_tui.core.datasets.export import export
+from bare_tui.core.generation import pipeline
+from bare_tui.core.inputs.seeds import import_seeds
+from bare_tui.core.reviewing import review, review_list
+from bare_tui.core.workspace import current, yields
+from bare_tui.core.workspace.store import now, to_json
 from conftest import GOOD_DRAFT, GSM8K_SEEDS, ScriptedBackend, item
 
 REFINED = GOOD_DRAFT.replace("Ann", "Anna")
@@ -139,7 +141,7 @@ def test_retries_join_the_running_batch(store, gsm8k):
 
 
 def test_progress_total_grows_with_the_retries_a_job_plans():
-    from bare_tui.core.meter import Meter
+    from bare_tui.core.generation.meter import Meter
 
     meter = Meter("refine", 2)
     meter.add(1, 10, False, total=2)
@@ -153,7 +155,7 @@ def test_time_left_is_the_pace_so_far_and_grows_while_no_sample_comes():
     job's pace, drawn anew at every refresh, not the last burst's."""
     import time
 
-    from bare_tui.core.meter import Meter
+    from bare_tui.core.generation.meter import Meter
     from bare_tui.progress import TimeLeftColumn
 
     meter = Meter("draft", 10, started=time.perf_counter() - 10)

@@ -1,7 +1,7 @@
 import pytest
 
-from bare_tui.core import review
-from bare_tui.core.review import State
+from bare_tui.core.reviewing import review
+from bare_tui.core.reviewing.review import State
 from bare_tui.errors import BareError
 
 
@@ -82,8 +82,8 @@ def test_list_rows_say_what_an_export_would_hold(review_db):
     """The list's marks are about the version an export writes: `r` refined, `d` the
     draft although refined, `e` an edit, blank when not refined yet; `!` when that
     version fails its checks."""
-    from bare_tui.core import review_list
-    from bare_tui.core.store import Store
+    from bare_tui.core.reviewing import review_list
+    from bare_tui.core.workspace.store import Store
 
     def marks(store):
         return {cid: (s.marker, s.valid)

@@ -3,7 +3,7 @@ from pathlib import Path
 
 import pytest
 
-from bare_tui.core.seeds import import_seeds, parse_mapping
+from bare_tui.core.inputs.seeds import import_seeds, parse_mapping
 from bare_tui.errors import BareError
 from conftest import GSM8K_SEEDS
 

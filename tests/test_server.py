@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from bare_tui.core.backends.openai import OpenAIBackend, ServerOptions
+from bare_tui.core.generation.backends.openai import OpenAIBackend, ServerOptions
 from bare_tui.errors import BareError
 from conftest import GSM8K_SEEDS, run_cli, unrefined_parsed
 
@@ -74,7 +74,7 @@ def instruct_server(instruct_model):
 
 
 def test_backend_completes_and_chats(base_server, instruct_server, gsm8k):
-    from bare_tui.core import prompts
+    from bare_tui.core.inputs import prompts
 
     base = OpenAIBackend(ServerOptions(url=base_server.url, concurrency=3))
     assert base.model == "gemma3-270m"  # the first model the server lists
@@ -187,7 +187,7 @@ def test_unreachable_server_is_a_one_line_error(tmp_path):
     backend_options = ServerOptions(url=f"http://127.0.0.1:{free_port()}", model="m",
                                     retry_for_s=1)
     backend = OpenAIBackend(backend_options)
-    from bare_tui.core import recipes
+    from bare_tui.core.inputs import recipes
 
     task = recipes.parse_recipe(recipes.builtin_source("gsm8k"))
     with pytest.raises(BareError, match="cannot reach the server at .*refused; check --server"):
@@ -284,9 +284,10 @@ def test_the_grammar_reaches_llama_cpp_server(instruct_server, store):
     """A constrained refinement sends the recipe's grammar in llama.cpp's form, and
     llama-cpp-python's server applies it: every refinement the model ends parses. Its
     server would answer an opened assistant reply as a finished turn, so it gets none."""
-    from bare_tui.core import grammar, pipeline, recipes
-    from bare_tui.core.prompts import render_example
-    from bare_tui.core.seeds import import_seeds
+    from bare_tui.core.generation import grammar, pipeline
+    from bare_tui.core.inputs import recipes
+    from bare_tui.core.inputs.prompts import render_example
+    from bare_tui.core.inputs.seeds import import_seeds
     from conftest import REVIEW_SEEDS, ScriptedBackend
 
     proxy = RecordingProxy(instruct_server.url)

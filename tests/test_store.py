@@ -3,7 +3,7 @@ from pathlib import Path
 
 import pytest
 
-from bare_tui.core.store import SCHEMA_VERSION, Store
+from bare_tui.core.workspace.store import SCHEMA_VERSION, Store
 from bare_tui.errors import BareError
 
 
@@ -77,7 +77,7 @@ def test_a_workspace_of_an_earlier_schema_upgrades_to_todays_view(tmp_path: Path
 
     import sqlite_utils
 
-    from bare_tui.core.migrations import MIGRATIONS
+    from bare_tui.core.workspace.migrations import MIGRATIONS
 
     path = tmp_path / "old.db"
     conn = sqlite3.connect(path, isolation_level=None)

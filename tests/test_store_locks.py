@@ -7,12 +7,12 @@ import subprocess
 import sys
 import time
 
-from bare_tui.core import recipes
-from bare_tui.core.store import Store
+from bare_tui.core.inputs import recipes
+from bare_tui.core.workspace.store import Store
 
 WRITER = """
 import sys, threading, time
-from bare_tui.core.store import Store
+from bare_tui.core.workspace.store import Store
 db = sys.argv[1]
 ui = Store(db)
 def beat():  # a thread's own connection, opened and closed again and again

@@ -5,8 +5,8 @@ import time
 
 import pytest
 
-from bare_tui.core import leases, review, review_list, team
-from bare_tui.core.store import Store
+from bare_tui.core.reviewing import leases, review, review_list, team
+from bare_tui.core.workspace.store import Store
 from conftest import run_cli
 
 

@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 from test_tmux import Terminal, db_rows
 
-from bare_tui.core import compare_report
-from bare_tui.core.store import Store
+from bare_tui.core.measures import compare_report
+from bare_tui.core.workspace.store import Store
 from conftest import GSM8K_SEEDS, make_review_workspace, run_cli
 
 pytestmark = pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")

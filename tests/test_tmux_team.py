@@ -12,8 +12,9 @@ from pathlib import Path
 import pytest
 from test_tmux import Terminal
 
-from bare_tui.core import leases, recipes, team
-from bare_tui.core.store import Store
+from bare_tui.core.inputs import recipes
+from bare_tui.core.reviewing import leases, team
+from bare_tui.core.workspace.store import Store
 from conftest import GOOD_DRAFT, GSM8K_SEEDS, ScriptedBackend, run_cli
 
 pytestmark = pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
@@ -23,8 +24,8 @@ LEASE_S = 3.0
 
 
 def queue_workspace(path: Path) -> Path:
-    from bare_tui.core import pipeline
-    from bare_tui.core.seeds import import_seeds
+    from bare_tui.core.generation import pipeline
+    from bare_tui.core.inputs.seeds import import_seeds
 
     with Store(path) as store:
         task = recipes.resolve(store, "gsm8k")

@@ -8,10 +8,10 @@ from html import unescape
 import pytest
 from textual.widgets import Input, TextArea
 
-from bare_tui.core import review
-from bare_tui.core.review import State
-from bare_tui.core.review_list import FILTERS
-from bare_tui.core.store import Store
+from bare_tui.core.reviewing import review
+from bare_tui.core.reviewing.review import State
+from bare_tui.core.reviewing.review_list import FILTERS
+from bare_tui.core.workspace.store import Store
 from bare_tui.text import clean
 from bare_tui.tui.keys import KEYS
 from bare_tui.tui.messages import StartJob
@@ -236,8 +236,8 @@ async def test_filter_failing_checks(review_db):
 
 
 async def test_export_modal_writes_same_file_as_cli(review_db, tmp_path):
-    from bare_tui.core import recipes
-    from bare_tui.core.export import export
+    from bare_tui.core.datasets.export import export
+    from bare_tui.core.inputs import recipes
 
     out = tmp_path / "tui.jsonl"
     app = make_app(review_db)

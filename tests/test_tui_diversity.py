@@ -5,10 +5,13 @@ from pathlib import Path
 
 import pytest
 
-from bare_tui.core import curation, embeddings, pipeline, recipes, review
-from bare_tui.core.review import State
-from bare_tui.core.seeds import import_seeds
-from bare_tui.core.store import Store
+from bare_tui.core.generation import pipeline
+from bare_tui.core.inputs import recipes
+from bare_tui.core.inputs.seeds import import_seeds
+from bare_tui.core.measures import curation, embeddings
+from bare_tui.core.reviewing import review
+from bare_tui.core.reviewing.review import State
+from bare_tui.core.workspace.store import Store
 from bare_tui.tui.screens.clusters import ClustersScreen
 from bare_tui.tui.screens.modals import ConfirmScreen, StatsScreen
 from bare_tui.tui.widgets.diff_view import DiffView

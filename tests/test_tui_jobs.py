@@ -10,7 +10,7 @@ import signal
 
 import pytest
 
-from bare_tui.core.store import Store
+from bare_tui.core.workspace.store import Store
 from bare_tui.tui.messages import StartJob
 from conftest import make_app, unrefined_parsed
 
@@ -109,7 +109,7 @@ async def test_g_beside_a_cli_run_ends_with_exactly_the_target(review_db, tmp_pa
 async def test_quitting_during_a_job_records_it_interrupted_and_says_what_is_left(
         review_db):
     from bare_tui.cli.review import unfinished
-    from bare_tui.core import recipes
+    from bare_tui.core.inputs import recipes
 
     app = make_app(review_db, poll_s=0.2, max_tokens=24, parallel=2, cpu_lock="off")
     async with app.run_test(size=SIZE) as pilot:
@@ -141,7 +141,7 @@ async def test_the_jobs_time_left_moves_with_the_clock(review_db):
     at the job's pace so far."""
     import time
 
-    from bare_tui.core.meter import Meter
+    from bare_tui.core.generation.meter import Meter
 
     app = make_app(review_db)
     async with app.run_test(size=SIZE) as pilot:

@@ -8,9 +8,10 @@ import json
 
 import pytest
 
-from bare_tui.core import alternatives, current, review_list
-from bare_tui.core.merging import DRAFT, REFINED, Merge
-from bare_tui.core.store import Store
+from bare_tui.core.reviewing import alternatives, review_list
+from bare_tui.core.reviewing.merging import DRAFT, REFINED, Merge
+from bare_tui.core.workspace import current
+from bare_tui.core.workspace.store import Store
 from bare_tui.tui.screens.alternatives import AlternativesScreen
 from bare_tui.tui.widgets.diff_view import DiffView
 from conftest import GOOD_DRAFT, make_app
@@ -117,7 +118,7 @@ async def test_merge_marks_read_without_colour(review_db, monkeypatch):
 def _add_alternatives(db):
     """Two refinement alternatives for #1 (the second does not parse), made by the real
     code path with a scripted model."""
-    from bare_tui.core import recipes
+    from bare_tui.core.inputs import recipes
     from conftest import ScriptedBackend
 
     other = GOOD_DRAFT.replace("pens", "pencils")

@@ -4,8 +4,8 @@ list for this window's own decisions."""
 
 from __future__ import annotations
 
-from bare_tui.core import leases, review
-from bare_tui.core.store import Store
+from bare_tui.core.reviewing import leases, review
+from bare_tui.core.workspace.store import Store
 from conftest import make_app
 
 SIZE = (140, 32)
@@ -13,6 +13,11 @@ SIZE = (140, 32)
 # Pinned: a change here is a change in what one keypress costs; look at the statements
 # (the test prints them when it fails) before moving a number.
 PER_KEY = {"a": 16, "x": 15, "u": 22}
+
+
+async def settled(app, pilot) -> None:
+    await app.workers.wait_for_complete()
+    await pilot.pause()
 
 
 async def press_counting(app, pilot, key: str) -> list[str]:
@@ -27,10 +32,9 @@ async def press_counting(app, pilot, key: str) -> list[str]:
 
 
 async def test_statements_per_decision_key_are_pinned_and_one_transaction_writes(review_db):
-    app = make_app(review_db, poll_s=3600)
+    app = make_app(review_db, poll_s=3600)  # polled by hand, where a test says
     async with app.run_test(size=SIZE) as pilot:
-        await app.workers.wait_for_complete()
-        await pilot.pause()
+        await settled(app, pilot)
         screen = app.review_screen
         counted = {}
         for key in ("a", "x", "u"):
@@ -57,8 +61,7 @@ async def test_statements_per_decision_key_are_pinned_and_one_transaction_writes
 async def test_own_decisions_never_reload_the_list_others_do(review_db):
     app = make_app(review_db, poll_s=3600)
     async with app.run_test(size=SIZE) as pilot:
-        await app.workers.wait_for_complete()
-        await pilot.pause()
+        await settled(app, pilot)
         changes = app.changes
         await pilot.press("a", "x", "u")
         with Store(review_db) as other:  # another connection commits (a heartbeat)
@@ -71,8 +74,7 @@ async def test_own_decisions_never_reload_the_list_others_do(review_db):
             review.decide(other, [4], "reject", "bob")
         app.poll()
         assert app.changes == changes + 1  # another reviewer's decision: reloaded
-        await app.workers.wait_for_complete()
-        await pilot.pause()
+        await settled(app, pilot)
         counts = app.review_screen.tally.counts
         assert (counts["accepted"], counts["rejected"], counts["pending"]) == (1, 1, 3)
 

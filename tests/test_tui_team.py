@@ -3,8 +3,8 @@ for it), driven through Textual's pilot and checked against the database."""
 
 from __future__ import annotations
 
-from bare_tui.core import leases, review
-from bare_tui.core.store import Store
+from bare_tui.core.reviewing import leases, review
+from bare_tui.core.workspace.store import Store
 from bare_tui.tui.screens.modals import ConfirmScreen
 from conftest import make_app
 

@@ -9,8 +9,9 @@ from pathlib import Path
 
 import numpy as np
 
-from bare_tui.core import curation, embeddings, recipes
-from bare_tui.core.store import Store, now
+from bare_tui.core.inputs import recipes
+from bare_tui.core.measures import curation, embeddings
+from bare_tui.core.workspace.store import Store, now
 from bare_tui.tui.app import error_log
 from bare_tui.tui.messages import StartJob
 from conftest import make_app, wait_until
@@ -50,7 +51,7 @@ async def test_worker_failing_unexpectedly_is_said_and_logged(review_db: Path, m
         def __init__(self, *args, **kwargs):
             raise ValueError("index exploded")
 
-    monkeypatch.setattr("bare_tui.core.curation.DiversityIndex", Broken)
+    monkeypatch.setattr("bare_tui.core.measures.curation.DiversityIndex", Broken)
     app = make_app(review_db)
     async with app.run_test(size=SIZE) as pilot:
         await wait_until(pilot, lambda: any("index exploded" in n.message

@@ -2,8 +2,8 @@ import json
 
 import pytest
 
-from bare_tui.core import recipes
-from bare_tui.core.validation import validate
+from bare_tui.core.inputs import recipes
+from bare_tui.core.inputs.validation import validate
 from conftest import GSM8K_SEEDS
 
 GSM8K = recipes.parse_recipe(recipes.builtin_source("gsm8k"))

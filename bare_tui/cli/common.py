@@ -177,7 +177,7 @@ def open_store(args: argparse.Namespace, *, create: bool = False):
     """The workspace; only commands that make one (seeds import, draft, run, demo) pass
     `create`: the others, read-only ones above all, never leave an empty file behind."""
     from bare_tui.config import Settings
-    from bare_tui.core.store import Store
+    from bare_tui.core.workspace.store import Store
 
     conf = settings(args)
     # Only the default data/bare.db gets its folder made; a path given must have one.
@@ -186,7 +186,7 @@ def open_store(args: argparse.Namespace, *, create: bool = False):
 
 
 def resolve_task(store: Any, args: argparse.Namespace):
-    from bare_tui.core import recipes
+    from bare_tui.core.inputs import recipes
 
     return recipes.resolve(store, args.task, update=getattr(args, "update_recipe", False))
 

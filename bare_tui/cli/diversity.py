@@ -34,8 +34,8 @@ class EmbedProgress:
         if self.progress is None:
             from rich.progress import Progress
 
-            from bare_tui.core import embeddings
-            from bare_tui.core.meter import Meter
+            from bare_tui.core.generation.meter import Meter
+            from bare_tui.core.measures import embeddings
 
             self.out.print(f"embed: {total} new or changed texts with "
                            f"{embeddings.model_name(self.model)}", markup=False)
@@ -56,7 +56,7 @@ class EmbedProgress:
 def embed_missing(store: Any, task: Any, model: str | None, quiet: bool = False) -> None:
     """Embed the task's texts that have no embedding yet, with a progress bar; `quiet`
     says nothing when there is nothing to do."""
-    from bare_tui.core import embeddings
+    from bare_tui.core.measures import embeddings
 
     with EmbedProgress(model) as progress:
         if not embeddings.embed(store, task, model, on_batch=progress) and not quiet:
@@ -71,7 +71,7 @@ def cmd_embed(args: argparse.Namespace) -> int:
 
 
 def cmd_stats(args: argparse.Namespace) -> int:
-    from bare_tui.core import curation
+    from bare_tui.core.measures import curation
 
     with open_store(args) as store:
         task = resolve_task(store, args)
@@ -84,7 +84,8 @@ def cmd_stats(args: argparse.Namespace) -> int:
 def cmd_cluster(args: argparse.Namespace) -> int:
     from rich.table import Table
 
-    from bare_tui.core import bulk, curation
+    from bare_tui.core.measures import curation
+    from bare_tui.core.reviewing import bulk
     from bare_tui.text import clean
 
     reviewer = args.reviewer or settings(args).reviewer
@@ -109,7 +110,7 @@ def cmd_cluster(args: argparse.Namespace) -> int:
 
 
 def cmd_dedup(args: argparse.Namespace) -> int:
-    from bare_tui.core import bulk
+    from bare_tui.core.reviewing import bulk
     from bare_tui.text import clean
 
     reviewer = args.reviewer or settings(args).reviewer

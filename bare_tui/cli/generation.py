@@ -26,8 +26,8 @@ from bare_tui.cli.common import (
     workspace_options,
 )
 from bare_tui.cli.review import print_status
-from bare_tui.core import yields
-from bare_tui.core.pipeline import DEFAULT_RETRIES
+from bare_tui.core.generation.pipeline import DEFAULT_RETRIES
+from bare_tui.core.workspace import yields
 from bare_tui.errors import BareError
 from bare_tui.jobs import Generate, Job
 from bare_tui.text import clean
@@ -53,7 +53,7 @@ def overrides(sampling: Any, args: argparse.Namespace, stage: str) -> Any:
 
 
 def _target(store: Any, task: Any, args: argparse.Namespace) -> int:
-    from bare_tui.core import pipeline
+    from bare_tui.core.generation import pipeline
 
     if args.more is not None:
         return pipeline.count_candidates(store, task) + args.more
@@ -66,7 +66,7 @@ def generate(store: Any, task: Any, args: argparse.Namespace, stop: Any, *,
              draft: bool, refine: bool, show_yield: bool = True) -> None:
     """Run the pipeline stages in a worker process, with one progress bar per stage,
     and (`show_yield`) the task's yield after them."""
-    from bare_tui.core import pipeline
+    from bare_tui.core.generation import pipeline
     out = console(stderr=True)
     request = Generate(
         task=task.name, target=_target(store, task, args) if draft else None,
@@ -129,7 +129,7 @@ def _pipeline_command(draft: bool, refine: bool) -> Callable[[argparse.Namespace
             with graceful_stop(out) as stop:
                 generate(store, task, args, stop, draft=draft, refine=refine)
             if settings(args).auto_embed:
-                from bare_tui.core import embeddings
+                from bare_tui.core.measures import embeddings
 
                 count = embeddings.embed(store, task, settings(args).embedding_model)
                 out.print(f"embed: {count} new or changed texts")
@@ -158,7 +158,7 @@ EMBEDDED_NOTE = (
 
 def demo_intro(args: argparse.Namespace, target: int) -> list[str]:
     """What the demo does, with which models, where they run, and how time is told."""
-    from bare_tui.core import model_files
+    from bare_tui.core.generation import model_files
 
     conf = settings(args)
     lines = [DEMO_INTRO, ""]
@@ -186,8 +186,8 @@ def demo_intro(args: argparse.Namespace, target: int) -> list[str]:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     from bare_tui.cli.review import export_and_say, open_review
-    from bare_tui.core import pipeline
-    from bare_tui.core.seeds import import_seeds
+    from bare_tui.core.generation import pipeline
+    from bare_tui.core.inputs.seeds import import_seeds
 
     out = console(stderr=True)
     interactive = sys.stdin.isatty() and sys.stdout.isatty() and not args.headless

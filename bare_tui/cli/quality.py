@@ -29,7 +29,7 @@ SMALL_JUDGE = ("the judge is the embedded 135M instruct model: it shows the prot
 
 def cmd_judge(args: argparse.Namespace) -> int:
     from bare_tui.cli.generation import run_with_progress
-    from bare_tui.core.model_files import EMBEDDED_INSTRUCT
+    from bare_tui.core.generation.model_files import EMBEDDED_INSTRUCT
     from bare_tui.jobs import Judge
 
     args.instruct = args.judge or args.instruct
@@ -51,7 +51,7 @@ def cmd_judge(args: argparse.Namespace) -> int:
 
 
 def report(store: Any, task: Any, results: list[Any]) -> None:
-    from bare_tui.core import judge
+    from bare_tui.core.measures import judge
 
     out = console()
     ran = [r for r in results if r.run_id is not None]
@@ -71,8 +71,8 @@ def cmd_compare(args: argparse.Namespace) -> int:
     import secrets
 
     from bare_tui.cli.generation import overrides, run_with_progress
-    from bare_tui.core import compare, judge
-    from bare_tui.core.export_files import check_targets
+    from bare_tui.core.datasets.export_files import check_targets
+    from bare_tui.core.measures import compare, judge
     from bare_tui.jobs import Compare
 
     out = console(stderr=True)
@@ -130,7 +130,7 @@ def show_comparison(store: Any, task: Any, plan: Any, model: str | None,
     from rich.table import Column, Table
 
     from bare_tui.cli.diversity import embed_missing
-    from bare_tui.core import compare, compare_report
+    from bare_tui.core.measures import compare, compare_report
 
     for name in sorted(set(plan.tasks.values())):
         try:
@@ -155,7 +155,7 @@ def show_comparison(store: Any, task: Any, plan: Any, model: str | None,
         out.print(clean(line), markup=False)
     out.print("\n".join(compare_report.histogram(data)), markup=False, highlight=False)
     if report is not None:
-        from bare_tui.core.export_files import write_files
+        from bare_tui.core.datasets.export_files import write_files
 
         markdown_path, json_path = report
         write_files({markdown_path: text.encode(), json_path: json.dumps(data, indent=2).encode()})

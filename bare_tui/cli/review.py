@@ -23,8 +23,8 @@ def print_status(store: Any, task: Any) -> None:
     from rich.table import Table
     from rich.text import Text
 
-    from bare_tui.core import yields
-    from bare_tui.core.review import status_counts
+    from bare_tui.core.reviewing.review import status_counts
+    from bare_tui.core.workspace import yields
 
     counts = status_counts(store, task.name)
     table = Table(title=Text(f"task {task.name} in {clean(store.path)}"), show_header=False)
@@ -50,7 +50,7 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 def _decide(action: str) -> Callable[[argparse.Namespace], int]:
     def command(args: argparse.Namespace) -> int:
-        from bare_tui.core import review
+        from bare_tui.core.reviewing import review
 
         reviewer = args.reviewer or settings(args).reviewer
         chosen = "accept_draft" if action == "accept" and args.draft else action
@@ -66,11 +66,11 @@ def _decide(action: str) -> Callable[[argparse.Namespace], int]:
 
 def _history(action: str) -> Callable[[argparse.Namespace], int]:
     def command(args: argparse.Namespace) -> int:
-        from bare_tui.core import review
+        from bare_tui.core.reviewing import review
 
         reviewer = args.reviewer or settings(args).reviewer
         with open_store(args) as store:
-            touched = getattr(review, action)(store, reviewer)
+            touched = getattr(review, action)(store, reviewer).ids
         if not touched:
             console().print(f"nothing to {action} for reviewer {clean(reviewer)}")
         else:
@@ -81,7 +81,7 @@ def _history(action: str) -> Callable[[argparse.Namespace], int]:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from bare_tui.core import splits
+    from bare_tui.core.inputs import splits
 
     return export_and_say(args, args.out, profile=args.profile, status=args.status,
                           include_invalid=args.include_invalid, force=args.force,
@@ -94,7 +94,7 @@ def export_and_say(args: argparse.Namespace, out: str, **options: Any) -> int:
     """`core.export.export` of the task `args` names, with a progress bar while it embeds,
     then what it wrote: the one export path of `export` and `demo`."""
     from bare_tui.cli.diversity import EmbedProgress
-    from bare_tui.core.export import export
+    from bare_tui.core.datasets.export import export
 
     model = settings(args).embedding_model
     say = console(stderr=True)
@@ -122,7 +122,7 @@ def open_review(args: argparse.Namespace, task: Any, generate: int = 0,
 
 def unfinished(store: Any, task: Any, target: int | None = None) -> list[str]:
     """What a job stopped on the way left to do, and the command that does it."""
-    from bare_tui.core import pipeline
+    from bare_tui.core.generation import pipeline
 
     lines = []
     have = pipeline.count_candidates(store, task)

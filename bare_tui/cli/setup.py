@@ -21,7 +21,7 @@ from bare_tui.text import clean
 def cmd_tasks(args: argparse.Namespace) -> int:
     from rich.table import Table
 
-    from bare_tui.core import recipes
+    from bare_tui.core.inputs import recipes
 
     if args.name:
         source = recipes.builtin_source(args.name)
@@ -40,7 +40,7 @@ def cmd_tasks(args: argparse.Namespace) -> int:
 
 
 def cmd_seeds_import(args: argparse.Namespace) -> int:
-    from bare_tui.core.seeds import import_seeds, parse_mapping
+    from bare_tui.core.inputs.seeds import import_seeds, parse_mapping
 
     mapping = parse_mapping(args.map or [])
     with open_store(args, create=True) as store:
@@ -52,8 +52,8 @@ def cmd_seeds_import(args: argparse.Namespace) -> int:
 
 
 def cmd_candidates_import(args: argparse.Namespace) -> int:
-    from bare_tui.core.dataset_import import import_candidates
-    from bare_tui.core.seeds import parse_mapping
+    from bare_tui.core.datasets.dataset_import import import_candidates
+    from bare_tui.core.inputs.seeds import parse_mapping
 
     mapping = parse_mapping(args.map or [])
     with open_store(args, create=True) as store:
@@ -73,7 +73,7 @@ def _size(num: int) -> str:
 
 
 def _cpu_path_line(current: Any) -> str:
-    from bare_tui.core import cpu_path
+    from bare_tui.core.generation import cpu_path
 
     verdict = cpu_path.known_verdict(current.cpu_path, current.probing)
     if verdict is None:
@@ -86,7 +86,7 @@ def cmd_models(args: argparse.Namespace) -> int:
     from rich.table import Table
     from rich.text import Text
 
-    from bare_tui.core import model_files
+    from bare_tui.core.generation import model_files
 
     current = settings(args)
     offload = model_files.gpu_offload_available()
@@ -118,7 +118,8 @@ def cmd_models(args: argparse.Namespace) -> int:
 def cmd_doctor(args: argparse.Namespace) -> int:
     from rich.text import Text
 
-    from bare_tui.core import cpu_path, doctor
+    from bare_tui.core import doctor
+    from bare_tui.core.generation import cpu_path
 
     current = settings(args)
     if args.reprobe:

@@ -26,7 +26,7 @@ def print_by_reviewer(store: Any, task: Any) -> None:
     from rich.table import Table
     from rich.text import Text
 
-    from bare_tui.core import leases, team
+    from bare_tui.core.reviewing import leases, team
 
     table = Table(title=Text(f"reviewers of task {task.name}"))
     for column in ("reviewer", "decisions", "items", "accepted", "rejected",
@@ -53,7 +53,7 @@ def cmd_agreement(args: argparse.Namespace) -> int:
     from rich.table import Table
     from rich.text import Text
 
-    from bare_tui.core import team
+    from bare_tui.core.reviewing import team
 
     with open_store(args) as store:
         task = resolve_task(store, args)

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
-from bare_tui.core.cpu_path import Probing
+from bare_tui.core.generation.cpu_path import Probing
 from bare_tui.errors import BareError
 
 OK, WARN, FAIL = "ok", "warn", "FAIL"
@@ -91,7 +91,7 @@ def _llama_build() -> Check:
 
 
 def _cpu_path(setup: Setup) -> Check:
-    from bare_tui.core import cpu_path, model_files
+    from bare_tui.core.generation import cpu_path, model_files
 
     model = model_files.resolve(setup.instruct, "instruct", setup.models_dir, setup.probing.cache)
     verdict = cpu_path.choose(model.path, setup.cpu_path, setup.probing,
@@ -103,7 +103,7 @@ def _cpu_path(setup: Setup) -> Check:
 
 
 def _model(setup: Setup, role: str) -> Check:
-    from bare_tui.core import cpu_path, model_files
+    from bare_tui.core.generation import cpu_path, model_files
 
     fix = f"choose a GGUF model that loads, with --{role} (`bare-tui models` lists them)"
     try:
@@ -122,7 +122,7 @@ def _model(setup: Setup, role: str) -> Check:
 
 
 def _embedding_model(setup: Setup) -> Check:
-    from bare_tui.core import embeddings
+    from bare_tui.core.measures import embeddings
 
     path = Path(embeddings.model_path(setup.embedding_model))
     if not (path / "modules.json").is_file() and not (path / "config.json").is_file():

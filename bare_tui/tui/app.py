@@ -28,10 +28,12 @@ from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
 from bare_tui.config import Settings
-from bare_tui.core import curation, leases, pipeline
-from bare_tui.core.meter import Meter
-from bare_tui.core.recipes import Recipe
-from bare_tui.core.store import Store, WorkspaceGone, now
+from bare_tui.core.generation import pipeline
+from bare_tui.core.generation.meter import Meter
+from bare_tui.core.inputs.recipes import Recipe
+from bare_tui.core.measures import curation
+from bare_tui.core.reviewing import leases
+from bare_tui.core.workspace.store import Store, WorkspaceGone, now
 from bare_tui.errors import BareError
 from bare_tui.jobs import Alternatives, Generate, Job
 from bare_tui.text import clean

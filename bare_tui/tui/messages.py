@@ -14,10 +14,10 @@ from typing import TYPE_CHECKING, Any
 
 from textual.message import Message
 
-from bare_tui.core.leases import Window
+from bare_tui.core.reviewing.leases import Window
 
 if TYPE_CHECKING:  # curation loads numpy: only when the index is computed
-    from bare_tui.core.curation import DiversityIndex
+    from bare_tui.core.measures.curation import DiversityIndex
 
 
 @dataclass
@@ -83,7 +83,7 @@ class Computed(Message):
 
 @dataclass
 class TeamSeen(Message):
-    """The other review windows on this task now (core/leases.py's Window rows)."""
+    """The other review windows on this task now (core/reviewing/leases.py's Window rows)."""
 
     others: list[Window]
 
@@ -91,7 +91,7 @@ class TeamSeen(Message):
 @dataclass
 class StartAlternatives(Message):
     """A screen asks for `k` alternatives of `kind` ("refined" or "draft") for one
-    candidate, made in the background (core/alternatives.py)."""
+    candidate, made in the background (core/reviewing/alternatives.py)."""
 
     candidate_id: int
     k: int

@@ -15,9 +15,10 @@ import sqlite3
 from dataclasses import dataclass, field
 
 from bare_tui.config import Settings
-from bare_tui.core import diversity, review, review_list
-from bare_tui.core.recipes import Recipe
-from bare_tui.core.store import Store
+from bare_tui.core.inputs.recipes import Recipe
+from bare_tui.core.measures import diversity
+from bare_tui.core.reviewing import review, review_list
+from bare_tui.core.workspace.store import Store
 from bare_tui.errors import BareError
 
 

@@ -12,9 +12,9 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import Footer
 
-from bare_tui.core.alternatives import Alternative
-from bare_tui.core.current import Current
-from bare_tui.core.recipes import Recipe
+from bare_tui.core.inputs.recipes import Recipe
+from bare_tui.core.reviewing.alternatives import Alternative
+from bare_tui.core.workspace.current import Current
 from bare_tui.tui.widgets.diff_view import DiffView
 
 KIND_NAMES = {"refined": "another refinement", "draft": "another draft, same shots"}

@@ -16,7 +16,8 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 from textual_plotext import PlotextPlot
 
-from bare_tui.core import bulk, curation, diversity
+from bare_tui.core.measures import curation, diversity
+from bare_tui.core.reviewing import bulk
 from bare_tui.errors import BareError
 from bare_tui.text import clean
 from bare_tui.tui.messages import Computed, WorkspaceChanged

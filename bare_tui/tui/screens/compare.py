@@ -11,7 +11,7 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 from textual_plotext import PlotextPlot
 
-from bare_tui.core import compare_report
+from bare_tui.core.measures import compare_report
 from bare_tui.text import clean
 
 COLOURS = {"base": "cyan", "instruct": "orange", "bare": "green"}

@@ -14,7 +14,7 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Label, Static, TextArea
 
-from bare_tui.core.recipes import Recipe
+from bare_tui.core.inputs.recipes import Recipe
 from bare_tui.text import clean
 from bare_tui.tui.screens.modals import MODAL_CSS
 

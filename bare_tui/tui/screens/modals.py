@@ -12,7 +12,7 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, OptionList, Select, Static
 
-from bare_tui.core.export import PROFILES, STATUS_FILTERS
+from bare_tui.core.datasets.export import PROFILES, STATUS_FILTERS
 from bare_tui.text import clean
 
 MODAL_CSS = """

@@ -1,5 +1,5 @@
 """The review screen: the candidate list beside the draft/refinement diff, and the keys
-that decide. Every decision goes through core.review and is saved at once.
+that decide. Every decision goes through core.reviewing.review and is saved at once.
 
 It watches the app's state (job line, warning, changes, diversity index) and asks the
 app for things by messages; slow work (counts, stats, export) runs in thread workers
@@ -23,8 +23,10 @@ from textual.events import Key
 from textual.screen import Screen
 from textual.widgets import Footer
 
-from bare_tui.core import curation, current, judge, merging, review, review_list
-from bare_tui.core.store import Store
+from bare_tui.core.measures import curation, judge
+from bare_tui.core.reviewing import merging, review, review_list
+from bare_tui.core.workspace import current
+from bare_tui.core.workspace.store import Store
 from bare_tui.errors import BareError
 from bare_tui.tui import keys
 from bare_tui.tui.messages import Computed, Counted, StartAlternatives, StopJob, TeamSeen

@@ -1,5 +1,5 @@
 """Editing the final text of a candidate: in the app (e) or in $EDITOR (E). Both open
-what core/current.py says is the final text and hand a changed text to `save`, the
+what core/workspace/current.py says is the final text and hand a changed text to `save`, the
 review screen's one decision path. Functions with explicit parameters, no screen state."""
 
 from __future__ import annotations
@@ -14,9 +14,11 @@ from pathlib import Path
 from textual.app import App, SuspendNotSupported
 from textual.notifications import SeverityLevel
 
-from bare_tui.core import current, prompts, review
-from bare_tui.core.recipes import Recipe
-from bare_tui.core.store import Store
+from bare_tui.core.inputs import prompts
+from bare_tui.core.inputs.recipes import Recipe
+from bare_tui.core.reviewing import review
+from bare_tui.core.workspace import current
+from bare_tui.core.workspace.store import Store
 from bare_tui.errors import BareError
 from bare_tui.tui.screens.edit import EditScreen
 

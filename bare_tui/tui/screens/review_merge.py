@@ -4,7 +4,7 @@ happened through `flash` (a passing word in the status line).
 
 `]`/`[` make the next/previous changed hunk of the diff current; `<` keeps the draft's
 side of it, `>` the refined side, `{`/`}` that side for it and every hunk after. Each
-choice is saved at once as an edit holding the merge (core/merging.py), so `u` undoes
+choice is saved at once as an edit holding the merge (core/reviewing/merging.py), so `u` undoes
 the last choice and `U` reverts the whole merge. `p` pages through the candidate's
 alternatives and picks one.
 """
@@ -15,10 +15,10 @@ from collections.abc import Callable
 
 from textual.app import App
 
-from bare_tui.core import alternatives, review
-from bare_tui.core.merging import Merge
-from bare_tui.core.recipes import Recipe
-from bare_tui.core.store import Store
+from bare_tui.core.inputs.recipes import Recipe
+from bare_tui.core.reviewing import alternatives, review
+from bare_tui.core.reviewing.merging import Merge
+from bare_tui.core.workspace.store import Store
 from bare_tui.errors import BareError
 from bare_tui.tui.screens.alternatives import AlternativesScreen
 from bare_tui.tui.screens.review_edits import Save

@@ -1,8 +1,8 @@
 """Reviewing as a team on one workspace: this window's presence among the others.
 
-The pending item on screen is leased to this window (core/leases.py) while it is shown
+The pending item on screen is leased to this window (core/reviewing/leases.py) while it is shown
 and the curator is active; deciding moves on to the next item of this reviewer's queue
-(core/team.py) that no other window holds, leased in the decision's own transaction.
+(core/reviewing/team.py) that no other window holds, leased in the decision's own transaction.
 The status line names the others reviewing now. A decision on an item someone else
 decided since it was opened asks first (`opened` keeps the event it showed).
 
@@ -16,7 +16,7 @@ import sqlite3
 import time
 from collections.abc import Sequence
 
-from bare_tui.core import leases, review, team
+from bare_tui.core.reviewing import leases, review, team
 from bare_tui.errors import BareError
 from bare_tui.tui.workspace import Workspace
 

@@ -9,7 +9,8 @@ from dataclasses import dataclass, field
 
 from rich.text import Text
 
-from bare_tui.core import curation, judge, review
+from bare_tui.core.measures import curation, judge
+from bare_tui.core.reviewing import review
 from bare_tui.text import clean
 
 NARROW = 100  # columns below which the list goes on top and the two versions stack

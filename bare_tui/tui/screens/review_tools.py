@@ -13,9 +13,9 @@ from textual.app import App
 from textual.dom import DOMNode
 from textual.message import Message
 
-from bare_tui.core import curation
-from bare_tui.core.export import ExportResult, FileExists, export
-from bare_tui.core.store import Store
+from bare_tui.core.datasets.export import ExportResult, FileExists, export
+from bare_tui.core.measures import curation
+from bare_tui.core.workspace.store import Store
 from bare_tui.errors import BareError
 from bare_tui.tui.messages import Computed, StartJob
 from bare_tui.tui.screens.modals import (
@@ -128,7 +128,7 @@ def show_stats(app: App, workspace: Workspace, in_thread: InThread) -> None:
 
 def show_comparison(app: App, workspace: Workspace, in_thread: InThread) -> None:
     """The latest comparison of the task, or how to make one."""
-    from bare_tui.core import compare
+    from bare_tui.core.measures import compare
     from bare_tui.tui.screens.compare import CompareScreen  # plotting loads when needed
 
     name = workspace.recipe.name

@@ -14,7 +14,7 @@ from textual.reactive import reactive
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-from bare_tui.core.review_list import Summary
+from bare_tui.core.reviewing.review_list import Summary
 from bare_tui.text import clean
 
 STATUS_MARK = {"pending": "·", "accepted": "✓", "rejected": "✗"}

@@ -19,11 +19,11 @@ from textual.geometry import Size
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-from bare_tui.core import merging
-from bare_tui.core.current import Current
-from bare_tui.core.diffing import Span, word_diff
-from bare_tui.core.merging import Merge, Piece
-from bare_tui.core.recipes import Recipe
+from bare_tui.core.inputs.recipes import Recipe
+from bare_tui.core.reviewing import merging
+from bare_tui.core.reviewing.diffing import Span, word_diff
+from bare_tui.core.reviewing.merging import Merge, Piece
+from bare_tui.core.workspace.current import Current
 from bare_tui.text import clean
 
 MODES = ("side-by-side", "inline", "draft only", "refined only")
@@ -317,7 +317,7 @@ class DiffView(ScrollView, can_focus=True):
     def _versions(self, detail: Current
                   ) -> tuple[dict[str, str], dict[str, str], list[str]]:
         """Field texts of the draft and of the right column, and the right column's
-        problems. The right column is the final text (core/current.py decides it) when
+        problems. The right column is the final text (core/workspace/current.py decides it) when
         that is not the draft; else the latest refinement, when there is one, to see."""
         names = self.recipe.field_names
 

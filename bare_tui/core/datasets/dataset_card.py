@@ -1,0 +1,272 @@
+"""The dataset card (README.md) written beside every export.
+
+YAML front matter in the dataset hubs' conventions (license, task categories, size
+category, configs with each split's file), then a body from the workspace: the recipe
+and its sampling, the models with their sha256, counts by status and the yield, BARE's
+diversity of the exported set against the seeds, who reviewed and when, and how to load
+the files.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import Counter
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from bare_tui.core.datasets.export_files import CARD_MARK, Layout
+from bare_tui.core.inputs.recipes import Recipe
+from bare_tui.core.measures import curation, diversity, embeddings, judge
+from bare_tui.core.workspace import current, yields
+from bare_tui.core.workspace.store import IN_IDS, Store, from_json, ids_param
+from bare_tui.text import clean
+
+# First words of a licence text -> its identifier on the dataset hubs.
+LICENCES = (
+    (r"MIT License", "mit"),
+    (r"Apache License,?\s+Version 2\.0", "apache-2.0"),
+    (r"Creative Commons Attribution-ShareAlike 4\.0|CC BY-SA 4\.0", "cc-by-sa-4.0"),
+    (r"Creative Commons Attribution 4\.0|CC BY 4\.0", "cc-by-4.0"),
+    (r"CC0 1\.0|Creative Commons Zero", "cc0-1.0"),
+    (r"BSD 3-Clause", "bsd-3-clause"),
+    (r"GNU GENERAL PUBLIC LICENSE\s+Version 3", "gpl-3.0"),
+)
+LICENCE_FILES = re.compile(r"(licen[cs]e|copying)", re.IGNORECASE)
+SIZES = ((1_000, "n<1K"), (10_000, "1K<n<10K"), (100_000, "10K<n<100K"),
+         (1_000_000, "100K<n<1M"), (10_000_000, "1M<n<10M"))
+
+
+@dataclass(frozen=True)
+class Licence:
+    id: str  # the hub's identifier, or "unknown"
+    source: str  # where it was found, or why it is not known
+
+
+def seeds_licence(store: Store, task: str) -> Licence:
+    """The licence file beside the task's seed files (GSM8K_LICENSE beside gsm8k_*.jsonl),
+    when one is there and known."""
+    sources = {Path(row[0].rpartition(":")[0]) for row in store.conn.execute(
+        "SELECT DISTINCT source FROM seeds WHERE task = ?", (task,)) if row[0]}
+    found = []
+    for seeds in sorted(sources):
+        try:
+            candidates = [p for p in seeds.parent.iterdir()
+                          if LICENCE_FILES.search(p.name) and p.is_file()]
+        except OSError:
+            continue
+        prefix = re.split(r"[-_.]", seeds.stem.lower())[0]
+        candidates.sort(key=lambda p: (not p.name.lower().startswith(prefix), p.name))
+        for path in candidates[:1]:
+            try:
+                head = path.read_text(encoding="utf-8", errors="replace")[:2000]
+            except OSError:
+                continue
+            known = next((ident for pattern, ident in LICENCES
+                          if re.search(pattern, head, re.IGNORECASE)), None)
+            found.append(Licence(known or "other", f"{path.name}, beside the seed file "
+                                                   f"{seeds.name}"))
+    if not found:
+        return Licence("unknown", "no licence file beside the seed files")
+    ids = {licence.id for licence in found}
+    return found[0] if len(ids) == 1 else Licence("other", ", ".join(f.source for f in found))
+
+
+def size_category(count: int) -> str:
+    return next((name for limit, name in SIZES if count < limit), "n>10M")
+
+
+def _yaml(value: str) -> str:
+    return json.dumps(value, ensure_ascii=False)  # a JSON string is a YAML scalar
+
+
+def front_matter(layout: Layout, counts: dict[str, int], licence: Licence,
+                 task: Recipe) -> list[str]:
+    lines = ["---", CARD_MARK, f"license: {_yaml(licence.id)}"]
+    lines += ["task_categories:", "- text-generation", "size_categories:",
+              f"- {size_category(sum(counts.values()))}",
+              "tags:", "- synthetic", "- bare", f"- {_yaml(task.name)}",
+              f"pretty_name: {_yaml(f'{task.name} (BARE)')}",
+              "configs:", "- config_name: default", "  data_files:"]
+    for split, path in layout.data.items():
+        lines += [f"  - split: {_yaml(split)}", f"    path: {_yaml(path.name)}"]
+    return [*lines, "---"]
+
+
+def _date(stamp: float | None) -> str:
+    return datetime.fromtimestamp(stamp, UTC).strftime("%Y-%m-%d") if stamp else "-"
+
+
+def _table(header: list[str], rows: list[list[Any]]) -> list[str]:
+    def cell(value: Any) -> str:
+        return str(value).replace("|", "\\|").replace("\n", " ")
+    return ["| " + " | ".join(header) + " |", "|" + "---|" * len(header),
+            *("| " + " | ".join(map(cell, row)) + " |" for row in rows), ""]
+
+
+def _generation(store: Store, task: Recipe, ids: list[int]) -> list[str]:
+    if not ids:
+        return ["Nothing exported, so no models to name.", ""]
+    runs = store.query(
+        "SELECT kind, model, model_sha256, params, count(*) AS n FROM runs WHERE id IN ("
+        f" SELECT run_id FROM candidates WHERE id {IN_IDS}"
+        f" UNION SELECT run_id FROM refinements WHERE candidate_id {IN_IDS})"
+        " GROUP BY kind, model, model_sha256, params ORDER BY kind, model",
+        (ids_param(ids), ids_param(ids)))
+    rows = []
+    for run in runs:
+        sampling = (from_json(run["params"]) or {}).get("sampling", {})
+        sha = (run["model_sha256"] or "-")[:16]
+        rows.append([run["kind"], f"`{Path(run['model'] or '-').name}`", f"`{sha}…`",
+                     sampling.get("temperature", "-"), sampling.get("top_p", "-"),
+                     sampling.get("min_p", "-"), sampling.get("max_tokens", "-"),
+                     "yes" if sampling.get("constrain") else "no", run["n"]])
+    imported = store.scalar(
+        f"SELECT count(*) FROM candidates WHERE id {IN_IDS} AND origin IS NOT NULL",
+        (ids_param(ids),))
+    shots = ("the first seeds" if task.shot_selection == "static"
+             else "seeds drawn at random for each prompt")
+    lines = [f"Recipe `{task.name}` (sha256 `{task.sha256[:16]}…`): each draft prompt shows "
+             f"{task.shot_count} examples, {shots}.", ""]
+    lines += _table(["stage", "model", "sha256", "temperature", "top_p", "min_p",
+                     "max_tokens", "grammar", "runs"], rows)
+    if imported:
+        lines += [f"{imported} of the items were imported from an existing dataset "
+                  "(`bare-tui candidates import`) rather than drafted.", ""]
+    lines += ["Full model hashes are in the manifest.", ""]
+    return lines
+
+
+def _counts(store: Store, task: Recipe) -> list[str]:
+    status = Counter(item.status for item in current.of_task(store, task.name))
+    lines = _table(["status", "items"], [[name, status.get(name, 0)]
+                                          for name in ("accepted", "pending", "rejected")])
+    return [*lines, *(f"- {line}" for line in yields.measure(store, task.name).lines()), ""]
+
+
+def _diversity(store: Store, task: Recipe, ids: list[int], model: str | None) -> list[str]:
+    have, matrix = curation.current_vectors(store, task, model)
+    seed_matrix = embeddings.vectors(store, task, "seed", model)[1]
+    wanted = set(ids)
+    rows = [row for row, candidate in enumerate(have) if candidate in wanted]
+    seeds = diversity.diversity(seed_matrix) if len(seed_matrix) >= 2 else None
+    if len(rows) < 2:
+        why = ("a single item has no pair to compare" if rows else "the exported items have "
+               "no embeddings yet (`bare-tui embed`, then export again)")
+        lines = [f"Not measured for the exported items: {why}.", ""]
+        if seeds:
+            lines += _table(["set", "items", "mean similarity"],
+                            [["seeds", seeds.size, f"{seeds.mean_similarity:.4f}"]])
+        return lines
+    exported = diversity.diversity(matrix[rows])
+    lines = ["BARE's diversity metric: the mean pairwise cosine similarity of the items' "
+             "embeddings (lower is more diverse).", ""]
+    table = [["exported", exported.size, f"{exported.mean_similarity:.4f}"]]
+    if seeds:
+        table.append(["seeds", seeds.size, f"{seeds.mean_similarity:.4f}"])
+    lines += _table(["set", "items", "mean similarity"], table)
+    if len(rows) < len(ids):
+        lines += [f"Measured over the {len(rows)} of {len(ids)} exported items that have "
+                  "embeddings.", ""]
+    how = "a sample of pairs" if exported.sampled else "all pairs"
+    lines += [f"Pairwise similarities ({how}; share of pairs per bin):", "", "```",
+              *diversity.overlay_text(exported.edges, {
+                  "exported": exported.counts, **({"seeds": seeds.counts} if seeds else {})}),
+              "```", ""]
+    return lines
+
+
+def _judge(store: Store, task: Recipe, ids: list[int]) -> list[str]:
+    rate = judge.rate(store, task.name, candidate_ids=ids) if ids else judge.Rate(0, 0)
+    if not rate.trials:
+        return []
+    models = [f"`{Path(r['model']).name}`, sha256 `{(r['model_sha256'] or '-')[:16]}…`"
+              for r in store.query(
+                  "SELECT DISTINCT r.model, r.model_sha256 FROM runs r JOIN judgments j ON"
+                  f" j.run_id = r.id WHERE j.candidate_id {IN_IDS}", (ids_param(ids),))]
+    return ["## Judge", "",
+            f"{rate.text()}. Each trial shows the judge model ({'; '.join(models)}) an "
+            f"item among {judge.K - 1} real seeds at a random place and asks which one is "
+            "of low quality; IR is the share of trials in which the item was not picked "
+            "(the latest judge run of each item).", ""]
+
+
+def _reviewers(store: Store, task: Recipe) -> list[str]:
+    rows = store.query(
+        "SELECT coalesce(d.reviewer, '-') AS reviewer, sum(d.status = 'accepted') AS accepted,"
+        " sum(d.status = 'rejected') AS rejected, min(d.updated_at) AS first,"
+        " max(d.updated_at) AS last FROM decisions d JOIN candidates c ON c.id = d.candidate_id"
+        " WHERE c.task = ? AND d.status != 'pending' GROUP BY d.reviewer ORDER BY d.reviewer",
+        (task.name,))
+    if not rows:
+        return ["No review decisions: the items were exported unreviewed.", ""]
+    return _table(["reviewer", "accepted", "rejected", "first decision", "last decision"],
+                  [[r["reviewer"], r["accepted"], r["rejected"], _date(r["first"]),
+                    _date(r["last"])] for r in rows])
+
+
+def _loading(layout: Layout) -> list[str]:
+    builder = "parquet" if layout.format == "parquet" else "json"
+    files = ", ".join(f'"{split}": "{path.name}"' for split, path in layout.data.items())
+    lines = ["```python", "from datasets import load_dataset", ""]
+    if layout.card.name == "README.md":
+        lines += ["# the folder: its splits come from this card's configs",
+                  f'dataset = load_dataset("{layout.folder}")', ""]
+    lines += ["# or the files themselves",
+              f'dataset = load_dataset("{builder}", data_files={{{files}}})', "```", ""]
+    return lines
+
+
+def _reviewed(store: Store, ids: list[int]) -> str:
+    decided = store.scalar(f"SELECT count(*) FROM decisions WHERE candidate_id {IN_IDS}"
+                           " AND status != 'pending'", (ids_param(ids),)) if ids else 0
+    if not decided:
+        return "; no one has reviewed them yet"
+    return f"; a curator reviewed {'them' if decided == len(ids) else f'{decided} of them'}"
+
+
+def card(store: Store, task: Recipe, layout: Layout, manifest: dict[str, Any],
+         licence: Licence, embedding_model: str | None = None) -> str:
+    """The whole card as Markdown."""
+    counts = {split: info["count"] for split, info in manifest["files"].items()}
+    ids = manifest["candidate_ids"]
+    total = sum(counts.values())
+    lines = [*front_matter(layout, counts, licence, task), "",
+             f"# {task.name}: {total} {task.thing}{'' if total == 1 else 's'}", "",
+             f"Made with BARE (Base-Refine) in bare-tui {manifest['bare_tui_version']}: a "
+             "base model drafted diverse candidates from a few seed examples and an "
+             f"instruct model refined each one{_reviewed(store, ids)}. Written "
+             f"{_date(manifest['created_at'])}, export {manifest['export_id']} of this "
+             "workspace.", ""]
+    lines += _table(["split", "file", "items"],
+                    [[split, f"`{layout.data[split].name}`", count]
+                     for split, count in counts.items()])
+    filters = manifest["filters"]
+    chosen = [f"status {filters['status']}"]
+    if filters.get("since_last"):
+        chosen.append("only items no earlier export wrote")
+    if not filters.get("include_invalid"):
+        chosen.append("passing the recipe's checks")
+    lines += [f"Profile `{manifest['profile']}`, format {layout.format}; items chosen by "
+              f"{', '.join(chosen)}."]
+    split = manifest.get("split")
+    if split and len(counts) > 1:
+        how = ("stratified by diversity cluster" if split["stratified_by_cluster"]
+               else "not stratified (no clusters)")
+        lines.append(f"Splits drawn with seed {split['rng_seed']}, {how}.")
+    lines += ["", "## Licence", ""]
+    lines.append(f"`{licence.id}`, from {licence.source}." if licence.id not in
+                 ("unknown", "other") else
+                 f"`{licence.id}`: {licence.source}. This is a placeholder: set the licence "
+                 "of the seeds and models before publishing (`bare-tui export --license ID`).")
+    lines += ["", "## Generation", "", *_generation(store, task, ids)]
+    lines += ["## Counts and yield (the whole task)", "", *_counts(store, task)]
+    lines += ["## Diversity", "", *_diversity(store, task, ids, embedding_model)]
+    lines += _judge(store, task, ids)
+    lines += ["## Review", "", *_reviewers(store, task)]
+    lines += ["## Loading", "", *_loading(layout)]
+    # Names in it come from outside (a server's model list, reviewers, a licence): a
+    # reader's `cat README.md` must not run their terminal escapes.
+    return clean("\n".join(lines).rstrip()) + "\n"

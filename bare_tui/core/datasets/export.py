@@ -1,0 +1,286 @@
+"""Write the curated set in a fine-tuning profile: one file per split (JSONL or Parquet),
+a manifest that chains the task's exports, and a dataset card, all or none.
+
+Profiles:
+- fields:   the task's fields as one JSON object per line;
+- chat:     OpenAI fine-tuning shape, {"messages": [system?, user, assistant]};
+- alpaca:   {"instruction", "input", "output"} (+ "system");
+- sharegpt: {"conversations": [{"from": "human"}, {"from": "gpt"}]} (+ "system").
+The chat-like profiles map fields through the recipe's [export] templates.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bare_tui import __version__
+from bare_tui.core.datasets import dataset_card, export_files
+from bare_tui.core.datasets.export_files import FileExists, Layout
+from bare_tui.core.inputs import splits
+from bare_tui.core.inputs.recipes import Recipe
+from bare_tui.core.inputs.schema import fill
+from bare_tui.core.inputs.validation import validate
+from bare_tui.core.measures import embeddings
+from bare_tui.core.workspace import current, yields
+from bare_tui.core.workspace.store import IN_IDS, Store, ids_param, now, to_json
+from bare_tui.errors import BareError
+from bare_tui.text import shown_path
+
+__all__ = ["PROFILES", "STATUS_FILTERS", "ExportResult", "FileExists", "export", "shape"]
+
+PROFILES = ("fields", "chat", "alpaca", "sharegpt")
+STATUS_FILTERS = current.STATUS_FILTERS
+
+
+@dataclass(frozen=True)
+class ExportResult:
+    path: Path  # the data file, or the folder of the splits
+    manifest_path: Path
+    card_path: Path
+    written: int
+    skipped_invalid: int
+    skipped_unparsed: int
+    files: dict[str, tuple[Path, int]] = field(default_factory=dict)  # split: (file, items)
+    exported_before: int = 0  # left out by since_last
+
+    def summary(self) -> list[str]:
+        """What was written, as the CLI prints it and the review screen says it."""
+        skipped = [f"{count} {why}" for count, why in (
+            (self.exported_before, "exported before"),
+            (self.skipped_invalid, "failing validation"), (self.skipped_unparsed, "unparsed"))
+            if count]
+        note = f" (left out: {', '.join(skipped)})" if skipped else ""
+        if len(self.files) == 1:
+            (path, _count), = self.files.values()
+            lines = [f"wrote {self.written} items to {shown_path(path)}{note}"]
+        else:
+            lines = [f"wrote {self.written} items{note}:"] + [
+                f"  {name}: {count} items, {shown_path(path)}"
+                for name, (path, count) in self.files.items()]
+        return [*lines, f"manifest {shown_path(self.manifest_path)}; dataset card "
+                        f"{shown_path(self.card_path)}"]
+
+
+def _templates(task: Recipe, profile: str) -> dict[str, str]:
+    if profile == "fields":
+        return {}
+    missing = [key for key in ("user", "assistant") if key not in task.export]
+    if missing:
+        raise BareError(
+            f"profile {profile!r} needs an [export] section in task {task.name} with "
+            f"'user' and 'assistant' templates (missing: {', '.join(missing)}); "
+            "or use --profile fields"
+        )
+    return task.export
+
+
+def shape(profile: str, fields: dict[str, str], templates: dict[str, str]) -> dict[str, Any]:
+    if profile == "fields":
+        return dict(fields)
+    user = fill(templates["user"], fields)
+    assistant = fill(templates["assistant"], fields)
+    system = fill(templates["system"], fields) if "system" in templates else None
+    if profile == "chat":
+        messages = [{"role": "system", "content": system}] if system else []
+        messages += [{"role": "user", "content": user},
+                     {"role": "assistant", "content": assistant}]
+        return {"messages": messages}
+    if profile == "alpaca":
+        item = {"instruction": user, "input": "", "output": assistant}
+        return {**item, "system": system} if system else item
+    if profile == "sharegpt":
+        item: dict[str, Any] = {"conversations": [{"from": "human", "value": user},
+                                                  {"from": "gpt", "value": assistant}]}
+        return {**item, "system": system} if system else item
+    raise BareError(f"unknown profile {profile!r} (choose from {', '.join(PROFILES)})")
+
+
+def _models_used(store: Store, ids: list[int]) -> list[dict[str, Any]]:
+    if not ids:
+        return []
+    return store.query(
+        "SELECT DISTINCT kind, model, model_sha256 FROM runs WHERE id IN ("
+        f" SELECT run_id FROM candidates WHERE id {IN_IDS}"
+        f" UNION SELECT run_id FROM refinements WHERE candidate_id {IN_IDS})"
+        " ORDER BY kind, model",
+        (ids_param(ids), ids_param(ids)),
+    )
+
+
+def exported_before(store: Store, task: str) -> set[int]:
+    """Candidates an earlier export of the task wrote."""
+    return {row[0] for row in store.conn.execute(
+        "SELECT i.candidate_id FROM export_items i JOIN exports e ON e.id = i.export_id"
+        " WHERE e.task = ?", (task,))}
+
+
+def _previous(store: Store, task: str) -> dict[str, Any] | None:
+    rows = store.query(
+        "SELECT id, coalesce(manifest, path) AS manifest, count, created_at FROM exports"
+        " WHERE task = ? ORDER BY id DESC LIMIT 1", (task,))
+    if not rows:
+        return None
+    row = rows[0]
+    return {"export_id": row["id"], "manifest": row["manifest"], "count": row["count"],
+            "created_at": row["created_at"]}
+
+
+def _split(store: Store, task: str, ids: list[int], fractions: dict[str, float],
+           rng_seed: int) -> tuple[dict[str, list[int]], bool]:
+    """{split: ids} and whether the splits are stratified by cluster."""
+    if len(fractions) == 1:
+        return {next(iter(fractions)): ids}, False
+    clusters = {row[0]: row[1] for row in store.conn.execute(
+        "SELECT candidate_id, cluster FROM clusters WHERE task = ?", (task,))}
+    stratified = any(i in clusters for i in ids)
+    return splits.assign(ids, clusters, fractions, rng_seed), stratified
+
+
+@dataclass
+class _Selection:
+    """What an export writes: the items by id in their profile's shape, and what it
+    left out."""
+
+    chosen: dict[int, dict[str, Any]] = field(default_factory=dict)
+    skipped_invalid: int = 0
+    skipped_unparsed: int = 0
+    left_out: int = 0
+    versions: dict[str, int] = field(default_factory=dict)
+
+
+def _select(store: Store, task: Recipe, status: str, include_invalid: bool, profile: str,
+            templates: dict[str, str], earlier: set[int]) -> _Selection:
+    picked = _Selection()
+    for item in current.of_task(store, task.name, status):
+        if item.id in earlier:
+            picked.left_out += 1
+            continue
+        fields = item.final_fields
+        if fields is None:
+            picked.skipped_unparsed += 1
+            continue
+        if not include_invalid and validate(task, fields):
+            picked.skipped_invalid += 1
+            continue
+        picked.chosen[item.id] = shape(profile, fields, templates)
+        picked.versions[item.final_version] = picked.versions.get(item.final_version, 0) + 1
+    return picked
+
+
+def export(store: Store, task: Recipe, out: str | Path, *, profile: str = "chat",
+           status: str = "accepted", include_invalid: bool = False, force: bool = False,
+           split: dict[str, float] | None = None, rng_seed: int = 0,
+           format: str | None = None, since_last: bool = False, license: str | None = None,
+           embedding_model: str | None = None, embed: bool = False,
+           on_embed_batch: Callable[[int, int], None] | None = None,
+           on_note: Callable[[str], None] | None = None) -> ExportResult:
+    """Write the data (one file per split), its manifest and its dataset card together;
+    `force` replaces existing data and manifest files, `since_last` leaves out what an
+    earlier export of the task wrote, `license` overrides the one found beside the seeds,
+    `embed` (once everything is checked) embeds the texts the card's diversity measures
+    (`on_embed_batch(done, total)` hears its progress; a failure is said to `on_note` and
+    leaves the card without that measure). Every front end calls this one function.
+
+    The files are renamed into place inside the workspace's transaction that records
+    them, and put back as they were when that transaction fails to commit: the files
+    change exactly when the workspace says they did."""
+    if profile not in PROFILES:
+        raise BareError(f"unknown profile {profile!r} (choose from {', '.join(PROFILES)})")
+    fractions = split or {"train": 1.0}
+    export_files.refuse_special(store, Path(out), folder=True)
+    layout = export_files.plan(out, list(fractions), format)
+    if layout.format == "parquet":
+        export_files.parquet_modules()
+    export_files.check_target(store, layout, force=force)
+    templates = _templates(task, profile)
+    earlier = exported_before(store, task.name) if since_last else set()
+    picked = _select(store, task, status, include_invalid, profile, templates, earlier)
+    if embed and picked.chosen:
+        try:
+            embeddings.embed(store, task, embedding_model, on_batch=on_embed_batch)
+        except BareError as exc:
+            if on_note is not None:
+                on_note(f"the card's diversity is not measured: {exc}")
+    licence = (dataset_card.Licence(license, "given with --license") if license
+               else dataset_card.seeds_licence(store, task.name))
+    placed: list[export_files.Placed] = []
+    try:
+        with store.transaction() as conn:
+            latest = exported_before(store, task.name) if since_last else earlier
+            if latest != earlier:
+                # Another export of the task committed meanwhile: leave out its items too.
+                picked = _select(store, task, status, include_invalid, profile, templates,
+                                 latest)
+            by_split, stratified = _split(store, task.name, sorted(picked.chosen), fractions,
+                                          rng_seed)
+            empty = [name for name, members in by_split.items() if not members]
+            if len(fractions) > 1 and empty:
+                raise BareError(f"split {empty[0]!r} would get none of the "
+                                f"{len(picked.chosen)} items; export more items, or give it "
+                                "a larger fraction")
+            empty_row = shape(profile, dict.fromkeys(task.field_names, ""), templates)
+            data = {name: export_files.encode([picked.chosen[i] for i in by_split[name]],
+                                              layout.format, empty_row) for name in fractions}
+            ids = [i for name in fractions for i in by_split[name]]
+            manifest = _record(store, conn, task, out, layout, profile, status,
+                               include_invalid, since_last, fractions, rng_seed, stratified,
+                               by_split, data, ids, licence, picked)
+            card = dataset_card.card(store, task, layout, manifest, licence, embedding_model)
+            placed.append(export_files.place({
+                **{layout.data[name]: data[name] for name in fractions},
+                layout.manifest: (json.dumps(manifest, indent=2) + "\n").encode(),
+                layout.card: card.encode()}, layout.folder if layout.new_folder else None))
+    except BaseException:
+        if placed:  # the COMMIT failed: the files go back to what the workspace says
+            placed[0].undo()
+        raise
+    placed[0].keep()
+    return ExportResult(
+        Path(out), layout.manifest, layout.card, len(ids), picked.skipped_invalid,
+        picked.skipped_unparsed,
+        {name: (layout.data[name], len(by_split[name])) for name in fractions},
+        picked.left_out)
+
+
+def _record(store: Store, conn: Any, task: Recipe, out: str | Path, layout: Layout,
+            profile: str, status: str, include_invalid: bool, since_last: bool,
+            fractions: dict[str, float], rng_seed: int, stratified: bool,
+            by_split: dict[str, list[int]], data: dict[str, bytes], ids: list[int],
+            licence: dataset_card.Licence, picked: _Selection) -> dict[str, Any]:
+    """The export's rows in the workspace (inside the caller's transaction), and its
+    manifest."""
+    previous = _previous(store, task.name)
+    files = {name: {"file": shown_path(layout.data[name].name),
+                    "sha256": hashlib.sha256(data[name]).hexdigest(),
+                    "count": len(by_split[name]), "candidate_ids": by_split[name]}
+             for name in fractions}
+    filters = {"status": status, "include_invalid": include_invalid, "since_last": since_last}
+    export_id = conn.execute(
+        "INSERT INTO exports (task, path, profile, filters, count, sha256, created_at,"
+        " format, manifest, splits) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (task.name, shown_path(Path(out).resolve()), profile, to_json(filters), len(ids),
+         files[next(iter(files))]["sha256"] if len(files) == 1 else None, now(),
+         layout.format, shown_path(layout.manifest.resolve()),
+         to_json({n: {k: v for k, v in f.items() if k != "candidate_ids"}
+                  for n, f in files.items()}))).lastrowid
+    conn.executemany(
+        "INSERT INTO export_items (export_id, candidate_id, split) VALUES (?, ?, ?)",
+        [(export_id, i, name) for name in fractions for i in by_split[name]])
+    return {
+        "export_id": export_id, "previous": previous, "created_at": now(),
+        "bare_tui_version": __version__, "task": task.name,
+        "recipe_sha256": task.sha256, "profile": profile, "format": layout.format,
+        "filters": filters, "files": files, "count": len(ids),
+        "split": {"fractions": fractions, "rng_seed": rng_seed,
+                  "stratified_by_cluster": stratified},
+        "card": shown_path(layout.card.name), "license": licence.id,
+        "skipped": {"invalid": picked.skipped_invalid, "unparsed": picked.skipped_unparsed,
+                    "exported_before": picked.left_out},
+        "versions": picked.versions, "models": _models_used(store, ids),
+        "yield": yields.measure(store, task.name).as_dict(), "candidate_ids": ids,
+    }

@@ -1,0 +1,156 @@
+"""Import real seed examples from JSONL or CSV into a task, all or nothing. The reader
+serves datasets brought in as candidates too (core/datasets/dataset_import.py)."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import sys
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from bare_tui.core.inputs.recipes import Recipe
+from bare_tui.core.workspace.store import Store, now, to_json
+from bare_tui.errors import BareError
+from bare_tui.text import has_surrogates, shown_path
+
+# A CSV field may be as long as a JSON string: the csv module's default stops at 128 KiB.
+MAX_CSV_FIELD = min(sys.maxsize, 2**31 - 1)
+FORMATS = {".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl", ".csv": "csv",
+           ".tsv": "tsv"}
+
+
+@dataclass(frozen=True)
+class ImportResult:
+    added: int
+    duplicates: int
+
+
+def parse_mapping(pairs: list[str]) -> dict[str, str]:
+    """`--map field=column` flags into {field: column}."""
+    mapping = {}
+    for pair in pairs:
+        field_name, sep, column = pair.partition("=")
+        if not sep or not field_name.strip() or not column.strip():
+            raise BareError(f"bad --map {pair!r}: write it as FIELD=COLUMN, e.g. question=problem")
+        mapping[field_name.strip()] = column.strip()
+    return mapping
+
+
+def _records(path: Path, kind: str) -> Iterator[tuple[int, Any]]:
+    shown = shown_path(path)
+    with path.open(encoding="utf-8-sig", newline="") as handle:
+        if kind == "jsonl":
+            for number, line in enumerate(handle, start=1):
+                if not line.strip():
+                    continue
+                try:
+                    yield number, json.loads(line)
+                except RecursionError:
+                    raise BareError(f"{shown}:{number}: JSON nested too deeply") from None
+                except json.JSONDecodeError as exc:
+                    # Some messages end in "at", waiting for the position.
+                    raise BareError(f"{shown}:{number}: invalid JSON: "
+                                    f"{exc.msg.removesuffix(' at')} at column {exc.colno}"
+                                    ) from None
+                except ValueError as exc:  # an integer of thousands of digits
+                    raise BareError(f"{shown}:{number}: {str(exc).split(';')[0]}") from None
+        else:
+            csv.field_size_limit(MAX_CSV_FIELD)
+            reader = csv.DictReader(handle, delimiter="\t" if kind == "tsv" else ",")
+            try:
+                if not reader.fieldnames:
+                    return
+                for row in reader:
+                    if None in row:
+                        raise BareError(f"{shown}:{reader.line_num}: more values than the "
+                                        "header has columns")
+                    yield reader.line_num, row
+            except csv.Error as exc:
+                raise BareError(f"{shown}:{reader.line_num}: {exc}") from None
+
+
+def read_seeds(path: str | Path, task: Recipe, mapping: Mapping[str, str] | None = None, *,
+               unpack: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
+               what: str = "seed") -> list[tuple[dict[str, str], str]]:
+    """[(fields, 'file:line')] for every record, or a BareError naming the bad line;
+    `unpack` turns a record into columns first (a chat-like profile into fields), `what`
+    names the file in messages."""
+    path = Path(path)
+    shown = shown_path(path)
+    mapping = dict(mapping or {})
+    unknown = set(mapping) - set(task.field_names)
+    if unknown:
+        raise BareError(
+            f"--map names unknown field {sorted(unknown)[0]!r}; task {task.name} has "
+            f"fields {', '.join(task.field_names)}"
+        )
+    kind = FORMATS.get(path.suffix.lower())
+    if kind is None:
+        raise BareError(f"{shown}: unknown {what} file type; use .jsonl or .csv (or .tsv)")
+    if not path.is_file():
+        raise BareError(f"{what} file not found: {shown}")
+    seeds = []
+    try:
+        for number, record in _records(path, kind):
+            where = f"{shown}:{number}"
+            if not isinstance(record, dict):
+                raise BareError(f"{where}: expected a JSON object, got {type(record).__name__}")
+            original = record
+            if unpack is not None:
+                record = unpack(record)
+            fields = {}
+            for name in task.field_names:
+                column = mapping.get(name, name)
+                value = record.get(column)
+                if value is None or (isinstance(value, str) and not value.strip()):
+                    present = ", ".join(map(repr, original)) or "nothing"
+                    if record is not original:  # a chat-like record, read through templates
+                        raise BareError(
+                            f"{where}: the record's turns (it has: {present}) do not fill "
+                            f"field {name!r} through task {task.name}'s [export] templates")
+                    raise BareError(
+                        f"{where}: missing field {column!r} (the record has: {present}); "
+                        f"map a column with --map {name}=COLUMN"
+                    )
+                if isinstance(value, dict | list):
+                    kind_name = type(value).__name__
+                    raise BareError(f"{where}: field {column!r} must be text, not {kind_name}")
+                if isinstance(value, str) and has_surrogates(value):
+                    raise BareError(f"{where}: field {column!r} holds half of a character (a "
+                                    "lone surrogate such as \\ud83d, often a cut emoji); "
+                                    "fix or drop that record")
+                fields[name] = str(value)
+            seeds.append((fields, where))
+    except UnicodeDecodeError as exc:
+        raise BareError(f"{shown}: not UTF-8 text (bad byte at offset {exc.start})") from None
+    except OSError as exc:
+        raise BareError(f"cannot read {shown}: {exc.strerror or exc}") from None
+    if not seeds:
+        raise BareError(f"{shown}: no {what} records found")
+    return seeds
+
+
+def content_sha256(fields: Mapping[str, str]) -> str:
+    return hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()
+
+
+def import_seeds(store: Store, task: Recipe, path: str | Path,
+                 mapping: Mapping[str, str] | None = None) -> ImportResult:
+    """Read the whole file first, then insert in one transaction: a bad line imports
+    nothing. Seeds already in the task (same fields) are skipped, so re-importing a file
+    is harmless."""
+    seeds = read_seeds(path, task, mapping)
+    added = 0
+    with store.transaction() as conn:
+        for fields, where in seeds:
+            cursor = conn.execute(
+                "INSERT OR IGNORE INTO seeds (task, fields, source, content_sha256, created_at)"
+                " VALUES (?, ?, ?, ?, ?)",
+                (task.name, to_json(fields), where, content_sha256(fields), now()),
+            )
+            added += cursor.rowcount
+    return ImportResult(added=added, duplicates=len(seeds) - added)

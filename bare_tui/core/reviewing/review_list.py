@@ -1,0 +1,143 @@
+"""The review list: which candidates to show, in what order, and a line for each.
+
+Listing returns ids only; summaries are fetched a page at a time for the rows on screen,
+so the cost of a keypress does not grow with the size of the workspace.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from bare_tui.core.measures import judge
+from bare_tui.core.reviewing import alternatives, team
+from bare_tui.core.workspace import current
+from bare_tui.core.workspace.store import Store
+
+PENDING = "s.status = 'pending'"
+# Candidates whose latest judge run (core/measures/judge.py) ...
+JUDGED = ("s.candidate_id IN (SELECT j.candidate_id FROM judgments j WHERE "
+          f"{judge.LATEST}")
+# Each filter is a condition on the candidate_state view (core/workspace/current.py), as `s`.
+FILTERS: dict[str, str] = {
+    "all": "1",
+    "pending": PENDING,
+    # Pending, ordered so the next one comes from the cluster with the fewest accepted.
+    "pending, diversity first": PENDING,
+    "accepted": "s.status = 'accepted'",
+    "rejected": "s.status = 'rejected'",
+    "edited": "s.edited",
+    "failing checks": "s.final_valid = 0",
+    "unparsed drafts": "s.draft_fields IS NULL",
+    # ... picked the candidate out of its lineup in some trial.
+    "judge: detected": JUDGED + " AND j.detected = 1)",
+    # Every judged candidate, those the judge picked out most often first.
+    "judge: most detected first": JUDGED + ")",
+    # Two reviewers decided it differently (core/reviewing/team.py): for a third look.
+    "disagreements": "s.candidate_id IN (SELECT candidate_id FROM events"
+                     " GROUP BY candidate_id HAVING count(DISTINCT reviewer) > 1)",
+}
+
+
+@dataclass(frozen=True)
+class Summary:
+    """A list row: what an export of the candidate would hold, and its state."""
+
+    id: int
+    status: str
+    final_version: str  # edited, draft or refined: the version an export writes
+    valid: bool  # that version passes its checks
+    refined: bool
+    title: str
+    alternatives: int = 0  # alternatives asked for in review (core/reviewing/alternatives.py)
+
+    @property
+    def marker(self) -> str:
+        """`e` edited, `r` refined, `d` the draft although refined (the refinement
+        failed, did not parse, or the draft was accepted), blank when not refined yet."""
+        if self.final_version == "draft":
+            return "d" if self.refined else " "
+        return self.final_version[0]
+
+
+def candidate_ids(store: Store, task: str, filter_name: str = "all",
+                  search: str | None = None, cluster: int | None = None) -> list[int]:
+    if filter_name not in FILTERS:
+        raise ValueError(f"unknown filter {filter_name!r}")
+    sql = ("SELECT s.candidate_id FROM candidate_state s"
+           f" WHERE s.task = :task AND {FILTERS[filter_name]}")
+    params: dict[str, Any] = {"task": task, "cluster": cluster}
+    if cluster is not None:
+        sql += (" AND s.candidate_id IN (SELECT candidate_id FROM clusters WHERE task = :task"
+                " AND cluster = :cluster)")
+    if search:  # in the draft, the edit, or any refinement
+        sql += (" AND (instr(lower(s.draft_raw), :needle)"
+                " OR instr(lower(s.edited_fields), :needle)"
+                " OR EXISTS (SELECT 1 FROM refinements r WHERE r.candidate_id = s.candidate_id"
+                " AND instr(lower(r.raw_text), :needle)))")
+        params["needle"] = search.lower()
+    ids = [row[0] for row in store.conn.execute(sql + " ORDER BY s.candidate_id", params)]
+    if filter_name.endswith("diversity first"):
+        return diversity_first(store, task, ids)
+    if filter_name == "disagreements":
+        disputed = {cid for cid, _by in team.agreement(store, task).disagreements}
+        return [i for i in ids if i in disputed]
+    if filter_name.endswith("most detected first"):
+        verdicts = judge.verdicts(store, ids)
+        return sorted(ids, key=lambda i: verdicts[i][0] / verdicts[i][1])
+    return ids
+
+
+# What the review shows, as one cheap row: a commit that changes none of it (who is
+# reviewing now, a lease) does not make the screen read its list again.
+FINGERPRINT = (
+    "SELECT (SELECT max(id) FROM candidates), (SELECT max(id) FROM refinements),"
+    " (SELECT max(id) FROM events), (SELECT max(created_at) FROM embeddings),"
+    " (SELECT max(created_at) FROM cluster_info), (SELECT max(id) FROM judgments),"
+    " (SELECT max(created_at) FROM recipes)")
+
+
+FINGERPRINT_EVENTS = 2  # where the newest decision event is in it
+
+
+def fingerprint(store: Store) -> tuple:
+    """Changes whenever anything the review list or detail shows may have changed."""
+    return tuple(store.conn.execute(FINGERPRINT).fetchone())
+
+
+def diversity_first(store: Store, task: str, ids: list[int]) -> list[int]:
+    """Interleave clusters, those with the fewest accepted candidates first: the n-th
+    pending candidate of a cluster with a accepted ones comes at rank a + n."""
+    rows = store.conn.execute(
+        "SELECT c.candidate_id, c.cluster, (SELECT count(*) FROM clusters k JOIN decisions d"
+        " ON d.candidate_id = k.candidate_id WHERE k.task = c.task AND k.cluster = c.cluster"
+        " AND d.status = 'accepted') FROM clusters c WHERE c.task = ?", (task,))
+    info = {cid: (cluster, accepted) for cid, cluster, accepted in rows}
+    seen: dict[int, int] = {}
+    keys = {}
+    for cid in ids:
+        cluster, accepted = info.get(cid, (-1, 0))
+        seen[cluster] = seen.get(cluster, 0) + 1
+        keys[cid] = (accepted + seen[cluster], cluster, cid)
+    return sorted(ids, key=keys.__getitem__)
+
+
+def _first_line(fields: dict[str, str] | None, raw: str | None) -> str:
+    text = next(iter(fields.values()), "") if fields else (raw or "")
+    for line in text.splitlines():
+        if line.strip():
+            return line.strip()
+    return ""
+
+
+def summaries(store: Store, ids: Iterable[int]) -> dict[int, Summary]:
+    """One list row per candidate: its state, the first line of its final text, and how
+    many alternatives it has."""
+    ids = list(ids)
+    more = alternatives.counts(store, ids)
+    return {cid: Summary(cid, item.status, item.final_version, item.final_valid is not False,
+                         item.refined, _first_line(item.final_fields, item.draft_raw),
+                         more.get(cid, 0))
+            for cid, item in current.many(store, ids).items()}
+

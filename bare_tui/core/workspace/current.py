@@ -1,0 +1,114 @@
+"""What a candidate says now: its final text and state, from one place.
+
+The rule lives in the `candidate_state` view (core/workspace/migrations.py,
+CANDIDATE_STATE_V11): the final text is the curator's edit, else the draft when the
+curator accepted the draft, when no refinement parsed, or (undecided) when the best
+refinement fails checks the draft passes, else the best refinement: of several
+attempts, the latest that parsed and passes its checks, else the latest that parsed.
+Export, the review list and detail, the editors (`e`/`E`), embeddings and the
+accepted-set measures all read it here; no other module picks a version.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from bare_tui.core.workspace.store import IN_IDS, Store, from_json, ids_param
+from bare_tui.errors import BareError
+
+STATUS_FILTERS = ("accepted", "pending", "rejected", "any")  # what lists and exports take
+
+
+@dataclass(frozen=True)
+class Current:
+    """A candidate as the curator sees it now."""
+
+    id: int
+    status: str  # pending, accepted or rejected
+    decided_version: str | None  # what the decision chose: refined, draft, edited or None
+    reason: str | None
+    edited: bool
+    final_version: str  # edited, draft or refined: the text export writes
+    final_fields: dict[str, str] | None  # None when nothing parsed (only the raw draft)
+    final_valid: bool | None  # the stored checks of the final version (None for an edit)
+    final_problems: list[str]
+    draft_fields: dict[str, str] | None
+    draft_raw: str
+    draft_problems: list[str]
+    latest_fields: dict[str, str] | None  # the latest refinement, parsed or not
+    latest_raw: str | None
+    latest_problems: list[str]
+    best_fields: dict[str, str] | None  # the best refinement that parsed, and its problems
+    best_problems: list[str]
+    refinement_failed: bool  # the best refinement fails checks the draft passes
+    seed: int | None  # None for an item imported from a dataset
+    shot_ids: list[int]
+    origin: dict[str, Any] | None = None  # an imported item's file, line and file sha256
+    merge: dict[str, Any] | None = None  # an edit made by hunks (core/reviewing/merging.py)
+    picked_id: int | None = None  # the alternative picked as the refinement
+
+    @property
+    def refined(self) -> bool:
+        return self.latest_raw is not None
+
+    def final_or_raw(self, names: list[str]) -> dict[str, str]:
+        """The final fields, or the raw draft in the first field when nothing parsed."""
+        if self.final_fields is not None:
+            return dict(self.final_fields)
+        return {names[0]: self.draft_raw, **{name: "" for name in names[1:]}}
+
+
+_COLUMNS = ("candidate_id, status, decided_version, reason, edited, final_version, "
+            "final_fields, final_valid, final_validation, draft_fields, draft_raw, "
+            "draft_validation, latest_fields, latest_raw, latest_validation, parsed_id, "
+            "parsed_fields, parsed_validation, refinement_failed, seed, shot_ids, origin, "
+            "merge, picked_id")
+
+
+def _current(row: tuple[Any, ...]) -> Current:
+    (cid, status, decided, reason, edited, final_version, final_fields, final_valid,
+     final_validation, draft, draft_raw, draft_validation, latest, latest_raw,
+     latest_validation, _parsed_id, best, best_validation, refinement_failed, seed,
+     shot_ids, origin, merge, picked_id) = row
+    return Current(cid, status, decided, reason, bool(edited), final_version,
+                   from_json(final_fields), None if final_valid is None else bool(final_valid),
+                   from_json(final_validation) or [],
+                   from_json(draft), draft_raw, from_json(draft_validation) or [],
+                   from_json(latest), latest_raw, from_json(latest_validation) or [],
+                   from_json(best), from_json(best_validation) or [],
+                   bool(refinement_failed), seed,
+                   from_json(shot_ids) or [], from_json(origin), from_json(merge), picked_id)
+
+
+def current(store: Store, candidate_id: int) -> Current | None:
+    row = store.conn.execute(f"SELECT {_COLUMNS} FROM candidate_state WHERE candidate_id = ?",
+                             (candidate_id,)).fetchone()
+    return None if row is None else _current(row)
+
+
+def many(store: Store, ids: list[int]) -> dict[int, Current]:
+    if not ids:
+        return {}
+    rows = store.conn.execute(f"SELECT {_COLUMNS} FROM candidate_state WHERE candidate_id"
+                              f" {IN_IDS}", (ids_param(ids),))
+    return {row[0]: _current(row) for row in rows}
+
+
+def of_task(store: Store, task: str, status: str = "any") -> Iterator[Current]:
+    """Every candidate of a task with that status ("any" for all), by id."""
+    if status not in STATUS_FILTERS:
+        raise BareError(f"unknown status {status!r} (choose from {', '.join(STATUS_FILTERS)})")
+    where = "" if status == "any" else " AND status = :status"
+    rows = store.conn.execute(f"SELECT {_COLUMNS} FROM candidate_state WHERE task = :task"
+                              f"{where} ORDER BY candidate_id", {"task": task, "status": status})
+    for row in rows:
+        yield _current(row)
+
+
+def proposed_version(store: Store, candidate_id: int) -> str:
+    """What `accept` takes, whatever was decided before: the best refinement, or the
+    draft when no refinement parsed or the best one fails checks the draft passes."""
+    return store.scalar("SELECT proposed_version FROM candidate_state WHERE candidate_id = ?",
+                        (candidate_id,)) or "draft"

@@ -1,0 +1,454 @@
+"""The workspace: one SQLite file holding tasks, seeds, runs, candidates and review events.
+
+WAL mode and a busy timeout let a CLI job and a reviewer share the file. Every write
+that produces a sample happens in one `transaction()`, so killing the process at any
+moment loses at most the sample being generated and never leaves a partial row.
+
+A Store refuses what is not a workspace (another application's SQLite file, a file that
+is not SQLite), notices when its file is deleted or replaced under it (a write then
+fails loudly instead of going to a file nobody will see again), and turns SQLite's
+errors (a lock held too long, a read-only file, a full disk) into one-line messages.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from pathlib import Path
+from typing import Any
+
+import sqlite_utils
+
+from bare_tui.core.workspace.migrations import MIGRATIONS, SCHEMA_VERSION
+from bare_tui.errors import BareError
+
+BUSY_TIMEOUT_S = 30.0  # how long a write waits for another process's lock
+SQLITE_HEADER = b"SQLite format 3\x00"
+
+
+def now() -> float:
+    return time.time()
+
+
+def to_json(value: Any) -> str | None:
+    return None if value is None else json.dumps(value, ensure_ascii=False)
+
+
+def from_json(text: str | None) -> Any:
+    return None if text is None else json.loads(text)
+
+
+# `x IN (SELECT value FROM json_each(?))` with `ids_param(ids)`: a list of ids of any
+# length as one bound value (SQLite allows 32,766 variables in a statement, in some
+# builds 999), and one statement text for every length.
+IN_IDS = "IN (SELECT value FROM json_each(?))"
+
+
+def ids_param(ids: Any) -> str:
+    return json.dumps([int(i) for i in ids])
+
+
+def explain(exc: sqlite3.Error, path: Path, waited_s: float = BUSY_TIMEOUT_S) -> str:
+    """SQLite's error as one line that says what happened to the workspace and what to do;
+    what was committed before it is always kept."""
+    text = str(exc)
+    lowered = text.lower()
+    if "locked" in lowered or "busy" in lowered:
+        return (f"the workspace {path} is busy: another process held its write lock for "
+                f"over {waited_s:g} s; nothing was written, try again when it is done")
+    if "readonly" in lowered or "read-only" in lowered:
+        return (f"cannot write the workspace {path}: it is read-only (check the file's "
+                "and its folder's permissions); nothing was changed")
+    if "full" in lowered:
+        return (f"cannot write the workspace {path}: the disk is full; what was saved before "
+                "is kept, free some space and try again")
+    if "not a database" in lowered or "malformed" in lowered:
+        return f"{path} is not a bare-tui workspace, or it is damaged ({text})"
+    if "disk i/o" in lowered:
+        return f"cannot read or write the workspace {path}: disk I/O error"
+    return f"workspace {path}: {text}"
+
+
+def _file_identity(path: Path) -> tuple[int, int] | None:
+    try:
+        info = path.stat()
+    except OSError:
+        return None
+    return info.st_dev, info.st_ino
+
+
+# The workspace files this process has open, by identity, with how many connections.
+# Closing any descriptor of a file drops every POSIX lock the process holds on it, its
+# SQLite connections' included: another process could then take this one's connections
+# for gone and reset the write-ahead log under them ("disk I/O error", writes lost). So
+# a file this process has open is never opened again outside SQLite (the header check).
+_OPEN: dict[tuple[int, int], int] = {}
+_OPEN_LOCK = threading.Lock()
+
+
+class Store:
+    """A workspace database. Open one per thread (sqlite3 connections are not shared)."""
+
+    def __init__(self, path: str | Path, *, create: bool = True, make_folder: bool = False,
+                 busy_timeout: float | None = None):
+        """`create`: make the workspace if the file does not exist (only commands that
+        write pass it); `make_folder`: make its folder too (only for the default path);
+        `busy_timeout`: seconds a write waits for another process's lock (default 30)."""
+        self.path = Path(path)
+        self.busy_timeout = BUSY_TIMEOUT_S if busy_timeout is None else busy_timeout
+        self._identity: tuple[int, int] | None = None
+        with _OPEN_LOCK:
+            self._check_file(create, make_folder)
+            self._open(create)
+
+    def _open(self, create: bool) -> None:
+        # Without `create`, SQLite itself refuses a missing file: one deleted between the
+        # check and the connection is not made anew, empty.
+        target = self.path if create else f"{self.path.absolute().as_uri()}?mode=rw"
+        try:
+            conn = sqlite3.connect(target, timeout=self.busy_timeout, isolation_level=None,
+                                   check_same_thread=False, uri=not create)
+        except (sqlite3.Error, OSError) as exc:
+            raise BareError(f"cannot open workspace database {self.path}: {exc}") from None
+        self.conn = conn
+        try:
+            conn.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout * 1000)}")
+            self._check_ours()
+            conn.execute("PRAGMA journal_mode = WAL")
+            conn.execute("PRAGMA synchronous = NORMAL")
+            # No foreign keys are declared (SQLite cannot add them to existing tables
+            # without rebuilding them), so the pragma is not set: references are kept
+            # whole by writing each sample or decision in one transaction, and rows are
+            # never deleted.
+            self.db = sqlite_utils.Database(conn)
+            self._migrate()
+        except sqlite3.Error as exc:
+            conn.close()
+            raise BareError(explain(exc, self.path, self.busy_timeout)) from None
+        except BaseException:
+            conn.close()
+            raise
+        self._identity = _file_identity(self.path)
+        if self._identity is not None:
+            _OPEN[self._identity] = _OPEN.get(self._identity, 0) + 1
+
+    def _check_file(self, create: bool, make_folder: bool) -> None:
+        path = self.path
+        if path.exists():
+            if _file_identity(path) in _OPEN:
+                return  # checked when first opened; reading it again would drop its locks
+            if not path.is_file():
+                raise BareError(f"{path} is not a regular file; a workspace is a SQLite file "
+                                "(pass --db PATH)")
+            try:
+                with path.open("rb") as handle:
+                    header = handle.read(len(SQLITE_HEADER))
+            except OSError as exc:
+                raise BareError(f"cannot read workspace {path}: {exc.strerror or exc}"
+                                ) from None
+            if header and header != SQLITE_HEADER:
+                raise BareError(f"{path} is not a bare-tui workspace (not a SQLite database); "
+                                "pass --db with a new file name")
+            return
+        if not create:
+            raise BareError(f"no workspace at {path}: `bare-tui demo`, or `bare-tui seeds "
+                            "import FILE --task NAME`, makes one (or pass --db PATH)")
+        if not path.parent.is_dir():
+            if not make_folder:
+                raise BareError(f"cannot create workspace {path}: folder {path.parent} "
+                                "does not exist")
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise BareError(f"cannot create folder {path.parent}: {exc.strerror or exc}"
+                                ) from None
+
+    def _check_ours(self) -> None:
+        """Refuse another application's database instead of adding our tables to it."""
+        tables = {row[0] for row in self.conn.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table'"
+            " AND name NOT LIKE 'sqlite_%'")}
+        if tables and ("tasks" not in tables or self.schema_version == 0):
+            shown = ", ".join(sorted(tables)[:5]) + (", ..." if len(tables) > 5 else "")
+            raise BareError(f"{self.path} is a SQLite database of another application "
+                            f"(tables: {shown}), not a bare-tui workspace; pass --db with a "
+                            "new file name")
+
+    def check_present(self) -> None:
+        """Raise when the workspace file was deleted or replaced since it was opened:
+        writes would go to a file no other process, and no later session, will see."""
+        if _file_identity(self.path) != self._identity:
+            raise WorkspaceGone(
+                f"the workspace {self.path} was deleted or replaced while open; nothing "
+                "more is saved to it: quit, and restore the file or start anew")
+
+    def close(self) -> None:
+        self.conn.close()
+        with _OPEN_LOCK:
+            count = _OPEN.pop(self._identity, 0) - 1 if self._identity else 0
+            if count > 0:
+                _OPEN[self._identity] = count  # type: ignore[index]
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def schema_version(self) -> int:
+        return self.conn.execute("PRAGMA user_version").fetchone()[0]
+
+    def _migrate(self) -> None:
+        version = self.schema_version
+        if version < 0:
+            raise BareError(f"{self.path} is not a bare-tui workspace (its schema version is "
+                            f"{version}); pass --db with a new file name")
+        if version > SCHEMA_VERSION:
+            raise BareError(
+                f"{self.path} was written by a newer bare-tui (schema {version}, this one "
+                f"knows {SCHEMA_VERSION}); upgrade bare-tui"
+            )
+        # Each step is idempotent, so a crash half-way through is repaired by rerunning it.
+        for target in range(version + 1, SCHEMA_VERSION + 1):
+            MIGRATIONS[target](self.db)
+            self.conn.execute(f"PRAGMA user_version = {target}")
+
+    @contextmanager
+    def transaction(self, wait_s: float | None = None) -> Iterator[sqlite3.Connection]:
+        """One atomic write. BEGIN IMMEDIATE takes the write lock up front, so two
+        processes queue on the busy timeout instead of failing on a lock upgrade
+        (`wait_s`: a shorter wait, for writes a screen makes while a person waits).
+        SQLite's errors leave as a BareError that says what happened; nothing of the
+        failed transaction is written, everything committed before is kept."""
+        if self.conn.in_transaction:
+            yield self.conn
+            return
+        self.check_present()
+        try:
+            if wait_s is None:
+                self.conn.execute("BEGIN IMMEDIATE")
+            else:
+                self._begin_within(wait_s)
+            try:
+                yield self.conn
+            except BaseException:
+                self._rollback()
+                raise
+            self.conn.execute("COMMIT")
+        except sqlite3.Error as exc:
+            self._rollback()
+            raise BareError(explain(exc, self.path, self.busy_timeout)) from None
+
+    @contextmanager
+    def snapshot(self) -> Iterator[sqlite3.Connection]:
+        """Several reads that see one state of the workspace (a read transaction: what
+        other connections commit meanwhile is not seen until it ends)."""
+        if self.conn.in_transaction:
+            yield self.conn
+            return
+        self.conn.execute("BEGIN")
+        try:
+            yield self.conn
+        finally:
+            with suppress(sqlite3.Error):
+                self.conn.execute("COMMIT")
+
+    def _begin_within(self, wait_s: float) -> None:
+        self.conn.execute(f"PRAGMA busy_timeout = {int(wait_s * 1000)}")
+        try:
+            self.conn.execute("BEGIN IMMEDIATE")
+        finally:
+            self.conn.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout * 1000)}")
+
+    def _rollback(self) -> None:
+        # SQLite may already have rolled back (a full disk does): a second ROLLBACK
+        # would fail and hide the error that matters.
+        if self.conn.in_transaction:
+            with suppress(sqlite3.Error):
+                self.conn.execute("ROLLBACK")
+
+    def insert(self, table: str, row: dict[str, Any]) -> int:
+        """Insert one row inside the caller's transaction and return its rowid."""
+        columns = ", ".join(f'"{key}"' for key in row)
+        marks = ", ".join("?" for _ in row)
+        cursor = self.conn.execute(
+            f'INSERT INTO "{table}" ({columns}) VALUES ({marks})', list(row.values())
+        )
+        return int(cursor.lastrowid)
+
+    def update(self, table: str, pk: str, key: Any, changes: dict[str, Any]) -> None:
+        sets = ", ".join(f'"{column}" = ?' for column in changes)
+        self.conn.execute(
+            f'UPDATE "{table}" SET {sets} WHERE "{pk}" = ?', [*changes.values(), key]
+        )
+
+    def query(self, sql: str, params: tuple | dict = ()) -> list[dict[str, Any]]:
+        return list(self.db.query(sql, params))
+
+    def scalar(self, sql: str, params: tuple | dict = ()) -> Any:
+        row = self.conn.execute(sql, params).fetchone()
+        return None if row is None else row[0]
+
+    # --- tasks -----------------------------------------------------------------
+
+    def save_task(self, name: str, recipe: str, recipe_sha256: str) -> None:
+        """Store a task's recipe as its current one; earlier versions stay in `recipes`."""
+        with self.transaction():
+            self.conn.execute(
+                "INSERT INTO tasks (name, recipe, recipe_sha256, created_at) VALUES (?, ?, ?, ?)"
+                " ON CONFLICT(name) DO UPDATE SET recipe = excluded.recipe,"
+                " recipe_sha256 = excluded.recipe_sha256",
+                (name, recipe, recipe_sha256, now()),
+            )
+            self.conn.execute(
+                "INSERT OR IGNORE INTO recipes (task, sha256, recipe, created_at)"
+                " VALUES (?, ?, ?, ?)", (name, recipe_sha256, recipe, now()))
+
+    def task_sha256(self, name: str) -> str | None:
+        return self.scalar("SELECT recipe_sha256 FROM tasks WHERE name = ?", (name,))
+
+    def task_has_data(self, name: str) -> bool:
+        return bool(self.scalar(
+            "SELECT EXISTS (SELECT 1 FROM seeds WHERE task = ?)"
+            " OR EXISTS (SELECT 1 FROM candidates WHERE task = ?)", (name, name)))
+
+    def task_recipe(self, name: str) -> str | None:
+        return self.scalar("SELECT recipe FROM tasks WHERE name = ?", (name,))
+
+    def task_names(self) -> list[str]:
+        """The tasks a curator works on; a comparison's arm tasks (their names hold a
+        "~", which a recipe's cannot) are left out."""
+        return [row["name"] for row in self.query(
+            "SELECT name FROM tasks WHERE instr(name, '~') = 0 ORDER BY name")]
+
+    # --- seeds -----------------------------------------------------------------
+
+    def seeds(self, task: str) -> list[dict[str, Any]]:
+        rows = self.query("SELECT id, fields FROM seeds WHERE task = ? ORDER BY id", (task,))
+        return [{"id": row["id"], "fields": from_json(row["fields"])} for row in rows]
+
+    # --- runs ------------------------------------------------------------------
+
+    def start_run(self, row: dict[str, Any]) -> int:
+        row = {
+            **row, "status": "running", "produced": 0, "parse_failures": 0,
+            "prompt_tokens": 0, "completion_tokens": 0, "generation_ms": 0.0, "reserved": 0,
+            "started_at": now(), "pid": os.getpid(), "host": socket.gethostname(),
+        }
+        row["params"] = to_json(row.get("params"))
+        with self.transaction():
+            return self.insert("runs", row)
+
+    def note_run(self, run_id: int, note: str) -> None:
+        """Adds a line to a run's `notes` (in its params), such as that a server did not
+        apply the output grammar."""
+        with self.transaction():
+            self.conn.execute(
+                "UPDATE runs SET params = json_set(params, '$.notes', json_insert("
+                "coalesce(json_extract(params, '$.notes'), json('[]')), '$[#]', ?))"
+                " WHERE id = ?", (note, run_id))
+
+    def finish_run(self, run_id: int, status: str, error: str | None = None) -> None:
+        with self.transaction():
+            self.update("runs", "id", run_id, {"status": status, "finished_at": now(),
+                                               "error": error, "reserved": 0})
+
+    def reserve_slot(self, task: str, run_id: int, target: int) -> int | None:
+        """Claim one of the task's `target` candidate slots for a run, counting the
+        candidates made and the slots other running jobs hold. Returns the sample's
+        index in the task (each claim gets a new one), or None when every slot is taken.
+        The claim is given back when the sample commits (`fill_slot`), when the run
+        finishes, or when its process is found dead."""
+        self.mark_interrupted_runs()
+        with self.transaction():
+            if self.taken_slots(task) >= target:
+                return None
+            self.conn.execute("UPDATE runs SET reserved = reserved + 1 WHERE id = ?", (run_id,))
+            index = self.scalar("SELECT drafts_issued FROM tasks WHERE name = ?", (task,)) or 0
+            self.conn.execute("UPDATE tasks SET drafts_issued = ? WHERE name = ?",
+                              (index + 1, task))
+            return int(index)
+
+    def claim_draft(self, candidate_id: int, run_id: int) -> bool:
+        """Claim a draft for a refine run: False when it has a refinement already, or a
+        running job (another process too) claimed it; so no draft is refined twice."""
+        with self.transaction():
+            if self.scalar("SELECT 1 FROM refinements WHERE candidate_id = ?"
+                           " AND alternative IS NULL", (candidate_id,)):
+                return False
+            if self.scalar("SELECT 1 FROM refine_claims c JOIN runs r ON r.id = c.run_id"
+                           " WHERE c.candidate_id = ? AND c.run_id != ?"
+                           " AND r.status = 'running'", (candidate_id, run_id)):
+                return False
+            self.conn.execute("INSERT OR REPLACE INTO refine_claims (candidate_id, run_id,"
+                              " claimed_at) VALUES (?, ?, ?)", (candidate_id, run_id, now()))
+            return True
+
+    def filled_slots(self, task: str) -> int:
+        """A task's candidates, a slot's re-drafts counted once with it."""
+        return self.scalar("SELECT count(DISTINCT coalesce(sample_index, -id)) FROM candidates"
+                           " WHERE task = ?", (task,))
+
+    def taken_slots(self, task: str) -> int:
+        """A task's filled slots plus the slots its running jobs have claimed."""
+        return self.filled_slots(task) + self.scalar(
+            "SELECT coalesce(sum(reserved), 0) FROM runs WHERE task = ? AND status = 'running'",
+            (task,))
+
+    def fill_slot(self, run_id: int) -> None:
+        """A reserved slot became a candidate (call inside the sample's transaction)."""
+        self.conn.execute("UPDATE runs SET reserved = max(reserved - 1, 0) WHERE id = ?",
+                          (run_id,))
+
+    def count_sample(self, run_id: int, prompt_tokens: int, completion_tokens: int,
+                     ms: float, parsed: bool) -> None:
+        """Add one sample to its run's counters (call inside the sample's transaction)."""
+        self.conn.execute(
+            "UPDATE runs SET produced = produced + 1, parse_failures = parse_failures + ?,"
+            " prompt_tokens = prompt_tokens + ?, completion_tokens = completion_tokens + ?,"
+            " generation_ms = generation_ms + ? WHERE id = ?",
+            (0 if parsed else 1, prompt_tokens, completion_tokens, ms, run_id),
+        )
+
+    def mark_interrupted_runs(self, error: str | None = None) -> int:
+        """Runs left 'running' by a process on this host that no longer exists: marked
+        interrupted (with `error`, when the caller knows why), their slots given back."""
+        host = socket.gethostname()
+        stale = [
+            row["id"]
+            for row in self.query(
+                "SELECT id, pid FROM runs WHERE status = 'running' AND host = ?", (host,)
+            )
+            if not _pid_alive(row["pid"])
+        ]
+        if stale:
+            with self.transaction():
+                for run_id in stale:
+                    self.update("runs", "id", run_id, {"status": "interrupted", "reserved": 0,
+                                                       "finished_at": now(), "error": error})
+        return len(stale)
+
+
+class WorkspaceGone(BareError):
+    """The workspace file was deleted or replaced while a Store had it open."""
+
+
+def _pid_alive(pid: int | None) -> bool:
+    if not pid:
+        return False
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

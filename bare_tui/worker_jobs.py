@@ -47,6 +47,12 @@ def generate(store: Store, task: Recipe, job: Generate, load_backend: LoadBacken
             stop=stop)
     except StoppedWhileWaiting as waiting:
         results = [JobResult(str(waiting), None, 0, 0, "cancelled")]
+    if task.decontam_against and any(result.produced for result in results):
+        from bare_tui.core.measures import decontam
+
+        for checked in decontam.check_recipe_sets(store, task):  # n-grams: a second or so
+            for line in checked.lines():
+                emit("note", text=f"decontam: {line}")
     return done(emit, results)
 
 

@@ -29,6 +29,7 @@ def test_accepted_chat_export_with_manifest(drafted, gsm8k, tmp_path: Path):
     assert manifest["candidate_ids"] == [1, 3]
     assert {m["kind"] for m in manifest["models"]} == {"draft", "refine"}
     assert manifest["filters"] == {"status": "accepted", "include_invalid": False,
+                                   "include_unverified": False, "include_flagged": False,
                                    "since_last": False}
     assert drafted.scalar("SELECT count FROM exports") == 2
 

@@ -94,11 +94,11 @@ def test_headless_demo_exports_and_ends_with_the_yield(tmp_path: Path):
     assert re.search(r"instruct: smollm2-135m-instruct \(\d+ MB GGUF", intro)
     assert "where: this machine's CPU" in intro and "prove the setup offline" in intro
     assert re.search(r"wrote\s+\d\s+items", result.stdout) and out.exists()
-    last = result.stderr.strip().splitlines()[-3:]
-    assert [line.split(":")[1].strip() for line in last] == ["drafts", "refinements",
-                                                             "usable items"], last
+    last = result.stderr.strip().splitlines()[-4:]
+    assert [line.split(":")[1].strip() for line in last] == [
+        "drafts", "refinements", "usable items", "verified items"], last
     exported = out.read_text().splitlines()
-    assert "of 2" in last[-1] and 1 <= len(exported) <= 2, (last, exported)
+    assert "of 2" in last[-2] and 1 <= len(exported) <= 2, (last, exported)
     assert all(json.loads(line)["messages"][-1]["content"].strip() for line in exported)
     card = (tmp_path / "README.md").read_text()  # the dataset card beside the export
     assert card.startswith("---\n") and 'license: "mit"' in card
@@ -119,11 +119,26 @@ def test_cli_run_and_export_jsonl(tmp_path: Path):
     assert f"yield: refinements: {done} attempts" in result.stderr
     assert "yield: usable items: " in result.stderr and "of 2" in result.stderr
     assert re.search(r"│ refined\s+│ 2 ", result.stdout)
+    # the built-in recipe verifies its arithmetic: every parsed version holds its result
+    with sqlite3.connect(tmp_path / "w.db") as conn:
+        versions = conn.execute(
+            "SELECT verification, verified FROM candidates WHERE fields IS NOT NULL UNION ALL"
+            " SELECT verification, verified FROM refinements WHERE fields IS NOT NULL"
+            ).fetchall()
+    assert versions and all(
+        [o["verifier"] for o in json.loads(verification)] == ["arithmetic(answer)"]
+        for verification, _verified in versions), versions
+    verified = sum(flag == 1 for _v, flag in versions)
+    assert re.search(r"yield: verified items: \d+ of 2", result.stderr) or (
+        not verified and "yield: verified items: none" in result.stderr), result.stderr
     out = tmp_path / "chat.jsonl"
     exported = run_cli("export", str(out), "--status", "any", "--include-invalid", *db)
     assert exported.returncode == 0, exported.stderr
     lines = out.read_text().splitlines()
-    assert len(lines) == 2, exported.stdout  # every candidate: --status any, invalid too
+    # every candidate (--status any, invalid too) but one with no parsed text at all
+    unparsed = re.search(r"left\s+out:\s+(\d+)\s+unparsed", exported.stdout)
+    assert lines and len(lines) + int(unparsed.group(1) if unparsed else 0) == 2, \
+        exported.stdout
     for line in lines:
         roles = [m["role"] for m in json.loads(line)["messages"]]
         assert roles == ["system", "user", "assistant"]

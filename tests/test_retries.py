@@ -3,8 +3,11 @@ when the refinement fails checks the draft passes."""
 
 from __future__ import annotations
 
+import json
+
 from bare_tui.core.datasets.export import export
 from bare_tui.core.generation import pipeline
+from bare_tui.core.inputs import verifying
 from bare_tui.core.inputs.seeds import import_seeds
 from bare_tui.core.reviewing import review, review_list
 from bare_tui.core.workspace import current, yields
@@ -68,7 +71,8 @@ def test_best_attempt_is_parsed_then_passing_then_latest(store, gsm8k):
             fields = pipeline.parse_and_check(gsm8k, text)[0]
             store.insert("refinements", {"candidate_id": 1, "run_id": run, "seed": 9,
                                          "raw_text": text, "fields": to_json(fields),
-                                         "valid": valid, "created_at": now()})
+                                         "valid": valid, "created_at": now(),
+                                         **verifying.verify(gsm8k, fields).columns()})
     shown = current.current(store, 1)
     assert shown.final_version == "refined" and shown.final_fields["question"].startswith("Anna")
 
@@ -86,8 +90,6 @@ def test_refinement_failing_checks_the_draft_passes_proposes_the_draft(store, gs
 
 
 def test_yield_counts_parses_passes_and_usable_items(store, gsm8k, tmp_path):
-    import json
-
     import_seeds(store, gsm8k, GSM8K_SEEDS)
     pipeline.draft(store, gsm8k, ScriptedBackend([GOOD_DRAFT, UNPARSED, GOOD_DRAFT]), 3)
     pipeline.refine(store, gsm8k, ScriptedBackend([UNPARSED, FAILS_CHECKS, REFINED]),
@@ -199,3 +201,46 @@ def test_redrafts_stop_once_a_draft_parses(store, gsm8k):
     # The unparsed attempt is kept, not refined (as any unparsed draft); the slot's
     # parsed draft is.
     assert [c["id"] for c in pipeline.unrefined(store, gsm8k)] == [2]
+
+
+WRONG_SUM = ("Question:\nAnna has 2 pens and buys 4. How many?\nAnswer:\n"
+             "2 + 4 = <<2+4=7>>7\n#### 7\n")
+
+
+def test_a_refinement_failing_a_verifier_is_retried_and_never_beats_a_verified_draft(
+        store, gsm8k):
+    """The built-in gsm8k recipe verifies its arithmetic: each version stores its result,
+    a refinement that breaks it is tried again, and a verified draft stays proposed."""
+    one_draft(store, gsm8k)  # GOOD_DRAFT: 2 + 3 = 5, #### 5
+    samples = []
+    pipeline.refine(store, gsm8k, ScriptedBackend([WRONG_SUM, WRONG_SUM]), retries=1,
+                    on_sample=samples.append)
+    assert [(s.parsed, s.valid, s.verified) for s in samples] == [(True, True, False)] * 2
+    stored = store.conn.execute("SELECT verified, verification FROM refinements").fetchall()
+    assert [row[0] for row in stored] == [0, 0]
+    outcome = json.loads(stored[0][1])
+    assert outcome == [{"verifier": "arithmetic(answer)", "version": "1", "checked": True,
+                        "problems": ["annotation 1 <<2+4=7>>: 2+4 is 6, not 7"]}]
+    assert store.scalar("SELECT verified FROM candidates WHERE id = 1") == 1
+    shown = current.current(store, 1)
+    assert shown.refinement_broke_verified and shown.final_version == "draft"
+    assert shown.final_verified is True and shown.verification_problems == []
+    measured = yields.measure(store, gsm8k.name)
+    assert (measured.drafts_verified, measured.refinements_verified, measured.verified) == (
+        1, 0, 1)
+    assert measured.lines()[1].endswith("100% pass, 0% verified)")
+    assert measured.lines()[3].startswith("verified items: 1 of 1")
+    review.decide(store, [1], "accept_draft", "ann")
+    assert yields.measure(store, gsm8k.name).verified == 1
+
+
+def test_without_verifiers_the_yield_says_none_ran(store):
+    from bare_tui.core.inputs import recipes
+
+    text = recipes.builtin_source("gsm8k").replace('verify = ["arithmetic"]', "")
+    plain = recipes.parse_recipe(text.replace('name = "gsm8k"', 'name = "plain"'))
+    import_seeds(store, plain, GSM8K_SEEDS)
+    pipeline.draft(store, plain, ScriptedBackend([GOOD_DRAFT]), 1)
+    assert store.scalar("SELECT verified IS NULL AND verification IS NULL FROM candidates")
+    assert yields.measure(store, "plain").lines()[3] == (
+        "verified items: none (no verifier ran, or none had anything to check)")

@@ -12,7 +12,7 @@ import sqlite3
 import sys
 
 from bare_tui import __version__
-from bare_tui.cli import diversity, generation, quality, review, setup, team
+from bare_tui.cli import diversity, generation, quality, review, setup, team, verify
 from bare_tui.cli.common import EXIT_ERROR, Parser
 from bare_tui.errors import BareError
 from bare_tui.text import has_surrogates, one_line
@@ -37,7 +37,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"bare-tui {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for group in (setup, generation, review, team, diversity, quality):
+    for group in (setup, generation, review, team, diversity, quality, verify):
         group.register(sub)
     return parser
 

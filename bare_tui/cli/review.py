@@ -84,7 +84,9 @@ def cmd_export(args: argparse.Namespace) -> int:
     from bare_tui.core.inputs import splits
 
     return export_and_say(args, args.out, profile=args.profile, status=args.status,
-                          include_invalid=args.include_invalid, force=args.force,
+                          include_invalid=args.include_invalid,
+                          include_unverified=args.include_unverified,
+                          include_flagged=args.include_flagged, force=args.force,
                           split=splits.parse(args.split) if args.split else None,
                           rng_seed=args.rng_seed, format=args.format,
                           since_last=args.since_last, license=args.license, embed=args.embed)
@@ -206,6 +208,12 @@ def register(sub: Any) -> None:
                      help="which candidates (default accepted)")
     exp.add_argument("--include-invalid", action="store_true",
                      help="also export items that fail the recipe's checks")
+    exp.add_argument("--include-unverified", action="store_true",
+                     help="also export items whose final text fails one of the recipe's "
+                     "verifiers (left out by default; the card says how many)")
+    exp.add_argument("--include-flagged", action="store_true",
+                     help="also export items `bare-tui decontam` flagged as overlapping an "
+                     "evaluation set (left out by default; the card says how many)")
 
     opened = add_command(sub, "review", cmd_review, "open the review workstation (also: "
                          "bare-tui with no command)", [ws, model_options()],

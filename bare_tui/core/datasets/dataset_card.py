@@ -139,6 +139,35 @@ def _generation(store: Store, task: Recipe, ids: list[int]) -> list[str]:
     return lines
 
 
+def _verification(manifest: dict[str, Any]) -> list[str]:
+    """Which verifiers ran, and what the export left out for them."""
+    names = manifest.get("verifiers") or []
+    if not names:
+        return ["No verifier ran: the recipe names none, so items were checked for their "
+                "shape only, not for being right."]
+    left_out = manifest["skipped"].get("unverified", 0)
+    included = manifest["filters"].get("include_unverified")
+    said = (f"{left_out} item{'' if left_out == 1 else 's'} whose final text fails a "
+            "verifier were left out" if left_out else "no item failed a verifier")
+    return [f"Verifiers: {', '.join(f'`{name}`' for name in names)}; "
+            + ("items failing one were included (--include-unverified)." if included
+               else f"{said}.") + " Edited items are not verified."]
+
+
+def _decontamination(manifest: dict[str, Any]) -> list[str]:
+    """The evaluation sets checked against, and how many items were removed."""
+    found = manifest.get("decontamination") or {}
+    sets = found.get("flagged_sets") or []
+    if not sets:
+        return ["", "Decontamination: no flag against any evaluation set is recorded "
+                "(`bare-tui decontam --against SET` checks one)."]
+    removed = found.get("left_out", 0)
+    return ["", f"Decontamination against {', '.join(f'`{name}`' for name in sets)}: "
+            + (f"{removed} flagged item{'' if removed == 1 else 's'} removed."
+               if not manifest["filters"].get("include_flagged")
+               else "flagged items were included (--include-flagged).")]
+
+
 def _counts(store: Store, task: Recipe) -> list[str]:
     status = Counter(item.status for item in current.of_task(store, task.name))
     lines = _table(["status", "items"], [[name, status.get(name, 0)]
@@ -249,8 +278,13 @@ def card(store: Store, task: Recipe, layout: Layout, manifest: dict[str, Any],
         chosen.append("only items no earlier export wrote")
     if not filters.get("include_invalid"):
         chosen.append("passing the recipe's checks")
+    if manifest.get("verifiers") and not filters.get("include_unverified"):
+        chosen.append("not failing a verifier")
+    if not filters.get("include_flagged"):
+        chosen.append("not flagged by decontamination")
     lines += [f"Profile `{manifest['profile']}`, format {layout.format}; items chosen by "
-              f"{', '.join(chosen)}."]
+              f"{', '.join(chosen)}.", "", *_verification(manifest),
+              *_decontamination(manifest)]
     split = manifest.get("split")
     if split and len(counts) > 1:
         how = ("stratified by diversity cluster" if split["stratified_by_cluster"]

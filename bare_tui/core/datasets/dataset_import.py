@@ -20,6 +20,7 @@ from string import Formatter
 from typing import Any
 
 from bare_tui.core.generation.model_files import file_sha256
+from bare_tui.core.inputs import verifying
 from bare_tui.core.inputs.prompts import render_example
 from bare_tui.core.inputs.recipes import Recipe
 from bare_tui.core.inputs.seeds import content_sha256, read_seeds
@@ -120,16 +121,18 @@ def import_candidates(store: Store, task: Recipe, path: str | Path,
                         seeds += 1
                         continue
                     problems = validate(task, fields)
+                    verdict = verifying.verify(task, fields).columns()
                     line = int(where.rsplit(":", 1)[1])
                     cursor = conn.execute(
                         "INSERT OR IGNORE INTO candidates (task, shot_ids, run_id, raw_text,"
                         " fields, validation, valid, finish_reason, prompt_tokens,"
-                        " completion_tokens, ms, created_at, origin, content_sha256)"
-                        " VALUES (?, '[]', ?, ?, ?, ?, ?, 'import', 0, 0, 0, ?, ?, ?)",
+                        " completion_tokens, ms, created_at, origin, content_sha256,"
+                        " verified, verification)"
+                        " VALUES (?, '[]', ?, ?, ?, ?, ?, 'import', 0, 0, 0, ?, ?, ?, ?, ?)",
                         (task.name, run_id, render_example(task, fields), to_json(fields),
                          to_json(problems), int(not problems), now(),
                          json.dumps({"file": shown, "line": line, "sha256": file_hash}),
-                         digest))
+                         digest, verdict["verified"], verdict["verification"]))
                     added += cursor.rowcount
                     duplicates += 1 - cursor.rowcount
                     failing += cursor.rowcount and bool(problems)

@@ -47,12 +47,17 @@ class ExportResult:
     skipped_unparsed: int
     files: dict[str, tuple[Path, int]] = field(default_factory=dict)  # split: (file, items)
     exported_before: int = 0  # left out by since_last
+    skipped_unverified: int = 0  # the final text fails a verifier
+    skipped_flagged: int = 0  # decontamination flagged it
 
     def summary(self) -> list[str]:
         """What was written, as the CLI prints it and the review screen says it."""
         skipped = [f"{count} {why}" for count, why in (
             (self.exported_before, "exported before"),
-            (self.skipped_invalid, "failing validation"), (self.skipped_unparsed, "unparsed"))
+            (self.skipped_invalid, "failing validation"),
+            (self.skipped_unverified, "failing a verifier"),
+            (self.skipped_flagged, "flagged by decontamination"),
+            (self.skipped_unparsed, "unparsed"))
             if count]
         note = f" (left out: {', '.join(skipped)})" if skipped else ""
         if len(self.files) == 1:
@@ -141,6 +146,16 @@ def _split(store: Store, task: str, ids: list[int], fractions: dict[str, float],
     return splits.assign(ids, clusters, fractions, rng_seed), stratified
 
 
+@dataclass(frozen=True)
+class Include:
+    """What an export takes beside the items that pass: those failing the recipe's
+    checks, those whose final text fails a verifier, those decontamination flagged."""
+
+    invalid: bool = False
+    unverified: bool = False
+    flagged: bool = False
+
+
 @dataclass
 class _Selection:
     """What an export writes: the items by id in their profile's shape, and what it
@@ -148,14 +163,18 @@ class _Selection:
 
     chosen: dict[int, dict[str, Any]] = field(default_factory=dict)
     skipped_invalid: int = 0
+    skipped_unverified: int = 0
+    skipped_flagged: int = 0
     skipped_unparsed: int = 0
     left_out: int = 0
     versions: dict[str, int] = field(default_factory=dict)
 
 
-def _select(store: Store, task: Recipe, status: str, include_invalid: bool, profile: str,
+def _select(store: Store, task: Recipe, status: str, include: Include, profile: str,
             templates: dict[str, str], earlier: set[int]) -> _Selection:
     picked = _Selection()
+    flagged = set() if include.flagged else {row[0] for row in store.conn.execute(
+        "SELECT DISTINCT candidate_id FROM contamination WHERE task = ?", (task.name,))}
     for item in current.of_task(store, task.name, status):
         if item.id in earlier:
             picked.left_out += 1
@@ -164,8 +183,14 @@ def _select(store: Store, task: Recipe, status: str, include_invalid: bool, prof
         if fields is None:
             picked.skipped_unparsed += 1
             continue
-        if not include_invalid and validate(task, fields):
+        if not include.invalid and validate(task, fields):
             picked.skipped_invalid += 1
+            continue
+        if not include.unverified and item.final_verified is False:
+            picked.skipped_unverified += 1
+            continue
+        if item.id in flagged:
+            picked.skipped_flagged += 1
             continue
         picked.chosen[item.id] = shape(profile, fields, templates)
         picked.versions[item.final_version] = picked.versions.get(item.final_version, 0) + 1
@@ -173,7 +198,9 @@ def _select(store: Store, task: Recipe, status: str, include_invalid: bool, prof
 
 
 def export(store: Store, task: Recipe, out: str | Path, *, profile: str = "chat",
-           status: str = "accepted", include_invalid: bool = False, force: bool = False,
+           status: str = "accepted", include_invalid: bool = False,
+           include_unverified: bool = False, include_flagged: bool = False,
+           force: bool = False,
            split: dict[str, float] | None = None, rng_seed: int = 0,
            format: str | None = None, since_last: bool = False, license: str | None = None,
            embedding_model: str | None = None, embed: bool = False,
@@ -199,7 +226,8 @@ def export(store: Store, task: Recipe, out: str | Path, *, profile: str = "chat"
     export_files.check_target(store, layout, force=force)
     templates = _templates(task, profile)
     earlier = exported_before(store, task.name) if since_last else set()
-    picked = _select(store, task, status, include_invalid, profile, templates, earlier)
+    include = Include(include_invalid, include_unverified, include_flagged)
+    picked = _select(store, task, status, include, profile, templates, earlier)
     if embed and picked.chosen:
         try:
             embeddings.embed(store, task, embedding_model, on_batch=on_embed_batch)
@@ -214,8 +242,7 @@ def export(store: Store, task: Recipe, out: str | Path, *, profile: str = "chat"
             latest = exported_before(store, task.name) if since_last else earlier
             if latest != earlier:
                 # Another export of the task committed meanwhile: leave out its items too.
-                picked = _select(store, task, status, include_invalid, profile, templates,
-                                 latest)
+                picked = _select(store, task, status, include, profile, templates, latest)
             by_split, stratified = _split(store, task.name, sorted(picked.chosen), fractions,
                                           rng_seed)
             empty = [name for name, members in by_split.items() if not members]
@@ -228,7 +255,7 @@ def export(store: Store, task: Recipe, out: str | Path, *, profile: str = "chat"
                                               layout.format, empty_row) for name in fractions}
             ids = [i for name in fractions for i in by_split[name]]
             manifest = _record(store, conn, task, out, layout, profile, status,
-                               include_invalid, since_last, fractions, rng_seed, stratified,
+                               include, since_last, fractions, rng_seed, stratified,
                                by_split, data, ids, licence, picked)
             card = dataset_card.card(store, task, layout, manifest, licence, embedding_model)
             placed.append(export_files.place({
@@ -244,11 +271,18 @@ def export(store: Store, task: Recipe, out: str | Path, *, profile: str = "chat"
         Path(out), layout.manifest, layout.card, len(ids), picked.skipped_invalid,
         picked.skipped_unparsed,
         {name: (layout.data[name], len(by_split[name])) for name in fractions},
-        picked.left_out)
+        picked.left_out, picked.skipped_unverified, picked.skipped_flagged)
+
+
+def _decontamination(store: Store, task: str, picked: _Selection) -> dict[str, Any]:
+    """The evaluation sets that flagged items of the task, and what was left out."""
+    return {"flagged_sets": [row[0] for row in store.conn.execute(
+        "SELECT DISTINCT eval_set FROM contamination WHERE task = ? ORDER BY 1", (task,))],
+        "left_out": picked.skipped_flagged}
 
 
 def _record(store: Store, conn: Any, task: Recipe, out: str | Path, layout: Layout,
-            profile: str, status: str, include_invalid: bool, since_last: bool,
+            profile: str, status: str, include: Include, since_last: bool,
             fractions: dict[str, float], rng_seed: int, stratified: bool,
             by_split: dict[str, list[int]], data: dict[str, bytes], ids: list[int],
             licence: dataset_card.Licence, picked: _Selection) -> dict[str, Any]:
@@ -259,7 +293,9 @@ def _record(store: Store, conn: Any, task: Recipe, out: str | Path, layout: Layo
                     "sha256": hashlib.sha256(data[name]).hexdigest(),
                     "count": len(by_split[name]), "candidate_ids": by_split[name]}
              for name in fractions}
-    filters = {"status": status, "include_invalid": include_invalid, "since_last": since_last}
+    filters = {"status": status, "include_invalid": include.invalid,
+               "include_unverified": include.unverified,
+               "include_flagged": include.flagged, "since_last": since_last}
     export_id = conn.execute(
         "INSERT INTO exports (task, path, profile, filters, count, sha256, created_at,"
         " format, manifest, splits) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -280,7 +316,11 @@ def _record(store: Store, conn: Any, task: Recipe, out: str | Path, layout: Layo
                   "stratified_by_cluster": stratified},
         "card": shown_path(layout.card.name), "license": licence.id,
         "skipped": {"invalid": picked.skipped_invalid, "unparsed": picked.skipped_unparsed,
+                    "unverified": picked.skipped_unverified,
+                    "flagged": picked.skipped_flagged,
                     "exported_before": picked.left_out},
+        "verifiers": [use.label for use in task.verifiers],
+        "decontamination": _decontamination(store, task.name, picked),
         "versions": picked.versions, "models": _models_used(store, ids),
         "yield": yields.measure(store, task.name).as_dict(), "candidate_ids": ids,
     }

@@ -19,7 +19,7 @@ from typing import Any
 from bare_tui.core.generation import grammar
 from bare_tui.core.generation.attempts import Attempts
 from bare_tui.core.generation.backends import Backend, Generation
-from bare_tui.core.inputs import prompts
+from bare_tui.core.inputs import prompts, verifying
 from bare_tui.core.inputs.recipes import Recipe, Sampling
 from bare_tui.core.inputs.validation import validate
 from bare_tui.core.workspace.store import IN_IDS, Store, from_json, ids_param, now, to_json
@@ -37,6 +37,7 @@ class Sample:
     generation: Generation
     parsed: bool
     valid: bool
+    verified: bool | None = None  # None: no verifier ran, or none had anything to check
 
 
 @dataclass(frozen=True)
@@ -50,7 +51,7 @@ class JobResult:
 
 OnSample = Callable[[Sample], None]
 OnNote = Callable[[str], None]
-# More attempts at a refinement that does not parse or fails its checks.
+# More attempts at a refinement that does not parse, fails its checks or a verifier.
 DEFAULT_RETRIES = 2
 
 
@@ -185,17 +186,34 @@ def run_recorded(store: Store, run_id: int, body: Callable[[], tuple[int, int, b
     return _finish(store, run_id, stopped, produced, planned, kind)
 
 
+@dataclass(frozen=True)
+class Committed:
+    """One stored sample: its row, whether it parsed, passed its checks, verified."""
+
+    row_id: int
+    parsed: bool
+    valid: bool
+    verified: bool | None  # None: no verifier ran, or none had anything to check
+
+    @property
+    def good(self) -> bool:
+        """Nothing to try again for: parsed, passing its checks, no verifier failed."""
+        return self.parsed and self.valid and self.verified is not False
+
+
 def commit_sample(store: Store, table: str, task: Recipe, run_id: int, seed: int,
             generation: Generation, extra: dict[str, Any], fills_slot: bool = False
-            ) -> tuple[int, bool, bool]:
-    """Parse, check and store one sample and its run's counters in one transaction
-    (`fills_slot`: a draft in a slot the run reserved); returns (row id, parsed, valid)."""
+            ) -> Committed:
+    """Parse, check, verify and store one sample and its run's counters in one
+    transaction (`fills_slot`: a draft in a slot the run reserved)."""
     fields, parse_error, problems = parse_and_check(task, generation.text)
+    verdict = verifying.verify(task, fields)
     with store.transaction():
         row_id = store.insert(table, {
             **extra, "run_id": run_id, "seed": seed, "raw_text": generation.text,
             "fields": to_json(fields), "parse_error": parse_error,
             "validation": to_json(problems), "valid": int(not problems),
+            **verdict.columns(),
             "finish_reason": generation.finish_reason,
             "prompt_tokens": generation.prompt_tokens,
             "completion_tokens": generation.completion_tokens,
@@ -205,7 +223,9 @@ def commit_sample(store: Store, table: str, task: Recipe, run_id: int, seed: int
                            generation.ms, fields is not None)
         if fills_slot:
             store.fill_slot(run_id)
-    return row_id, fields is not None, not problems
+    verified = verdict.verified
+    return Committed(row_id, fields is not None, not problems,
+                     None if verified is None else bool(verified))
 
 
 def draft(store: Store, task: Recipe, backend: Backend, target: int, *,
@@ -268,16 +288,17 @@ def draft(store: Store, task: Recipe, backend: Backend, target: int, *,
             generation = dataclasses.replace(generation, text=start + generation.text)
             shots, seed = in_flight.pop(index)
             tries[index] = tries.get(index, 0) + 1
-            row_id, parsed, valid = commit_sample(
+            stored = commit_sample(
                 store, "candidates", task, run_id, seed, generation,
                 {"task": task.name, "shot_ids": to_json([s["id"] for s in shots]),
                  "sample_index": index}, fills_slot=tries[index] == 1)
             produced += 1
-            if not parsed and tries[index] <= redraft and not stop.is_set():
+            if not stored.parsed and tries[index] <= redraft and not stop.is_set():
                 jobs.again(index)
                 total += 1
             if on_sample:
-                on_sample(Sample("draft", row_id, produced, total, generation, parsed, valid))
+                on_sample(Sample("draft", stored.row_id, produced, total, generation,
+                                 stored.parsed, stored.valid, stored.verified))
             if stop.is_set():
                 break  # samples still in flight are dropped
         return produced, total, stop.is_set()
@@ -321,11 +342,12 @@ def unparsed_unrefined(store: Store, task: Recipe) -> int:
 def refine(store: Store, task: Recipe, backend: Backend, *, limit: int | None = None,
            include_unparsed: bool = False, retries: int = 0,
            sampling: Sampling | None = None, rng_seed: int | None = None,
-           only: Sequence[int] | None = None,
+           only: Sequence[int] | None = None, retry_unverified: bool = True,
            on_sample: OnSample | None = None, on_note: OnNote | None = None,
            stop: threading.Event | None = None) -> JobResult:
     """Refine, one draft per call, every candidate of the task without a refinement.
-    A refinement that does not parse or fails its checks is tried again, with a new
+    A refinement that does not parse, fails its checks or (with `retry_unverified`, the
+    default) fails a verifier is tried again, with a new
     recorded seed, up to `retries` more times, beside the refinements still running
     (core/generation/attempts.py); every attempt is kept, and the best one
     (core/workspace/current.py: parsed, then passing, then latest) is what the review proposes.
@@ -386,24 +408,27 @@ def refine(store: Store, task: Recipe, backend: Backend, *, limit: int | None = 
         jobs = Attempts(fresh(), job)
         for candidate_id, generation in backend.chat_many(jobs, sampling):
             generation = dataclasses.replace(generation, text=start + generation.text)
-            row_id, parsed, valid = commit_sample(
+            stored = commit_sample(
                 store, "refinements", task, run_id, seeds_used.pop(candidate_id),
                 generation, {"candidate_id": candidate_id,
                              "from_raw": int(candidate_id in from_raw)})
             produced += 1
             tries[candidate_id] = tries.get(candidate_id, 0) + 1
-            parsed_any |= parsed
-            if constraint["constrained"] and not parsed and generation.finish_reason == "stop":
+            parsed_any |= stored.parsed
+            if constraint["constrained"] and not stored.parsed \
+                    and generation.finish_reason == "stop":
                 device = backend.describe().get("device", "the backend")
                 notes(f"refine: {device} returned a refinement outside the "
                       "output grammar, so it does not apply it: the format is only "
                       "asked for in the prompt")
-            if not (parsed and valid) and tries[candidate_id] <= retries and not stop.is_set():
+            again = not stored.good if retry_unverified else not (stored.parsed
+                                                                   and stored.valid)
+            if again and tries[candidate_id] <= retries and not stop.is_set():
                 jobs.again(by_id[candidate_id])
                 planned += 1
             if on_sample:
-                on_sample(Sample("refine", row_id, produced, planned, generation, parsed,
-                                 valid))
+                on_sample(Sample("refine", stored.row_id, produced, planned, generation,
+                                 stored.parsed, stored.valid, stored.verified))
             if stop.is_set():
                 break
         if produced and not parsed_any:

@@ -20,6 +20,7 @@ import regex
 
 from bare_tui.core.inputs import schema
 from bare_tui.core.inputs.schema import Either, Flag, ListOf, Number, Table, Text, Whole
+from bare_tui.core.inputs.verifiers import Use
 from bare_tui.errors import BareError
 
 SHOT_SELECTIONS = ("static", "random")
@@ -36,7 +37,12 @@ FIELD_SHAPE = Table({
     "checks": ListOf(Text()), "pattern": Text(), "pattern_hint": Text(),
     "one_of": ListOf(Text(), nonempty=True), "max_chars": Whole(minimum=1),
     "max_lines": Whole(minimum=1), "grammar": Text(nonempty=True),
+    "verify": ListOf(Text(nonempty=True)),
 }, required=("name",), example='[[fields]] with name = "question"')
+# A verifier with options: its name, the field it verifies, and its own options (each
+# verifier checks those when it is built: core/inputs/verifiers/).
+OPTION = Either(Text(), Whole(), Number(), Flag(), ListOf(Text()))
+VERIFY_SHAPE = Table(values=OPTION, example='[[verify]] with name = "sqlite", field = "query"')
 RECIPE_SHAPE = Table({
     "name": Text(nonempty=True), "thing": Text(nonempty=True),
     "description": Text(nonempty=True), "refine_instruction": Text(),
@@ -46,6 +52,10 @@ RECIPE_SHAPE = Table({
     "base": SAMPLING_SHAPE, "refine": SAMPLING_SHAPE,
     "export": Table({"user": Text(), "assistant": Text(), "system": Text()},
                     example='[export] with user = "{question}"'),
+    "verify": ListOf(VERIFY_SHAPE),
+    "decontam": Table({"against": ListOf(Text(nonempty=True)), "field": Text(nonempty=True),
+                       "ngram": Whole(minimum=1, maximum=100)},
+                      example='[decontam] with against = ["gsm8k-test"]'),
 }, required=("name", "thing", "description", "fields"))
 
 
@@ -94,6 +104,7 @@ class Field:
     max_chars: int | None = None
     max_lines: int | None = None
     grammar: str | None = None  # GBNF expression of the value (see core/generation/grammar.py)
+    verify: tuple[str, ...] = ()  # verifiers run on the value, with default options
 
 
 @dataclass(frozen=True)
@@ -109,6 +120,19 @@ class Recipe:
     refine_instruction: str = ""
     export: dict[str, str] = field(default_factory=dict)
     source: str = ""  # the TOML text the task was loaded from
+    # verifiers named in [[verify]] tables (with options); see `verifiers`
+    verify_tables: tuple[Use, ...] = ()
+    # evaluation sets new candidates are checked against ([decontam]), on which field
+    decontam_against: tuple[str, ...] = ()
+    decontam_field: str | None = None
+    decontam_ngram: int = 13
+
+    @property
+    def verifiers(self) -> tuple[Use, ...]:
+        """Every verifier the recipe names: per field (`verify = [...]`), then the
+        [[verify]] tables."""
+        return tuple(Use(name, f.name) for f in self.fields for name in f.verify) \
+            + self.verify_tables
 
     @property
     def field_names(self) -> list[str]:
@@ -178,6 +202,12 @@ def _build_task(data: dict[str, Any], text: str) -> Recipe:
         schema.template_fields(template, f"export.{key}", names)
     refine_instruction = data.get("refine_instruction", "").strip()
     schema.template_fields(refine_instruction, "refine_instruction", ["thing"])
+    verify_tables = tuple(_verify_table(index, table, names)
+                          for index, table in enumerate(data.get("verify", []), 1))
+    against = data.get("decontam", {})
+    if against.get("field", names[0]) not in names:
+        raise BareError(f"decontam.field = {against['field']!r} is not a field of the recipe "
+                        f"({', '.join(names)})")
     return Recipe(
         name=name,
         thing=data["thing"],
@@ -190,7 +220,22 @@ def _build_task(data: dict[str, Any], text: str) -> Recipe:
         refine_instruction=refine_instruction,
         export=export,
         source=text,
+        verify_tables=verify_tables,
+        decontam_against=tuple(against.get("against", ())),
+        decontam_field=against.get("field"),
+        decontam_ngram=against.get("ngram", 13),
     )
+
+
+def _verify_table(index: int, table: dict[str, Any], names: list[str]) -> Use:
+    where = f"verify[{index}]"
+    name, on = table.get("name"), table.get("field")
+    if not isinstance(name, str) or not name:
+        raise BareError(f"{where}: needs name = \"<verifier>\" (`bare-tui verifiers` lists them)")
+    if on not in names:
+        raise BareError(f"{where}: field = {on!r} is not a field of the recipe "
+                        f"({', '.join(names)})")
+    return Use(name, on, {k: v for k, v in table.items() if k not in ("name", "field")})
 
 
 def _build_field(item: dict[str, Any]) -> Field:
@@ -221,6 +266,7 @@ def _build_field(item: dict[str, Any]) -> Field:
         max_chars=item.get("max_chars"),
         max_lines=item.get("max_lines"),
         grammar=item.get("grammar"),
+        verify=tuple(item.get("verify", ())),
     )
 
 

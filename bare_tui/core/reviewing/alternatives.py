@@ -117,13 +117,13 @@ def generate(store: Store, task: Recipe, backend: Backend, candidate_id: int, k:
         many = backend.chat_many if refining else backend.complete_many
         for index, generation in many(jobs, sampling):
             generation = dataclasses.replace(generation, text=start + generation.text)
-            row_id, parsed, valid = commit_sample(
+            stored = commit_sample(
                 store, "refinements", task, run_id, seeds_used[index], generation,
                 {"candidate_id": candidate_id, "alternative": kind})
             produced += 1
             if on_sample:
-                on_sample(Sample("refine" if refining else "draft", row_id, produced, k,
-                                 generation, parsed, valid))
+                on_sample(Sample("refine" if refining else "draft", stored.row_id, produced,
+                                 k, generation, stored.parsed, stored.valid, stored.verified))
             if stop.is_set():
                 break
         return produced, k, stop.is_set()

@@ -10,7 +10,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from bare_tui.core.measures import judge
+from bare_tui.core.measures import decontam, judge
 from bare_tui.core.reviewing import alternatives, team
 from bare_tui.core.workspace import current
 from bare_tui.core.workspace.store import Store
@@ -29,6 +29,11 @@ FILTERS: dict[str, str] = {
     "rejected": "s.status = 'rejected'",
     "edited": "s.edited",
     "failing checks": "s.final_valid = 0",
+    # The final text's verifiers (core/inputs/verifiers/) passed, or one failed.
+    "verified": "s.final_verified = 1",
+    "failed verification": "s.final_verified = 0",
+    # Overlaps an evaluation set (core/measures/decontam.py): `bare-tui decontam` flagged it.
+    "flagged: contamination": decontam.FLAGGED,
     "unparsed drafts": "s.draft_fields IS NULL",
     # ... picked the candidate out of its lineup in some trial.
     "judge: detected": JUDGED + " AND j.detected = 1)",
@@ -51,6 +56,7 @@ class Summary:
     refined: bool
     title: str
     alternatives: int = 0  # alternatives asked for in review (core/reviewing/alternatives.py)
+    verified: bool | None = None  # that version's verifiers: passed, failed, or none ran
 
     @property
     def marker(self) -> str:
@@ -138,6 +144,6 @@ def summaries(store: Store, ids: Iterable[int]) -> dict[int, Summary]:
     more = alternatives.counts(store, ids)
     return {cid: Summary(cid, item.status, item.final_version, item.final_valid is not False,
                          item.refined, _first_line(item.final_fields, item.draft_raw),
-                         more.get(cid, 0))
+                         more.get(cid, 0), item.final_verified)
             for cid, item in current.many(store, ids).items()}
 

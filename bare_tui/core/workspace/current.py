@@ -1,7 +1,7 @@
 """What a candidate says now: its final text and state, from one place.
 
 The rule lives in the `candidate_state` view (core/workspace/migrations.py,
-CANDIDATE_STATE_V11): the final text is the curator's edit, else the draft when the
+CANDIDATE_STATE_V13): the final text is the curator's edit, else the draft when the
 curator accepted the draft, when no refinement parsed, or (undecided) when the best
 refinement fails checks the draft passes, else the best refinement: of several
 attempts, the latest that parsed and passes its checks, else the latest that parsed.
@@ -48,10 +48,22 @@ class Current:
     origin: dict[str, Any] | None = None  # an imported item's file, line and file sha256
     merge: dict[str, Any] | None = None  # an edit made by hunks (core/reviewing/merging.py)
     picked_id: int | None = None  # the alternative picked as the refinement
+    # the final version's verifiers: True verified, False failed, None none ran or had
+    # anything to check (an edit is not verified here); and their outcomes
+    final_verified: bool | None = None
+    final_verification: list[dict[str, Any]] | None = None
+    draft_verified: bool | None = None
+    refinement_broke_verified: bool = False  # the draft verifies, the best refinement fails
 
     @property
     def refined(self) -> bool:
         return self.latest_raw is not None
+
+    @property
+    def verification_problems(self) -> list[str]:
+        """The final version's verifier problems, each named by its verifier."""
+        return [f"{outcome['verifier']}: {problem}" for outcome in self.final_verification or []
+                for problem in outcome.get("problems", [])]
 
     def final_or_raw(self, names: list[str]) -> dict[str, str]:
         """The final fields, or the raw draft in the first field when nothing parsed."""
@@ -64,14 +76,16 @@ _COLUMNS = ("candidate_id, status, decided_version, reason, edited, final_versio
             "final_fields, final_valid, final_validation, draft_fields, draft_raw, "
             "draft_validation, latest_fields, latest_raw, latest_validation, parsed_id, "
             "parsed_fields, parsed_validation, refinement_failed, seed, shot_ids, origin, "
-            "merge, picked_id")
+            "merge, picked_id, final_verified, final_verification, draft_verified, "
+            "refinement_broke_verified")
 
 
 def _current(row: tuple[Any, ...]) -> Current:
     (cid, status, decided, reason, edited, final_version, final_fields, final_valid,
      final_validation, draft, draft_raw, draft_validation, latest, latest_raw,
      latest_validation, _parsed_id, best, best_validation, refinement_failed, seed,
-     shot_ids, origin, merge, picked_id) = row
+     shot_ids, origin, merge, picked_id, final_verified, final_verification, draft_verified,
+     broke) = row
     return Current(cid, status, decided, reason, bool(edited), final_version,
                    from_json(final_fields), None if final_valid is None else bool(final_valid),
                    from_json(final_validation) or [],
@@ -79,7 +93,13 @@ def _current(row: tuple[Any, ...]) -> Current:
                    from_json(latest), latest_raw, from_json(latest_validation) or [],
                    from_json(best), from_json(best_validation) or [],
                    bool(refinement_failed), seed,
-                   from_json(shot_ids) or [], from_json(origin), from_json(merge), picked_id)
+                   from_json(shot_ids) or [], from_json(origin), from_json(merge), picked_id,
+                   _maybe(final_verified), from_json(final_verification),
+                   _maybe(draft_verified), bool(broke))
+
+
+def _maybe(flag: int | None) -> bool | None:
+    return None if flag is None else bool(flag)
 
 
 def current(store: Store, candidate_id: int) -> Current | None:

@@ -4,7 +4,7 @@ Each step is idempotent (`if_not_exists`, column checks), so a crash half-way th
 is repaired by running it again; `Store` runs the steps above the file's `user_version`
 and sets it after each. To change the schema, add `_migrate_vN`, list it in
 `MIGRATIONS` and raise `SCHEMA_VERSION`; never edit an earlier step. A view that changes
-is made in full by the new step, from a constant of its own (`CANDIDATE_STATE_V11`), and
+is made in full by the new step, from a constant of its own (`CANDIDATE_STATE_V13`), and
 earlier steps keep theirs.
 """
 
@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import sqlite_utils
 
-SCHEMA_VERSION = 12
+SCHEMA_VERSION = 14
 
 
 def _migrate_v1(db: sqlite_utils.Database) -> None:
@@ -278,6 +278,88 @@ def _migrate_v12(db: sqlite_utils.Database) -> None:
                                pk="candidate_id", if_not_exists=True)
 
 
+# A version's step on the quality ladder (DESIGN §7), for proposing: 0 not parsed, 1 fails
+# its checks, 2 usable but fails a verifier, 3 usable (no verifier ran, or nothing to
+# check), 4 verified. A refinement below its draft is never proposed over it.
+def _rank(x: str) -> str:
+    return (f"(CASE WHEN {x}.fields IS NULL THEN 0 WHEN {x}.valid = 0 THEN 1"
+            f" WHEN {x}.verified = 0 THEN 2 WHEN {x}.verified = 1 THEN 4 ELSE 3 END)")
+
+
+CANDIDATE_STATE_V13 = f"""
+    CREATE VIEW candidate_state AS
+    SELECT s.*,
+        CASE s.final_version WHEN 'edited' THEN s.edited_fields WHEN 'draft' THEN s.draft_fields
+             ELSE s.parsed_fields END AS final_fields,
+        CASE s.final_version WHEN 'edited' THEN NULL WHEN 'draft' THEN s.draft_valid
+             ELSE s.parsed_valid END AS final_valid,
+        CASE s.final_version WHEN 'edited' THEN NULL WHEN 'draft' THEN s.draft_validation
+             ELSE s.parsed_validation END AS final_validation,
+        CASE s.final_version WHEN 'edited' THEN NULL WHEN 'draft' THEN s.draft_verified
+             ELSE s.parsed_verified END AS final_verified,
+        CASE s.final_version WHEN 'edited' THEN NULL WHEN 'draft' THEN s.draft_verification
+             ELSE s.parsed_verification END AS final_verification
+    FROM (
+        SELECT c.id AS candidate_id, c.task AS task, c.seed AS seed, c.shot_ids AS shot_ids,
+            c.origin AS origin, d.refinement_id AS picked_id, d.merge AS merge,
+            coalesce(d.status, 'pending') AS status, d.version AS decided_version,
+            d.reason AS reason, d.reviewer AS reviewer,
+            coalesce(d.version = 'edited', 0) AS edited, d.final_fields AS edited_fields,
+            c.fields AS draft_fields, c.raw_text AS draft_raw, c.valid AS draft_valid,
+            c.validation AS draft_validation, c.verified AS draft_verified,
+            c.verification AS draft_verification,
+            latest.id AS latest_id, latest.fields AS latest_fields,
+            latest.raw_text AS latest_raw, latest.valid AS latest_valid,
+            latest.validation AS latest_validation,
+            best.id AS parsed_id, best.fields AS parsed_fields, best.valid AS parsed_valid,
+            best.validation AS parsed_validation, best.verified AS parsed_verified,
+            best.verification AS parsed_verification,
+            coalesce({_rank("best")} < {_rank("c")}, 0) AS refinement_failed,
+            coalesce(c.verified = 1 AND best.verified = 0, 0) AS refinement_broke_verified,
+            CASE WHEN best.id IS NULL OR {_rank("best")} < {_rank("c")} THEN 'draft'
+                 ELSE 'refined' END AS proposed_version,
+            CASE WHEN d.version = 'edited' THEN 'edited'
+                 WHEN d.version = 'draft' OR best.id IS NULL THEN 'draft'
+                 WHEN d.version IS NULL AND {_rank("best")} < {_rank("c")} THEN 'draft'
+                 ELSE 'refined' END AS final_version
+        FROM candidates c
+        LEFT JOIN decisions d ON d.candidate_id = c.id
+        LEFT JOIN refinements latest ON latest.id = coalesce(d.refinement_id,
+            (SELECT max(r.id) FROM refinements r WHERE r.candidate_id = c.id
+             AND r.alternative IS NULL))
+        LEFT JOIN refinements best ON best.id = coalesce(d.refinement_id,
+            (SELECT r.id FROM refinements r WHERE r.candidate_id = c.id
+             AND r.alternative IS NULL AND r.fields IS NOT NULL
+             ORDER BY {_rank("r")} DESC, r.id DESC LIMIT 1))
+    ) s
+"""
+
+
+def _migrate_v13(db: sqlite_utils.Database) -> None:
+    # Verifiers (core/inputs/verifiers/): each version's result, 1 verified, 0 failed,
+    # NULL when no verifier ran or none had anything to check, with the outcomes as JSON.
+    # The view ranks versions on the whole quality ladder (verified above usable).
+    for table in ("candidates", "refinements"):
+        for column, kind in (("verified", int), ("verification", str)):
+            if column not in db[table].columns_dict:
+                db[table].add_column(column, kind)
+    db.execute("DROP VIEW IF EXISTS candidate_state")
+    db.execute(CANDIDATE_STATE_V13)
+
+
+def _migrate_v14(db: sqlite_utils.Database) -> None:
+    # Decontamination (core/measures/decontam.py): a candidate's overlap with an item of
+    # an evaluation set, per set and method, with the item's text and the evidence.
+    db["contamination"].create(
+        {"candidate_id": int, "task": str, "eval_set": str, "method": str, "item": int,
+         "matched": str, "score": float, "evidence": str, "created_at": float},
+        pk=("candidate_id", "eval_set", "method"),
+        if_not_exists=True,
+    )
+    db["contamination"].create_index(["task", "eval_set"], if_not_exists=True)
+
+
 MIGRATIONS = {1: _migrate_v1, 2: _migrate_v2, 3: _migrate_v3, 4: _migrate_v4,
               5: _migrate_v5, 6: _migrate_v6, 7: _migrate_v7, 8: _migrate_v8, 9: _migrate_v9,
-              10: _migrate_v10, 11: _migrate_v11, 12: _migrate_v12}
+              10: _migrate_v10, 11: _migrate_v11, 12: _migrate_v12, 13: _migrate_v13,
+              14: _migrate_v14}

@@ -1,9 +1,11 @@
-"""Yield: how much of what the models made is usable, and how fast usable items come.
+"""Yield: how much of what the models made is usable and verified, and how fast it comes.
 
-Drafts and refinement attempts are counted by whether they parse and whether they pass
-the recipe's checks; a candidate is usable when its final text (core/workspace/current.py) passes
-them, or is the curator's edit, and it is not rejected. Usable items per minute divides
-by the wall-clock minutes of the task's generation runs.
+Drafts and refinement attempts are counted at each step of the quality ladder: they
+parse, they pass the recipe's checks (usable), their recipe's verifiers pass (verified).
+A candidate is usable when its final text (core/workspace/current.py) passes its checks,
+or is the curator's edit, and it is not rejected; verified when it is usable and its
+final text's verifiers passed. Items per minute divide by the wall-clock minutes of the
+task's generation runs.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from bare_tui.core.workspace.store import Store, now
 
 # A usable candidate, as a condition on the candidate_state view.
 USABLE = "status != 'rejected' AND (final_valid = 1 OR edited)"
+VERIFIED = f"{USABLE} AND final_verified = 1"
 
 
 @dataclass(frozen=True)
@@ -28,26 +31,44 @@ class Yield:
     candidates: int
     usable: int
     minutes: float  # wall clock of the task's draft and refine runs
+    drafts_verified: int = 0
+    refinements_verified: int = 0
+    verified: int = 0  # candidates usable and verified
+    checked: int = 0  # versions a verifier checked (0: no verifier ran, or had anything)
 
     @property
     def usable_per_minute(self) -> float | None:
         return self.usable / self.minutes if self.minutes > 0 else None
 
+    @property
+    def verified_per_minute(self) -> float | None:
+        return self.verified / self.minutes if self.minutes > 0 else None
+
     def as_dict(self) -> dict[str, Any]:
-        return {**asdict(self), "usable_per_minute": self.usable_per_minute}
+        return {**asdict(self), "usable_per_minute": self.usable_per_minute,
+                "verified_per_minute": self.verified_per_minute}
 
     def lines(self) -> list[str]:
-        """Three lines for people: drafts, refinements, usable items."""
-        rate = self.usable_per_minute
-        speed = f", {rate:.1f} per minute of generation" if rate is not None else ""
+        """Four lines for people: drafts, refinements, usable items, verified items."""
+        verified = (f", {share(self.drafts_verified, self.drafts)} verified"
+                    if self.checked else "")
+        refined = (f", {share(self.refinements_verified, self.refinements)} verified"
+                   if self.checked else "")
         return [
             f"drafts: {self.drafts} ({share(self.drafts_parsed, self.drafts)} parse, "
-            f"{share(self.drafts_passing, self.drafts)} pass their checks)",
+            f"{share(self.drafts_passing, self.drafts)} pass their checks{verified})",
             f"refinements: {self.refinements} attempts "
             f"({share(self.refinements_parsed, self.refinements)} parse, "
-            f"{share(self.refinements_passing, self.refinements)} pass)",
-            f"usable items: {self.usable} of {self.candidates}{speed}",
+            f"{share(self.refinements_passing, self.refinements)} pass{refined})",
+            f"usable items: {self.usable} of {self.candidates}{speed(self.usable_per_minute)}",
+            f"verified items: {self.verified} of {self.candidates}"
+            f"{speed(self.verified_per_minute)}" if self.checked else
+            "verified items: none (no verifier ran, or none had anything to check)",
         ]
+
+
+def speed(rate: float | None) -> str:
+    return f", {rate:.1f} per minute of generation" if rate is not None else ""
 
 
 def share(part: int, whole: int) -> str:
@@ -57,17 +78,22 @@ def share(part: int, whole: int) -> str:
 
 def measure(store: Store, task: str) -> Yield:
     drafts = store.conn.execute(
-        "SELECT count(*), sum(fields IS NOT NULL), sum(valid) FROM candidates WHERE task = ?",
-        (task,)).fetchone()
+        "SELECT count(*), sum(fields IS NOT NULL), sum(valid), sum(verified = 1),"
+        " sum(verified IS NOT NULL) FROM candidates WHERE task = ?", (task,)).fetchone()
     refinements = store.conn.execute(
-        "SELECT count(*), sum(r.fields IS NOT NULL), sum(r.valid) FROM refinements r"
+        "SELECT count(*), sum(r.fields IS NOT NULL), sum(r.valid), sum(r.verified = 1),"
+        " sum(r.verified IS NOT NULL) FROM refinements r"
         " JOIN candidates c ON c.id = r.candidate_id WHERE c.task = ?"
         " AND r.alternative IS NULL", (task,)).fetchone()
-    usable = store.scalar(
-        f"SELECT count(*) FROM candidate_state WHERE task = ? AND {USABLE}", (task,))
+    usable, verified = store.conn.execute(
+        f"SELECT sum({USABLE}), sum({VERIFIED}) FROM candidate_state WHERE task = ?",
+        (task,)).fetchone()
     seconds = store.scalar(
         "SELECT sum(coalesce(finished_at, ?) - started_at) FROM runs WHERE task = ?"
         " AND kind IN ('draft', 'refine')", (now(), task)) or 0.0
     return Yield(int(drafts[0]), int(drafts[1] or 0), int(drafts[2] or 0),
                  int(refinements[0]), int(refinements[1] or 0), int(refinements[2] or 0),
-                 int(drafts[0]), int(usable), seconds / 60)
+                 int(drafts[0]), int(usable or 0), seconds / 60,
+                 drafts_verified=int(drafts[3] or 0),
+                 refinements_verified=int(refinements[3] or 0), verified=int(verified or 0),
+                 checked=int(drafts[4] or 0) + int(refinements[4] or 0))

@@ -23,7 +23,7 @@ from textual.events import Key
 from textual.screen import Screen
 from textual.widgets import Footer
 
-from bare_tui.core.measures import curation, judge
+from bare_tui.core.measures import curation, decontam, judge
 from bare_tui.core.reviewing import merging, review, review_list
 from bare_tui.core.workspace import current
 from bare_tui.core.workspace.store import Store
@@ -148,10 +148,13 @@ class ReviewScreen(Screen):
         self.update_status()
 
     def _note(self, candidate_id: int | None) -> Text | None:
+        store = self.workspace.store
         verdict = (None if candidate_id is None else judge.verdicts(
-            self.workspace.store, [candidate_id]).get(candidate_id))
+            store, [candidate_id]).get(candidate_id))
+        found = ([] if candidate_id is None
+                 else decontam.flags(store, [candidate_id]).get(candidate_id, []))
         return detail_note(self.presence.held_by, self._twin(candidate_id),
-                           self.workspace.near_duplicate, verdict)
+                           self.workspace.near_duplicate, verdict, found)
 
     def _twin(self, candidate_id: int | None) -> curation.Twin | None:
         index = self.diversity_index

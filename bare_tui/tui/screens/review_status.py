@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 from rich.text import Text
 
-from bare_tui.core.measures import curation, judge
+from bare_tui.core.measures import curation, decontam, judge
 from bare_tui.core.reviewing import review
 from bare_tui.text import clean
 
@@ -113,11 +113,24 @@ def twin_note(twin: curation.Twin | None, near_duplicate: float) -> Text | None:
     return Text(f"nearest: {other} (cosine {twin.similarity:.3f})", style="dim")
 
 
+def flag_note(found: list[decontam.Flag]) -> Text | None:
+    """An overlap with an evaluation set, with the item it matches, to read beside it."""
+    if not found:
+        return None
+    first = found[0]
+    matched = " ".join(first.matched.split())
+    how = "; ".join(flag.evidence for flag in found)
+    return Text(f"⚠ overlaps {clean(first.eval_set)} item {first.item + 1} ({how}): "
+                f"“{clean(matched[:160])}{'…' if len(matched) > 160 else ''}”",
+                style="bold red")
+
+
 def detail_note(held_by: str | None, twin: curation.Twin | None, near_duplicate: float,
-                verdict: tuple[int, int] | None) -> Text | None:
-    """The line under the heading: who else is on it, the nearest neighbour, the
-    judge's verdict."""
-    parts = [twin_note(twin, near_duplicate)]
+                verdict: tuple[int, int] | None,
+                found: list[decontam.Flag] | None = None) -> Text | None:
+    """The line under the heading: who else is on it, an overlap with an evaluation set,
+    the nearest neighbour, the judge's verdict."""
+    parts = [flag_note(found or []), twin_note(twin, near_duplicate)]
     if held_by is not None:
         parts.insert(0, Text(f"⚑ {clean(held_by)} is reviewing this now; j moves on",
                              style="bold magenta"))

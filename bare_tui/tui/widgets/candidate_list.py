@@ -124,7 +124,9 @@ class CandidateList(ScrollView, can_focus=True):
         flag = self.get_component_rich_style("candidate-list--flag")
         line = Text(f"{candidate_id:>6} ")
         line.append(STATUS_MARK.get(summary.status, "?"), style=status_style)
-        line.append("!" if not summary.valid else " ", style=flag)
+        # ! fails its checks, ≠ fails a verifier (its checks pass)
+        line.append("!" if not summary.valid else "≠" if summary.verified is False else " ",
+                    style=flag)
         line.append(summary.marker)
         if summary.alternatives:  # p pages through them
             line.append(f" +{summary.alternatives}", style="bold")

@@ -310,6 +310,8 @@ class DiffView(ScrollView, can_focus=True):
             return "Not refined yet: the draft"
         if detail.decided_version == "draft":
             return "Refined (not used: the draft was accepted)"
+        if detail.refinement_broke_verified:
+            return "Refinement broke a verified draft: draft proposed"
         if detail.refinement_failed:
             return "Refinement failed its checks: draft proposed"
         return "Refinement (did not parse: the draft is final)"
@@ -329,9 +331,10 @@ class DiffView(ScrollView, can_focus=True):
         if merge is not None:  # the two texts the merge was made on
             return merge.draft, merge.refined, detail.final_problems
         if detail.final_version != "draft":
-            return draft, detail.final_or_raw(names), detail.final_problems
-        if not detail.refined:
-            return draft, draft, detail.draft_problems  # nothing to compare with yet
+            return (draft, detail.final_or_raw(names),
+                    detail.verification_problems + detail.final_problems)
+        if not detail.refined:  # nothing to compare with yet
+            return draft, draft, detail.verification_problems + detail.draft_problems
         if detail.best_fields is not None:
             return draft, detail.best_fields, detail.best_problems
         return (draft, detail.latest_fields or whole(detail.latest_raw or ""),
@@ -354,8 +357,14 @@ class DiffView(ScrollView, can_focus=True):
         text.append(f"  [{self.mode}]", style="dim")
         if detail.draft_fields is None:
             text.append("  draft did not parse", style=PROBLEM)
+        if detail.final_verified is not None:
+            text.append("  verified" if detail.final_verified else "  fails a verifier",
+                        style="bold green" if detail.final_verified else PROBLEM)
         if detail.final_version == "draft" and detail.refined and not detail.decided_version:
-            if detail.refinement_failed:
+            if detail.refinement_broke_verified:
+                text.append("  refinement broke a verified draft: a takes the draft",
+                            style=PROBLEM)
+            elif detail.refinement_failed:
                 text.append("  refinement failed its checks: a takes the draft", style=PROBLEM)
             elif detail.best_fields is None:
                 text.append("  refinement did not parse: a takes the draft", style=PROBLEM)

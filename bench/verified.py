@@ -11,7 +11,8 @@ the parse rate, the check-pass rate and the verified rate; the refinements that 
 verified draft; and verified items per minute of generation (drafting included) in both
 arms, with their ratio. The models are tiny: no rate is a target, they are what they are.
 
-    python bench/verified.py [--n 24] [--rng-seed 1] [--parallel 8] [--recipes gsm8k,sql]
+    python bench/verified.py [--n 24] [--rng-seed 1] [--parallel 8] [--max-tokens 300]
+                             [--recipes gsm8k,sql]
 """
 
 from __future__ import annotations
@@ -62,6 +63,8 @@ def main() -> None:
     parser.add_argument("--rng-seed", type=int, default=1)
     parser.add_argument("--parallel", type=int, default=8)
     parser.add_argument("--retries", type=int, default=2)
+    parser.add_argument("--max-tokens", type=int, default=300,
+                        help="each draft's and refinement's budget (default 300)")
     parser.add_argument("--recipes", default="gsm8k,sql")
     args = parser.parse_args()
     cache = load().cache_dir
@@ -80,7 +83,8 @@ def main() -> None:
                 task = (recipes.resolve(store, "gsm8k") if recipe_file is None
                         else recipes.resolve(store, str(recipe_file)))
                 import_seeds(store, task, seeds)
-                pipeline.draft(store, task, base, args.n, rng_seed=args.rng_seed)
+                pipeline.draft(store, task, base, args.n, rng_seed=args.rng_seed,
+                               sampling=task.base.replace(max_tokens=args.max_tokens))
                 print(f"\n{task.name} ({', '.join(u.label for u in task.verifiers)})")
                 print(f"  drafts: {rates(store, 'candidates', task.name)}")
             per_minute = {}
@@ -90,7 +94,9 @@ def main() -> None:
                 shutil.copy(drafted, db)
                 with Store(db) as store:
                     pipeline.refine(store, task, instruct, retries=args.retries,
-                                    rng_seed=args.rng_seed, retry_unverified=retry_unverified)
+                                    rng_seed=args.rng_seed, retry_unverified=retry_unverified,
+                                    sampling=task.refine.replace(
+                                        max_tokens=args.max_tokens))
                     measured = yields.measure(store, task.name)
                     broke = store.scalar("SELECT sum(refinement_broke_verified) FROM"
                                          " candidate_state WHERE task = ?", (task.name,))

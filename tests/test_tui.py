@@ -104,7 +104,10 @@ async def test_edit_in_app_is_a_third_version(review_db):
         assert app.review_screen.query_one(DiffView).detail.edited
     edited = state(review_db, 1)
     assert edited == State("pending", "edited",
-                           {"question": "Zoe has 7 pens. How many?", "answer": "2 + 3 = 5\n#### 5"})
+                           {"question": "Zoe has 7 pens. How many?", "answer": "2 + 3 = 5\n#### 5"},
+                           verified=1, verification=[  # verified as it was saved
+                               {"verifier": "arithmetic(answer)", "version": "1",
+                                "checked": True, "problems": []}])
     with Store(review_db) as store:  # draft and refinement are kept beside the edit
         assert store.scalar("SELECT count(*) FROM refinements WHERE candidate_id = 1") == 1
         assert "Ann has" in store.scalar("SELECT raw_text FROM candidates WHERE id = 1")

@@ -375,3 +375,34 @@ def test_the_review_list_marks_and_filters_by_verification(tmp_path):
         assert review_list.candidate_ids(store, "gsm8k", "failed verification") == [2]
         rows = review_list.summaries(store, [1, 2, 3])
         assert [rows[i].verified for i in (1, 2, 3)] == [True, False, None]
+
+
+def test_an_edit_is_verified_as_it_is_saved_and_undo_restores_the_state(tmp_path):
+    from bare_tui.core.generation import pipeline
+    from bare_tui.core.inputs import verifying
+    from bare_tui.core.inputs.seeds import import_seeds
+    from bare_tui.core.reviewing import review
+    from bare_tui.core.workspace import current, yields
+    from bare_tui.core.workspace.store import Store
+    from conftest import GOOD_DRAFT, ScriptedBackend
+
+    with Store(tmp_path / "w.db") as store:
+        task = recipes.resolve(store, "gsm8k")
+        import_seeds(store, task, GSM8K_SEEDS)
+        pipeline.draft(store, task, ScriptedBackend([GOOD_DRAFT]), 1)
+        assert current.current(store, 1).final_verified is True
+        broken = {"question": "Ann has 2 pens and buys 3. How many?",
+                  "answer": "2 + 3 = 6\n#### 6"}
+        verdict = verifying.verify(task, broken).as_state()
+        review.decide(store, [1], "edit", "ann",
+                      change=review.Change(fields=broken, verdict=verdict))
+        shown = current.current(store, 1)
+        assert shown.final_version == "edited" and shown.final_verified is False
+        assert shown.verification_problems == ["arithmetic(answer): 2 + 3 is 5, not 6"]
+        assert yields.measure(store, task.name).verified == 0
+        review.decide(store, [1], "accept", "ann")  # an accepted edit keeps its result
+        assert current.current(store, 1).final_verified is False
+        review.undo(store, "ann")
+        review.undo(store, "ann")
+        assert current.current(store, 1).final_verified is True  # the draft's, again
+        assert yields.measure(store, task.name).verified == 1

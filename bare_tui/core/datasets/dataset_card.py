@@ -151,7 +151,7 @@ def _verification(manifest: dict[str, Any]) -> list[str]:
             "verifier were left out" if left_out else "no item failed a verifier")
     return [f"Verifiers: {', '.join(f'`{name}`' for name in names)}; "
             + ("items failing one were included (--include-unverified)." if included
-               else f"{said}.") + " Edited items are not verified."]
+               else f"{said}.")]
 
 
 def _decontamination(manifest: dict[str, Any]) -> list[str]:

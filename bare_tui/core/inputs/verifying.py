@@ -43,13 +43,20 @@ class Verdict:
     def problems(self) -> list[str]:
         return [f"{o.verifier}: {problem}" for o in self.outcomes for problem in o.problems]
 
+    def outcomes_json(self) -> list[dict[str, Any]]:
+        return [{"verifier": o.verifier, "version": o.version, "checked": o.checked,
+                 "problems": list(o.problems)} for o in self.outcomes]
+
+    def as_state(self) -> dict[str, Any]:
+        """What a decision keeps of an edit's verification (review.State's fields)."""
+        return {"verified": self.verified,
+                "verification": self.outcomes_json() if self.outcomes else None}
+
     def columns(self) -> dict[str, Any]:
         """What is stored beside a version's checks."""
         if not self.outcomes:
             return {"verified": None, "verification": None}
-        return {"verified": self.verified, "verification": to_json([
-            {"verifier": o.verifier, "version": o.version, "checked": o.checked,
-             "problems": list(o.problems)} for o in self.outcomes])}
+        return {"verified": self.verified, "verification": to_json(self.outcomes_json())}
 
 
 def verify(recipe: Recipe, fields: Mapping[str, str] | None) -> Verdict:

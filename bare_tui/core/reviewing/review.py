@@ -35,6 +35,9 @@ class State:
     reason: str | None = None
     refinement_id: int | None = None  # the alternative picked as the refinement
     merge: dict[str, Any] | None = None  # an edit made by hunks (core/reviewing/merging.py)
+    # an edit's verifiers (core/inputs/verifying.py): 1, 0 or None, and their outcomes
+    verified: int | None = None
+    verification: list[dict[str, Any]] | None = None
 
     def to_json(self) -> str:
         return to_json(asdict(self))
@@ -49,10 +52,12 @@ def _state(row: Sequence[Any]) -> State:
     refinement_id, merge); a candidate never decided has a NULL status."""
     if row[0] is None:
         return State()
-    return State(row[0], row[1], from_json(row[2]), row[3], row[4], from_json(row[5]))
+    return State(row[0], row[1], from_json(row[2]), row[3], row[4], from_json(row[5]),
+                 row[6], from_json(row[7]))
 
 
-_STATE_COLUMNS = "d.status, d.version, d.final_fields, d.reason, d.refinement_id, d.merge"
+_STATE_COLUMNS = ("d.status, d.version, d.final_fields, d.reason, d.refinement_id, d.merge,"
+                  " d.verified, d.verification")
 
 
 def decision_state(store: Store, candidate_id: int) -> State:
@@ -117,7 +122,8 @@ def _next_state(store: Store, candidate_id: int, before: State, action: str,
         if action == "merge" and not change.merge:
             raise BareError("a merge needs its hunk choices")
         return State(before.status, "edited", dict(change.fields), before.reason,
-                     merge=dict(change.merge) if action == "merge" else None, **keep)
+                     merge=dict(change.merge) if action == "merge" else None,
+                     **dict(change.verdict or {}), **keep)
     if action == "unmerge":
         if not before.merge:
             raise BareError(f"#{candidate_id} has no merge to revert")
@@ -140,12 +146,14 @@ def _next_state(store: Store, candidate_id: int, before: State, action: str,
 
 @dataclass(frozen=True)
 class Change:
-    """What a decision brings besides its verb: an edit's or merge's fields, the merge
+    """What a decision brings besides its verb: an edit's or merge's fields and their
+    verification (core/inputs/verifying.py's Verdict.as_state), the merge
     (core/reviewing/merging.py's state), the refinement a pick makes final."""
 
     fields: Mapping[str, str] | None = None
     merge: Mapping[str, Any] | None = None
     refinement_id: int | None = None
+    verdict: Mapping[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -172,14 +180,17 @@ def _write(store: Store, group_id: int, candidate_id: int, action: str, reviewer
     })
     store.conn.execute(
         "INSERT INTO decisions (candidate_id, status, version, final_fields, reviewer, reason,"
-        " event_id, updated_at, refinement_id, merge) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+        " event_id, updated_at, refinement_id, merge, verified, verification)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
         " ON CONFLICT(candidate_id) DO UPDATE SET status = excluded.status,"
         " version = excluded.version, final_fields = excluded.final_fields,"
         " reviewer = excluded.reviewer, reason = excluded.reason,"
         " event_id = excluded.event_id, updated_at = excluded.updated_at,"
-        " refinement_id = excluded.refinement_id, merge = excluded.merge",
+        " refinement_id = excluded.refinement_id, merge = excluded.merge,"
+        " verified = excluded.verified, verification = excluded.verification",
         (candidate_id, after.status, after.version, to_json(after.final_fields), reviewer,
-         after.reason, event_id, now(), after.refinement_id, to_json(after.merge)),
+         after.reason, event_id, now(), after.refinement_id, to_json(after.merge),
+         after.verified, to_json(after.verification)),
     )
     return Step(candidate_id, before, after, event_id)
 
@@ -208,7 +219,7 @@ def decide(store: Store, candidate_ids: Iterable[int], action: str, reviewer: st
         raise BareError("no candidate ids given")
     with store.transaction():
         # One read: which ids exist, their states now and the events behind them.
-        found = {row[0]: (_state(row[1:7]), row[7]) for row in store.conn.execute(
+        found = {row[0]: (_state(row[1:9]), row[9]) for row in store.conn.execute(
             f"SELECT c.id, {_STATE_COLUMNS}, d.event_id FROM candidates c"
             f" LEFT JOIN decisions d ON d.candidate_id = c.id WHERE c.id {IN_IDS}",
             (ids_param(ids),))}

@@ -295,9 +295,10 @@ CANDIDATE_STATE_V13 = f"""
              ELSE s.parsed_valid END AS final_valid,
         CASE s.final_version WHEN 'edited' THEN NULL WHEN 'draft' THEN s.draft_validation
              ELSE s.parsed_validation END AS final_validation,
-        CASE s.final_version WHEN 'edited' THEN NULL WHEN 'draft' THEN s.draft_verified
-             ELSE s.parsed_verified END AS final_verified,
-        CASE s.final_version WHEN 'edited' THEN NULL WHEN 'draft' THEN s.draft_verification
+        CASE s.final_version WHEN 'edited' THEN s.edited_verified
+             WHEN 'draft' THEN s.draft_verified ELSE s.parsed_verified END AS final_verified,
+        CASE s.final_version WHEN 'edited' THEN s.edited_verification
+             WHEN 'draft' THEN s.draft_verification
              ELSE s.parsed_verification END AS final_verification
     FROM (
         SELECT c.id AS candidate_id, c.task AS task, c.seed AS seed, c.shot_ids AS shot_ids,
@@ -305,6 +306,7 @@ CANDIDATE_STATE_V13 = f"""
             coalesce(d.status, 'pending') AS status, d.version AS decided_version,
             d.reason AS reason, d.reviewer AS reviewer,
             coalesce(d.version = 'edited', 0) AS edited, d.final_fields AS edited_fields,
+            d.verified AS edited_verified, d.verification AS edited_verification,
             c.fields AS draft_fields, c.raw_text AS draft_raw, c.valid AS draft_valid,
             c.validation AS draft_validation, c.verified AS draft_verified,
             c.verification AS draft_verification,
@@ -337,9 +339,10 @@ CANDIDATE_STATE_V13 = f"""
 
 def _migrate_v13(db: sqlite_utils.Database) -> None:
     # Verifiers (core/inputs/verifiers/): each version's result, 1 verified, 0 failed,
-    # NULL when no verifier ran or none had anything to check, with the outcomes as JSON.
-    # The view ranks versions on the whole quality ladder (verified above usable).
-    for table in ("candidates", "refinements"):
+    # NULL when no verifier ran or none had anything to check, with the outcomes as JSON;
+    # a decision keeps its edit's. The view ranks versions on the whole quality ladder
+    # (verified above usable) and takes an edit's result when the edit is final.
+    for table in ("candidates", "refinements", "decisions"):
         for column, kind in (("verified", int), ("verification", str)):
             if column not in db[table].columns_dict:
                 db[table].add_column(column, kind)

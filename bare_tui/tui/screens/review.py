@@ -12,6 +12,7 @@ line's text (review_status.py). Every key ends in one of its actions."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from typing import Any
 
@@ -23,6 +24,7 @@ from textual.events import Key
 from textual.screen import Screen
 from textual.widgets import Footer
 
+from bare_tui.core.inputs import verifying
 from bare_tui.core.measures import curation, decontam, judge
 from bare_tui.core.reviewing import merging, review, review_list
 from bare_tui.core.workspace import current
@@ -322,7 +324,11 @@ class ReviewScreen(Screen):
     # --- editing and merging -----------------------------------------------------------------
 
     def _save(self, action: str, change: review.Change) -> bool:
-        """Decide the candidate on screen and stay on it (an edit, a merge, a pick)."""
+        """Decide the candidate on screen and stay on it (an edit, a merge, a pick); an
+        edit's or merge's text is verified first, as generated text is."""
+        if change.fields:
+            verdict = verifying.verify(self.workspace.recipe, change.fields)
+            change = dataclasses.replace(change, verdict=verdict.as_state())
         return self._decide(action, change=change, advance=False)
 
     def action_edit(self) -> None:

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from bare_tui.core.inputs import recipes, verifiers
-from bare_tui.core.inputs.verifiers.arithmetic import ANNOTATION, FINAL, Arithmetic
+from bare_tui.core.inputs.verifiers.arithmetic import ANNOTATION, Arithmetic, final_answer
 from bare_tui.core.inputs.verifiers.json_value import JSON
 from bare_tui.core.inputs.verifiers.python_syntax import Python
 from bare_tui.core.inputs.verifiers.sql import SQLite
@@ -51,7 +51,7 @@ def mutants(rng: random.Random) -> list[tuple[str, str]]:
     for seed in SEEDS:
         answer = seed["answer"]
         found = list(ANNOTATION.finditer(answer))
-        final = FINAL.search(answer.strip())
+        final = final_answer(answer)
         if not found or final is None:
             continue
         # a changed result: one annotation's stated result (and the number after it) is off
@@ -62,7 +62,7 @@ def mutants(rng: random.Random) -> list[tuple[str, str]]:
                     + answer[pick.end():]))
         # a wrong final answer: a number the solution never reaches
         solution = answer[:answer.rfind("####")]
-        value = float(final.group(1).replace(",", ""))
+        value = float(final.replace(",", ""))
         off = next(v for v in (value + d for d in (7, 13, 29, 101, 1009))
                    if f"{v:g}" not in solution.replace(",", ""))
         out.append(("wrong final answer", answer[:answer.rfind("####")] + f"#### {off:g}"))
@@ -109,6 +109,19 @@ def test_hostile_expressions_are_problems_at_once(expression: str, capsys):
     assert problems and problems[0].startswith("annotation 1"), problems
     with capsys.disabled():  # shown, not judged: timings do not decide a test
         print(f"\n  {expression[:20]!r}: {problems[0][:70]} ({seconds * 1000:.2f} ms)", end="")
+
+
+@pytest.mark.parametrize("text", [
+    " " * 100_000 + "\n#### 5", "1+" * 50_000 + "1 = 2\n#### 2", "#### " + "9" * 100_000 + "x",
+    "<<1+1=2>>2 " + "= 3 " * 30_000 + "\n#### 2", "(" * 100_000 + "1 = 1\n#### 1",
+])
+def test_huge_hostile_answers_are_read_in_one_pass(text: str, capsys):
+    started = time.perf_counter()
+    found = Arithmetic({}).problems(text, {})
+    seconds = time.perf_counter() - started
+    assert found is None or isinstance(found, list)  # an answer, not a hang or a crash
+    with capsys.disabled():  # shown, not judged
+        print(f"\n  {len(text):,} hostile characters: {seconds * 1000:.0f} ms", end="")
 
 
 def test_arithmetic_options_are_checked():

@@ -27,16 +27,19 @@ from bare_tui.core.inputs.verifiers.base import Verifier
 from bare_tui.errors import BareError
 
 ANNOTATION = re.compile(r"<<([^<>]*)>>")
-# A plain equation: a run of arithmetic (with $, ×, −, % as people write them) before
-# "=", then a number that ends the equation: not "= 5A" or "= 1.2Y" (algebra), "= 1/4"
-# or "= 3 1/2" (fractions), nor "= 4 * 12" (a chain of steps, checked link by link).
-PLAIN = re.compile(r"([\d.,$ \t+\-*/×x−–()%]*)=\s*\$?\s*(-?(?:\d[\d,]*(?:\.\d+)?|\.\d+))"
-                   r"(?![\w(/]|\.\d|\s+\d+/\d|\s*[-+*/×x]\s*[\d(.$])")
+# A plain equation: "=" then a number that ends the equation (not "= 5A" or "= 1.2Y",
+# algebra; "= 1/4" or "= 3 1/2", fractions; nor "= 4 * 12", a chain of steps checked link
+# by link), after a run of arithmetic as people write it (with $, ×, −, %), found by
+# walking back from the "=" at most MAX_EXPRESSION characters: linear in the text, so a
+# hostile answer of 100,000 spaces or operators is read in one pass.
+RESULT = re.compile(r"=[ \t]*\$?[ \t]*(-?(?:\d[\d,]{0,40}(?:\.\d{1,20})?|\.\d{1,20}))"
+                    r"(?![\w(/]|\.\d|[ \t]+\d+/\d|[ \t]*[-+*/×x][ \t]*[\d(.$])")
+LEFT = frozenset("0123456789.,$ \t+-*/×x−–()%")
 ANNOTATED = "@"  # what stands for an annotation when plain equations are read
 WRITTEN_NUMBER = re.compile(r"(?<![\w.])-?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?|(?<![\w.])\.\d+")
 TIMES = re.compile(r"(?<=[\d)])\s*[x×]\s*(?=[\d(.$])")  # "0.90 x 200"; not "4x + 20"
 WRITTEN = str.maketrans({"−": "-", "–": "-", "$": " "})
-FINAL = re.compile(r"####\s*(-?[\d,]*\.?\d+)\s*\Z")
+FINAL = re.compile(r"-?[\d,]*\.?\d+")  # the answer after the last "####", at most 40 long
 DIGIT_COMMAS = re.compile(r"(?<=\d),(?=\d{3}\b)")
 MAX_EXPRESSION = 200  # characters: GSM8K's longest is far shorter
 MAX_DIGITS = 30  # in one number
@@ -49,8 +52,9 @@ class Unsafe(Exception):
 
 def number(text: str) -> float:
     """A number as GSM8K writes it: thousands separators, a leading dot, a sign."""
-    cleaned = DIGIT_COMMAS.sub("", text.strip()).rstrip(".")
-    if not re.fullmatch(r"-?(\d+\.?\d*|\.\d+)", cleaned) or len(cleaned) > MAX_DIGITS + 2:
+    cleaned = DIGIT_COMMAS.sub("", text.strip()[:MAX_DIGITS + 20]).rstrip(".")
+    if len(text.strip()) > MAX_DIGITS + 20 or not re.fullmatch(r"-?(\d+\.?\d*|\.\d+)",
+                                                               cleaned):
         raise Unsafe(f"{text.strip()[:40]!r} is not a number")
     return float(cleaned)
 
@@ -110,11 +114,19 @@ def _value(node: ast.AST) -> float:
     raise Unsafe(f"{type(node).__name__} is not arithmetic")
 
 
+def final_answer(text: str) -> str | None:
+    """The number after the last "####", when that is all that follows it."""
+    if "####" not in text:
+        return None
+    tail = text[text.rfind("####") + 4:].strip()
+    return tail if len(tail) <= 40 and FINAL.fullmatch(tail) else None
+
+
 class Arithmetic(Verifier):
     name = "arithmetic"
     version = "1"
-    description = ("calculator annotations <<expr=result>> add up and the final '#### n' "
-                   "is the last result (GSM8K style)")
+    description = ("calculator annotations <<expr=result>> and plain equations add up, "
+                   "and the final '#### n' is a result the solution reaches (GSM8K style)")
     options = {
         "tolerance": "how far a stated result may be from its value (default 0.01, "
                      "for rounded results like <<10/3=3.33>>)",
@@ -158,11 +170,11 @@ class Arithmetic(Verifier):
         results += plain
         if not annotations and self.require:
             found.append("no calculator annotation <<expr=result>> to check")
-        final = FINAL.search(text.strip())
+        final = final_answer(text)
         if results and final is None:  # (its shape is the recipe's checks' to judge)
             found.append("no final '#### <number>' line")
         elif results and final is not None:
-            self.check_final(final.group(1), results, body, found)
+            self.check_final(final, results, body, found)
         if not found and not results:
             return None  # no arithmetic in it to check
         return found
@@ -188,17 +200,25 @@ class Arithmetic(Verifier):
         computes another value than it states is a problem (prose is passed over)."""
         values = []
         # "a = <<a=b>>b" is the annotation's to check: the marker keeps it from matching
-        for match in PLAIN.finditer(ANNOTATION.sub(ANNOTATED, text)):
-            left = TIMES.sub("*", match.group(1)).translate(WRITTEN)
+        text = ANNOTATION.sub(ANNOTATED, text)
+        for match in RESULT.finditer(text):
+            start = match.start()
+            begin = start
+            while begin > 0 and text[begin - 1] in LEFT and start - begin < MAX_EXPRESSION:
+                begin -= 1
+            if begin > 0 and text[begin - 1] in LEFT:
+                continue  # a run longer than any arithmetic: not an equation
+            written = text[begin:start]
+            left = TIMES.sub("*", written).translate(WRITTEN)
             left = re.sub(r"(\d+(?:\.\d+)?)\s*%", r"(\1/100)", left).strip(" ,\t%")
             if not re.search(r"\d\s*[-+*/]\s*[\d(.]", left) or left[0] in "+-*/)":
                 continue  # prose, or a left side that begins in the words before it
             try:
-                value, stated = evaluate(left), number(match.group(2))
+                value, stated = evaluate(left), number(match.group(1))
             except Unsafe:
                 continue
             if not (self.close(value, stated) or self.close(value * 100, stated)):
-                found.append(f"{match.group(1).strip()} is {value:g}, not {match.group(2)}")
+                found.append(f"{written.strip()} is {value:g}, not {match.group(1)}")
             values.append(value)
         return values
 

@@ -50,7 +50,8 @@ def test_real_models_draft_refine_export(store, gsm8k, base_backend, instruct_ba
 
     review.decide(store, [rows[0]["id"]], "accept_draft", "ann")
     out = tmp_path / "out.jsonl"
-    result = export(store, gsm8k, out, profile="fields", status="any", include_invalid=True)
+    result = export(store, gsm8k, out, profile="fields", status="any", include_invalid=True,
+                    include_unverified=True)
     parsed = [item.final_fields for item in current.of_task(store, gsm8k.name)
               if item.final_fields is not None]
     assert result.written == len(parsed)
@@ -132,7 +133,8 @@ def test_cli_run_and_export_jsonl(tmp_path: Path):
     assert re.search(r"yield: verified items: \d+ of 2", result.stderr) or (
         not verified and "yield: verified items: none" in result.stderr), result.stderr
     out = tmp_path / "chat.jsonl"
-    exported = run_cli("export", str(out), "--status", "any", "--include-invalid", *db)
+    exported = run_cli("export", str(out), "--status", "any", "--include-invalid",
+                       "--include-unverified", *db)
     assert exported.returncode == 0, exported.stderr
     lines = out.read_text().splitlines()
     # every candidate (--status any, invalid too) but one with no parsed text at all

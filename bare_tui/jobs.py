@@ -29,6 +29,7 @@ class Generate(JobBase):
     refine: bool = True
     refine_limit: int | None = None
     refine_unparsed: bool = False  # also refine drafts that did not parse (raw text)
+    refine_imported: bool = False  # also refine items imported from a dataset
     retries: int = DEFAULT_RETRIES  # more attempts at a refinement that fails
     redraft: int = 0  # more attempts at a draft that does not parse
 

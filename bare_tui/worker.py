@@ -238,14 +238,16 @@ def _child(settings: Settings, job: Job, emit: _Emitter) -> int:
         task = recipes.resolve(store, job.task)
         match job:
             case jobs.Generate():
-                return worker_jobs.generate(store, task, job, load_backend, emit, stop)
+                return worker_jobs.generate(settings, store, task, job, load_backend, emit,
+                                            stop)
             case jobs.Judge():
                 return worker_jobs.judge(store, task, job, load_backend, emit, stop)
             case jobs.Compare():
                 return worker_jobs.compare(settings, store, task, job, load_backend, emit,
                                            stop)
             case jobs.Alternatives():
-                return worker_jobs.alternatives(store, task, job, load_backend, emit, stop)
+                return worker_jobs.alternatives(settings, store, task, job, load_backend,
+                                                emit, stop)
     raise TypeError(f"not a job: {job!r}")
 
 

@@ -13,8 +13,10 @@ from dataclasses import asdict, replace
 from bare_tui.config import Settings
 from bare_tui.core.generation.backends import Backend
 from bare_tui.core.generation.pipeline import JobResult, OnSample
+from bare_tui.core.inputs.drift import Embed
 from bare_tui.core.inputs.recipes import Recipe
 from bare_tui.core.workspace.store import Store
+from bare_tui.errors import BareError
 from bare_tui.jobs import Alternatives, Compare, Generate, Judge, StoppedWhileWaiting
 
 Emit = Callable[..., None]
@@ -31,14 +33,30 @@ def done(emit: Emit, results: list[JobResult]) -> int:
     return 0
 
 
-def generate(store: Store, task: Recipe, job: Generate, load_backend: LoadBackend, emit: Emit,
-             stop: threading.Event) -> int:
+def drift_embedding(settings: Settings, emit: Emit) -> Embed | None:
+    """What measures a refinement's drift from its draft (core/inputs/drift.py): the
+    embedding model, loaded when the first refinement comes; without it, the words kept."""
+    from bare_tui.core.measures import embeddings
+
+    try:
+        embeddings.model_path(settings.embedding_model)
+    except BareError as exc:
+        emit("note", text=f"drift: measured by the words each refinement keeps, not by "
+             f"embeddings ({exc})")
+        return None
+    return embeddings.encoder(settings.embedding_model)
+
+
+def generate(settings: Settings, store: Store, task: Recipe, job: Generate,
+             load_backend: LoadBackend, emit: Emit, stop: threading.Event) -> int:
     from bare_tui.core.generation import pipeline
 
     try:
         results = pipeline.generate(
             store, task, load_backend, job.target, refine_after=job.refine,
             refine_limit=job.refine_limit, refine_unparsed=job.refine_unparsed,
+            refine_imported=job.refine_imported,
+            embed=drift_embedding(settings, emit) if job.refine else None,
             refine_retries=job.retries, redraft=job.redraft, base=job.base,
             refine_sampling=job.refine_sampling, rng_seed=job.rng_seed,
             on_sample=sample_emitter(emit), on_note=lambda text: emit("note", text=text),
@@ -56,8 +74,8 @@ def generate(store: Store, task: Recipe, job: Generate, load_backend: LoadBacken
     return done(emit, results)
 
 
-def alternatives(store: Store, task: Recipe, job: Alternatives, load_backend: LoadBackend,
-                 emit: Emit, stop: threading.Event) -> int:
+def alternatives(settings: Settings, store: Store, task: Recipe, job: Alternatives,
+                 load_backend: LoadBackend, emit: Emit, stop: threading.Event) -> int:
     from bare_tui.core.generation import pipeline
     from bare_tui.core.reviewing import alternatives
 
@@ -70,8 +88,9 @@ def alternatives(store: Store, task: Recipe, job: Alternatives, load_backend: Lo
     result = alternatives.generate(
         store, task, backend, job.candidate_id, job.k, kind=job.kind,
         sampling=job.refine_sampling if job.kind == "refined" else job.base,
-        rng_seed=job.rng_seed, on_sample=sample_emitter(emit),
-        on_note=lambda text: emit("note", text=text), stop=stop)
+        rng_seed=job.rng_seed, embed=drift_embedding(settings, emit),
+        on_sample=sample_emitter(emit), on_note=lambda text: emit("note", text=text),
+        stop=stop)
     return done(emit, [result])
 
 
@@ -114,6 +133,7 @@ def compare(settings: Settings, store: Store, task: Recipe, job: Compare,
             instruct=refine.replace(temperature=job.instruct_temperature), refine=refine,
             judge_sampling=judge.SAMPLING.replace(max_tokens=job.judge_max_tokens),
             trials=job.trials, judge_backend=judge_backend,
+            embed=drift_embedding(settings, emit),
             on_stage=lambda kind, planned, where: emit(
                 "stage", kind=kind, planned=planned, where=where),
             on_sample=sample_emitter(emit), stop=stop)

@@ -46,7 +46,8 @@ def test_malformed_seed_files_report_file_and_line(tmp_path: Path):
     one_line_error(run_cli("seeds", "import", str(csv), "--task", "gsm8k", "--db", db),
                    f"{csv}:3: missing field 'answer'")
     status = run_cli("status", "--db", db, "--task", "gsm8k")
-    assert "│ seeds          │ 0 " in status.stdout  # nothing half-imported
+    # nothing half-imported: the failed first imports did not even leave a workspace
+    assert status.returncode == 1 and "no workspace at" in status.stderr
 
 
 def test_unknown_task(tmp_path: Path):
@@ -238,3 +239,59 @@ def test_stage_sampling_reaches_each_runs_params(tmp_path: Path):
     assert runs["draft"]["constrained"] and runs["refine"]["constrained"]
     assert runs["refine"]["reply_start"] == "Question:\n"
     assert params["refine"]["grammar"].startswith("root ::= value-0")
+
+
+def test_accepting_a_draft_that_fails_its_checks_says_export_leaves_it_out(tmp_path):
+    from conftest import make_review_workspace
+
+    db = str(make_review_workspace(tmp_path / "r.db"))  # #2's draft fails its checks
+    done = run_cli("accept", "2", "--draft", "--db", db)
+    assert done.returncode == 0 and "accepted (draft): 2" in done.stdout
+    warning = " ".join(done.stderr.split())
+    assert "warning: #2's draft fails its checks (answer:" in warning
+    assert "every export leaves it out" in warning and "--include-invalid" in warning
+    quiet = run_cli("accept", "1", "--db", db)  # a usable one: no word
+    assert quiet.returncode == 0 and "warning" not in quiet.stderr
+
+
+def test_a_failed_first_command_leaves_no_workspace(tmp_path):
+    db = tmp_path / "new.db"
+    failed = run_cli("seeds", "import", str(tmp_path / "missing.jsonl"), "--task", "gsm8k",
+                     "--db", str(db))
+    assert failed.returncode == 1 and "missing.jsonl" in failed.stderr
+    assert not db.exists() and not list(tmp_path.glob("new.db*"))
+    done = run_cli("seeds", "import", str(GSM8K_SEEDS), "--task", "gsm8k", "--db", str(db))
+    assert done.returncode == 0 and db.exists()
+    again = run_cli("seeds", "import", str(tmp_path / "missing.jsonl"), "--task", "gsm8k",
+                    "--db", str(db))
+    assert again.returncode == 1 and db.exists()  # a workspace it did not make stays
+
+
+def test_skip_invalid_from_the_command_line_lists_the_lines_left_out(tmp_path):
+    data = tmp_path / "items.csv"
+    data.write_text("problem,solution\nTom has 2 pens. How many?,#### 2\n,#### 3\n"
+                    "Ann has 4 cats. How many?,#### 4\n")
+    db = str(tmp_path / "w.db")
+    strict = run_cli("candidates", "import", str(data), "--task", "gsm8k", "--db", db,
+                     "--map", "question=problem", "--map", "answer=solution")
+    one_line_error(strict, f"{data}:3: field 'problem' is empty; --skip-invalid")
+    lenient = run_cli("candidates", "import", str(data), "--task", "gsm8k", "--db", db,
+                      "--map", "question=problem", "--map", "answer=solution",
+                      "--skip-invalid")
+    assert lenient.returncode == 0, lenient.stderr
+    assert "imported 2 candidates into task gsm8k" in lenient.stdout
+    said = " ".join(lenient.stderr.split())
+    assert f"left out 1 invalid record: {data}:3: field 'problem' is empty" in said
+
+
+def test_tasks_takes_db_and_lists_the_workspaces_tasks(tmp_path):
+    db = str(tmp_path / "w.db")
+    assert run_cli("seeds", "import", str(GSM8K_SEEDS), "--task", "gsm8k", "--db",
+                   db).returncode == 0
+    listed = run_cli("tasks", "--db", db)
+    assert listed.returncode == 0, listed.stderr
+    rows = [line for line in listed.stdout.splitlines() if "│ gsm8k" in line or "│ reviews" in line]
+    assert "workspace" in rows[0] and "built-in" in rows[1]
+    shown = run_cli("tasks", "gsm8k", "--db", db)
+    assert shown.returncode == 0 and shown.stdout.startswith("# Grade school math")
+    one_line_error(run_cli("tasks", "--db", str(tmp_path / "none.db")), "no workspace at")

@@ -21,7 +21,10 @@ from bare_tui.core.workspace import current
 from bare_tui.core.workspace.store import Store, now, to_json
 from conftest import GSM8K_SEEDS, ScriptedBackend, item
 
-DRAFTS = [item(f"Draft question {n}?", f"{n} + 1 = {n + 1}\n#### {n + 1}") for n in range(1, 9)]
+DRAFTS = [item(f"Draft question {n}?", f"{n} + 1 = {n + 1}\n#### {n + 1}") for n in range(1, 10)]
+# Another item altogether: a refinement that drifted from its draft (core/inputs/drift.py).
+DRIFTED = item("Kiera purchased 200 apples at the market and sold most of them to a bakery. "
+               "How many apples are left?", "200 - 180 = 20\n#### 20")
 REFINED = {n: item(f"Refined question {n}?", f"{n} + 1 = {n + 1}\n#### {n + 1}")
            for n in range(1, 9)}
 EDIT = {"question": "Edited question 6?", "answer": "6 + 1 = 7\n#### 7"}
@@ -48,7 +51,7 @@ def states(store, gsm8k):
     outputs = [REFINED[1], REFINED[2], UNPARSED, REFINED[4], REFINED[5], REFINED[6],
                REFINED[7]]
     pipeline.refine(store, gsm8k, ScriptedBackend(outputs))
-    pipeline.draft(store, gsm8k, ScriptedBackend(DRAFTS[7:]), 8)
+    pipeline.draft(store, gsm8k, ScriptedBackend(DRAFTS[7:8]), 8)
     pipeline.refine(store, gsm8k, ScriptedBackend([REFINED[8]]))
     with store.transaction():  # a later refinement of #8 that did not parse
         run = store.scalar("SELECT max(run_id) FROM refinements")
@@ -56,6 +59,8 @@ def states(store, gsm8k):
                                      "raw_text": UNPARSED, "fields": None, "valid": 0,
                                      "parse_error": "no labels", "created_at": now(),
                                      "validation": to_json([])})
+    pipeline.draft(store, gsm8k, ScriptedBackend(DRAFTS[8:]), 9)
+    pipeline.refine(store, gsm8k, ScriptedBackend([DRIFTED]), retries=1)
     review.decide(store, [4], "accept", "ann")
     review.decide(store, [5], "accept_draft", "ann")
     review.decide(store, [6], "edit", "ann", fields=EDIT)
@@ -79,6 +84,7 @@ CASES = {  # candidate: (what it is, status, final version, final text)
     6: ("edited", "pending", "edited", None),
     7: ("rejected", "rejected", "refined", REFINED[7]),
     8: ("latest refinement unparsed, an earlier one parsed", "pending", "refined", REFINED[8]),
+    9: ("every refinement drifted", "pending", "draft", DRAFTS[8]),
 }
 
 
@@ -115,7 +121,8 @@ def test_filters_read_the_same_state(states: Store, gsm8k):
     assert review_list.candidate_ids(states, gsm8k.name, "accepted") == [4, 5]
     assert review_list.candidate_ids(states, gsm8k.name, "rejected") == [7]
     assert review_list.candidate_ids(states, gsm8k.name, "edited") == [6]
-    assert review_list.candidate_ids(states, gsm8k.name, "pending") == [1, 2, 3, 6, 8]
+    assert review_list.candidate_ids(states, gsm8k.name, "pending") == [1, 2, 3, 6, 8, 9]
+    assert review_list.candidate_ids(states, gsm8k.name, "drifted") == [9]
 
 
 def test_embedding_a_final_text_reuses_the_vector_of_the_same_text(states: Store, gsm8k):

@@ -49,7 +49,9 @@ def test_a_thousand_items_in_with_origin_checks_and_dedup(store, gsm8k, tmp_path
     assert first.origin == {"file": str(data), "line": 3, "sha256": file_sha256(data, None)}
     assert first.draft_fields["question"].startswith("Tom has 0 marbles")
     assert first.status == "pending" and not first.refined
-    assert len(pipeline.unrefined(store, gsm8k)) == 998  # refine takes them like drafts
+    # Finished items, not drafts: refined only when asked (--refine-imported).
+    assert pipeline.unrefined(store, gsm8k) == []
+    assert len(pipeline.unrefined(store, gsm8k, include_imported=True)) == 998
     again = import_candidates(store, gsm8k, data, mapping)
     assert (again.added, again.duplicates, again.seeds) == (0, 998, 2)
     run = store.query("SELECT kind, model, model_sha256, produced FROM runs")
@@ -112,16 +114,29 @@ def test_the_command_says_what_it_did(tmp_path):
 
 
 @pytest.mark.models
-def test_imported_items_are_refined_reviewed_and_exported(store, gsm8k, tmp_path,
-                                                         instruct_backend):
-    """Refine works on imported items as on drafts (original beside refined), and the
-    review and export take them like any candidate."""
+def test_imported_items_are_refined_only_when_asked_then_reviewed_and_exported(
+        store, gsm8k, tmp_path):
+    """`refine` leaves imported items as they are; with --refine-imported it refines
+    them as drafts (original beside refined, drift measured), and the review and export
+    take them like any candidate."""
     import_seeds(store, gsm8k, GSM8K_SEEDS)
     data = _dataset(tmp_path / "scraped.jsonl", 40)
     import_candidates(store, gsm8k, data, {"question": "problem", "answer": "solution"})
-    done = pipeline.refine(store, gsm8k, instruct_backend, limit=3, rng_seed=1,
-                           sampling=gsm8k.refine.replace(max_tokens=120))
-    assert done.produced >= 3
+    db = str(store.path)
+    plain = run_cli("refine", "--task", "gsm8k", "--db", db, "--limit", "3",
+                    "--refine-max-tokens", "120", "--rng-seed", "1")
+    assert plain.returncode == 0, plain.stderr
+    assert "nothing to do" in plain.stderr
+    assert store.scalar("SELECT count(*) FROM refinements") == 0
+    asked = run_cli("refine", "--task", "gsm8k", "--db", db, "--limit", "3",
+                    "--refine-max-tokens", "120", "--rng-seed", "1", "--retries", "0",
+                    "--refine-imported")
+    assert asked.returncode == 0, asked.stderr
+    assert store.scalar("SELECT count(*) FROM refinements") >= 3
+    assert store.scalar("SELECT json_extract(params, '$.refine_imported') FROM runs"
+                        " WHERE kind = 'refine'") == 1
+    assert store.scalar("SELECT count(*) FROM refinements WHERE fields IS NOT NULL AND"
+                        " draft_overlap IS NULL") == 0  # every parsed one measured
     refined = [c for c in current.of_task(store, "gsm8k") if c.refined]
     assert [c.id for c in refined] == [1, 2, 3] and all(c.origin for c in refined)
     review.decide(store, [1, 2], "accept", "ann")

@@ -213,9 +213,12 @@ def test_since_last_holds_exactly_the_new_acceptances(tmp_path):
         assert manifest["previous"]["export_id"] == 1
         assert manifest["previous"]["manifest"] == str(first.manifest_path.resolve())
         assert manifest["filters"]["since_last"] is True
-        third = export(store, task, tmp_path / "batch3.jsonl", since_last=True)
-        assert third.written == 0 and third.exported_before == 15
-        assert json.loads(third.manifest_path.read_text())["previous"]["export_id"] == 2
+        card = second.card_path.read_text()
+        with pytest.raises(BareError, match="nothing new to export in task gsm8k: the 15 "):
+            export(store, task, tmp_path / "batch3.jsonl", since_last=True)
+        assert not (tmp_path / "batch3.jsonl").exists()  # no empty file, no card for 0
+        assert second.card_path.read_text() == card
+        assert store.scalar("SELECT count(*) FROM exports") == 2
 
 
 def test_since_last_from_the_command_line(tmp_path):
@@ -229,6 +232,10 @@ def test_since_last_from_the_command_line(tmp_path):
     assert "wrote 2 items to" in done.stdout and "3 exported before" in done.stdout
     assert "dataset card" in done.stdout
     assert len((tmp_path / "two.jsonl").read_text().splitlines()) == 2
+    again = run_cli("export", str(tmp_path / "three.jsonl"), "--db", db, "--since-last",
+                    "--no-embed")
+    assert again.returncode == 1 and "nothing new to export" in again.stderr
+    assert not (tmp_path / "three.jsonl").exists()
 
 
 # --- the dataset card ---------------------------------------------------------------------
@@ -259,6 +266,7 @@ def test_the_card_measures_diversity_against_the_seeds(workspace, tmp_path):
     result = export(workspace, resolve(workspace, "gsm8k"), tmp_path / "x.jsonl")
     body = result.card_path.read_text()
     assert "| exported | 400 |" in body and "| seeds | 200 |" in body
+    assert "| all drafts | 400 |" in body and "| all proposed items | 400 |" in body
     assert "similarity  exported" in body and "░" in body and "█" in body
     assert "| ann | 400 | 0 |" in body
 

@@ -138,7 +138,7 @@ def test_seed_loader_never_raises_anything_but_a_one_line_error(file: tuple[str,
         path = Path(folder) / f"seeds{suffix}"
         path.write_bytes(content)
         try:
-            seeds = read_seeds(path, GSM8K)
+            seeds = read_seeds(path, GSM8K).records
         except BareError as exc:
             assert "\n" not in str(exc)
         else:

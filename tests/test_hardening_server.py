@@ -20,7 +20,7 @@ from bare_tui.core.inputs import recipes
 from bare_tui.core.workspace.store import Store
 from bare_tui.errors import BareError
 from bare_tui.tui.messages import StartJob
-from conftest import make_app, run_cli, seeded_workspace
+from conftest import make_app, run_cli, seeded_workspace, wait_until
 
 ESCAPES = "\x1b]52;c;SGVsbG8=\x07\x1b]0;pwned\x07\x1b[2J"
 GSM8K = recipes.parse_recipe(recipes.builtin_source("gsm8k") or "")
@@ -47,14 +47,27 @@ async def test_server_error_body_as_markup_does_not_crash_the_tui(server, tmp_pa
     app = make_app(seeded_workspace(tmp_path / "w.db"), server=server.url)
     async with app.run_test(size=(100, 30)) as pilot:
         app.post_message(StartJob(1))
-        for _ in range(200):
-            await pilot.pause(0.05)
-            if not app.job_running:
-                break
-        assert not app.job_running and app.is_running
+        await wait_until(pilot, lambda: not app.job_running and any(
+            "[/oops]" in n.message for n in app._notifications), 10)
+        assert app.is_running
         shown = [n.message for n in app._notifications]
         assert any("[/oops]" in message and "\\x1b]52" in message for message in shown)
         assert not any("\x1b" in message for message in shown)
+
+
+async def test_a_job_started_with_g_ends_with_its_yield(server, tmp_path):
+    app = make_app(seeded_workspace(tmp_path / "w.db"), server=server.url)
+    async with app.run_test(size=(160, 30)) as pilot:
+        app.post_message(StartJob(2))
+        await wait_until(pilot, lambda: app.job_line.startswith("job: done"), 30)
+        assert not app.job_running and app.job_line.startswith("job: done; usable items: ")
+        assert "verified items: " in app.job_line
+        notice = next(n.message for n in app._notifications
+                      if n.message.startswith("generation finished"))
+        assert [line.split(":")[0] for line in notice.splitlines()[1:]] == [
+            "drafts", "refinements", "usable items", "verified items"]
+        with Store(tmp_path / "w.db") as store:
+            assert store.scalar("SELECT count(*) FROM candidates") == 2
 
 
 # --- 9: the API key and redirects ---------------------------------------------------------
@@ -141,6 +154,29 @@ def test_request_timeout_is_a_setting(server, tmp_path, monkeypatch):
     with pytest.raises(BareError, match="unreachable"):
         backend(server.url, timeout_s=0.5, retry_for_s=1).complete("x", GSM8K.base, 1)
     assert time.monotonic() - started < 20  # gave up long before a reply came
+
+
+def test_one_ctrl_c_stops_after_the_current_sample_and_exits_130(server, tmp_path):
+    """A job stopped early is not a success: a script sees 130, as after a second
+    Ctrl-C, and the samples made so far are kept."""
+    server.answer = lambda request: (time.sleep(0.3), json_reply(COMPLETION))[1]
+    db = seeded_workspace(tmp_path / "w.db")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "bare_tui", "run", "-n", "40", "--server", server.url,
+         "--concurrency", "1", "--db", str(db)], env={**os.environ, "HF_HUB_OFFLINE": "1"},
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while len(server.posts()) < 2 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=100)
+    assert process.returncode == 130, stderr
+    assert "stopping after the current sample" in stderr and "stopped after" in stderr
+    with Store(db) as store:
+        made = store.scalar("SELECT count(*) FROM candidates")
+        assert 1 <= made < 40
+        assert store.scalar("SELECT count(*) FROM refinements") == 0  # refine never ran
+        assert store.scalar("SELECT status FROM runs ORDER BY id DESC LIMIT 1") == "cancelled"
 
 
 def test_second_ctrl_c_during_a_slow_reply_exits_at_once(server, tmp_path):

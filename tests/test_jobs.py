@@ -166,7 +166,7 @@ def test_ctrl_c_stops_the_worker_after_the_current_sample(tmp_path):
             time.sleep(0.1)
         job.send_signal(signal.SIGINT)
         _, err = job.communicate(timeout=120)
-        assert job.returncode == 0, err
+        assert job.returncode == 130, err  # one Ctrl-C: stopped early, and says so
         assert "stopped after" in err
         run = store.query("SELECT status, reserved, produced FROM runs")[0]
         assert (run["status"], run["reserved"]) == ("cancelled", 0)
@@ -191,3 +191,39 @@ def test_worker_messages_round_trip(tmp_path):
     settings = Settings(db=tmp_path / "w.db", parallel=3, cpu_path="safe",
                         keys={"accept": "y"}, config_path=tmp_path / "c.toml")
     assert settings_from_json(settings_to_json(settings)) == settings
+
+
+def test_a_job_waiting_its_turn_says_so_on_a_pipe(tmp_path):
+    """Output to a pipe (a script, `nohup`, `| tee`): the wait for the CPU is said at
+    once, not only in the runs table. The job never reaches a model: it waits."""
+    db = tmp_path / "w.db"
+    _seeded(db)
+    path = tmp_path / "cpu.lock"
+    code = ("import threading, time; from pathlib import Path;"
+            "from bare_tui.core.generation.cpu_lock import CpuLock;"
+            f"CpuLock(Path({str(path)!r})).acquire({{'task': 'gsm8k'}}, threading.Event());"
+            "print('held', flush=True); time.sleep(120)")
+    holder = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    job = None
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        job = _cli("draft", "-n", "2", "--db", str(db), "--gpu-layers", "0",
+                   env={"BARE_TUI_LEASE": str(path)})
+        said: list[str] = []
+        reader = threading.Thread(target=lambda: said.extend(iter(job.stderr.readline, "")),
+                                  daemon=True)
+        reader.start()
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and not any("waiting for your other" in line
+                                                      for line in said):
+            time.sleep(0.2)
+        waited = " ".join(" ".join(said).split())
+        assert f"waiting for your other generation job on this machine (pid {holder.pid}" \
+            in waited, waited
+        assert job.poll() is None  # still waiting its turn
+        job.send_signal(signal.SIGINT)
+        assert job.wait(timeout=60) == 130
+    finally:
+        holder.kill()
+        if job is not None and job.poll() is None:
+            job.kill()

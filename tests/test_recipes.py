@@ -93,3 +93,28 @@ def test_readme_documents_every_sampling_key_with_its_default():
         assert float(rows[name]) == getattr(recipes.REFINE_DEFAULTS, name), name
     assert recipes.BASE_DEFAULTS.stop == ("EXAMPLE DONE",) and not recipes.REFINE_DEFAULTS.stop
     assert (recipes.BASE_DEFAULTS.constrain, recipes.REFINE_DEFAULTS.constrain) == (False, True)
+
+
+def test_a_count_of_things_never_guesses_a_plural():
+    from bare_tui.core.inputs import recipes
+
+    source = recipes.builtin_source("gsm8k")
+    task = recipes.parse_recipe(source)
+    assert task.count_of(1) == "1 grade school math word problem"
+    assert task.count_of(24) == "24 grade school math word problems"
+    own = recipes.parse_recipe(source.replace('things = "grade school math word problems"\n',
+                                              "").replace('thing = "grade school math word '
+                                                          'problem"', 'thing = "SQL question '
+                                                          'and query"'))
+    assert own.count_of(2) == "2 items" and own.count_of(1) == "1 SQL question and query"
+
+
+def test_a_misspelt_key_says_which_one_was_meant():
+    from bare_tui.core.inputs import recipes
+    from bare_tui.errors import BareError
+
+    source = recipes.builtin_source("gsm8k").replace("[[fields]]", "[[feilds]]")
+    with pytest.raises(BareError, match=r"feilds: unknown key; did you mean 'fields'\?"):
+        recipes.parse_recipe(source)
+    with pytest.raises(BareError, match=r"shots.cuont: unknown key; did you mean 'count'\?"):
+        recipes.parse_recipe(recipes.builtin_source("gsm8k").replace("count = 3", "cuont = 3"))

@@ -228,7 +228,7 @@ def test_a_refinement_failing_a_verifier_is_retried_and_never_beats_a_verified_d
     measured = yields.measure(store, gsm8k.name)
     assert (measured.drafts_verified, measured.refinements_verified, measured.verified) == (
         1, 0, 1)
-    assert measured.lines()[1].endswith("100% pass, 0% verified)")
+    assert measured.lines()[1].endswith("100% pass, 0% verified, 0% drifted)")
     assert measured.lines()[3].startswith("verified items: 1 of 1")
     review.decide(store, [1], "accept_draft", "ann")
     assert yields.measure(store, gsm8k.name).verified == 1

@@ -42,7 +42,9 @@ def test_csv_with_mapping(store, gsm8k, tmp_path: Path):
          "bad.jsonl:2: missing field 'answer' (the record has: 'question')"),
         ("bad.jsonl", '{"question": "a", "answer": {"x": 1}}\n', "bad.jsonl:1: field 'answer'"),
         ("bad.csv", "question,answer\na,b\nc,d,e\n", "bad.csv:3: more values"),
-        ("bad.csv", "question,answer\na,b\nc,\n", "bad.csv:3: missing field 'answer'"),
+        ("bad.csv", "question,answer\na,b\nc,\n", "bad.csv:3: field 'answer' is empty; "
+         "--skip-invalid imports the other records"),
+        ("bad.csv", "question,answer\na,b\nc\n", "bad.csv:3: missing field 'answer'"),
         ("empty.jsonl", "\n\n", "no seed records"),
         ("seeds.txt", "x", "unknown seed file type"),
     ],
@@ -81,3 +83,23 @@ def test_a_utf8_bom_from_a_spreadsheet_is_accepted(store, gsm8k, tmp_path: Path,
     path.write_bytes("\ufeff".encode() + text.encode())
     assert import_seeds(store, gsm8k, path).added == 1
     assert store.seeds("gsm8k")[0]["fields"] == {"question": "Two?", "answer": "#### 2"}
+
+
+def test_skip_invalid_imports_the_rest_and_lists_what_it_left_out(store, gsm8k, tmp_path):
+    path = tmp_path / "mixed.jsonl"
+    path.write_text('{"question": "a b", "answer": "#### 1"}\n'
+                    '{"question": "c d", "answer": "  "}\n'
+                    '{"question": oops}\n'
+                    '{"question": "e f"}\n'
+                    '{"question": "g h", "answer": "#### 2"}\n')
+    result = import_seeds(store, gsm8k, path, skip_invalid=True)
+    assert result.added == 2 and [s["fields"]["question"] for s in store.seeds("gsm8k")] == [
+        "a b", "g h"]
+    assert [line.split(": ", 1)[0].rsplit(":", 1)[1] for line in result.skipped] == [
+        "2", "3", "4"]
+    assert "field 'answer' is empty" in result.skipped[0]
+    assert "invalid JSON" in result.skipped[1] and "missing field 'answer'" in result.skipped[2]
+    with pytest.raises(BareError, match="no seed records found .3 left out as invalid"):
+        bad = tmp_path / "bad.jsonl"
+        bad.write_text('{"question": ""}\n{}\n[]\n')
+        import_seeds(store, gsm8k, bad, skip_invalid=True)

@@ -104,3 +104,17 @@ def test_alternatives_pager(snap_compare, app, size):
         await settle(pilot)
 
     assert snap_compare(app, terminal_size=size, run_before=run_before)
+
+
+def test_drifted_refinement_at_80x24(snap_compare, tmp_path, monkeypatch):
+    """#1's refinement is another item altogether: the list marks it `~`, the heading
+    says the draft is proposed and how little of it the refinement kept."""
+    from test_drift import drifted_workspace
+
+    monkeypatch.chdir(tmp_path)
+    app = make_app(drifted_workspace(Path("drift.db")), poll_s=3600)
+
+    async def run_before(pilot):
+        await settle(pilot)
+
+    assert snap_compare(app, terminal_size=(80, 24), run_before=run_before)

@@ -107,10 +107,39 @@ async def test_edit_in_app_is_a_third_version(review_db):
                            {"question": "Zoe has 7 pens. How many?", "answer": "2 + 3 = 5\n#### 5"},
                            verified=1, verification=[  # verified as it was saved
                                {"verifier": "arithmetic(answer)", "version": "1",
-                                "checked": True, "problems": []}])
+                                "checked": True, "problems": []}],
+                           valid=1, validation=[])  # and checked
     with Store(review_db) as store:  # draft and refinement are kept beside the edit
         assert store.scalar("SELECT count(*) FROM refinements WHERE candidate_id = 1") == 1
         assert "Ann has" in store.scalar("SELECT raw_text FROM candidates WHERE id = 1")
+
+
+async def test_an_edit_that_fails_its_checks_is_marked_and_not_usable_at_once(review_db):
+    """An edit is checked as it is saved: the list's `!`, the problem line and the
+    status line's usable count follow at once, and export agrees."""
+    app = make_app(review_db)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = app.review_screen
+        await wait_until(pilot, lambda: screen.tally.counts.get("usable") is not None)
+        usable = screen.tally.counts["usable"]
+        assert screen.candidates._summary(0).valid  # #1 is usable before the edit
+        await pilot.press("e")
+        answer = app.screen.query_one("#field-answer", TextArea)
+        answer.text = "DROP TABLE customers"  # no '#### n' line: fails the recipe's pattern
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        line = screen.candidates._line(screen.candidates._summary(0), 1).plain
+        assert line.split()[1] == "·!e"  # pending, fails its checks, the edit is final
+        shown = " ".join(" ".join(screen.query_one(DiffView).plain_lines()).split())
+        assert "Edited (final) │ ! answer: must end" in shown
+        await wait_until(pilot, lambda: screen.tally.counts.get("usable") == usable - 1)
+        await pilot.press("f")
+        app.screen.query_one("OptionList").highlighted = list(FILTERS).index(
+            "failing checks")
+        await pilot.press("enter")
+        assert 1 in screen.candidates.ids
+    edited = state(review_db, 1)
+    assert edited.valid == 0 and edited.validation and "####" in edited.validation[0]
 
 
 async def test_edit_cancelled_changes_nothing(review_db):
@@ -408,7 +437,7 @@ async def test_generate_in_background_while_reviewing(review_db):
         await pilot.pause()
         assert not app.job_running
         assert len(app.review_screen.candidates.ids) == 7
-        assert "job: idle" in app.review_screen.query_one("#status").plain
+        assert "job: done; usable items: " in app.review_screen.query_one("#status").plain
     assert state(review_db, 1).status == "accepted"
     with Store(review_db) as store:
         kinds = [r["kind"] for r in store.query("SELECT kind FROM runs WHERE status = 'done'"

@@ -62,7 +62,7 @@ async def test_a_dying_worker_ends_the_job_not_the_review(review_db, sig, cause)
         before = len(_rows(review_db))
         app.post_message(StartJob(1))
         await _until(lambda: len(_rows(review_db)) == before + 1 and not app.job_running)
-        assert "job: idle" in app.review_screen.query_one("#status").plain
+        assert "job: done; usable items: " in app.review_screen.query_one("#status").plain
 
 
 @pytest.mark.models

@@ -13,11 +13,10 @@ import sys
 
 from bare_tui import __version__
 from bare_tui.cli import diversity, generation, quality, review, setup, team, verify
-from bare_tui.cli.common import EXIT_ERROR, Parser
+from bare_tui.cli.common import EXIT_ERROR, EXIT_INTERRUPTED, Parser
 from bare_tui.errors import BareError
 from bare_tui.text import has_surrogates, one_line
 
-EXIT_INTERRUPTED = 130
 # Options whose text is stored or sent as it is (names, reasons, URLs, templates): bytes
 # that are not UTF-8 there are refused. Paths are kept byte for byte (the file is opened
 # by its real name) and stored and shown with escapes (bare_tui.text.shown_path).

@@ -11,6 +11,9 @@ from contextlib import contextmanager
 from typing import Any, NoReturn
 
 EXIT_ERROR = 1
+# Stopped by Ctrl-C (once: after the current sample; twice: at once), as a shell reports
+# a process SIGINT ended: a script can tell that the job did not finish.
+EXIT_INTERRUPTED = 130
 EXIT_USAGE = 2
 
 
@@ -191,9 +194,15 @@ def resolve_task(store: Any, args: argparse.Namespace):
     return recipes.resolve(store, args.task, update=getattr(args, "update_recipe", False))
 
 
+def exit_status(stop: threading.Event) -> int:
+    """0, or EXIT_INTERRUPTED when Ctrl-C stopped the job before it finished."""
+    return EXIT_INTERRUPTED if stop.is_set() else 0
+
+
 @contextmanager
 def graceful_stop(out: Any) -> Iterator[threading.Event]:
-    """First Ctrl-C: finish the current sample, then stop. Second: stop at once."""
+    """First Ctrl-C: finish the current sample, then stop. Second: stop at once. Either
+    way the command exits with EXIT_INTERRUPTED (`exit_status`)."""
     stop = threading.Event()
 
     def handler(_signum: int, _frame: Any) -> None:

@@ -17,6 +17,7 @@ from bare_tui.cli.common import (
     add_command,
     at_least,
     console,
+    exit_status,
     graceful_stop,
     model_options,
     open_store,
@@ -39,8 +40,10 @@ REFINE_UNPARSED = ("also refine drafts that did not parse, from their raw text (
 REDRAFT = ("more attempts, each with new shots and a new recorded seed, at a draft that "
            "does not parse; all are kept, and a slot counts once toward -n (default 0)")
 RETRIES = (f"more attempts, each with a new recorded seed, at a refinement that does not "
-           f"parse or fails its checks; all are kept, the best is proposed (default "
-           f"{DEFAULT_RETRIES})")
+           f"parse, fails its checks or a verifier, or drifts from its draft; all are kept, "
+           f"the best is proposed (default {DEFAULT_RETRIES})")
+REFINE_IMPORTED = ("also refine items imported from a dataset (`candidates import`); by "
+                   "default they are kept as they are: finished items, not drafts")
 
 
 def overrides(sampling: Any, args: argparse.Namespace, stage: str) -> Any:
@@ -72,6 +75,7 @@ def generate(store: Any, task: Any, args: argparse.Namespace, stop: Any, *,
         task=task.name, target=_target(store, task, args) if draft else None,
         refine=refine, refine_limit=getattr(args, "limit", None),
         refine_unparsed=getattr(args, "refine_unparsed", False),
+        refine_imported=getattr(args, "refine_imported", False),
         retries=getattr(args, "retries", DEFAULT_RETRIES),
         redraft=getattr(args, "redraft", 0),
         base=overrides(task.base, args, "draft"),
@@ -134,7 +138,7 @@ def _pipeline_command(draft: bool, refine: bool) -> Callable[[argparse.Namespace
                 count = embeddings.embed(store, task, settings(args).embedding_model)
                 out.print(f"embed: {count} new or changed texts")
             print_status(store, task)
-        return 0
+        return exit_status(stop)
 
     return command
 
@@ -206,8 +210,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
             generate(store, task, args, stop, draft=True, refine=True,
                      show_yield=interactive)
         remaining = target - pipeline.count_candidates(store, task)
-        if not interactive:
+        if not interactive or stop.is_set():
             print_status(store, task)
+        if stop.is_set():  # no review, no export: rerun `bare-tui demo` to continue
+            return exit_status(stop)
     if interactive:
         return open_review(args, task, generate=max(0, remaining), target=target)
     # The demo's export is its own output: a rerun replaces it.
@@ -240,6 +246,7 @@ def register(sub: Any) -> None:
         if name == "run":
             p.add_argument("--limit", type=at_least(0), help=argparse.SUPPRESS)
             p.add_argument("--refine-unparsed", action="store_true", help=REFINE_UNPARSED)
+            p.add_argument("--refine-imported", action="store_true", help=REFINE_IMPORTED)
             p.add_argument("--retries", type=at_least(0), default=DEFAULT_RETRIES, help=RETRIES)
     ref = add_command(sub, "refine", _pipeline_command(draft=False, refine=True),
                       "refine, with the instruct model, every draft that has no refinement",
@@ -248,6 +255,7 @@ def register(sub: Any) -> None:
                       "models/my-chat.gguf")
     ref.add_argument("--limit", type=at_least(0), help="refine at most this many drafts")
     ref.add_argument("--refine-unparsed", action="store_true", help=REFINE_UNPARSED)
+    ref.add_argument("--refine-imported", action="store_true", help=REFINE_IMPORTED)
     ref.add_argument("--retries", type=at_least(0), default=DEFAULT_RETRIES, help=RETRIES)
 
     demo = add_command(sub, "demo", cmd_demo, "import the GSM8K sample seeds, draft and refine "

@@ -11,6 +11,7 @@ from bare_tui.cli.common import (
     add_command,
     at_least,
     console,
+    exit_status,
     graceful_stop,
     model_options,
     open_store,
@@ -47,7 +48,7 @@ def cmd_judge(args: argparse.Namespace) -> int:
         with graceful_stop(out) as stop:
             results = run_with_progress(conf, job, task, stop)
         report(store, task, results)
-    return 0
+    return exit_status(stop)
 
 
 def report(store: Any, task: Any, results: list[Any]) -> None:
@@ -107,7 +108,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
         with graceful_stop(out) as stop:
             run_with_progress(conf, job, task, stop)
         show_comparison(store, task, plan, conf.embedding_model, report)
-    return 0
+    return exit_status(stop)
 
 
 def report_paths(out: str, task: str) -> tuple[Path, Path]:

@@ -56,12 +56,37 @@ def _decide(action: str) -> Callable[[argparse.Namespace], int]:
         chosen = "accept_draft" if action == "accept" and args.draft else action
         with open_store(args) as store:
             review.decide(store, args.ids, chosen, reviewer, reason=getattr(args, "reason", None))
+            left_out = _left_out_of_exports(store, args.ids) if action == "accept" else []
         verb = {"accept": "accepted", "accept_draft": "accepted (draft)",
                 "reject": "rejected"}[chosen]
         console().print(f"{verb}: {', '.join(map(str, args.ids))}")
+        for line in left_out:
+            console(stderr=True).print(line, style="yellow")
         return 0
 
     return command
+
+
+def _left_out_of_exports(store: Any, ids: list[int]) -> list[str]:
+    """A warning per accepted item whose final text an export leaves out: it did not
+    parse, fails its checks, or fails a verifier (the flags export has to keep it)."""
+    from bare_tui.core.workspace import current
+
+    lines = []
+    for candidate_id, item in sorted(current.many(store, ids).items()):
+        if item.final_fields is None:
+            why = "did not parse"
+        elif item.final_valid is False:
+            problems = "; ".join(item.final_problems[:2])
+            why = f"fails its checks ({clean(problems)}; --include-invalid keeps it)"
+        elif item.final_verified is False:
+            problems = "; ".join(item.verification_problems[:2])
+            why = f"fails a verifier ({clean(problems)}; --include-unverified keeps it)"
+        else:
+            continue
+        lines.append(f"warning: #{candidate_id}'s {item.final_version} {why}: every "
+                     "export leaves it out")
+    return lines
 
 
 def _history(action: str) -> Callable[[argparse.Namespace], int]:

@@ -23,20 +23,35 @@ def cmd_tasks(args: argparse.Namespace) -> int:
 
     from bare_tui.core.inputs import recipes
 
+    stored = _workspace_recipes(args)
     if args.name:
-        source = recipes.builtin_source(args.name)
+        source = stored.get(args.name) or recipes.builtin_source(args.name)
         if source is None:
-            raise BareError(f"unknown built-in task {args.name!r} "
-                            f"(built-ins: {', '.join(recipes.builtin_names())})")
+            raise BareError(f"unknown task {args.name!r} (built-ins: "
+                            f"{', '.join(recipes.builtin_names())}"
+                            + (f"; in the workspace: {', '.join(stored)}" if stored else "")
+                            + ")")
         print(source, end="")
         return 0
-    table = Table("task", "fields", "shots", "describes")
-    for name in recipes.builtin_names():
-        task = recipes.parse_recipe(recipes.builtin_source(name) or "", origin=name)
-        table.add_row(name, ", ".join(task.field_names),
-                      f"{task.shot_count} {task.shot_selection}", task.thing)
+    table = Table("task", "from", "fields", "shots", "describes")
+    sources = [(name, "workspace", source) for name, source in stored.items()] + [
+        (name, "built-in", recipes.builtin_source(name) or "")
+        for name in recipes.builtin_names() if name not in stored]
+    for name, origin, source in sources:
+        task = recipes.parse_recipe(source, origin=name)
+        table.add_row(clean(name), origin, ", ".join(task.field_names),
+                      f"{task.shot_count} {task.shot_selection}", clean(task.thing))
     console().print(table)
     return 0
+
+
+def _workspace_recipes(args: argparse.Namespace) -> dict[str, str]:
+    """The recipes of the workspace's tasks, when there is a workspace (--db, or the
+    default one); none otherwise: `tasks` works before any workspace exists."""
+    if args.db is None and not settings(args).db.exists():
+        return {}
+    with open_store(args) as store:  # a --db that is not there: "no workspace at ..."
+        return {name: store.task_recipe(name) for name in store.task_names()}
 
 
 def cmd_seeds_import(args: argparse.Namespace) -> int:
@@ -45,10 +60,21 @@ def cmd_seeds_import(args: argparse.Namespace) -> int:
     mapping = parse_mapping(args.map or [])
     with open_store(args, create=True) as store:
         task = resolve_task(store, args)
-        result = import_seeds(store, task, args.file, mapping)
+        result = import_seeds(store, task, args.file, mapping, skip_invalid=args.skip_invalid)
     dup = f" ({result.duplicates} already present, skipped)" if result.duplicates else ""
     console().print(f"imported {result.added} seeds into task {task.name}{dup}")
+    _say_skipped(result.skipped)
     return 0
+
+
+def _say_skipped(skipped: tuple[str, ...]) -> None:
+    """What --skip-invalid left out, by line."""
+    if skipped:
+        out = console(stderr=True)
+        out.print(f"left out {len(skipped)} invalid record{'s' if len(skipped) > 1 else ''}:",
+                  style="yellow")
+        for line in skipped:
+            out.print(f"  {clean(line)}", soft_wrap=True)
 
 
 def cmd_candidates_import(args: argparse.Namespace) -> int:
@@ -58,13 +84,15 @@ def cmd_candidates_import(args: argparse.Namespace) -> int:
     mapping = parse_mapping(args.map or [])
     with open_store(args, create=True) as store:
         task = resolve_task(store, args)
-        result = import_candidates(store, task, args.file, mapping)
+        result = import_candidates(store, task, args.file, mapping,
+                                   skip_invalid=args.skip_invalid)
     skipped = [f"{count} {what}" for count, what in (
         (result.duplicates, "already imported"), (result.seeds, "the same as a seed"))
         if count]
     console().print(f"imported {result.added} candidates into task {task.name}"
                     + (f" ({result.failing} failing its checks)" if result.failing else "")
                     + (f"; skipped {', '.join(skipped)}" if skipped else ""))
+    _say_skipped(result.skipped)
     return 0
 
 
@@ -155,13 +183,19 @@ def _import_group(sub: Any, group: str, about: str, func: Any, text: str, exampl
     imp.add_argument("file", help=f"a .jsonl or .csv (.tsv) file, one {item} per line/row")
     imp.add_argument("--map", action="append", metavar="FIELD=COLUMN",
                      help="take FIELD from COLUMN of the file (repeatable)")
+    imp.add_argument("--skip-invalid", action="store_true",
+                     help=f"import every {item} that reads, leave out the ones that do not "
+                          "(an empty or missing field, a line that is not JSON) and list "
+                          "them by line (default: a bad line imports nothing)")
 
 
 def register(sub: Any) -> None:
     ws, mo = workspace_options(), model_options()
-    tasks_parser = add_command(sub, "tasks", cmd_tasks, "list built-in task recipes, or print "
-                               "one", [], "bare-tui tasks\n  bare-tui tasks gsm8k > my_recipe.toml")
-    tasks_parser.add_argument("name", nargs="?", help="print this built-in recipe's TOML")
+    tasks_parser = add_command(sub, "tasks", cmd_tasks, "list task recipes (the workspace's "
+                               "and the built-in ones), or print one", [ws],
+                               "bare-tui tasks\n  bare-tui tasks gsm8k > my_recipe.toml\n"
+                               "  bare-tui tasks --db other.db")
+    tasks_parser.add_argument("name", nargs="?", help="print this task's recipe TOML")
 
     _import_group(sub, "seeds", "manage seed examples", cmd_seeds_import,
                   "import seed examples from JSONL or CSV (all or nothing)",

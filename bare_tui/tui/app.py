@@ -33,6 +33,7 @@ from bare_tui.core.generation.meter import Meter
 from bare_tui.core.inputs.recipes import Recipe
 from bare_tui.core.measures import curation
 from bare_tui.core.reviewing import leases
+from bare_tui.core.workspace import yields
 from bare_tui.core.workspace.store import Store, WorkspaceGone, now
 from bare_tui.errors import BareError
 from bare_tui.jobs import Alternatives, Generate, Job
@@ -282,6 +283,8 @@ class BareApp(App):
             run_job(self.settings, self._job(more, alternatives), listener, stop)
             if stop.is_set():
                 message = "generation stopped; g starts it again"
+            elif alternatives is None:  # the yield, as the CLI ends a job with it
+                message, line = self._finished_with_yield()
         except BareError as exc:
             message, severity = f"generation failed: {exc}", "error"
             line = f"job: {exc} (g starts a new job)"
@@ -293,6 +296,14 @@ class BareApp(App):
             self.job_pid = None
             self._job_meter = None
             self.post_message(JobFinished(message, severity, line))
+
+    def _finished_with_yield(self) -> tuple[str, str]:
+        """What a finished generation job says: its task's yield, every line in the
+        notice and the usable and verified counts in the job line."""
+        with self.open_store() as store:
+            lines = yields.measure(store, self.recipe.name).lines()
+        return ("generation finished\n" + "\n".join(lines),
+                f"job: done; {lines[2]}; {lines[3]} (g generates more)")
 
     @staticmethod
     def _job_progress_line(meter: Meter) -> str:

@@ -195,6 +195,12 @@ def _diversity(store: Store, task: Recipe, ids: list[int], model: str | None) ->
     table = [["exported", exported.size, f"{exported.mean_similarity:.4f}"]]
     if seeds:
         table.append(["seeds", seeds.size, f"{seeds.mean_similarity:.4f}"])
+    # What refining did to the whole task's diversity: drifted refinements raise it.
+    for name, label in (("drafts", "all drafts"), ("proposed", "all proposed items")):
+        whole = curation.set_vectors(store, task, name, model)
+        if len(whole) >= 2:
+            table.append([label, len(whole),
+                          f"{diversity.mean_pairwise_cosine(whole):.4f}"])
     lines += _table(["set", "items", "mean similarity"], table)
     if len(rows) < len(ids):
         lines += [f"Measured over the {len(rows)} of {len(ids)} exported items that have "
@@ -263,7 +269,7 @@ def card(store: Store, task: Recipe, layout: Layout, manifest: dict[str, Any],
     ids = manifest["candidate_ids"]
     total = sum(counts.values())
     lines = [*front_matter(layout, counts, licence, task), "",
-             f"# {task.name}: {total} {task.thing}{'' if total == 1 else 's'}", "",
+             f"# {task.name}: {task.count_of(total)}", "",
              f"Made with BARE (Base-Refine) in bare-tui {manifest['bare_tui_version']}: a "
              "base model drafted diverse candidates from a few seed examples and an "
              f"instruct model refined each one{_reviewed(store, ids)}. Written "

@@ -38,6 +38,7 @@ class ImportResult:
     duplicates: int  # already imported into the task
     seeds: int  # the same as one of the task's seeds
     failing: int  # added, but failing the recipe's checks
+    skipped: tuple[str, ...] = ()  # with skip_invalid: "file:line: why" per record left out
 
 
 def template_pattern(template: str) -> re.Pattern[str]:
@@ -95,14 +96,18 @@ def unpacker(task: Recipe):
 
 
 def import_candidates(store: Store, task: Recipe, path: str | Path,
-                      mapping: Mapping[str, str] | None = None) -> ImportResult:
+                      mapping: Mapping[str, str] | None = None, *,
+                      skip_invalid: bool = False) -> ImportResult:
     """Add the file's items as candidates of `task`, in transactions of `CHUNK` items:
     another process (a review window) waits for one chunk at most, never for the whole
     file. Stopped half-way, an import is finished by running it again (what it added
-    is skipped as already imported)."""
+    is skipped as already imported). A record that cannot be read stops the import before
+    anything is added, unless `skip_invalid` leaves it out (and lists it)."""
     path = Path(path)
     shown = shown_path(path)
-    items = read_seeds(path, task, mapping, unpack=unpacker(task), what="dataset")
+    read = read_seeds(path, task, mapping, unpack=unpacker(task), what="dataset",
+                      skip_invalid=skip_invalid)
+    items = read.records
     file_hash = file_sha256(path, None)  # hashed once per import: nothing to remember
     known_seeds = {row[0] for row in store.conn.execute(
         "SELECT content_sha256 FROM seeds WHERE task = ?", (task.name,))}
@@ -142,4 +147,4 @@ def import_candidates(store: Store, task: Recipe, path: str | Path,
                          else "failed", error=str(exc)[:500])
         raise
     store.finish_run(run_id, "done")
-    return ImportResult(added, duplicates, seeds, failing)
+    return ImportResult(added, duplicates, seeds, failing, read.skipped)

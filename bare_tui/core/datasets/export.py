@@ -228,6 +228,7 @@ def export(store: Store, task: Recipe, out: str | Path, *, profile: str = "chat"
     earlier = exported_before(store, task.name) if since_last else set()
     include = Include(include_invalid, include_unverified, include_flagged)
     picked = _select(store, task, status, include, profile, templates, earlier)
+    _refuse_nothing_new(task, picked, since_last)
     if embed and picked.chosen:
         try:
             embeddings.embed(store, task, embedding_model, on_batch=on_embed_batch)
@@ -243,6 +244,7 @@ def export(store: Store, task: Recipe, out: str | Path, *, profile: str = "chat"
             if latest != earlier:
                 # Another export of the task committed meanwhile: leave out its items too.
                 picked = _select(store, task, status, include, profile, templates, latest)
+                _refuse_nothing_new(task, picked, since_last)
             by_split, stratified = _split(store, task.name, sorted(picked.chosen), fractions,
                                           rng_seed)
             empty = [name for name, members in by_split.items() if not members]
@@ -272,6 +274,14 @@ def export(store: Store, task: Recipe, out: str | Path, *, profile: str = "chat"
         picked.skipped_unparsed,
         {name: (layout.data[name], len(by_split[name])) for name in fractions},
         picked.left_out, picked.skipped_unverified, picked.skipped_flagged)
+
+
+def _refuse_nothing_new(task: Recipe, picked: _Selection, since_last: bool) -> None:
+    """`--since-last` with nothing new: no empty file and no card for 0 items."""
+    if since_last and not picked.chosen:
+        raise BareError(f"nothing new to export in task {task.name}: the {picked.left_out} "
+                        "items that qualify were all exported before (--since-last); "
+                        "accept more first, or export without --since-last")
 
 
 def _decontamination(store: Store, task: str, picked: _Selection) -> dict[str, Any]:

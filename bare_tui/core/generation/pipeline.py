@@ -19,7 +19,7 @@ from typing import Any
 from bare_tui.core.generation import grammar
 from bare_tui.core.generation.attempts import Attempts
 from bare_tui.core.generation.backends import Backend, Generation
-from bare_tui.core.inputs import prompts, verifying
+from bare_tui.core.inputs import drift, prompts, verifying
 from bare_tui.core.inputs.recipes import Recipe, Sampling
 from bare_tui.core.inputs.validation import validate
 from bare_tui.core.workspace.store import IN_IDS, Store, from_json, ids_param, now, to_json
@@ -38,6 +38,7 @@ class Sample:
     parsed: bool
     valid: bool
     verified: bool | None = None  # None: no verifier ran, or none had anything to check
+    drifted: bool = False  # a refinement that stopped editing its draft (core/inputs/drift.py)
 
 
 @dataclass(frozen=True)
@@ -51,7 +52,8 @@ class JobResult:
 
 OnSample = Callable[[Sample], None]
 OnNote = Callable[[str], None]
-# More attempts at a refinement that does not parse, fails its checks or a verifier.
+# More attempts at a refinement that does not parse, fails its checks or a verifier, or
+# drifts from its draft.
 DEFAULT_RETRIES = 2
 
 
@@ -188,29 +190,39 @@ def run_recorded(store: Store, run_id: int, body: Callable[[], tuple[int, int, b
 
 @dataclass(frozen=True)
 class Committed:
-    """One stored sample: its row, whether it parsed, passed its checks, verified."""
+    """One stored sample: its row, whether it parsed, passed its checks, verified, and
+    (a refinement) drifted from its draft."""
 
     row_id: int
     parsed: bool
     valid: bool
     verified: bool | None  # None: no verifier ran, or none had anything to check
+    drifted: bool = False
 
     @property
     def good(self) -> bool:
-        """Nothing to try again for: parsed, passing its checks, no verifier failed."""
-        return self.parsed and self.valid and self.verified is not False
+        """Nothing to try again for: parsed, passing its checks, no verifier failed, and
+        still an edit of its draft."""
+        return self.parsed and self.valid and self.verified is not False and not self.drifted
+
+
+# A refinement's drift from its draft, from its parsed fields (None: not parsed).
+DriftOf = Callable[[dict[str, str] | None], drift.Drift | None]
 
 
 def commit_sample(store: Store, table: str, task: Recipe, run_id: int, seed: int,
-            generation: Generation, extra: dict[str, Any], fills_slot: bool = False
-            ) -> Committed:
-    """Parse, check, verify and store one sample and its run's counters in one
-    transaction (`fills_slot`: a draft in a slot the run reserved)."""
+                  generation: Generation, extra: dict[str, Any], fills_slot: bool = False,
+                  drift_of: DriftOf | None = None) -> Committed:
+    """Parse, check, verify (and, for a refinement, `drift_of` measures its drift) and
+    store one sample and its run's counters in one transaction (`fills_slot`: a draft in
+    a slot the run reserved)."""
     fields, parse_error, problems = parse_and_check(task, generation.text)
     verdict = verifying.verify(task, fields)
+    moved = drift_of(fields) if drift_of else None
     with store.transaction():
         row_id = store.insert(table, {
-            **extra, "run_id": run_id, "seed": seed, "raw_text": generation.text,
+            **extra, **(moved.columns() if moved else {}),
+            "run_id": run_id, "seed": seed, "raw_text": generation.text,
             "fields": to_json(fields), "parse_error": parse_error,
             "validation": to_json(problems), "valid": int(not problems),
             **verdict.columns(),
@@ -225,7 +237,8 @@ def commit_sample(store: Store, table: str, task: Recipe, run_id: int, seed: int
             store.fill_slot(run_id)
     verified = verdict.verified
     return Committed(row_id, fields is not None, not problems,
-                     None if verified is None else bool(verified))
+                     None if verified is None else bool(verified),
+                     bool(moved and moved.drifted))
 
 
 def draft(store: Store, task: Recipe, backend: Backend, target: int, *,
@@ -307,18 +320,20 @@ def draft(store: Store, task: Recipe, backend: Backend, target: int, *,
 
 
 def unrefined(store: Store, task: Recipe, limit: int | None = None, *,
-              include_unparsed: bool = False, only: Sequence[int] | None = None
-              ) -> list[dict[str, Any]]:
+              include_unparsed: bool = False, include_imported: bool = False,
+              only: Sequence[int] | None = None) -> list[dict[str, Any]]:
     """Drafts with no refinement yet (of `only` those candidates, when given). Drafts
     that did not parse are left out unless asked for: refining their raw text would have
     the instruct model write an item from scratch, an instruct-only item inside a BARE
-    set (the paper drops them)."""
+    set (the paper drops them). Items imported from a dataset are left out unless asked
+    for: they are someone's finished work, not a base model's drafts."""
     sql = (
         "SELECT c.id, c.fields, c.raw_text, c.shot_ids FROM candidates c"
         " WHERE c.task = ? AND NOT EXISTS (SELECT 1 FROM refinements r WHERE r.candidate_id = c.id"
         " AND r.alternative IS NULL)"
         " AND trim(c.raw_text) != ''"
         + ("" if include_unparsed else " AND c.fields IS NOT NULL")
+        + ("" if include_imported else " AND c.origin IS NULL")
     )
     params: list[Any] = [task.name]
     if only is not None:
@@ -340,17 +355,19 @@ def unparsed_unrefined(store: Store, task: Recipe) -> int:
 
 
 def refine(store: Store, task: Recipe, backend: Backend, *, limit: int | None = None,
-           include_unparsed: bool = False, retries: int = 0,
+           include_unparsed: bool = False, include_imported: bool = False, retries: int = 0,
            sampling: Sampling | None = None, rng_seed: int | None = None,
            only: Sequence[int] | None = None, retry_unverified: bool = True,
+           embed: drift.Embed | None = None,
            on_sample: OnSample | None = None, on_note: OnNote | None = None,
            stop: threading.Event | None = None) -> JobResult:
     """Refine, one draft per call, every candidate of the task without a refinement.
-    A refinement that does not parse, fails its checks or (with `retry_unverified`, the
-    default) fails a verifier is tried again, with a new
+    A refinement that does not parse, fails its checks, drifts from its draft
+    (core/inputs/drift.py: by embedding cosine with `embed`, else by the words it keeps)
+    or (with `retry_unverified`, the default) fails a verifier is tried again, with a new
     recorded seed, up to `retries` more times, beside the refinements still running
     (core/generation/attempts.py); every attempt is kept, and the best one
-    (core/workspace/current.py: parsed, then passing, then latest) is what the review proposes.
+    (core/workspace/current.py) is what the review proposes: never one that drifted.
 
     The reply is opened with the first label for the model where the backend continues
     an opened reply (not under a recipe's own grammar, which is of the whole output)."""
@@ -358,7 +375,8 @@ def refine(store: Store, task: Recipe, backend: Backend, *, limit: int | None = 
     start = reply_opening(task, backend, sampling)
     stop = stop or threading.Event()
     store.mark_interrupted_runs()  # their claims on drafts end with them
-    pending = unrefined(store, task, limit, include_unparsed=include_unparsed, only=only)
+    pending = unrefined(store, task, limit, include_unparsed=include_unparsed,
+                        include_imported=include_imported, only=only)
     if not pending:
         return JobResult("refine", None, 0, 0, "nothing to do")
     seeds = store.seeds(task.name)
@@ -372,9 +390,13 @@ def refine(store: Store, task: Recipe, backend: Backend, *, limit: int | None = 
         return JobResult("refine", None, 0, len(pending), "skipped")
     seeds_by_id = {s["id"]: s["fields"] for s in seeds}
     static_shots = [s["fields"] for s in seeds[: task.shot_count]]
+    drifts = drift.DriftCheck(task, seeds, embed)
     rng_seed = rng_seed if rng_seed is not None else secrets.randbits(31)
     run_id = open_run(store, "refine", task, backend, sampling, rng_seed, len(pending),
-                      refine_unparsed=include_unparsed, retries=retries, reply_start=start,
+                      refine_unparsed=include_unparsed, refine_imported=include_imported,
+                      retries=retries, reply_start=start,
+                      drift={**dataclasses.asdict(task.drift),
+                             "measure": "embedding cosine" if embed else "word overlap"},
                       **constraint)
     notes = Notes(store, run_id, on_note)
     for note in constraint["notes"]:
@@ -408,10 +430,14 @@ def refine(store: Store, task: Recipe, backend: Backend, *, limit: int | None = 
         jobs = Attempts(fresh(), job)
         for candidate_id, generation in backend.chat_many(jobs, sampling):
             generation = dataclasses.replace(generation, text=start + generation.text)
+            candidate = by_id[candidate_id]
             stored = commit_sample(
                 store, "refinements", task, run_id, seeds_used.pop(candidate_id),
                 generation, {"candidate_id": candidate_id,
-                             "from_raw": int(candidate_id in from_raw)})
+                             "from_raw": int(candidate_id in from_raw)},
+                drift_of=lambda fields, c=candidate: drifts.measure(
+                    from_json(c["fields"]) or c["raw_text"], fields,
+                    from_json(c["shot_ids"]) or []))
             produced += 1
             tries[candidate_id] = tries.get(candidate_id, 0) + 1
             parsed_any |= stored.parsed
@@ -421,14 +447,15 @@ def refine(store: Store, task: Recipe, backend: Backend, *, limit: int | None = 
                 notes(f"refine: {device} returned a refinement outside the "
                       "output grammar, so it does not apply it: the format is only "
                       "asked for in the prompt")
-            again = not stored.good if retry_unverified else not (stored.parsed
-                                                                   and stored.valid)
+            again = not stored.good if retry_unverified else not (
+                stored.parsed and stored.valid and not stored.drifted)
             if again and tries[candidate_id] <= retries and not stop.is_set():
                 jobs.again(by_id[candidate_id])
                 planned += 1
             if on_sample:
                 on_sample(Sample("refine", stored.row_id, produced, planned, generation,
-                                 stored.parsed, stored.valid, stored.verified))
+                                 stored.parsed, stored.valid, stored.verified,
+                                 stored.drifted))
             if stop.is_set():
                 break
         if produced and not parsed_any:
@@ -448,7 +475,8 @@ def where(backend: Backend) -> str:
 
 def generate(store: Store, task: Recipe, load_backend: Callable[[str], Backend],
              target: int | None, *, refine_after: bool = True, refine_limit: int | None = None,
-             refine_unparsed: bool = False, refine_retries: int = 0, redraft: int = 0,
+             refine_unparsed: bool = False, refine_imported: bool = False,
+             refine_retries: int = 0, redraft: int = 0, embed: drift.Embed | None = None,
              base: Sampling | None = None, refine_sampling: Sampling | None = None,
              rng_seed: int | None = None, on_sample: OnSample | None = None,
              on_note: OnNote | None = None,
@@ -469,14 +497,16 @@ def generate(store: Store, task: Recipe, load_backend: Callable[[str], Backend],
         results.append(draft(store, task, backend, target, sampling=base,
                              rng_seed=rng_seed, redraft=redraft, on_sample=on_sample,
                              on_note=on_note, stop=stop))
-    pending = len(unrefined(store, task, refine_limit, include_unparsed=refine_unparsed)
-                  ) if refine_after else 0
+    pending = len(unrefined(store, task, refine_limit, include_unparsed=refine_unparsed,
+                            include_imported=refine_imported)) if refine_after else 0
     if pending and not stop.is_set():
         backend = load_backend("instruct")
         if on_stage:
             on_stage("refine", pending, where(backend))
         results.append(refine(store, task, backend, limit=refine_limit,
-                              include_unparsed=refine_unparsed, retries=refine_retries,
+                              include_unparsed=refine_unparsed,
+                              include_imported=refine_imported, retries=refine_retries,
+                              embed=embed,
                               sampling=refine_sampling,
                               rng_seed=rng_seed, on_sample=on_sample, on_note=on_note,
                               stop=stop))

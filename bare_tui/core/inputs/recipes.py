@@ -25,6 +25,9 @@ from bare_tui.errors import BareError
 
 SHOT_SELECTIONS = ("static", "random")
 NAMED_CHECKS = ("nonempty", "number", "single_line")
+# Drift defaults ([drift]): calibrated on the built-in recipes, README (Drift).
+DEFAULT_MIN_SIMILARITY = 0.65
+DEFAULT_MIN_OVERLAP = 0.2
 
 SAMPLING_SHAPE = Table({
     "temperature": Number(minimum=0), "top_p": Number(minimum=0), "top_k": Whole(minimum=0),
@@ -44,7 +47,7 @@ FIELD_SHAPE = Table({
 OPTION = Either(Text(), Whole(), Number(), Flag(), ListOf(Text()))
 VERIFY_SHAPE = Table(values=OPTION, example='[[verify]] with name = "sqlite", field = "query"')
 RECIPE_SHAPE = Table({
-    "name": Text(nonempty=True), "thing": Text(nonempty=True),
+    "name": Text(nonempty=True), "thing": Text(nonempty=True), "things": Text(nonempty=True),
     "description": Text(nonempty=True), "refine_instruction": Text(),
     "fields": ListOf(FIELD_SHAPE, nonempty=True),
     "shots": Table({"count": Whole(minimum=0, maximum=1000), "selection": Text()},
@@ -56,6 +59,9 @@ RECIPE_SHAPE = Table({
     "decontam": Table({"against": ListOf(Text(nonempty=True)), "field": Text(nonempty=True),
                        "ngram": Whole(minimum=1, maximum=100)},
                       example='[decontam] with against = ["gsm8k-test"]'),
+    "drift": Table({"min_similarity": Number(minimum=0, maximum=1),
+                    "min_overlap": Number(minimum=0, maximum=1)},
+                   example="[drift] with min_similarity = 0.6"),
 }, required=("name", "thing", "description", "fields"))
 
 
@@ -93,6 +99,17 @@ REFINE_DEFAULTS = Sampling(constrain=True)
 
 
 @dataclass(frozen=True)
+class DriftRule:
+    """When a refinement has stopped editing its draft (core/inputs/drift.py): its
+    similarity to the draft below `min_similarity` (embedding cosine) or, where no
+    embedding model is at hand, below `min_overlap` (the share of the text the word diff
+    keeps); 0 turns that part off. The defaults are calibrated in README (Drift)."""
+
+    min_similarity: float = DEFAULT_MIN_SIMILARITY
+    min_overlap: float = DEFAULT_MIN_OVERLAP
+
+
+@dataclass(frozen=True)
 class Field:
     name: str
     label: str
@@ -120,12 +137,14 @@ class Recipe:
     refine_instruction: str = ""
     export: dict[str, str] = field(default_factory=dict)
     source: str = ""  # the TOML text the task was loaded from
+    things: str = ""  # the plural of `thing`, as the recipe gives it ("" : say "items")
     # verifiers named in [[verify]] tables (with options); see `verifiers`
     verify_tables: tuple[Use, ...] = ()
     # evaluation sets new candidates are checked against ([decontam]), on which field
     decontam_against: tuple[str, ...] = ()
     decontam_field: str | None = None
     decontam_ngram: int = 13
+    drift: DriftRule = DriftRule()
 
     @property
     def verifiers(self) -> tuple[Use, ...]:
@@ -133,6 +152,11 @@ class Recipe:
         [[verify]] tables."""
         return tuple(Use(name, f.name) for f in self.fields for name in f.verify) \
             + self.verify_tables
+
+    def count_of(self, count: int) -> str:
+        """`count` of the recipe's things: "1 grade school math word problem", "24 items"
+        (a plural is never guessed from the singular: "query" is not "querys")."""
+        return f"{count} {self.thing if count == 1 else self.things or 'items'}"
 
     @property
     def field_names(self) -> list[str]:
@@ -211,6 +235,7 @@ def _build_task(data: dict[str, Any], text: str) -> Recipe:
     return Recipe(
         name=name,
         thing=data["thing"],
+        things=data.get("things", ""),
         description=data["description"].strip(),
         fields=task_fields,
         shot_count=shots.get("count", 3),
@@ -224,6 +249,7 @@ def _build_task(data: dict[str, Any], text: str) -> Recipe:
         decontam_against=tuple(against.get("against", ())),
         decontam_field=against.get("field"),
         decontam_ngram=against.get("ngram", 13),
+        drift=DriftRule(**data.get("drift", {})),
     )
 
 

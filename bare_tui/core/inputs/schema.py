@@ -10,6 +10,7 @@ items (`{answer[0]}`).
 
 from __future__ import annotations
 
+import difflib
 import string
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -82,8 +83,8 @@ class Whole(Shape):
 
 
 class Number(Shape):
-    def __init__(self, minimum: float | None = None):
-        self.minimum = minimum
+    def __init__(self, minimum: float | None = None, maximum: float | None = None):
+        self.minimum, self.maximum = minimum, maximum
         self.expected = "a number" + (f" of at least {minimum:g}" if minimum is not None else "")
 
     def check(self, value: Any, where: str) -> None:
@@ -91,6 +92,8 @@ class Number(Shape):
             raise _fail(where, self.expected, value)
         if self.minimum is not None and value < self.minimum:
             raise SchemaError(f"{where}: must be at least {self.minimum:g}, got {value}")
+        if self.maximum is not None and value > self.maximum:
+            raise SchemaError(f"{where}: must be at most {self.maximum:g}, got {value}")
 
 
 class Flag(Shape):
@@ -150,15 +153,20 @@ class Table(Shape):
         if not isinstance(value, dict):
             raise _fail(where, self.expected, value)
         prefix = f"{where}." if where else ""
+        # Unknown keys first: a misspelt required key ([[feilds]]) is one mistake, said
+        # once, with the likely fix.
+        for key in value:
+            shape = self.values if self.values is not None else self.keys.get(key)
+            if shape is None:
+                near = difflib.get_close_matches(key, list(self.keys), n=1, cutoff=0.6)
+                hint = f"did you mean {near[0]!r}? " if near else ""
+                raise SchemaError(f"{prefix}{key}: unknown key; {hint}(known: "
+                                  f"{', '.join(sorted(self.keys))})")
         for key in self.required:
             if key not in value:
                 raise SchemaError(f"{where or 'file'}: missing required key {key!r}")
         for key, item in value.items():
-            shape = self.values if self.values is not None else self.keys.get(key)
-            if shape is None:
-                raise SchemaError(f"{prefix}{key}: unknown key (known: "
-                                  f"{', '.join(sorted(self.keys))})")
-            shape.check(item, f"{prefix}{key}")
+            (self.values or self.keys[key]).check(item, f"{prefix}{key}")
 
 
 def template_fields(template: str, where: str, known: list[str]) -> list[str]:

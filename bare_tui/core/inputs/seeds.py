@@ -27,6 +27,20 @@ FORMATS = {".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl", ".csv": "csv
 class ImportResult:
     added: int
     duplicates: int
+    skipped: tuple[str, ...] = ()  # with skip_invalid: "file:line: why" per record left out
+
+
+@dataclass(frozen=True)
+class Read:
+    """A file's records as fields, each with its 'file:line'; and, read with
+    `skip_invalid`, the records left out, each as 'file:line: why'."""
+
+    records: list[tuple[dict[str, str], str]]
+    skipped: tuple[str, ...] = ()
+
+
+class _BadLine(BareError):
+    """One record that cannot be read; the rest of the file may still be."""
 
 
 def parse_mapping(pairs: list[str]) -> dict[str, str]:
@@ -48,16 +62,16 @@ def _records(path: Path, kind: str) -> Iterator[tuple[int, Any]]:
                 if not line.strip():
                     continue
                 try:
-                    yield number, json.loads(line)
+                    record: Any = json.loads(line)
                 except RecursionError:
-                    raise BareError(f"{shown}:{number}: JSON nested too deeply") from None
+                    record = _BadLine(f"{shown}:{number}: JSON nested too deeply")
                 except json.JSONDecodeError as exc:
                     # Some messages end in "at", waiting for the position.
-                    raise BareError(f"{shown}:{number}: invalid JSON: "
-                                    f"{exc.msg.removesuffix(' at')} at column {exc.colno}"
-                                    ) from None
+                    record = _BadLine(f"{shown}:{number}: invalid JSON: "
+                                      f"{exc.msg.removesuffix(' at')} at column {exc.colno}")
                 except ValueError as exc:  # an integer of thousands of digits
-                    raise BareError(f"{shown}:{number}: {str(exc).split(';')[0]}") from None
+                    record = _BadLine(f"{shown}:{number}: {str(exc).split(';')[0]}")
+                yield number, record
         else:
             csv.field_size_limit(MAX_CSV_FIELD)
             reader = csv.DictReader(handle, delimiter="\t" if kind == "tsv" else ",")
@@ -75,10 +89,11 @@ def _records(path: Path, kind: str) -> Iterator[tuple[int, Any]]:
 
 def read_seeds(path: str | Path, task: Recipe, mapping: Mapping[str, str] | None = None, *,
                unpack: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
-               what: str = "seed") -> list[tuple[dict[str, str], str]]:
-    """[(fields, 'file:line')] for every record, or a BareError naming the bad line;
-    `unpack` turns a record into columns first (a chat-like profile into fields), `what`
-    names the file in messages."""
+               what: str = "seed", skip_invalid: bool = False) -> Read:
+    """Every record as fields with its 'file:line', or a BareError naming the first bad
+    line; with `skip_invalid`, bad records are left out and listed instead (a file that
+    cannot be read at all still fails). `unpack` turns a record into columns first (a
+    chat-like profile into fields), `what` names the file in messages."""
     path = Path(path)
     shown = shown_path(path)
     mapping = dict(mapping or {})
@@ -93,45 +108,61 @@ def read_seeds(path: str | Path, task: Recipe, mapping: Mapping[str, str] | None
         raise BareError(f"{shown}: unknown {what} file type; use .jsonl or .csv (or .tsv)")
     if not path.is_file():
         raise BareError(f"{what} file not found: {shown}")
-    seeds = []
+    seeds, skipped = [], []
     try:
         for number, record in _records(path, kind):
             where = f"{shown}:{number}"
-            if not isinstance(record, dict):
-                raise BareError(f"{where}: expected a JSON object, got {type(record).__name__}")
-            original = record
-            if unpack is not None:
-                record = unpack(record)
-            fields = {}
-            for name in task.field_names:
-                column = mapping.get(name, name)
-                value = record.get(column)
-                if value is None or (isinstance(value, str) and not value.strip()):
-                    present = ", ".join(map(repr, original)) or "nothing"
-                    if record is not original:  # a chat-like record, read through templates
-                        raise BareError(
-                            f"{where}: the record's turns (it has: {present}) do not fill "
-                            f"field {name!r} through task {task.name}'s [export] templates")
-                    raise BareError(
-                        f"{where}: missing field {column!r} (the record has: {present}); "
-                        f"map a column with --map {name}=COLUMN"
-                    )
-                if isinstance(value, dict | list):
-                    kind_name = type(value).__name__
-                    raise BareError(f"{where}: field {column!r} must be text, not {kind_name}")
-                if isinstance(value, str) and has_surrogates(value):
-                    raise BareError(f"{where}: field {column!r} holds half of a character (a "
-                                    "lone surrogate such as \\ud83d, often a cut emoji); "
-                                    "fix or drop that record")
-                fields[name] = str(value)
-            seeds.append((fields, where))
+            try:
+                seeds.append((_fields(task, mapping, record, where, unpack), where))
+            except _BadLine as exc:
+                if not skip_invalid:
+                    raise BareError(f"{exc}; --skip-invalid imports the other records and "
+                                    "lists what it left out") from None
+                skipped.append(str(exc))
     except UnicodeDecodeError as exc:
         raise BareError(f"{shown}: not UTF-8 text (bad byte at offset {exc.start})") from None
     except OSError as exc:
         raise BareError(f"cannot read {shown}: {exc.strerror or exc}") from None
     if not seeds:
-        raise BareError(f"{shown}: no {what} records found")
-    return seeds
+        left = f" ({len(skipped)} left out as invalid, the first: {skipped[0]})" \
+            if skipped else ""
+        raise BareError(f"{shown}: no {what} records found{left}")
+    return Read(seeds, tuple(skipped))
+
+
+def _fields(task: Recipe, mapping: Mapping[str, str], record: Any, where: str,
+            unpack: Callable[[dict[str, Any]], dict[str, Any]] | None) -> dict[str, str]:
+    """One record's fields, or _BadLine saying what is wrong with it."""
+    if isinstance(record, _BadLine):
+        raise record
+    if not isinstance(record, dict):
+        raise _BadLine(f"{where}: expected a JSON object, got {type(record).__name__}")
+    original = record
+    if unpack is not None:
+        record = unpack(record)
+    fields = {}
+    for name in task.field_names:
+        column = mapping.get(name, name)
+        value = record.get(column)
+        if value is None or (isinstance(value, str) and not value.strip()):
+            present = ", ".join(map(repr, original)) or "nothing"
+            if record is not original:  # a chat-like record, read through templates
+                raise _BadLine(
+                    f"{where}: the record's turns (it has: {present}) do not fill "
+                    f"field {name!r} through task {task.name}'s [export] templates")
+            if isinstance(value, str):  # there, but blank: not "missing"
+                raise _BadLine(f"{where}: field {column!r} is empty")
+            raise _BadLine(f"{where}: missing field {column!r} (the record has: {present}); "
+                           f"map a column with --map {name}=COLUMN")
+        if isinstance(value, dict | list):
+            raise _BadLine(f"{where}: field {column!r} must be text, not "
+                           f"{type(value).__name__}")
+        if isinstance(value, str) and has_surrogates(value):
+            raise _BadLine(f"{where}: field {column!r} holds half of a character (a lone "
+                           "surrogate such as \\ud83d, often a cut emoji); fix or drop "
+                           "that record")
+        fields[name] = str(value)
+    return fields
 
 
 def content_sha256(fields: Mapping[str, str]) -> str:
@@ -139,11 +170,13 @@ def content_sha256(fields: Mapping[str, str]) -> str:
 
 
 def import_seeds(store: Store, task: Recipe, path: str | Path,
-                 mapping: Mapping[str, str] | None = None) -> ImportResult:
+                 mapping: Mapping[str, str] | None = None, *,
+                 skip_invalid: bool = False) -> ImportResult:
     """Read the whole file first, then insert in one transaction: a bad line imports
-    nothing. Seeds already in the task (same fields) are skipped, so re-importing a file
-    is harmless."""
-    seeds = read_seeds(path, task, mapping)
+    nothing, unless `skip_invalid` leaves it out (and lists it). Seeds already in the
+    task (same fields) are skipped, so re-importing a file is harmless."""
+    read = read_seeds(path, task, mapping, skip_invalid=skip_invalid)
+    seeds = read.records
     added = 0
     with store.transaction() as conn:
         for fields, where in seeds:
@@ -153,4 +186,4 @@ def import_seeds(store: Store, task: Recipe, path: str | Path,
                 (task.name, to_json(fields), where, content_sha256(fields), now()),
             )
             added += cursor.rowcount
-    return ImportResult(added=added, duplicates=len(seeds) - added)
+    return ImportResult(added=added, duplicates=len(seeds) - added, skipped=read.skipped)

@@ -26,6 +26,7 @@ from typing import Any
 
 from bare_tui.core.generation import pipeline
 from bare_tui.core.generation.backends import Backend
+from bare_tui.core.inputs.drift import Embed
 from bare_tui.core.inputs.recipes import Recipe, Sampling
 from bare_tui.core.measures import curation, diversity, embeddings, judge
 from bare_tui.core.workspace.store import Store, from_json, now, to_json
@@ -74,11 +75,12 @@ def generate(store: Store, task: Recipe, plan: Plan, n: int,
              load_backend: Callable[[str], Backend], *, rng_seed: int,
              base: Sampling, instruct: Sampling, refine: Sampling, judge_sampling: Sampling,
              trials: int, judge_backend: Callable[[], Backend] | None = None,
-             on_stage: OnStage | None = None,
+             embed: Embed | None = None, on_stage: OnStage | None = None,
              on_sample: pipeline.OnSample | None = None,
              stop: threading.Event | None = None) -> dict[str, dict[str, int | None]]:
     """Make and judge every arm (the judge is the instruct model unless `judge_backend`
-    loads another); {arm: {"draft"|"refine"|"judge": run id}}."""
+    loads another; `embed` measures the bare arm's drift, core/inputs/drift.py);
+    {arm: {"draft"|"refine"|"judge": run id}}."""
     stop = stop or threading.Event()
     tasks = {arm: _arm_task(store, task, name) for arm, name in plan.tasks.items()}
     drafts = tasks["base"]
@@ -108,8 +110,8 @@ def generate(store: Store, task: Recipe, plan: Plan, n: int,
         stage("bare arm: refine", len(pending), backend)
         runs["bare"]["refine"] = pipeline.refine(
             store, drafts, backend, sampling=refine, rng_seed=rng_seed,
-            only=[item.candidate_id for item in pending], on_sample=on_sample,
-            stop=stop).run_id
+            only=[item.candidate_id for item in pending], embed=embed,
+            on_sample=on_sample, stop=stop).run_id
         runs["bare"]["draft"] = runs["base"]["draft"]
     if judge_backend is not None:
         del backend
@@ -161,6 +163,9 @@ class Arm:
     ir: judge.Rate
     tokens_per_s: float | None
     wall_s: float
+    drifted: int | None = None  # bare: refinements that drifted from their draft
+
+
 
 
 def _run(store: Store, run_id: int | None) -> dict[str, Any]:
@@ -176,6 +181,8 @@ def _arm(store: Store, name: str, task: Recipe, runs: dict[str, int | None],
     made, parsed, passing = store.conn.execute(
         f"SELECT count(*), count(fields), coalesce(sum(valid), 0) FROM {table}"
         " WHERE run_id = ?", (run.get("id"),)).fetchone()
+    drifted = store.scalar("SELECT coalesce(sum(drifted = 1), 0) FROM refinements WHERE"
+                           " run_id = ?", (run.get("id"),)) if name == "bare" else None
     items = arm_items(store, name, runs)
     kind = "refined" if name == "bare" else "draft"
     _, matrix = embeddings.vectors(store, task, kind, model, [i.candidate_id for i in items])
@@ -189,7 +196,7 @@ def _arm(store: Store, name: str, task: Recipe, runs: dict[str, int | None],
                spread.mean_similarity if spread else None, spread,
                judge.rate(store, task.name, run_id=runs.get("judge"))
                if runs.get("judge") else judge.Rate(0, 0),
-               tokens / seconds if seconds > 0 else None, seconds)
+               tokens / seconds if seconds > 0 else None, seconds, drifted)
 
 
 def report(store: Store, task: Recipe, comparison: int, model: str | None = None
@@ -222,7 +229,7 @@ def _arm_dict(arm: Arm) -> dict[str, Any]:
             "passing": arm.passing, "similarity": arm.similarity,
             "ir": arm.ir.value, "ir_interval": list(low_high) if low_high else None,
             "ir_trials": arm.ir.trials, "tokens_per_s": arm.tokens_per_s,
-            "wall_s": arm.wall_s}
+            "wall_s": arm.wall_s, "drifted": arm.drifted}
 
 
 def save(store: Store, comparison: int, data: dict[str, Any], markdown: str) -> None:

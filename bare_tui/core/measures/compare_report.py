@@ -51,13 +51,24 @@ def findings(data: dict[str, Any]) -> list[str]:
                      "embedding model).")
     if bare is not None and base is not None:
         lines.append(f"Refining moved the mean similarity from {base:.4f} (base) to "
-                     f"{bare:.4f} (bare).")
+                     f"{bare:.4f} (bare).{_drift(arms['bare'])}")
     rated = [(name, arms[name]) for name in ("base", "instruct", "bare")
              if arms[name]["ir"] is not None]
     if rated:
         lines.append("IR (chance is 75%): " + ", ".join(
             f"{name} {arm['ir']:.0%}" for name, arm in rated) + ".")
     return lines
+
+
+def _drift(bare: dict[str, Any]) -> str:
+    """The bare arm's drift (core/inputs/drift.py): refinements that replaced their draft
+    bring the instruct model's sameness back."""
+    drifted, parsed = bare.get("drifted"), bare["parsed"]
+    if drifted is None or not parsed:
+        return ""
+    return (f" {drifted} of {parsed} refinements ({yields.share(drifted, parsed)}) drifted "
+            "from their draft" + (": items of the instruct model's own, which lose the "
+                                  "drafts' diversity." if drifted else "."))
 
 
 def histogram(data: dict[str, Any]) -> list[str]:

@@ -13,7 +13,10 @@ from bare_tui.core.workspace import current, yields
 from bare_tui.core.workspace.store import Store, now
 from bare_tui.errors import BareError
 
-SETS = ("seeds", "drafts", "refinements", "accepted")
+# "refinements": each candidate's latest, as generated; "proposed": each candidate's
+# final text (the draft where every refinement drifted or failed); "accepted": those
+# of the accepted candidates.
+SETS = ("seeds", "drafts", "refinements", "proposed", "accepted")
 
 
 def _require(ids: list[int], what: str) -> None:
@@ -43,12 +46,29 @@ def set_vectors(store: Store, task: Recipe, name: str, model: str | None = None
         return embeddings.vectors(store, task, "draft", model)[1]
     if name == "refinements":
         return embeddings.vectors(store, task, "refined", model)[1]
+    if name == "proposed":
+        return current_vectors(store, task, model)[1]
     accepted = {row[0] for row in store.conn.execute(
         "SELECT d.candidate_id FROM decisions d JOIN candidates c ON c.id = d.candidate_id"
         " WHERE c.task = ? AND d.status = 'accepted'", (task.name,))}
     ids, matrix = current_vectors(store, task, model)
     keep = [i for i, cid in enumerate(ids) if cid in accepted]
     return matrix[keep] if keep else np.zeros((0, 0), dtype=np.float32)
+
+
+def drift_lines(measured: dict[str, diversity.Diversity | None]) -> list[str]:
+    """What refining did to diversity: the drafts' mean similarity against the proposed
+    items' (core/inputs/drift.py: a refinement that replaces its draft raises it)."""
+    drafts, refined, proposed = (measured.get(name) for name in
+                                 ("drafts", "refinements", "proposed"))
+    if drafts is None or proposed is None:
+        return []
+    change = proposed.mean_similarity - drafts.mean_similarity
+    as_made = (f"; refinements as generated {refined.mean_similarity:.4f}"
+               if refined is not None else "")
+    return ["", f"refining moved the mean similarity from {drafts.mean_similarity:.4f} "
+                f"(drafts) to {proposed.mean_similarity:.4f} (proposed items), "
+                f"{change:+.4f}{as_made}"]
 
 
 def stats(store: Store, task: Recipe, model: str | None = None, bins: int = 20
@@ -69,7 +89,8 @@ def stats_lines(store: Store, task: Recipe, model: str | None = None, bins: int 
     lines = [f"yield: {line}" for line in yields.measure(store, task.name).lines()]
     lines.append(f"BARE diversity of task {task.name}: mean pairwise cosine similarity of "
                  "the embeddings (lower = more diverse)")
-    for name, result in stats(store, task, model, bins=bins).items():
+    measured = stats(store, task, model, bins=bins)
+    for name, result in measured.items():
         if result is None:
             lines += ["", f"{name}: fewer than 2 embedded items"]
             continue
@@ -80,6 +101,7 @@ def stats_lines(store: Store, task: Recipe, model: str | None = None, bins: int 
                       f"{result.mean_similarity:.4f} (exact); {how}"]
         if histogram:
             lines += diversity.histogram_text(result, width).splitlines()
+    lines += drift_lines(measured)
     clusters = cluster_table(store, task)
     if clusters:
         lines += ["", "clusters: " + ", ".join(f"{c['cluster']}: {c['size']}"

@@ -9,13 +9,14 @@ from site-packages with no network; any local sentence-transformers model folder
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from bare_tui.core.inputs.drift import Embed
 from bare_tui.core.inputs.prompts import render_example
 from bare_tui.core.inputs.recipes import Recipe
 from bare_tui.core.workspace import current
@@ -66,6 +67,21 @@ def load_model(name: str | None) -> Any:
         return SentenceTransformer(str(model_path(name)), device="cpu")
     except (OSError, ValueError) as exc:
         raise BareError(f"cannot load embedding model {name or DEFAULT_MODEL}: {exc}") from None
+
+
+def encoder(name: str | None) -> Embed:
+    """A function giving unit vectors of texts by the model, loaded at its first call
+    (core/inputs/drift.py measures refinements with it)."""
+    loaded: list[Any] = []
+
+    def embed(texts: Sequence[str]) -> np.ndarray:
+        if not loaded:
+            loaded.append(load_model(name))
+        return loaded[0].encode(list(texts), batch_size=BATCH, normalize_embeddings=True,
+                                convert_to_numpy=True, show_progress_bar=False
+                                ).astype(np.float32)
+
+    return embed
 
 
 def text_of(task: Recipe, fields: dict[str, str] | None, raw: str) -> str:

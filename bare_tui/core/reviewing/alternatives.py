@@ -22,6 +22,7 @@ from bare_tui.errors import BareError
 if TYPE_CHECKING:  # generating needs the pipeline; listing (the review list) does not
     from bare_tui.core.generation.backends import Backend
     from bare_tui.core.generation.pipeline import JobResult, OnNote, OnSample
+    from bare_tui.core.inputs.drift import Embed
     from bare_tui.core.inputs.recipes import Recipe, Sampling
 
 KINDS = ("refined", "draft")  # another refinement; another draft from the same shots
@@ -36,6 +37,9 @@ class Alternative:
     fields: dict[str, str] | None
     raw: str
     problems: list[str]
+    drift: str | None = None  # why it drifted from the draft (core/inputs/drift.py)
+    draft_similarity: float | None = None  # its cosine to the draft (None: not embedded)
+    draft_overlap: float | None = None  # the share of the draft's words it kept
 
     @property
     def parsed(self) -> bool:
@@ -45,10 +49,12 @@ class Alternative:
 def of_candidate(store: Store, candidate_id: int) -> list[Alternative]:
     """A candidate's alternatives, oldest first."""
     rows = store.conn.execute(
-        "SELECT id, alternative, seed, fields, raw_text, validation FROM refinements"
-        " WHERE candidate_id = ? AND alternative IS NOT NULL ORDER BY id", (candidate_id,))
+        "SELECT id, alternative, seed, fields, raw_text, validation, drift, draft_similarity,"
+        " draft_overlap FROM refinements WHERE candidate_id = ? AND alternative IS NOT NULL"
+        " ORDER BY id",
+        (candidate_id,))
     return [Alternative(row[0], row[1], row[2], from_json(row[3]), row[4] or "",
-                        from_json(row[5]) or []) for row in rows]
+                        from_json(row[5]) or [], row[6], row[7], row[8]) for row in rows]
 
 
 def counts(store: Store, ids: list[int]) -> dict[int, int]:
@@ -63,10 +69,11 @@ def counts(store: Store, ids: list[int]) -> dict[int, int]:
 
 def generate(store: Store, task: Recipe, backend: Backend, candidate_id: int, k: int, *,
              kind: str = "refined", sampling: Sampling | None = None,
-             rng_seed: int | None = None, on_sample: OnSample | None = None,
-             on_note: OnNote | None = None, stop: threading.Event | None = None
-             ) -> JobResult:
-    """Make `k` alternatives of `kind` for the candidate, committing each as it comes."""
+             rng_seed: int | None = None, embed: Embed | None = None,
+             on_sample: OnSample | None = None, on_note: OnNote | None = None,
+             stop: threading.Event | None = None) -> JobResult:
+    """Make `k` alternatives of `kind` for the candidate, committing each as it comes,
+    each with its drift from the draft (core/inputs/drift.py; `embed` as in refine)."""
     from bare_tui.core.generation.pipeline import (
         Notes,
         Sample,
@@ -77,8 +84,7 @@ def generate(store: Store, task: Recipe, backend: Backend, candidate_id: int, k:
         run_recorded,
         sample_rng,
     )
-    from bare_tui.core.inputs import prompts
-
+    from bare_tui.core.inputs import drift, prompts
 
     if kind not in KINDS:
         raise BareError(f"unknown kind of alternative {kind!r} (known: {', '.join(KINDS)})")
@@ -94,11 +100,13 @@ def generate(store: Store, task: Recipe, backend: Backend, candidate_id: int, k:
     shots = ([by_id[i] for i in from_json(row[2]) or [] if i in by_id]
              or [s["fields"] for s in seeds[: task.shot_count]])
     refining = kind == "refined"
+    draft, shot_ids = from_json(row[0]) or row[1], from_json(row[2]) or []
+    drifts = drift.DriftCheck(task, seeds, embed)
     start = reply_opening(task, backend, sampling) if refining else ""
     sampling, constraint = constrained(
         task, sampling or (task.refine if refining else task.base), backend,
         started=bool(start), seeds=seeds)
-    prompt: Any = (prompts.refine_messages(task, shots, from_json(row[0]) or row[1], start)
+    prompt: Any = (prompts.refine_messages(task, shots, draft, start)
                    if refining else prompts.base_prompt(task, shots))
     rng_seed = rng_seed if rng_seed is not None else secrets.randbits(31)
     run_id = open_run(store, "alternatives", task, backend, sampling, rng_seed, k,
@@ -119,11 +127,14 @@ def generate(store: Store, task: Recipe, backend: Backend, candidate_id: int, k:
             generation = dataclasses.replace(generation, text=start + generation.text)
             stored = commit_sample(
                 store, "refinements", task, run_id, seeds_used[index], generation,
-                {"candidate_id": candidate_id, "alternative": kind})
+                {"candidate_id": candidate_id, "alternative": kind},
+                drift_of=lambda fields: drifts.measure(draft, fields, shot_ids,
+                                                       edits_draft=refining))
             produced += 1
             if on_sample:
                 on_sample(Sample("refine" if refining else "draft", stored.row_id, produced,
-                                 k, generation, stored.parsed, stored.valid, stored.verified))
+                                 k, generation, stored.parsed, stored.valid, stored.verified,
+                                 stored.drifted))
             if stop.is_set():
                 break
         return produced, k, stop.is_set()

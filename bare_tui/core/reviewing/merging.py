@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from bare_tui.core.reviewing.diffing import Span, word_diff
+from bare_tui.core.inputs.diffing import Span, word_diff
 
 DRAFT, REFINED = "draft", "refined"
 SIDES = (DRAFT, REFINED)

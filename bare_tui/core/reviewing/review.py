@@ -19,6 +19,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
+from bare_tui.core.inputs import verifying
+from bare_tui.core.inputs.recipes import Recipe
+from bare_tui.core.inputs.validation import validate
 from bare_tui.core.workspace.current import proposed_version
 from bare_tui.core.workspace.store import IN_IDS, Store, from_json, ids_param, now, to_json
 from bare_tui.core.workspace.yields import USABLE
@@ -38,6 +41,9 @@ class State:
     # an edit's verifiers (core/inputs/verifying.py): 1, 0 or None, and their outcomes
     verified: int | None = None
     verification: list[dict[str, Any]] | None = None
+    # an edit's checks (core/inputs/validation.py): 1 or 0, and the problems
+    valid: int | None = None
+    validation: list[str] | None = None
 
     def to_json(self) -> str:
         return to_json(asdict(self))
@@ -53,11 +59,11 @@ def _state(row: Sequence[Any]) -> State:
     if row[0] is None:
         return State()
     return State(row[0], row[1], from_json(row[2]), row[3], row[4], from_json(row[5]),
-                 row[6], from_json(row[7]))
+                 row[6], from_json(row[7]), row[8], from_json(row[9]))
 
 
 _STATE_COLUMNS = ("d.status, d.version, d.final_fields, d.reason, d.refinement_id, d.merge,"
-                  " d.verified, d.verification")
+                  " d.verified, d.verification, d.valid, d.validation")
 
 
 def decision_state(store: Store, candidate_id: int) -> State:
@@ -146,14 +152,25 @@ def _next_state(store: Store, candidate_id: int, before: State, action: str,
 
 @dataclass(frozen=True)
 class Change:
-    """What a decision brings besides its verb: an edit's or merge's fields and their
-    verification (core/inputs/verifying.py's Verdict.as_state), the merge
-    (core/reviewing/merging.py's state), the refinement a pick makes final."""
+    """What a decision brings besides its verb: an edit's or merge's fields and what
+    their checks and verifiers found (`checked`), the merge (core/reviewing/merging.py's
+    state), the refinement a pick makes final."""
 
     fields: Mapping[str, str] | None = None
     merge: Mapping[str, Any] | None = None
     refinement_id: int | None = None
     verdict: Mapping[str, Any] | None = None
+
+
+def checked(recipe: Recipe, change: Change) -> Change:
+    """An edit's or merge's change with its text checked and verified as generated text
+    is, so the review shows its problems and counts it by them the moment it is saved."""
+    if not change.fields:
+        return change
+    problems = validate(recipe, change.fields)
+    verdict = verifying.verify(recipe, change.fields)
+    return replace(change, verdict={"valid": int(not problems), "validation": problems,
+                                    **verdict.as_state()})
 
 
 @dataclass(frozen=True)
@@ -180,17 +197,19 @@ def _write(store: Store, group_id: int, candidate_id: int, action: str, reviewer
     })
     store.conn.execute(
         "INSERT INTO decisions (candidate_id, status, version, final_fields, reviewer, reason,"
-        " event_id, updated_at, refinement_id, merge, verified, verification)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+        " event_id, updated_at, refinement_id, merge, verified, verification, valid,"
+        " validation) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
         " ON CONFLICT(candidate_id) DO UPDATE SET status = excluded.status,"
         " version = excluded.version, final_fields = excluded.final_fields,"
         " reviewer = excluded.reviewer, reason = excluded.reason,"
         " event_id = excluded.event_id, updated_at = excluded.updated_at,"
         " refinement_id = excluded.refinement_id, merge = excluded.merge,"
-        " verified = excluded.verified, verification = excluded.verification",
+        " verified = excluded.verified, verification = excluded.verification,"
+        " valid = excluded.valid, validation = excluded.validation",
         (candidate_id, after.status, after.version, to_json(after.final_fields), reviewer,
          after.reason, event_id, now(), after.refinement_id, to_json(after.merge),
-         after.verified, to_json(after.verification)),
+         after.verified, to_json(after.verification), after.valid,
+         to_json(after.validation)),
     )
     return Step(candidate_id, before, after, event_id)
 
@@ -219,7 +238,7 @@ def decide(store: Store, candidate_ids: Iterable[int], action: str, reviewer: st
         raise BareError("no candidate ids given")
     with store.transaction():
         # One read: which ids exist, their states now and the events behind them.
-        found = {row[0]: (_state(row[1:9]), row[9]) for row in store.conn.execute(
+        found = {row[0]: (_state(row[1:11]), row[11]) for row in store.conn.execute(
             f"SELECT c.id, {_STATE_COLUMNS}, d.event_id FROM candidates c"
             f" LEFT JOIN decisions d ON d.candidate_id = c.id WHERE c.id {IN_IDS}",
             (ids_param(ids),))}

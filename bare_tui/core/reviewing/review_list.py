@@ -32,6 +32,8 @@ FILTERS: dict[str, str] = {
     # The final text's verifiers (core/inputs/verifiers/) passed, or one failed.
     "verified": "s.final_verified = 1",
     "failed verification": "s.final_verified = 0",
+    # Every refinement drifted from its draft (core/inputs/drift.py): the draft is proposed.
+    "drifted": "s.refinement_drifted",
     # Overlaps an evaluation set (core/measures/decontam.py): `bare-tui decontam` flagged it.
     "flagged: contamination": decontam.FLAGGED,
     "unparsed drafts": "s.draft_fields IS NULL",
@@ -57,13 +59,15 @@ class Summary:
     title: str
     alternatives: int = 0  # alternatives asked for in review (core/reviewing/alternatives.py)
     verified: bool | None = None  # that version's verifiers: passed, failed, or none ran
+    drifted: bool = False  # every refinement drifted from the draft: the draft is proposed
 
     @property
     def marker(self) -> str:
-        """`e` edited, `r` refined, `d` the draft although refined (the refinement
-        failed, did not parse, or the draft was accepted), blank when not refined yet."""
+        """`e` edited, `r` refined, `~` the draft because every refinement drifted from
+        it, `d` the draft although refined otherwise (the refinement failed, did not
+        parse, or the draft was accepted), blank when not refined yet."""
         if self.final_version == "draft":
-            return "d" if self.refined else " "
+            return ("~" if self.drifted else "d") if self.refined else " "
         return self.final_version[0]
 
 
@@ -144,6 +148,6 @@ def summaries(store: Store, ids: Iterable[int]) -> dict[int, Summary]:
     more = alternatives.counts(store, ids)
     return {cid: Summary(cid, item.status, item.final_version, item.final_valid is not False,
                          item.refined, _first_line(item.final_fields, item.draft_raw),
-                         more.get(cid, 0), item.final_verified)
+                         more.get(cid, 0), item.final_verified, item.refinement_drifted)
             for cid, item in current.many(store, ids).items()}
 

@@ -1,10 +1,11 @@
 """What a candidate says now: its final text and state, from one place.
 
 The rule lives in the `candidate_state` view (core/workspace/migrations.py,
-CANDIDATE_STATE_V13): the final text is the curator's edit, else the draft when the
+CANDIDATE_STATE_V15): the final text is the curator's edit, else the draft when the
 curator accepted the draft, when no refinement parsed, or (undecided) when the best
-refinement fails checks the draft passes, else the best refinement: of several
-attempts, the latest that parsed and passes its checks, else the latest that parsed.
+refinement fails checks the draft passes or drifted from the draft (core/inputs/drift.py),
+else the best refinement: of several attempts, one that did not drift before one that
+did, then the highest on the quality ladder, then the latest.
 Export, the review list and detail, the editors (`e`/`E`), embeddings and the
 accepted-set measures all read it here; no other module picks a version.
 """
@@ -32,7 +33,7 @@ class Current:
     edited: bool
     final_version: str  # edited, draft or refined: the text export writes
     final_fields: dict[str, str] | None  # None when nothing parsed (only the raw draft)
-    final_valid: bool | None  # the stored checks of the final version (None for an edit)
+    final_valid: bool | None  # the final version's checks (None: an edit saved unchecked)
     final_problems: list[str]
     draft_fields: dict[str, str] | None
     draft_raw: str
@@ -54,6 +55,14 @@ class Current:
     final_verification: list[dict[str, Any]] | None = None
     draft_verified: bool | None = None
     refinement_broke_verified: bool = False  # the draft verifies, the best refinement fails
+    # the best refinement's drift from its draft (core/inputs/drift.py): why it drifted
+    # (None: it did not, or was not measured), its similarity (cosine, None without an
+    # embedding model) and overlap; `refinement_drifted`: it drifted and nobody picked it,
+    # so the draft is proposed
+    drift: str | None = None
+    draft_similarity: float | None = None
+    draft_overlap: float | None = None
+    refinement_drifted: bool = False
 
     @property
     def refined(self) -> bool:
@@ -77,7 +86,8 @@ _COLUMNS = ("candidate_id, status, decided_version, reason, edited, final_versio
             "draft_validation, latest_fields, latest_raw, latest_validation, parsed_id, "
             "parsed_fields, parsed_validation, refinement_failed, seed, shot_ids, origin, "
             "merge, picked_id, final_verified, final_verification, draft_verified, "
-            "refinement_broke_verified")
+            "refinement_broke_verified, drift, draft_similarity, draft_overlap, "
+            "refinement_drifted")
 
 
 def _current(row: tuple[Any, ...]) -> Current:
@@ -85,7 +95,7 @@ def _current(row: tuple[Any, ...]) -> Current:
      final_validation, draft, draft_raw, draft_validation, latest, latest_raw,
      latest_validation, _parsed_id, best, best_validation, refinement_failed, seed,
      shot_ids, origin, merge, picked_id, final_verified, final_verification, draft_verified,
-     broke) = row
+     broke, drift, draft_similarity, draft_overlap, drifted) = row
     return Current(cid, status, decided, reason, bool(edited), final_version,
                    from_json(final_fields), None if final_valid is None else bool(final_valid),
                    from_json(final_validation) or [],
@@ -95,7 +105,8 @@ def _current(row: tuple[Any, ...]) -> Current:
                    bool(refinement_failed), seed,
                    from_json(shot_ids) or [], from_json(origin), from_json(merge), picked_id,
                    _maybe(final_verified), from_json(final_verification),
-                   _maybe(draft_verified), bool(broke))
+                   _maybe(draft_verified), bool(broke), drift, draft_similarity,
+                   draft_overlap, bool(drifted))
 
 
 def _maybe(flag: int | None) -> bool | None:
@@ -129,6 +140,7 @@ def of_task(store: Store, task: str, status: str = "any") -> Iterator[Current]:
 
 def proposed_version(store: Store, candidate_id: int) -> str:
     """What `accept` takes, whatever was decided before: the best refinement, or the
-    draft when no refinement parsed or the best one fails checks the draft passes."""
+    draft when no refinement parsed, the best one fails checks the draft passes, or every
+    one drifted from the draft."""
     return store.scalar("SELECT proposed_version FROM candidate_state WHERE candidate_id = ?",
                         (candidate_id,)) or "draft"

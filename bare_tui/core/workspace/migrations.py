@@ -5,14 +5,14 @@ is repaired by running it again; `Store` runs the steps above the file's `user_v
 and sets it after each. To change the schema, add `_migrate_vN`, list it in
 `MIGRATIONS` and raise `SCHEMA_VERSION`; never edit an earlier step. A view that changes
 is made in full by the new step, from a constant of its own (`CANDIDATE_STATE_V13`), and
-earlier steps keep theirs.
+earlier steps keep theirs (`CANDIDATE_STATE_V15` is the view now).
 """
 
 from __future__ import annotations
 
 import sqlite_utils
 
-SCHEMA_VERSION = 14
+SCHEMA_VERSION = 15
 
 
 def _migrate_v1(db: sqlite_utils.Database) -> None:
@@ -362,7 +362,85 @@ def _migrate_v14(db: sqlite_utils.Database) -> None:
     db["contamination"].create_index(["task", "eval_set"], if_not_exists=True)
 
 
+# Since v15: a drifted refinement (core/inputs/drift.py) is proposed after every one that
+# did not drift, and never over its draft unless the curator picked it; an edit's checks
+# are the decision's (NULL for an edit saved before edits were checked).
+CANDIDATE_STATE_V15 = f"""
+    CREATE VIEW candidate_state AS
+    SELECT s.*,
+        CASE s.final_version WHEN 'edited' THEN s.edited_fields WHEN 'draft' THEN s.draft_fields
+             ELSE s.parsed_fields END AS final_fields,
+        CASE s.final_version WHEN 'edited' THEN s.edited_valid WHEN 'draft' THEN s.draft_valid
+             ELSE s.parsed_valid END AS final_valid,
+        CASE s.final_version WHEN 'edited' THEN s.edited_validation
+             WHEN 'draft' THEN s.draft_validation
+             ELSE s.parsed_validation END AS final_validation,
+        CASE s.final_version WHEN 'edited' THEN s.edited_verified
+             WHEN 'draft' THEN s.draft_verified ELSE s.parsed_verified END AS final_verified,
+        CASE s.final_version WHEN 'edited' THEN s.edited_verification
+             WHEN 'draft' THEN s.draft_verification
+             ELSE s.parsed_verification END AS final_verification
+    FROM (
+        SELECT c.id AS candidate_id, c.task AS task, c.seed AS seed, c.shot_ids AS shot_ids,
+            c.origin AS origin, d.refinement_id AS picked_id, d.merge AS merge,
+            coalesce(d.status, 'pending') AS status, d.version AS decided_version,
+            d.reason AS reason, d.reviewer AS reviewer,
+            coalesce(d.version = 'edited', 0) AS edited, d.final_fields AS edited_fields,
+            d.verified AS edited_verified, d.verification AS edited_verification,
+            d.valid AS edited_valid, d.validation AS edited_validation,
+            c.fields AS draft_fields, c.raw_text AS draft_raw, c.valid AS draft_valid,
+            c.validation AS draft_validation, c.verified AS draft_verified,
+            c.verification AS draft_verification,
+            latest.id AS latest_id, latest.fields AS latest_fields,
+            latest.raw_text AS latest_raw, latest.valid AS latest_valid,
+            latest.validation AS latest_validation,
+            best.id AS parsed_id, best.fields AS parsed_fields, best.valid AS parsed_valid,
+            best.validation AS parsed_validation, best.verified AS parsed_verified,
+            best.verification AS parsed_verification,
+            best.drift AS drift, best.draft_similarity AS draft_similarity,
+            best.draft_overlap AS draft_overlap,
+            coalesce(d.refinement_id IS NULL AND best.drifted = 1, 0) AS refinement_drifted,
+            coalesce({_rank("best")} < {_rank("c")}, 0) AS refinement_failed,
+            coalesce(c.verified = 1 AND best.verified = 0, 0) AS refinement_broke_verified,
+            CASE WHEN best.id IS NULL OR {_rank("best")} < {_rank("c")}
+                      OR (d.refinement_id IS NULL AND best.drifted = 1) THEN 'draft'
+                 ELSE 'refined' END AS proposed_version,
+            CASE WHEN d.version = 'edited' THEN 'edited'
+                 WHEN d.version = 'draft' OR best.id IS NULL THEN 'draft'
+                 WHEN d.version IS NULL AND ({_rank("best")} < {_rank("c")}
+                      OR (d.refinement_id IS NULL AND best.drifted = 1)) THEN 'draft'
+                 ELSE 'refined' END AS final_version
+        FROM candidates c
+        LEFT JOIN decisions d ON d.candidate_id = c.id
+        LEFT JOIN refinements latest ON latest.id = coalesce(d.refinement_id,
+            (SELECT max(r.id) FROM refinements r WHERE r.candidate_id = c.id
+             AND r.alternative IS NULL))
+        LEFT JOIN refinements best ON best.id = coalesce(d.refinement_id,
+            (SELECT r.id FROM refinements r WHERE r.candidate_id = c.id
+             AND r.alternative IS NULL AND r.fields IS NOT NULL
+             ORDER BY coalesce(r.drifted, 0), {_rank("r")} DESC, r.id DESC LIMIT 1))
+    ) s
+"""
+
+
+def _migrate_v15(db: sqlite_utils.Database) -> None:
+    # Drift (core/inputs/drift.py): each refinement's similarity to its draft (embedding
+    # cosine, NULL without an embedding model; the share of words the diff keeps) and to
+    # its closest shot, whether it drifted (NULL: not measured) and why.
+    for column, kind in (("draft_similarity", float), ("draft_overlap", float),
+                         ("shot_similarity", float), ("shot_overlap", float),
+                         ("shot_id", int), ("drifted", int), ("drift", str)):
+        if column not in db["refinements"].columns_dict:
+            db["refinements"].add_column(column, kind)
+    # An edit's or merge's checks (core/reviewing/review.py, `checked`), kept with it.
+    for column, kind in (("valid", int), ("validation", str)):
+        if column not in db["decisions"].columns_dict:
+            db["decisions"].add_column(column, kind)
+    db.execute("DROP VIEW IF EXISTS candidate_state")
+    db.execute(CANDIDATE_STATE_V15)
+
+
 MIGRATIONS = {1: _migrate_v1, 2: _migrate_v2, 3: _migrate_v3, 4: _migrate_v4,
               5: _migrate_v5, 6: _migrate_v6, 7: _migrate_v7, 8: _migrate_v8, 9: _migrate_v9,
               10: _migrate_v10, 11: _migrate_v11, 12: _migrate_v12, 13: _migrate_v13,
-              14: _migrate_v14}
+              14: _migrate_v14, 15: _migrate_v15}

@@ -105,6 +105,7 @@ class Store:
         self._identity: tuple[int, int] | None = None
         with _OPEN_LOCK:
             self._check_file(create, make_folder)
+            self.made = create and not self.path.exists()  # this Store makes the file
             self._open(create)
 
     def _open(self, create: bool) -> None:
@@ -198,8 +199,25 @@ class Store:
     def __enter__(self) -> Store:
         return self
 
-    def __exit__(self, *exc: object) -> None:
+    def __exit__(self, exc_type: type[BaseException] | None, *_: object) -> None:
+        """Close; and when this Store made the workspace and the command failed before
+        anything was stored in it, take the file away again: a failed first command
+        (a seed file that does not exist) leaves no empty workspace behind."""
+        forget = exc_type is not None and self.made and self._holds_nothing()
+        identity = self._identity
         self.close()
+        if forget and identity is not None and _file_identity(self.path) == identity \
+                and identity not in _OPEN:
+            for suffix in ("-wal", "-shm", ""):
+                Path(f"{self.path}{suffix}").unlink(missing_ok=True)
+
+    def _holds_nothing(self) -> bool:
+        try:
+            return not self.conn.execute(
+                "SELECT EXISTS (SELECT 1 FROM seeds) OR EXISTS (SELECT 1 FROM candidates)"
+                " OR EXISTS (SELECT 1 FROM events)").fetchone()[0]
+        except sqlite3.Error:
+            return False
 
     @property
     def schema_version(self) -> int:

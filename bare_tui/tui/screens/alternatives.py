@@ -15,6 +15,7 @@ from textual.widgets import Footer
 from bare_tui.core.inputs.recipes import Recipe
 from bare_tui.core.reviewing.alternatives import Alternative
 from bare_tui.core.workspace.current import Current
+from bare_tui.text import clean
 from bare_tui.tui.widgets.diff_view import DiffView
 
 KIND_NAMES = {"refined": "another refinement", "draft": "another draft, same shots"}
@@ -61,12 +62,16 @@ class AlternativesScreen(Screen[int | None]):
             final_version="refined" if alt.parsed else "draft", final_fields=alt.fields,
             final_problems=alt.problems, latest_fields=alt.fields, latest_raw=alt.raw,
             latest_problems=alt.problems, best_fields=alt.fields, best_problems=alt.problems,
-            refinement_failed=False, merge=None, picked_id=None)
+            refinement_failed=False, merge=None, picked_id=None, drift=alt.drift,
+            draft_similarity=alt.draft_similarity, draft_overlap=alt.draft_overlap,
+            refinement_drifted=False)
         state = "did not parse" if not alt.parsed else (
             f"fails {len(alt.problems)} check(s)" if alt.problems else "passes its checks")
         note = Text()
         note.append(f"alternative {self.index + 1} of {len(self.found)}", style="bold")
         note.append(f"  {KIND_NAMES.get(alt.kind, alt.kind)}, seed {alt.seed}, {state}")
+        if alt.drift:  # core/inputs/drift.py: shown, never proposed; picking is a choice
+            note.append(f"  drifted: {clean(alt.drift)}", style="bold yellow")
         if alt.id == self.detail.picked_id:
             note.append("  (picked)", style="bold green")
         note.append("  ← → pages, Enter picks", style="dim")

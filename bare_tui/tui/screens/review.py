@@ -12,7 +12,6 @@ line's text (review_status.py). Every key ends in one of its actions."""
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable
 from typing import Any
 
@@ -24,7 +23,6 @@ from textual.events import Key
 from textual.screen import Screen
 from textual.widgets import Footer
 
-from bare_tui.core.inputs import verifying
 from bare_tui.core.measures import curation, decontam, judge
 from bare_tui.core.reviewing import merging, review, review_list
 from bare_tui.core.workspace import current
@@ -325,11 +323,12 @@ class ReviewScreen(Screen):
 
     def _save(self, action: str, change: review.Change) -> bool:
         """Decide the candidate on screen and stay on it (an edit, a merge, a pick); an
-        edit's or merge's text is verified first, as generated text is."""
-        if change.fields:
-            verdict = verifying.verify(self.workspace.recipe, change.fields)
-            change = dataclasses.replace(change, verdict=verdict.as_state())
-        return self._decide(action, change=change, advance=False)
+        edit's or merge's text is checked and verified first, as generated text is."""
+        saved = self._decide(action, change=review.checked(self.workspace.recipe, change),
+                             advance=False)
+        if saved:  # a new version may be usable or not: counted again, in a thread
+            self.count()
+        return saved
 
     def action_edit(self) -> None:
         review_edits.edit_here(self.app, self.workspace.store, self.workspace.recipe,

@@ -19,9 +19,9 @@ from textual.geometry import Size
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
+from bare_tui.core.inputs.diffing import Span, word_diff
 from bare_tui.core.inputs.recipes import Recipe
 from bare_tui.core.reviewing import merging
-from bare_tui.core.reviewing.diffing import Span, word_diff
 from bare_tui.core.reviewing.merging import Merge, Piece
 from bare_tui.core.workspace.current import Current
 from bare_tui.text import clean
@@ -95,6 +95,16 @@ def _cut(text: str, chars: int = SHOWN_CHARS, most_lines: int = SHOWN_LINES
 
 def _problems(problems: list[str]) -> Text:
     return Text("\n".join(f"! {clean(p)}" for p in problems), style=PROBLEM)
+
+
+def drift_measure(detail: Current) -> str | None:
+    """How close the refinement shown stayed to its draft (core/inputs/drift.py); None
+    when it was made before drift was measured."""
+    if detail.draft_similarity is not None:  # the embedding cosine to the draft
+        return f"cos {detail.draft_similarity:.2f}"
+    if detail.draft_overlap is not None:  # the share of the draft's words it kept
+        return f"kept {detail.draft_overlap:.0%}"
+    return None
 
 
 class DiffView(ScrollView, can_focus=True):
@@ -310,6 +320,8 @@ class DiffView(ScrollView, can_focus=True):
             return "Not refined yet: the draft"
         if detail.decided_version == "draft":
             return "Refined (not used: the draft was accepted)"
+        if detail.refinement_drifted:
+            return f"Refinement drifted ({detail.drift}): draft proposed"
         if detail.refinement_broke_verified:
             return "Refinement broke a verified draft: draft proposed"
         if detail.refinement_failed:
@@ -360,8 +372,14 @@ class DiffView(ScrollView, can_focus=True):
         if detail.final_verified is not None:
             text.append("  verified" if detail.final_verified else "  fails a verifier",
                         style="bold green" if detail.final_verified else PROBLEM)
+        if detail.best_fields is not None and detail.final_version != "edited" \
+                and (measure := drift_measure(detail)):
+            text.append(f"  {measure}", style="dim")
         if detail.final_version == "draft" and detail.refined and not detail.decided_version:
-            if detail.refinement_broke_verified:
+            if detail.refinement_drifted:
+                text.append("  the refinement replaced the draft; the draft is proposed",
+                            style=PROBLEM)
+            elif detail.refinement_broke_verified:
                 text.append("  refinement broke a verified draft: a takes the draft",
                             style=PROBLEM)
             elif detail.refinement_failed:

@@ -4,6 +4,7 @@ and exports, judged, and reported as a table, Markdown and JSON, and in the TUI.
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -174,6 +175,39 @@ def test_compare_view_snapshot(snap_compare, review_db, size):
         await pilot.pause()
 
     assert snap_compare(make_app(review_db), terminal_size=size, run_before=open_view)
+
+
+def test_compare_view_under_no_color_tells_the_arms_apart(snap_compare, review_db,
+                                                          monkeypatch):
+    """Without colour the three arms' histograms and legends differ by glyph."""
+    _saved(review_db)
+    monkeypatch.setenv("NO_COLOR", "1")
+    app = make_app(review_db)
+    assert app.no_color
+
+    async def open_view(pilot):
+        await pilot.press("v")
+        await pilot.pause()
+        drawn = pilot.app.screen.query_one("PlotextPlot").plt.build()
+        legend = re.sub(r"\x1b\[[0-9;]*m", "", drawn)
+        assert all(f"{glyph * 2} {name}" in legend for name, glyph in (
+            ("base", "o"), ("instruct", "x"), ("bare", "+")))
+
+    assert snap_compare(app, terminal_size=(100, 30), run_before=open_view)
+
+
+def test_a_judge_that_never_answers_in_format_gives_no_ir_and_says_why():
+    unread = {**REPORT, "arms": [
+        {**arm, "ir": None, "ir_interval": None, "ir_unread": arm["ir_trials"]}
+        for arm in REPORT["arms"]]}
+    found = compare_report.findings(unread)
+    assert not any(line.startswith("IR (chance") for line in found)
+    assert found[-1] == ("No IR for the bare arm: the judge's 27 replies could not be read "
+                         "(none ends with 'Answer: N'); a judge that small cannot follow the "
+                         "format: name a stronger one with --judge FILE.gguf or "
+                         "--judge-server URL.")
+    assert [row[7] for row in compare_report.rows(unread)] == ["unread"] * 3
+    assert "No IR for the base arm" in compare_report.markdown(unread)
 
 
 @pytest.mark.models

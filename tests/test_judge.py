@@ -104,12 +104,18 @@ def test_a_judge_run_is_stored_for_audit(drafted, gsm8k):
     assert all(trials == 2 for _, trials in verdicts.values())
 
 
-def test_an_unreadable_reply_counts_as_detected(drafted, gsm8k):
+def test_an_unreadable_reply_is_no_verdict(drafted, gsm8k):
+    """A reply with no 'Answer: N' names nothing: it is left out of IR (not read as a
+    detection, which made IR 0% for a judge that never answered in format)."""
     items = judge.to_judge(drafted, gsm8k)
     judge.judge(drafted, gsm8k, Picky("They all look fine to me."), items, rng_seed=1)
     rate = judge.rate(drafted, "gsm8k")
-    assert (rate.trials, rate.not_detected) == (3, 0)
+    assert (rate.trials, rate.unread, rate.value) == (3, 3, None)
+    assert rate.text().startswith("IR: none: the judge's 3 replies could not be read")
+    assert "--judge FILE.gguf or --judge-server URL" in rate.text()
     assert drafted.scalar("SELECT count(*) FROM judgments WHERE picked IS NULL") == 3
+    partly = judge.Rate(trials=10, not_detected=6, unread=2)
+    assert partly.value == 0.75 and "over 8 trials; 2 unread replies left out" in partly.text()
 
 
 def test_a_judged_item_equal_to_a_seed_never_meets_that_seed(store, gsm8k, tmp_path):
@@ -165,12 +171,18 @@ def test_the_judge_command_with_the_embedded_model(tmp_path):
     assert first.returncode == 0, first.stderr
     assert "a judge that small is weak" in " ".join(first.stderr.split())
     assert "judge: 2 samples on cpu" in first.stderr
-    assert re.search(r"judge run \d+: IR \d+% \(95% \d+%-\d+%\) over 2 trials; chance is 75%",
-                     first.stdout)
     with Store(Path(db)) as store:
         rows = store.query("SELECT candidate_id, lineup, position, seed, reply, picked, "
                            "detected FROM judgments ORDER BY candidate_id")
         run = store.query("SELECT kind, model, rng_seed, params FROM runs WHERE kind = 'judge'")
+    read = sum(r["picked"] is not None for r in rows)
+    said = " ".join(first.stdout.split())
+    if read:  # IR over the replies that name an item, the others left out
+        assert re.search(rf"judge run \d+: IR \d+% \(95% \d+%-\d+%\) over {read} trials",
+                         said), said
+    else:  # the 135M model rarely writes 'Answer: N': no IR, and the fix
+        assert "IR: none: the judge's 2 replies could not be read" in said
+        assert "--judge FILE.gguf or --judge-server URL" in said
     assert [r["candidate_id"] for r in rows] == [1, 2]
     assert all(r["reply"].strip() for r in rows)
     assert all(r["detected"] == int(r["picked"] in (None, r["position"])) for r in rows)

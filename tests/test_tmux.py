@@ -125,18 +125,22 @@ def _after(shown: str, title: str) -> list[str]:
     return [line.strip() for line in lines[start + 1:]]
 
 
-def test_the_detail_scrolls_to_the_refinements_last_line_at_80x24(terminal):
-    """On a short screen the two versions stack, and the refinement's end is below the
-    fold: J (README's key) scrolls the detail while the list keeps its place."""
+def test_at_80x24_the_refinement_shows_first_and_J_scrolls_to_the_draft(terminal):
+    """On a short screen the two versions stack with the refinement, the thing judged,
+    first: all of it shows without scrolling, and J (README's key) scrolls the detail
+    down to the draft while the list keeps its place."""
     term, _ = terminal
     shown = term.wait_for("1 / 5")
     assert "? Help" in shown and "q Quit" in shown  # the footer's end is never cut
-    assert "#### 5" not in _after(shown, "Refined")  # its answer is below the fold
+    assert "[stacked]" in shown
+    refined = _after(shown, "Refined")
+    assert refined[:2] == ["Question:", "Anna has 2 pens and buys 4. How many?"], shown
+    assert "#### 5" in refined[:6]  # the whole refinement, answer included, on screen
     for _ in range(4):
         term.keys("J")
         time.sleep(0.3)
     shown = term.screen()
-    refined = _after(shown, "Refined")
-    assert refined[:2] == ["Question:", "Anna has 2 pens and buys 4. How many?"], shown
-    assert "#### 5" in refined and "1 / 5" in shown
+    draft = _after(shown, "Draft")
+    assert draft[:2] == ["Question:", "Ann has 2 pens and buys 3. How many?"], shown
+    assert "#### 5" in draft and "1 / 5" in shown
     print(shown)  # what the curator saw, for the record

@@ -15,7 +15,7 @@ from bare_tui.core.workspace.store import Store
 from bare_tui.tui.screens.clusters import ClustersScreen
 from bare_tui.tui.screens.modals import ConfirmScreen, StatsScreen
 from bare_tui.tui.widgets.diff_view import DiffView
-from conftest import DRAFTS, GSM8K_SEEDS, ScriptedBackend, make_app
+from conftest import DRAFTS, GSM8K_SEEDS, ScriptedBackend, make_app, wait_until
 
 pytestmark = pytest.mark.models
 SIZE = (120, 32)
@@ -106,6 +106,27 @@ async def test_clusters_view_filters_and_bulk_decides_undoably(workspace):
         await pilot.press("u")  # one step undoes the whole cluster
         with Store(workspace) as store:
             assert all(review.decision_state(store, i) == State() for i in members)
+
+
+async def test_the_clusters_view_counts_what_came_since_and_r_takes_it_in(workspace):
+    """Candidates made after the clustering are not left out silently: the view says how
+    many, and r embeds and clusters every one."""
+    with Store(workspace) as store:
+        task = recipes.resolve(store, "gsm8k")
+        made = len(DRAFTS)
+        pipeline.draft(store, task, ScriptedBackend(DRAFTS[:2]), made + 2, rng_seed=2)
+    app = make_app(workspace, poll_s=3600)
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(app, pilot)
+        await pilot.press("c")
+        await ready(app, pilot)
+        note = str(app.screen.query_one("#note").render())
+        assert f"of {made} of the task's {made + 2} candidates. 2 candidates made since" \
+            in note
+        await pilot.press("r")
+        await wait_until(pilot, lambda: f"of {made + 2} of the task's {made + 2} "
+                         in str(app.screen.query_one("#note").render()))
+        assert "made since" not in str(app.screen.query_one("#note").render())
 
 
 async def test_bulk_decision_needs_confirmation(workspace):

@@ -4,7 +4,7 @@ list for this window's own decisions."""
 
 from __future__ import annotations
 
-from bare_tui.core.reviewing import leases, review
+from bare_tui.core.reviewing import leases, review, review_list
 from bare_tui.core.workspace.store import Store
 from conftest import make_app
 
@@ -89,8 +89,9 @@ def test_a_count_read_before_a_decision_here_is_brought_up_to_date(review_db):
         tally = Tally()
         tally.counted(review.status_counts(store, "gsm8k"), as_of=0)
         stale = review.status_counts(store, "gsm8k")  # read before the decision below
+        rows = review_list.summaries(store, [1, 2])
         decided = review.decide(store, [1], "accept", "tester")
-        tally.wrote(decided)
+        assert tally.wrote(decided, rows)  # the proposed text stays final: nothing to read
         assert tally.counts["accepted"] == 1
         tally.counted(stale, as_of=0)  # arrives late: the decision is applied to it
         assert (tally.counts["accepted"], tally.counts["pending"]) == (1, 4)
@@ -98,3 +99,23 @@ def test_a_count_read_before_a_decision_here_is_brought_up_to_date(review_db):
         tally.counted(fresh, as_of=decided.event_ids[-1])  # includes it: not twice
         assert (tally.counts["accepted"], tally.counts["pending"]) == (1, 4)
         assert tally.own == []
+
+
+def test_usable_follows_rejections_and_their_undo_without_a_read(review_db):
+    """The status line's usable count (not rejected, passing its checks) shifts with a
+    reject of a usable item, not with one that fails its checks; an accept of the draft
+    over a refinement asks for a count (the final text's checks may change)."""
+    from bare_tui.tui.screens.review_status import Tally
+
+    with Store(review_db) as store:
+        tally = Tally()
+        tally.counted(review.status_counts(store, "gsm8k"), as_of=0)
+        usable = tally.counts["usable"]
+        rows = review_list.summaries(store, [1, 2, 3])
+        assert rows[1].valid and not rows[2].valid
+        assert tally.wrote(review.decide(store, [1, 2], "reject", "tester"), rows)
+        assert tally.counts["usable"] == usable - 1 == review.status_counts(
+            store, "gsm8k")["usable"]
+        assert tally.wrote(review.undo(store, "tester"), rows)
+        assert tally.counts["usable"] == usable == review.status_counts(store, "gsm8k")["usable"]
+        assert not tally.wrote(review.decide(store, [3], "accept_draft", "tester"), rows)

@@ -65,3 +65,23 @@ async def test_a_decision_made_elsewhere_since_opening_asks_before_overwriting(r
     with Store(review_db) as store:
         last = store.query("SELECT reviewer, action FROM events ORDER BY id DESC LIMIT 1")
     assert last == [{"reviewer": "tester", "action": "reject"}]
+
+
+async def test_an_item_whose_holder_leaves_becomes_ours_without_moving(review_db):
+    """The window on an item someone else holds takes it as soon as they leave (their
+    window closes or its lease expires), with no key pressed: no stale refusal."""
+    from conftest import wait_until
+
+    with Store(review_db) as bob:
+        leases.join(bob, "bob-window", "bob", "gsm8k")
+        assert leases.claim(bob, "bob-window", 1) is None
+        app = make_app(review_db, lease_s=1.0)  # beats every 0.33 s
+        async with app.run_test(size=SIZE) as pilot:
+            screen = app.review_screen
+            await pilot.press("k")
+            assert screen.candidates.current_id == 1 and screen.presence.held_by == "bob"
+            leases.leave(bob, "bob-window")  # bob closes his window
+            await wait_until(pilot, lambda: screen.presence.held_by is None, 10)
+            assert screen.presence.holding == 1
+            await pilot.press("a")
+            assert review.decision_state(bob, 1).status == "accepted"

@@ -228,7 +228,8 @@ def _arm_dict(arm: Arm) -> dict[str, Any]:
             "temperature": arm.temperature, "made": arm.made, "parsed": arm.parsed,
             "passing": arm.passing, "similarity": arm.similarity,
             "ir": arm.ir.value, "ir_interval": list(low_high) if low_high else None,
-            "ir_trials": arm.ir.trials, "tokens_per_s": arm.tokens_per_s,
+            "ir_trials": arm.ir.trials, "ir_unread": arm.ir.unread,
+            "tokens_per_s": arm.tokens_per_s,
             "wall_s": arm.wall_s, "drifted": arm.drifted}
 
 

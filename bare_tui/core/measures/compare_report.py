@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from bare_tui.core.measures import diversity
+from bare_tui.core.measures import diversity, judge
 from bare_tui.core.workspace import yields
 from bare_tui.text import clean
 
@@ -24,7 +24,7 @@ def rows(data: dict[str, Any], *, models: bool = True) -> list[list[str]]:
     for arm in data["arms"]:
         interval = arm["ir_interval"]
         ir = (f"{arm['ir']:.0%} ({100 * interval[0]:.0f}-{100 * interval[1]:.0f})"
-              if arm["ir"] is not None else "-")
+              if arm["ir"] is not None else "unread" if arm["ir_trials"] else "-")
         table.append([arm["arm"], arm["model"], _number(arm["temperature"], "g"),
                       str(arm["made"]), yields.share(arm["parsed"], arm["made"]),
                       yields.share(arm["passing"], arm["made"]), _number(arm["similarity"], ".4f"),
@@ -57,6 +57,10 @@ def findings(data: dict[str, Any]) -> list[str]:
     if rated:
         lines.append("IR (chance is 75%): " + ", ".join(
             f"{name} {arm['ir']:.0%}" for name, arm in rated) + ".")
+    unread = [(name, arms[name].get("ir_trials")) for name in ("base", "instruct", "bare")
+              if arms[name]["ir"] is None and arms[name].get("ir_trials")]
+    for name, trials in unread:
+        lines.append(f"No IR for the {name} arm: {judge.UNREAD.format(n=trials)}.")
     return lines
 
 

@@ -85,25 +85,41 @@ def messages(task: Recipe, texts: Sequence[dict[str, str]]) -> list[dict[str, st
 
 @dataclass(frozen=True)
 class Rate:
-    """IR over trials, with its 95% Wilson score interval."""
+    """IR over the trials whose reply could be read, with its 95% Wilson score
+    interval. A reply with no "Answer: N" names no item: it is no verdict, so it is left
+    out rather than counted as a detection (which would read as IR 0%)."""
 
     trials: int
     not_detected: int
+    unread: int = 0  # replies with no answer that could be read
+
+    @property
+    def read(self) -> int:
+        return self.trials - self.unread
 
     @property
     def value(self) -> float | None:
-        return self.not_detected / self.trials if self.trials else None
+        return self.not_detected / self.read if self.read else None
 
     @property
     def interval(self) -> tuple[float, float] | None:
-        return wilson(self.not_detected, self.trials) if self.trials else None
+        return wilson(self.not_detected, self.read) if self.read else None
 
     def text(self) -> str:
         if not self.trials:
             return "IR: not judged"
+        if not self.read:
+            return f"IR: none: {UNREAD.format(n=self.trials)}"
         low, high = self.interval
-        return (f"IR {self.value:.0%} (95% {low:.0%}-{high:.0%}) over {self.trials} "
-                f"trials; chance is {CHANCE:.0%}")
+        unread = f"; {self.unread} unread replies left out" if self.unread else ""
+        return (f"IR {self.value:.0%} (95% {low:.0%}-{high:.0%}) over {self.read} "
+                f"trials{unread}; chance is {CHANCE:.0%}")
+
+
+# What a judge that never answers in the format is told, and how to fix it.
+UNREAD = ("the judge's {n} replies could not be read (none ends with 'Answer: N'); a judge "
+          "that small cannot follow the format: name a stronger one with --judge FILE.gguf "
+          "or --judge-server URL")
 
 
 def wilson(successes: int, n: int, z: float = 1.959964) -> tuple[float, float]:
@@ -203,8 +219,8 @@ def rate(store: Store, task: str, *, run_id: int | None = None,
          candidate_ids: Sequence[int] | None = None) -> Rate:
     """IR over one run's trials, else over each candidate's latest run (of some
     candidates, or of the whole task)."""
-    sql = ("SELECT count(*), sum(1 - j.detected) FROM judgments j JOIN candidates c"
-           " ON c.id = j.candidate_id WHERE c.task = ?")
+    sql = ("SELECT count(*), sum(1 - j.detected), sum(j.picked IS NULL) FROM judgments j"
+           " JOIN candidates c ON c.id = j.candidate_id WHERE c.task = ?")
     args: list[Any] = [task]
     if run_id is not None:
         sql += " AND j.run_id = ?"
@@ -214,8 +230,8 @@ def rate(store: Store, task: str, *, run_id: int | None = None,
     if candidate_ids is not None:
         sql += f" AND j.candidate_id {IN_IDS}"
         args.append(ids_param(candidate_ids))
-    trials, not_detected = store.conn.execute(sql, args).fetchone()
-    return Rate(int(trials or 0), int(not_detected or 0))
+    trials, not_detected, unread = store.conn.execute(sql, args).fetchone()
+    return Rate(int(trials or 0), int(not_detected or 0), int(unread or 0))
 
 
 def verdict_text(not_detected: int, trials: int) -> str:

@@ -68,7 +68,8 @@ class AlternativesScreen(Screen[int | None]):
         state = "did not parse" if not alt.parsed else (
             f"fails {len(alt.problems)} check(s)" if alt.problems else "passes its checks")
         note = Text()
-        note.append(f"alternative {self.index + 1} of {len(self.found)}", style="bold")
+        note.append(f"alternative {self.index + 1} of {len(self.found)} (#{alt.id})",
+                    style="bold")
         note.append(f"  {KIND_NAMES.get(alt.kind, alt.kind)}, seed {alt.seed}, {state}")
         if alt.drift:  # core/inputs/drift.py: shown, never proposed; picking is a choice
             note.append(f"  drifted: {clean(alt.drift)}", style="bold yellow")

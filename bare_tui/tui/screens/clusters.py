@@ -16,7 +16,7 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 from textual_plotext import PlotextPlot
 
-from bare_tui.core.measures import curation, diversity
+from bare_tui.core.measures import curation, diversity, embeddings
 from bare_tui.core.reviewing import bulk
 from bare_tui.errors import BareError
 from bare_tui.text import clean
@@ -85,12 +85,15 @@ class ClustersScreen(Screen[int | None]):
         recipe = self.workspace.recipe
         with self.workspace.open_store() as store:
             try:
-                if recluster:
+                if recluster:  # every candidate, the ones made since included
+                    embeddings.embed(store, recipe, self.workspace.settings.embedding_model)
                     curation.recluster(store, recipe)
             except BareError as exc:
                 self.post_message(Computed(self._show, ClustersView(error=str(exc))))
                 return
-            view = ClustersView(rows=curation.cluster_table(store, recipe))
+            view = ClustersView(rows=curation.cluster_table(store, recipe),
+                                candidates=store.scalar("SELECT count(*) FROM candidates"
+                                                        " WHERE task = ?", (recipe.name,)))
             ids, matrix = curation.current_vectors(store, recipe)
             if len(ids) >= 2:
                 labels = dict(store.conn.execute(
@@ -124,9 +127,12 @@ class ClustersScreen(Screen[int | None]):
                           key=str(row["cluster"]))
         if view.rows:
             table.move_cursor(row=min(cursor, len(view.rows) - 1))
-            note.update(f"{len(view.rows)} clusters of {sum(r['size'] for r in view.rows)} "
-                        "candidates. Enter reviews a cluster; A / X accept / reject all of it "
-                        "(undo: u).")
+            clustered = sum(r["size"] for r in view.rows)
+            newer = (f" {view.candidates - clustered} candidates made since are in none: "
+                     "r embeds and clusters them all." if view.candidates > clustered else "")
+            note.update(f"{len(view.rows)} clusters of {clustered} of the task's "
+                        f"{view.candidates} candidates.{newer} Enter reviews a cluster; A / X "
+                        "accept / reject all of it (undo: u).")
         else:
             note.update("No clusters yet: press r to cluster the embedded candidates "
                         "(`bare-tui embed` first).")
@@ -221,3 +227,4 @@ class ClustersView:
     points: dict[int, list[tuple[float, float]]] = field(default_factory=dict)
     similarity: diversity.Diversity | None = None
     error: str = ""
+    candidates: int = 0  # the task's, clustered or not

@@ -15,6 +15,8 @@ from bare_tui.core.measures import compare_report
 from bare_tui.text import clean
 
 COLOURS = {"base": "cyan", "instruct": "orange", "bare": "green"}
+# Under NO_COLOR the arms' lines (and their legend) differ by glyph instead of colour.
+GLYPHS = {"base": "o", "instruct": "x", "bare": "+"}
 
 
 class CompareScreen(Screen[None]):
@@ -64,7 +66,8 @@ class CompareScreen(Screen[None]):
             total = max(sum(counts), 1)
             centres = [(low + high) / 2 for low, high in zip(edges, edges[1:], strict=False)]
             plt.plot(centres, [100 * count / total for count in counts], label=name,
-                     color=COLOURS.get(name, "white"), marker="braille")
+                     color=COLOURS.get(name, "white"),
+                     marker=GLYPHS.get(name, "*") if self.app.no_color else "braille")
         plt.title("pairwise cosine similarity within each arm (% of pairs)")
         plot.refresh()
 

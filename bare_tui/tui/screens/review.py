@@ -256,7 +256,8 @@ class ReviewScreen(Screen):
         """Show what this window's decision (or undo, or redo) wrote, from what it says
         it wrote: the counts shift, the rows are drawn again, and the app's poll is told
         it was this window's own write."""
-        self.tally.wrote(decided)
+        if not self.tally.wrote(decided, self.candidates.cached(decided.ids)):
+            self.count()  # the version may have changed its checks: count in a thread
         self.candidates.invalidate(decided.ids)
         self.presence.decided(decided)
         self.workspace.wrote(decided)
@@ -387,6 +388,8 @@ class ReviewScreen(Screen):
 
     def on_team_seen(self, message: TeamSeen) -> None:  # (by name: @on needs a widget class)
         if self.presence.heard(message.others):
+            if self.presence.held_by is not None:
+                self.show_current()  # its holder may have gone: the item may be ours now
             self.update_status()
 
     # --- views and tools ---------------------------------------------------------------------

@@ -11,6 +11,7 @@ from rich.text import Text
 
 from bare_tui.core.measures import curation, decontam, judge
 from bare_tui.core.reviewing import review
+from bare_tui.core.reviewing.review_list import Summary
 from bare_tui.text import clean
 
 NARROW = 100  # columns below which the list goes on top and the two versions stack
@@ -21,29 +22,45 @@ STATUS_ORDER = ("pending", "accepted", "rejected")
 class Tally:
     """Counts by state: read in a thread now and then, shifted at once by this window's
     own decisions. A count read before one of them was written is brought up to date
-    with it, so nothing is read again after a keypress."""
+    with it, so nothing is read again after a keypress. `usable` (not rejected, and
+    passing its checks: core/workspace/yields.py) shifts with a reject or its undo when
+    the item's final version is known to pass (`usable` of `wrote`); a step that may
+    change the version's checks (an accept of the draft) says the counts are stale, and
+    the screen counts again in a thread."""
 
     counts: dict[str, int] = field(default_factory=dict)
-    # This window's steps as (event id, status before, after), kept until a count that
-    # includes them arrives.
-    own: list[tuple[int, str, str]] = field(default_factory=list)
+    # This window's steps as (event id, status before, after, item usable when not
+    # rejected), kept until a count that includes them arrives.
+    own: list[tuple[int, str, str, bool]] = field(default_factory=list)
 
-    def wrote(self, decided: review.Decided) -> None:
+    def wrote(self, decided: review.Decided, shown: Mapping[int, Summary]) -> bool:
+        """Shift by what this window wrote (`shown`: the decided items' list rows from
+        before it); False when a count must be read again."""
+        known = True
         for step in decided.steps:
-            self.own.append((step.event_id, step.before.status, step.after.status))
-            self._shift(step.before.status, step.after.status)
+            row = shown.get(step.candidate_id)
+            # The row's final version is what an undecided item proposes: a step that
+            # leaves that text final keeps its checks.
+            known &= row is not None and step.after.version in (None, row.final_version)
+            passes = row is not None and row.valid
+            self.own.append((step.event_id, step.before.status, step.after.status, passes))
+            self._shift(step.before.status, step.after.status, passes)
+        return known
 
     def counted(self, counts: Mapping[str, int], as_of: int) -> None:
         """A count that includes every decision event up to `as_of`."""
         self.counts = dict(counts)
         self.own = [shift for shift in self.own if shift[0] > as_of]
-        for _event, before, after in self.own:
-            self._shift(before, after)
+        for _event, before, after, passes in self.own:
+            self._shift(before, after, passes)
 
-    def _shift(self, before: str, after: str) -> None:
+    def _shift(self, before: str, after: str, passes: bool) -> None:
         if self.counts and before != after:
             self.counts[before] = self.counts.get(before, 0) - 1
             self.counts[after] = self.counts.get(after, 0) + 1
+            if passes and "rejected" in (before, after):
+                self.counts["usable"] = self.counts.get("usable", 0) + (
+                    1 if before == "rejected" else -1)
 
 
 @dataclass(frozen=True)
@@ -80,7 +97,9 @@ def status_lines(shown: Shown, width: int) -> list[Text]:
         top.append(f" of {counts.get('candidates', 0)}  ")
         for status, style in zip(STATUS_ORDER, ("", "green", "red"), strict=True):
             top.append(f" {names[status]} {counts.get(status, 0)}", style=style)
-        top.append(f"  usable {counts.get('usable', 0)}", style="bold")
+        # usable: not rejected and passing its checks, so pending items count too
+        top.append(f"  {'usable' if short else 'usable, not rejected'} "
+                   f"{counts.get('usable', 0)}", style="bold")
     if shown.diversity is not None:
         top.append(f"  {'div' if short else 'diversity(accepted)'} {shown.diversity:.3f}",
                    style="bold")

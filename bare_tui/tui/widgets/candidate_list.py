@@ -89,6 +89,10 @@ class CandidateList(ScrollView, can_focus=True):
         if self.ids:
             self.cursor = max(0, min(self.cursor + delta, len(self.ids) - 1))
 
+    def cached(self, candidate_ids: list[int]) -> dict[int, Summary]:
+        """The rows of these candidates as last drawn (none read for it)."""
+        return {i: self._cache[i] for i in candidate_ids if i in self._cache}
+
     def _summary(self, index: int) -> Summary | None:
         candidate_id = self.ids[index]
         if candidate_id not in self._cache:

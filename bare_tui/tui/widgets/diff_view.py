@@ -3,8 +3,10 @@
 The view draws its own lines (Textual's line API): showing another candidate re-wraps
 the text and repaints this widget alone, with no layout pass over the screen. Side by
 side, each field starts on the same row in both columns; when the view is narrow the
-two versions stack instead. A very long text (model output can run to thousands of
-lines) is cut to its first lines, with a note; `m` shows all of it.
+two versions stack instead, the one `a` takes first (the refinement, with its changes
+marked, unless the draft is proposed), and the heading says "stacked". A very long
+text (model output can run to thousands of lines) is cut to its first lines, with a
+note; `m` shows all of it.
 """
 
 from __future__ import annotations
@@ -247,6 +249,10 @@ class DiffView(ScrollView, can_focus=True):
         if len(blocks) == 2 and self.side_by_side:
             rows += [(left, right) for left, right in zip(*blocks, strict=True)]
         else:
+            # Stacked on a narrow screen: the version `a` takes comes first (the
+            # refinement, unless it failed or drifted and the draft is proposed).
+            if len(blocks) == 2 and detail.final_version != "draft":
+                blocks.reverse()
             for block in blocks:
                 rows += [(text, None) for text in block] + [(Text(""), None)]
         return rows
@@ -311,7 +317,7 @@ class DiffView(ScrollView, can_focus=True):
             kept = sum(choice == merging.DRAFT for choice in merge.choices)
             return f"Merged: {kept}/{self.hunk_count} hunks from the draft"
         if detail.picked_id is not None and detail.final_version == "refined":
-            return f"Alternative {detail.picked_id} (picked)"
+            return f"Alternative #{detail.picked_id} (picked)"  # as the pager names it
         if detail.final_version == "edited":
             return "Edited (final)"
         if detail.final_version == "refined":
@@ -366,7 +372,8 @@ class DiffView(ScrollView, can_focus=True):
         else:
             text.append(f"  seed {detail.seed}  shots {','.join(map(str, detail.shot_ids))}",
                         style="dim")
-        text.append(f"  [{self.mode}]", style="dim")
+        shown = "stacked" if self.mode == "side-by-side" and self.stacked else self.mode
+        text.append(f"  [{shown}]", style="dim")
         if detail.draft_fields is None:
             text.append("  draft did not parse", style=PROBLEM)
         if detail.final_verified is not None:

@@ -108,16 +108,42 @@ async def test_clusters_view_filters_and_bulk_decides_undoably(workspace):
             assert all(review.decision_state(store, i) == State() for i in members)
 
 
-async def test_the_clusters_view_counts_what_came_since_and_r_takes_it_in(workspace):
-    """Candidates made after the clustering are not left out silently: the view says how
-    many, and r embeds and clusters every one."""
+async def test_the_status_line_clusters_view_and_a_pick_agree_with_the_workspace(workspace):
+    """Decisions, a reclustering after new candidates, and a pick: after each, the status
+    line's counts, the clusters view and the picked alternative's name say what the
+    workspace holds."""
+    from bare_tui.core.reviewing import alternatives
+    from bare_tui.core.workspace import current
+    from bare_tui.tui.screens.alternatives import AlternativesScreen
+
     with Store(workspace) as store:
         task = recipes.resolve(store, "gsm8k")
-        made = len(DRAFTS)
-        pipeline.draft(store, task, ScriptedBackend(DRAFTS[:2]), made + 2, rng_seed=2)
-    app = make_app(workspace, poll_s=3600)
+        alternatives.generate(store, task, ScriptedBackend([DRAFTS[0].replace("cakes", "pies")]),
+                              1, 1, rng_seed=5)
+        [alt] = alternatives.of_candidate(store, 1)
+    made = len(DRAFTS)
+    app = make_app(workspace, poll_s=0.2)
     async with app.run_test(size=SIZE) as pilot:
+        screen = app.review_screen
+
+        def agrees() -> bool:
+            with Store(workspace) as store:
+                truth = review.status_counts(store, "gsm8k")
+            line = screen.query_one("#status").plain
+            return all(screen.tally.counts.get(key) == truth[key] for key in (
+                "pending", "accepted", "rejected", "usable")) and (
+                f"usable, not rejected {truth['usable']}" in line)
+
         await ready(app, pilot)
+        await wait_until(pilot, agrees, 10)
+        for key in ("x", "x", "a", "u"):
+            await pilot.press(key)
+            await wait_until(pilot, agrees, 10)
+        with Store(workspace) as store:  # two more, from another process's job
+            pipeline.draft(store, recipes.resolve(store, "gsm8k"),
+                           ScriptedBackend(DRAFTS[1:3]), made + 2, rng_seed=2)
+        await wait_until(pilot, lambda: len(screen.candidates.ids) == made + 2, 10)
+        await wait_until(pilot, agrees, 10)
         await pilot.press("c")
         await ready(app, pilot)
         note = str(app.screen.query_one("#note").render())
@@ -125,8 +151,21 @@ async def test_the_clusters_view_counts_what_came_since_and_r_takes_it_in(worksp
             in note
         await pilot.press("r")
         await wait_until(pilot, lambda: f"of {made + 2} of the task's {made + 2} "
-                         in str(app.screen.query_one("#note").render()))
-        assert "made since" not in str(app.screen.query_one("#note").render())
+                         in str(app.screen.query_one("#note").render()), 60)
+        await pilot.press("escape")
+        await pilot.press("home")
+        assert screen.candidates.current_id == 1
+        await pilot.press("p")
+        assert isinstance(app.screen, AlternativesScreen)
+        pager = " ".join(" ".join(app.screen.query_one(DiffView).plain_lines()).split())
+        assert f"alternative 1 of 1 (#{alt.id})" in pager
+        await pilot.press("enter")
+        await pilot.pause()
+        shown = " ".join(" ".join(screen.query_one(DiffView).plain_lines()).split())
+        assert f"Alternative #{alt.id} (picked)" in shown
+        await wait_until(pilot, agrees, 10)
+    with Store(workspace) as store:
+        assert current.current(store, 1).picked_id == alt.id
 
 
 async def test_bulk_decision_needs_confirmation(workspace):

@@ -23,10 +23,10 @@ class Tally:
     """Counts by state: read in a thread now and then, shifted at once by this window's
     own decisions. A count read before one of them was written is brought up to date
     with it, so nothing is read again after a keypress. `usable` (not rejected, and
-    passing its checks: core/workspace/yields.py) shifts with a reject or its undo when
-    the item's final version is known to pass (`usable` of `wrote`); a step that may
-    change the version's checks (an accept of the draft) says the counts are stale, and
-    the screen counts again in a thread."""
+    passing its checks: core/workspace/yields.py) shifts with a reject or its undo, by
+    the item's list row from before the step; a step that may change which text is final
+    (an accept of the draft over a refinement) says the counts are stale, and the screen
+    counts again in a thread."""
 
     counts: dict[str, int] = field(default_factory=dict)
     # This window's steps as (event id, status before, after, item usable when not

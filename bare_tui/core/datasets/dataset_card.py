@@ -195,9 +195,10 @@ def _diversity(store: Store, task: Recipe, ids: list[int], model: str | None) ->
     table = [["exported", exported.size, f"{exported.mean_similarity:.4f}"]]
     if seeds:
         table.append(["seeds", seeds.size, f"{seeds.mean_similarity:.4f}"])
-    # What refining did to the whole task's diversity: drifted refinements raise it.
-    for name, label in (("drafts", "all drafts"), ("proposed", "all proposed items")):
-        whole = curation.set_vectors(store, task, name, model)
+    # What refining did to the whole task's diversity: drifted refinements raise it. The
+    # proposed items are the current texts already read above.
+    drafts = curation.set_vectors(store, task, "drafts", model)
+    for label, whole in (("all drafts", drafts), ("all proposed items", matrix)):
         if len(whole) >= 2:
             table.append([label, len(whole),
                           f"{diversity.mean_pairwise_cosine(whole):.4f}"])

@@ -126,9 +126,12 @@ class Settings:
     # embed new texts after every generation job
     auto_embed: bool = setting(False, "bool", env="BARE_TUI_AUTO_EMBED",
                                file=("diversity", "auto_embed"))
-    # None: the packaged all-MiniLM-L6-v2
+    # None: the packaged all-MiniLM-L6-v2; with embedding_server, the served model's name
     embedding_model: str | None = setting(env="BARE_TUI_EMBEDDING_MODEL",
                                           file=("diversity", "model"))
+    # an OpenAI-compatible engine serving the embedding model at /v1/embeddings
+    embedding_server: str | None = setting(env="BARE_TUI_EMBEDDING_SERVER",
+                                           file=("diversity", "server"), flag=True)
     reviewer: str = setting(factory=_default_reviewer, env="BARE_TUI_REVIEWER",
                             file=("workspace", "reviewer"))
     # share of items routed to two reviewers
@@ -148,6 +151,16 @@ class Settings:
     probe_fault: bool = setting(False, "bool", env="BARE_TUI_PROBE_FAULT")
     keys: dict[str, str] = field(default_factory=dict)  # the config file's [keys] table
     config_path: Path | None = None  # the config file these came from
+
+    @property
+    def embedder(self) -> str | None:
+        """The embedding model as core/measures/embeddings.py names it: a folder, the
+        packaged default (None), or a served model (`URL#MODEL`)."""
+        if self.embedding_server:
+            from bare_tui.core.measures.embeddings import served
+
+            return served(self.embedding_server, self.embedding_model)
+        return self.embedding_model
 
     def server_for(self, role: str) -> str | None:
         return getattr(self, f"{role}_server") or self.server

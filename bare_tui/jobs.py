@@ -42,7 +42,9 @@ class Judge(JobBase):
     status: str = "any"
     limit: int | None = None
     again: bool = False
-    max_tokens: int = 256
+    max_tokens: int | None = None  # None: the protocol's
+    protocol: str = "paper"  # core/measures/judge_protocols.py
+    judge_pool: str | None = None  # None: the recipe's, else the task's seeds
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -57,7 +59,11 @@ class Compare(JobBase):
     trials: int = 1
     judge_model: str | None = None
     judge_server: str | None = None
-    judge_max_tokens: int = 256
+    judge_max_tokens: int | None = None  # None: the protocol's
+    protocol: str = "paper"
+    judge_pool: str | None = None
+    constrain: str = "none"  # which arms are grammar-constrained: none, refine, all
+    calibrate: int = 0  # real items of the pool judged among real ones
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -32,3 +32,15 @@ def open_backend(role: str, settings: Settings,
                                                parallel=settings.parallel,
                                                cpu_path=settings.cpu_path,
                                                probing=settings.probing))
+
+
+def model_identity(role: str, settings: Settings) -> set[str]:
+    """What tells the model a role names apart before it loads: its name (a served copy
+    of a local model goes by it too), and the local file's resolved path or the served
+    model's name and address."""
+    url = settings.server_for(role)
+    name = getattr(settings, role)
+    if url:
+        return {f"{name} at {url}", *([name] if name else [])}
+    model = model_files.resolve(name, role, settings.models_dir, settings.cache_dir)
+    return {model.name, str(model.path.resolve())}

@@ -39,12 +39,13 @@ def drift_embedding(settings: Settings, emit: Emit) -> Embed | None:
     from bare_tui.core.measures import embeddings
 
     try:
-        embeddings.model_path(settings.embedding_model)
+        if not embeddings.is_served(settings.embedder):
+            embeddings.model_path(settings.embedder)
     except BareError as exc:
         emit("note", text=f"drift: measured by the words each refinement keeps, not by "
              f"embeddings ({exc})")
         return None
-    return embeddings.encoder(settings.embedding_model)
+    return embeddings.encoder(settings.embedder)
 
 
 def generate(settings: Settings, store: Store, task: Recipe, job: Generate,
@@ -97,26 +98,27 @@ def alternatives(settings: Settings, store: Store, task: Recipe, job: Alternativ
 def judge(store: Store, task: Recipe, job: Judge, load_backend: LoadBackend, emit: Emit,
           stop: threading.Event) -> int:
     from bare_tui.core.generation import pipeline
-    from bare_tui.core.measures import judge
+    from bare_tui.core.measures import judge, judge_pool, judge_protocols
 
     items = judge.to_judge(store, task, job.status, again=job.again, limit=job.limit)
     if not items:
         return done(emit, [])
+    pool = judge_pool.load(store, task, job.judge_pool)
     try:
         backend = load_backend("instruct")
     except StoppedWhileWaiting:
         return done(emit, [JobResult("judge", None, 0, 0, "cancelled")])
     emit("stage", kind="judge", planned=len(items) * job.trials, where=pipeline.where(backend))
     result = judge.judge(store, task, backend, items, trials=job.trials,
-                         rng_seed=job.rng_seed,
-                         sampling=judge.SAMPLING.replace(max_tokens=job.max_tokens),
+                         rng_seed=job.rng_seed, protocol=judge_protocols.protocol(job.protocol),
+                         pool=pool, max_tokens=job.max_tokens,
                          on_sample=sample_emitter(emit), stop=stop)
     return done(emit, [result])
 
 
 def compare(settings: Settings, store: Store, task: Recipe, job: Compare,
             load_backend: LoadBackend, emit: Emit, stop: threading.Event) -> int:
-    from bare_tui.core.measures import compare, judge
+    from bare_tui.core.measures import compare, judge_pool, judge_protocols
     from bare_tui.loading import open_backend
 
     refine = job.refine_sampling or task.refine
@@ -131,8 +133,11 @@ def compare(settings: Settings, store: Store, task: Recipe, job: Compare,
             store, task, compare.Plan(job.comparison, job.tasks, job.stream), job.n,
             load_backend, rng_seed=job.rng_seed, base=job.base or task.base,
             instruct=refine.replace(temperature=job.instruct_temperature), refine=refine,
-            judge_sampling=judge.SAMPLING.replace(max_tokens=job.judge_max_tokens),
-            trials=job.trials, judge_backend=judge_backend,
+            trials=job.trials, constrain=job.constrain,
+            protocol=judge_protocols.protocol(job.protocol),
+            pool=judge_pool.load(store, task, job.judge_pool),
+            judge_max_tokens=job.judge_max_tokens, calibrate=job.calibrate,
+            judge_backend=judge_backend,
             embed=drift_embedding(settings, emit),
             on_stage=lambda kind, planned, where: emit(
                 "stage", kind=kind, planned=planned, where=where),

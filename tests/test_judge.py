@@ -3,6 +3,7 @@ the review's verdicts, and the judge served over HTTP."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import random
 import re
@@ -32,7 +33,7 @@ def test_the_item_sits_at_a_uniform_place_among_distinct_real_seeds():
     assert sorted(places) == [1, 2, 3, 4]
     # Each place within 4 standard deviations of 2000 (sd = sqrt(8000 * 1/4 * 3/4) = 38.7).
     assert all(abs(count - 2000) < 155 for count in places.values()), places
-    with pytest.raises(BareError, match="needs 3 seeds beside each item; the task has 2"):
+    with pytest.raises(BareError, match="needs 3 real items beside each item; its pool has 2"):
         judge.lineup(rng, [1, 2, 3], exclude={1})
 
 
@@ -127,7 +128,8 @@ def test_a_judged_item_equal_to_a_seed_never_meets_that_seed(store, gsm8k, tmp_p
     import_seeds(store, gsm8k, four)
     twin = store.seeds("gsm8k")[2]
     item = judge.Item(1, "final", dict(twin["fields"]))
-    judge.judge(store, gsm8k, Picky("Answer: 2"), [item], trials=20, rng_seed=3)
+    own = dataclasses.replace(gsm8k, judge_pool="")  # lineups from the task's seeds
+    judge.judge(store, own, Picky("Answer: 2"), [item], trials=20, rng_seed=3)
     lineups = [json.loads(row[0]) for row in store.conn.execute("SELECT lineup FROM judgments")]
     assert len(lineups) == 20
     # Only three seeds are left, so every lineup is those three and the item.

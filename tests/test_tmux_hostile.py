@@ -69,6 +69,8 @@ def test_f12_model_names_with_markup_show_literally_in_the_compare_view(tmp_path
     with review(tmp_path, db, "f12", width=160, height=40) as term:
         term.wait_for("1 / 5")
         term.keys("v")
+        term.wait_for("Comparison 2")
+        term.keys("End")  # the verdicts come first: the models' line is below them
         shown = term.wait_for("base: fake [bold]z[/italic]")
         assert "[@click=app.quit]x[/]" in shown
         still_reviewing(term)

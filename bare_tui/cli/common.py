@@ -125,6 +125,10 @@ def model_options() -> argparse.ArgumentParser:
     served.add_argument("--base-server", metavar="URL", help="engine for the base model only")
     served.add_argument("--instruct-server", metavar="URL",
                         help="engine for the instruct model only")
+    served.add_argument("--embedding-server", metavar="URL",
+                        help="engine serving the embedding model at /v1/embeddings (the "
+                        "paper used text-embedding-3-small); [diversity] model or "
+                        "$BARE_TUI_EMBEDDING_MODEL names it (default: the first listed)")
     served.add_argument("--concurrency", type=at_least(1),
                         help="requests in flight (default 8)")
     served.add_argument("--server-timeout", type=between(0.1, 86_400), metavar="SECONDS",

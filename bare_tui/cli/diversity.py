@@ -66,7 +66,7 @@ def embed_missing(store: Any, task: Any, model: str | None, quiet: bool = False)
 def cmd_embed(args: argparse.Namespace) -> int:
     with open_store(args) as store:
         task = resolve_task(store, args)
-        embed_missing(store, task, args.model or settings(args).embedding_model)
+        embed_missing(store, task, args.model or settings(args).embedder)
     return 0
 
 

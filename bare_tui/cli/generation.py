@@ -135,7 +135,7 @@ def _pipeline_command(draft: bool, refine: bool) -> Callable[[argparse.Namespace
             if settings(args).auto_embed:
                 from bare_tui.core.measures import embeddings
 
-                count = embeddings.embed(store, task, settings(args).embedding_model)
+                count = embeddings.embed(store, task, settings(args).embedder)
                 out.print(f"embed: {count} new or changed texts")
             print_status(store, task)
         return exit_status(stop)

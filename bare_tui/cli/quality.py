@@ -20,6 +20,7 @@ from bare_tui.cli.common import (
     settings,
     workspace_options,
 )
+from bare_tui.core.measures.compare import CONSTRAIN
 from bare_tui.errors import BareError
 from bare_tui.text import clean
 
@@ -31,6 +32,7 @@ SMALL_JUDGE = ("the judge is the embedded 135M instruct model: it shows the prot
 def cmd_judge(args: argparse.Namespace) -> int:
     from bare_tui.cli.generation import run_with_progress
     from bare_tui.core.generation.model_files import EMBEDDED_INSTRUCT
+    from bare_tui.core.measures import judge_pool
     from bare_tui.jobs import Judge
 
     args.instruct = args.judge or args.instruct
@@ -42,9 +44,13 @@ def cmd_judge(args: argparse.Namespace) -> int:
         task = resolve_task(store, args)
         if not conf.server_for("instruct") and conf.instruct in (None, EMBEDDED_INSTRUCT):
             out.print(SMALL_JUDGE, soft_wrap=True, style="yellow")
+        pool = judge_pool.load(store, task, args.judge_pool)  # a bad file fails here
+        out.print(f"judge: protocol {args.protocol}; lineups from {clean(pool.describe())}",
+                  markup=False)
         job = Judge(task=task.name, rng_seed=args.rng_seed, trials=args.trials,
                     status=args.status, limit=args.limit, again=args.again,
-                    max_tokens=args.max_tokens)
+                    max_tokens=args.max_tokens, protocol=args.protocol,
+                    judge_pool=args.judge_pool)
         with graceful_stop(out) as stop:
             results = run_with_progress(conf, job, task, stop)
         report(store, task, results)
@@ -73,7 +79,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
     from bare_tui.cli.generation import overrides, run_with_progress
     from bare_tui.core.datasets.export_files import check_targets
-    from bare_tui.core.measures import compare, judge
+    from bare_tui.core.measures import compare, judge, judge_pool
     from bare_tui.jobs import Compare
 
     out = console(stderr=True)
@@ -90,12 +96,16 @@ def cmd_compare(args: argparse.Namespace) -> int:
         report = report_paths(args.out, task.name) if args.out else None
         if report is not None:  # before any generation, not after it
             check_targets(store, list(report), force=args.force)
+        pool = judge_pool.load(store, task, args.judge_pool)  # a bad file fails here
+        warn_self_judged(out, conf, args)
         base, refine = overrides(task.base, args, "draft"), overrides(task.refine, args, "refine")
         plan = compare.plan(store, task, args.n, into_queue=args.into_queue, params={
             "rng_seed": rng_seed, "instruct_temperature": args.instruct_temperature,
             "trials": args.trials, "judge": args.judge_server and f"{args.judge} at "
             f"{args.judge_server}" or args.judge, "base": base.as_dict(),
-            "refine": refine.as_dict()})
+            "refine": refine.as_dict(), "constrain": args.constrain,
+            "protocol": args.protocol, "judge_pool": pool.describe(),
+            "calibrate": args.calibrate})
         out.print(f"comparison {plan.comparison}: {args.n} items per arm (base, instruct, "
                   f"bare), rng seed {rng_seed}; arm items go to "
                   f"{', '.join(sorted(set(plan.tasks.values())))}", markup=False)
@@ -104,11 +114,32 @@ def cmd_compare(args: argparse.Namespace) -> int:
             comparison=plan.comparison, tasks=plan.tasks, stream=plan.stream, n=args.n,
             instruct_temperature=args.instruct_temperature, trials=args.trials,
             judge_model=args.judge, judge_server=args.judge_server,
-            judge_max_tokens=args.judge_max_tokens)
+            judge_max_tokens=args.judge_max_tokens, protocol=args.protocol,
+            judge_pool=args.judge_pool, constrain=args.constrain, calibrate=args.calibrate)
         with graceful_stop(out) as stop:
             run_with_progress(conf, job, task, stop)
-        show_comparison(store, task, plan, conf.embedding_model, report)
+        show_comparison(store, task, plan, conf.embedder, report)
     return exit_status(stop)
+
+
+def warn_self_judged(out: Any, conf: Any, args: argparse.Namespace) -> None:
+    """Before anything runs: say so when the judge is a model that writes an arm."""
+    from dataclasses import replace
+
+    from bare_tui.core.measures import compare
+    from bare_tui.loading import model_identity
+
+    judging = replace(conf, instruct=args.judge or conf.instruct,
+                      instruct_server=args.judge_server or conf.instruct_server)
+    base, instruct = model_identity("base", conf), model_identity("instruct", conf)
+    own = compare.self_judged(model_identity("instruct", judging),
+                              {"base": base, "instruct": instruct, "bare": base | instruct})
+    if own:
+        out.print(f"warning: the judge is the model that writes the {' and '.join(own)} "
+                  "arm(s); it grades its own work, and the report will say "
+                  "\"self-judged\". Name a separate judge with --judge FILE.gguf or "
+                  "--judge-server URL --judge NAME.", soft_wrap=True, style="yellow",
+                  markup=False)
 
 
 def report_paths(out: str, task: str) -> tuple[Path, Path]:
@@ -131,7 +162,7 @@ def show_comparison(store: Any, task: Any, plan: Any, model: str | None,
     from rich.table import Column, Table
 
     from bare_tui.cli.diversity import embed_missing
-    from bare_tui.core.measures import compare, compare_report
+    from bare_tui.core.measures import compare, compare_measures, compare_report
 
     for name in sorted(set(plan.tasks.values())):
         try:
@@ -139,7 +170,7 @@ def show_comparison(store: Any, task: Any, plan: Any, model: str | None,
         except BareError as exc:
             console(stderr=True).print(f"diversity not measured: {clean(str(exc))}",
                                        markup=False)
-    data = compare.report(store, task, plan.comparison, model)
+    data = compare_measures.report(store, task, plan.comparison, model)
     text = compare_report.markdown(data)
     compare.save(store, plan.comparison, data, text)
     table = Table(*(Column(name, no_wrap=True) for name in compare_report.header(models=False)),
@@ -148,6 +179,10 @@ def show_comparison(store: Any, task: Any, plan: Any, model: str | None,
     for row in compare_report.rows(data, models=False):
         table.add_row(*map(clean, row))
     out = console()
+    out.print(clean(compare_report.heading(data)), markup=False, style="bold")
+    for line in [*compare_report.verdicts(data), *compare_report.warnings(data)]:
+        out.print(clean(line), markup=False)
+    out.print(clean(compare_report.method(data)), markup=False)
     out.print(table)
     for arm in data["arms"]:
         out.print(f"{arm['arm']}: {clean(arm['model'])} at temperature {arm['temperature']}",
@@ -161,6 +196,20 @@ def show_comparison(store: Any, task: Any, plan: Any, model: str | None,
         markdown_path, json_path = report
         write_files({markdown_path: text.encode(), json_path: json.dumps(data, indent=2).encode()})
         out.print(f"report: {clean(markdown_path)} and {clean(json_path)}", markup=False)
+
+
+def judge_options(parser: argparse.ArgumentParser) -> None:
+    from bare_tui.core.measures.judge_protocols import DEFAULT, PROTOCOLS
+
+    parser.add_argument("--protocol", choices=tuple(PROTOCOLS), default=DEFAULT,
+                        help="how the judge is asked: paper (the BARE reference's prompt, "
+                        "reasoning, temperature 1.0; default) or strict (one sentence, "
+                        "greedy)")
+    parser.add_argument("--judge-pool", metavar="FILE",
+                        help="real items the lineups draw from: a JSONL/CSV file of the "
+                        "task's fields or a shipped set (gsm8k-train); the task's seeds are "
+                        "left out (default: the recipe's [judge] pool, else the task's "
+                        "seeds less each item's shots)")
 
 
 def register(sub: Any) -> None:
@@ -185,8 +234,10 @@ def register(sub: Any) -> None:
                    help="which candidates (default any)")
     p.add_argument("--again", action="store_true",
                    help="also candidates judged before (a new run; the review shows the latest)")
-    p.add_argument("--max-tokens", type=at_least(16), default=256,
-                   help="the judge's reply budget (default 256)")
+    p.add_argument("--max-tokens", type=at_least(16),
+                   help="the judge's reply budget (default: the protocol's, paper 1000, "
+                   "strict 256)")
+    judge_options(p)
     p.add_argument("--rng-seed", type=at_least(0),
                    help="fixes the lineups and the judge's sampling (default random)")
 
@@ -194,9 +245,10 @@ def register(sub: Any) -> None:
         sub, "compare", cmd_compare,
         "the BARE paper's arms side by side on your seeds: base drafts, an instruct model's "
         "few-shot items, and refined drafts; yield, diversity, IR, speed", [ws, mo, sa],
-        "bare-tui compare --task gsm8k -n 32\n"
-        "  bare-tui compare -n 100 --instruct-temperature 1.2 --trials 2 --out reports/cmp\n"
-        "  bare-tui compare -n 50 --judge-server http://127.0.0.1:8000 --judge Qwen/Qwen2.5-72B")
+        "bare-tui compare --task gsm8k -n 32 --calibrate 16\n"
+        "  bare-tui compare -n 200 --judge models/qwen2.5-7b-instruct.gguf --out reports/cmp\n"
+        "  bare-tui compare -n 200 --judge-server http://127.0.0.1:8000 --judge Qwen/Qwen2.5-72B\n"
+        "  bare-tui compare -n 50 --constrain refine --protocol strict --judge-pool real.jsonl")
     c.add_argument("-n", type=at_least(2), required=True, help="items per arm")
     c.add_argument("--instruct-temperature", type=float, default=1.0,
                    help="the instruct arm's temperature (default 1.0; the paper used 1.0-1.2, "
@@ -205,8 +257,16 @@ def register(sub: Any) -> None:
                    help="judge lineups per item (default 1)")
     c.add_argument("--judge", metavar="MODEL", help="judge model (default: the instruct model)")
     c.add_argument("--judge-server", metavar="URL", help="engine serving the judge")
-    c.add_argument("--judge-max-tokens", type=at_least(16), default=256,
-                   help="the judge's reply budget (default 256)")
+    c.add_argument("--judge-max-tokens", type=at_least(16),
+                   help="the judge's reply budget (default: the protocol's, paper 1000, "
+                   "strict 256)")
+    judge_options(c)
+    c.add_argument("--constrain", choices=CONSTRAIN, default="none",
+                   help="which arms keep the recipe's structure by grammar: none (the "
+                   "paper, default), refine (the refinements), all")
+    c.add_argument("--calibrate", type=at_least(0), default=0, metavar="K",
+                   help="also judge K real items of the pool among real ones: a fair judge "
+                   "lands near 75%%")
     c.add_argument("--into-queue", action="store_true",
                    help="make the base and BARE arms in the task itself, for review and "
                    "export (default: in a task of their own, out of the queue)")

@@ -123,7 +123,7 @@ def export_and_say(args: argparse.Namespace, out: str, **options: Any) -> int:
     from bare_tui.cli.diversity import EmbedProgress
     from bare_tui.core.datasets.export import export
 
-    model = settings(args).embedding_model
+    model = settings(args).embedder
     say = console(stderr=True)
     with open_store(args) as store, EmbedProgress(model) as progress:
         task = resolve_task(store, args)

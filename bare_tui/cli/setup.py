@@ -155,7 +155,7 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     setup = doctor.Setup(db=current.db, models_dir=current.models_dir, base=current.base,
                          instruct=current.instruct, cpu_path=current.cpu_path,
                          probing=current.probing,
-                         embedding_model=current.embedding_model, threads=current.threads)
+                         embedding_model=current.embedder, threads=current.threads)
     out = console()
     failed = 0
     styles = {doctor.OK: "green", doctor.WARN: "yellow", doctor.FAIL: "bold red"}

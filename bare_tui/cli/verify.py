@@ -77,7 +77,7 @@ def cmd_decontam(args: argparse.Namespace) -> int:
                             "([decontam] against = [...]): pass --against SET")
         paths = [decontam.set_path(name) for name in sets]
         encoder = (None if args.no_embed
-                   else embeddings.load_model(settings(args).embedding_model))
+                   else embeddings.load_model(settings(args).embedder))
         field = args.field or task.decontam_field
         if args.seeds:  # a report only: the seeds are not candidates
             set_path = paths[0]

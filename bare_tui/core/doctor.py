@@ -124,6 +124,10 @@ def _model(setup: Setup, role: str) -> Check:
 def _embedding_model(setup: Setup) -> Check:
     from bare_tui.core.measures import embeddings
 
+    if embeddings.is_served(setup.embedding_model):
+        vector = embeddings.load_model(setup.embedding_model).encode(["a test sentence"])
+        return Check("embedding model", OK, f"{embeddings.model_name(setup.embedding_model)}"
+                     f": serves {vector.shape[1]}-dimensional embeddings")
     path = Path(embeddings.model_path(setup.embedding_model))
     if not (path / "modules.json").is_file() and not (path / "config.json").is_file():
         return Check("embedding model", FAIL, f"{path} holds no sentence-transformers model",

@@ -179,7 +179,7 @@ class BareApp(App):
                                       ).fetchone()
             if seen == self._embeddings_seen or not seen[0]:
                 return
-            index = curation.DiversityIndex(store, self.recipe, self.settings.embedding_model)
+            index = curation.DiversityIndex(store, self.recipe, self.settings.embedder)
         self._embeddings_seen = seen
         self.post_message(DiversityLoaded(index))
 

@@ -218,13 +218,15 @@ def _judge(store: Store, task: Recipe, ids: list[int]) -> list[str]:
     rate = judge.rate(store, task.name, candidate_ids=ids) if ids else judge.Rate(0, 0)
     if not rate.trials:
         return []
-    models = [f"`{Path(r['model']).name}`, sha256 `{(r['model_sha256'] or '-')[:16]}…`"
+    models = [f"`{Path(r['model']).name}`, sha256 `{(r['model_sha256'] or '-')[:16]}…`, "
+              f"protocol {r['protocol'] or 'strict'}"
               for r in store.query(
-                  "SELECT DISTINCT r.model, r.model_sha256 FROM runs r JOIN judgments j ON"
-                  f" j.run_id = r.id WHERE j.candidate_id {IN_IDS}", (ids_param(ids),))]
+                  "SELECT DISTINCT r.model, r.model_sha256, j.protocol FROM runs r JOIN"
+                  f" judgments j ON j.run_id = r.id WHERE j.candidate_id {IN_IDS}",
+                  (ids_param(ids),))]
     return ["## Judge", "",
             f"{rate.text()}. Each trial shows the judge model ({'; '.join(models)}) an "
-            f"item among {judge.K - 1} real seeds at a random place and asks which one is "
+            f"item among {judge.K - 1} real items at a random place and asks which one is "
             "of low quality; IR is the share of trials in which the item was not picked "
             "(the latest judge run of each item).", ""]
 

@@ -79,16 +79,20 @@ def _chat(parts: Sequence[str], start: str) -> list[dict[str, str]]:
 
 def instruct_messages(task: Recipe, shots: Sequence[Mapping[str, str]], start: str = ""
                       ) -> list[dict[str, str]]:
-    """The paper's instruct-only baseline: the same examples, and a request for one new
-    item in the recipe's format, different in content from them."""
+    """The paper's independent instruct-only baseline: a request for an example in the
+    recipe's format, then the same examples, then "Now it's your turn." It asks for no
+    novelty unless the recipe says `[instruct] novelty = true`."""
     examples = "\n\n".join(render_example(task, shot) for shot in shots)
-    parts = [task.description]
+    parts = [task.description,
+             f"Provide an example of a {task.thing} in the following format:\n"
+             f"{_layout(task)}\nProvide only the {task.thing} in the given format. "
+             "Do not include any commentary."]
     if examples:
         parts.append(f"Here are some examples:\n\n{examples}")
-    parts += [f"Write one new {task.thing}, different in content from the examples, in "
-              f"this format:\n{_layout(task)}",
-              f"Provide only the new {task.thing} in the format above. "
-              "Do not include any commentary."]
+    novelty = (f" Your {task.thing} should be different in content from the examples."
+               if task.instruct_novelty else "")
+    parts.append(f"Now it's your turn.{novelty} Start your response with the "
+                 f"{task.fields[0].label.lower()}.")
     return _chat(parts, start)
 
 

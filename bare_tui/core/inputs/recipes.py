@@ -62,6 +62,8 @@ RECIPE_SHAPE = Table({
     "drift": Table({"min_similarity": Number(minimum=0, maximum=1),
                     "min_overlap": Number(minimum=0, maximum=1)},
                    example="[drift] with min_similarity = 0.6"),
+    "judge": Table({"pool": Text(nonempty=True)}, example='[judge] with pool = "gsm8k-train"'),
+    "instruct": Table({"novelty": Flag()}, example="[instruct] with novelty = true"),
 }, required=("name", "thing", "description", "fields"))
 
 
@@ -145,6 +147,12 @@ class Recipe:
     decontam_field: str | None = None
     decontam_ngram: int = 13
     drift: DriftRule = DriftRule()
+    # the real items the IR judge's lineups draw from ([judge] pool: a file, or a shipped
+    # set by name); "" : the task's seeds (core/measures/judge_pool.py)
+    judge_pool: str = ""
+    # the instruct-only baseline asks for content different from the examples
+    # ([instruct] novelty); the paper's does not
+    instruct_novelty: bool = False
 
     @property
     def verifiers(self) -> tuple[Use, ...]:
@@ -250,6 +258,8 @@ def _build_task(data: dict[str, Any], text: str) -> Recipe:
         decontam_field=against.get("field"),
         decontam_ngram=against.get("ngram", 13),
         drift=DriftRule(**data.get("drift", {})),
+        judge_pool=data.get("judge", {}).get("pool", ""),
+        instruct_novelty=data.get("instruct", {}).get("novelty", False),
     )
 
 

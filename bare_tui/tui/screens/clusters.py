@@ -86,7 +86,7 @@ class ClustersScreen(Screen[int | None]):
         with self.workspace.open_store() as store:
             try:
                 if recluster:  # every candidate, the ones made since included
-                    embeddings.embed(store, recipe, self.workspace.settings.embedding_model)
+                    embeddings.embed(store, recipe, self.workspace.settings.embedder)
                     curation.recluster(store, recipe)
             except BareError as exc:
                 self.post_message(Computed(self._show, ClustersView(error=str(exc))))

@@ -1,5 +1,6 @@
-"""The compare view: the latest `bare-tui compare` report of the task, its arms in a
-table, the paper's two claims in words, and the arms' similarity histograms overlaid."""
+"""The compare view: the latest `bare-tui compare` report of the task, its verdicts in
+plain sentences (or that the data cannot tell), what weakens them, its arms in a table
+with their intervals, and the arms' similarity histograms overlaid."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from typing import Any
 
 from textual.app import ComposeResult
 from textual.binding import Binding
+from textual.containers import VerticalScroll
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 from textual_plotext import PlotextPlot
@@ -21,10 +23,12 @@ GLYPHS = {"base": "o", "instruct": "x", "bare": "+"}
 
 class CompareScreen(Screen[None]):
     DEFAULT_CSS = """
+    CompareScreen #report { height: 1fr; }
     CompareScreen #title { height: auto; padding: 0 1; text-style: bold; }
+    CompareScreen #verdicts { height: auto; padding: 0 1 1 1; }
     CompareScreen #table { height: auto; max-height: 6; }
-    CompareScreen #findings { height: auto; padding: 0 1; }
-    CompareScreen PlotextPlot { height: 1fr; min-height: 6; }
+    CompareScreen #findings { height: auto; padding: 1 1 0 1; }
+    CompareScreen PlotextPlot { height: 16; }
     """
     BINDINGS = [Binding("escape,v,q", "close", "Back")]
 
@@ -34,19 +38,27 @@ class CompareScreen(Screen[None]):
 
     def compose(self) -> ComposeResult:
         data = self.data
-        yield Static(clean(f"comparison {data['comparison']}: task {data['task']}, "
-                           f"{data['n']} items per arm, rng seed "
+        with VerticalScroll(id="report"):
+            yield from self._report(data)
+        yield Footer()
+
+    def _report(self, data: dict[str, Any]) -> ComposeResult:
+        """The verdicts first, then the table, what weakens them, and the histograms:
+        one column that scrolls, so a small terminal still opens on the verdicts."""
+        yield Static(clean(f"{compare_report.heading(data)}, rng seed "
                            f"{data['params'].get('rng_seed')}; IR chance is 75%"), id="title",
+                     markup=False)
+        yield Static(clean("\n".join(compare_report.verdicts(data))), id="verdicts",
                      markup=False)
         yield DataTable(id="table", cursor_type="row")
         models = " · ".join(f"{arm['arm']}: {arm['model']} at {arm['temperature']}"
                             for arm in data["arms"])
-        yield Static(clean("\n".join([models, *compare_report.findings(data)])),
+        yield Static(clean("\n".join([*compare_report.warnings(data), models,
+                                      *compare_report.findings(data)])),
                      id="findings", markup=False)  # model names come from servers
         plot = PlotextPlot(id="histogram")
         plot.theme = "dark"  # fixed colours: the same picture in every terminal
         yield plot
-        yield Footer()
 
     def on_mount(self) -> None:
         table = self.query_one(DataTable)
@@ -54,7 +66,7 @@ class CompareScreen(Screen[None]):
         for row in compare_report.rows(self.data, models=False):
             table.add_row(*map(clean, row))
         self._draw()
-        table.focus()
+        self.query_one("#report").focus()
 
     def _draw(self) -> None:
         plot = self.query_one(PlotextPlot)

@@ -89,7 +89,7 @@ def ask_export(app: App, workspace: Workspace, in_thread: InThread) -> None:
     def write(path: str, profile: str, status: str, force: bool = False) -> None:
         in_thread(f"exporting to {path}", lambda store: export(
             store, recipe, Path(path), profile=profile, status=status, force=force,
-            embedding_model=workspace.settings.embedding_model, embed=True,
+            embedding_model=workspace.settings.embedder, embed=True,
             on_note=lambda text: app.call_from_thread(  # said from the worker
                 app.notify, text, severity="warning")),
             lambda result: written(result, (path, profile, status)))
@@ -114,7 +114,7 @@ def ask_export(app: App, workspace: Workspace, in_thread: InThread) -> None:
 
 def show_stats(app: App, workspace: Workspace, in_thread: InThread) -> None:
     """The stats report (the CLI's `stats --histogram` text) in a modal."""
-    recipe, model = workspace.recipe, workspace.settings.embedding_model
+    recipe, model = workspace.recipe, workspace.settings.embedder
 
     def shown(lines: list[str] | BareError) -> None:
         if isinstance(lines, BareError):

@@ -31,7 +31,7 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from functools import cached_property
@@ -215,6 +215,27 @@ class OpenAIBackend(Backend):
                 self._say_retry(str(problem), deadline)
                 time.sleep(delay)
                 delay = min(delay * 2, 10.0)
+
+    def embed(self, texts: Sequence[str]) -> list[list[float]]:
+        """The served model's embeddings of `texts` (`/v1/embeddings`), in their order."""
+        answer = self._with_retries("/embeddings", {"model": self.model, "input": list(texts)})
+        data = answer.get("data")
+        where = f"{self.api}/embeddings"
+        if not isinstance(data, list) or len(data) != len(texts):
+            raise BadReply(f"{where} answered {len(data) if isinstance(data, list) else 'no'} "
+                           f"embeddings for {len(texts)} texts")
+        ordered = sorted(data, key=lambda entry: entry.get("index", 0)
+                         if isinstance(entry, dict) and isinstance(entry.get("index"), int)
+                         else 0)
+        vectors = [entry.get("embedding") if isinstance(entry, dict) else None
+                   for entry in ordered]
+        if not all(isinstance(v, list) and v and all(
+                isinstance(x, int | float) and not isinstance(x, bool) for x in v)
+                for v in vectors):
+            raise BadReply(f"{where} answered an embedding that is not a list of numbers")
+        if len({len(v) for v in vectors}) > 1:
+            raise BadReply(f"{where} answered embeddings of different sizes")
+        return vectors
 
     def _say_retry(self, problem: str, deadline: float) -> None:
         with self._lock:

@@ -241,6 +241,10 @@ def test_the_warnings_name_size_self_judging_calibration_and_places():
                            "BARE is more diverse than instruct-only")
     assert "protocol paper" in text and "from gsm8k-train (7,273 real items" in text
     assert "not its fine-tuning results" in text
+    chart = compare_report.positions_chart(own)
+    assert chart[1].split() == ["1", "62%", "#" * 30, "40"]
+    assert chart[4].split() == ["4", "9%", "#" * 4, "6"]
+    assert "Places the judge named in its lineups:\n\n```\nplace  share  answers" in text
 
 
 def test_the_report_says_which_way_the_numbers_went():
@@ -282,6 +286,13 @@ async def test_the_compare_view_opens_with_v(review_db):
         table = app.screen.query_one(DataTable)
         assert [str(table.get_row_at(i)[0]) for i in range(table.row_count)] == [
             "base", "instruct", "bare"]
+        # The verdicts open the view, and the table carries the intervals.
+        verdicts = str(app.screen.query_one("#verdicts").render())
+        assert verdicts.startswith("BARE is more diverse than instruct-only: similarity "
+                                   "0.366 vs 0.412")
+        assert "which holds 0" in verdicts
+        assert [str(cell) for cell in table.get_row_at(0)][5:8] == [
+            "44% (28-63)", "0.351 (0.331-0.372)", "52% (34-69)"]
         await pilot.press("escape")
         assert not isinstance(app.screen, CompareScreen)
 

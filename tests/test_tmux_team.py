@@ -145,7 +145,7 @@ def test_two_curators_share_a_queue_without_deciding_one_item_twice(tmp_path):
         bob.term.keys("/")
         bob.term.keys(f"Ann has {held - 1} pens", literal=True)
         bob.term.keys("Enter")
-        bob.term.wait_for(f"#{held} ", timeout=10)
+        bob.term.wait_for(f"#{held} ", timeout=30)  # a search, on a loaded machine
         bob.decide(db, "a")
         assert rows(db, "SELECT status, reviewer FROM decisions WHERE candidate_id = ?",
                     (held,)) == [("accepted", "bob")]

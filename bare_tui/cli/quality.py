@@ -190,6 +190,7 @@ def show_comparison(store: Any, task: Any, plan: Any, model: str | None,
     for line in compare_report.findings(data):
         out.print(clean(line), markup=False)
     out.print("\n".join(compare_report.histogram(data)), markup=False, highlight=False)
+    out.print("\n".join(compare_report.positions_chart(data)), markup=False, highlight=False)
     if report is not None:
         from bare_tui.core.datasets.export_files import write_files
 

@@ -167,6 +167,18 @@ def warnings(data: dict[str, Any]) -> list[str]:
     return lines
 
 
+def positions_chart(data: dict[str, Any], width: int = 30) -> list[str]:
+    """The places the judge named, as a histogram of text bars (25% each is even)."""
+    counts = data.get("judge", {}).get("positions") or []
+    total = sum(counts)
+    if not total:
+        return []
+    top = max(counts)
+    return ["place  share  answers"] + [
+        f"{place:>5}  {count / total:>5.0%}  {'#' * round(width * count / top):<{width}} {count}"
+        for place, count in enumerate(counts, 1)]
+
+
 def findings(data: dict[str, Any]) -> list[str]:
     """What the numbers say about the paper's two claims, whichever way they go."""
     arms = {arm["arm"]: arm for arm in data["arms"]}
@@ -244,4 +256,7 @@ def markdown(data: dict[str, Any]) -> str:
               "quality and diversity, not its fine-tuning results.", "",
               "Pairwise cosine similarity within each arm (share of pairs per bin):", "",
               "```", *histogram(data), "```", ""]
+    chart = positions_chart(data)
+    if chart:
+        lines += ["Places the judge named in its lineups:", "", "```", *chart, "```", ""]
     return clean("\n".join(lines))  # model names come from servers: no escapes run

@@ -54,7 +54,8 @@ class CompareScreen(Screen[None]):
         models = " · ".join(f"{arm['arm']}: {arm['model']} at {arm['temperature']}"
                             for arm in data["arms"])
         yield Static(clean("\n".join([*compare_report.warnings(data), models,
-                                      *compare_report.findings(data)])),
+                                      *compare_report.findings(data), "",
+                                      *compare_report.positions_chart(data)])),
                      id="findings", markup=False)  # model names come from servers
         plot = PlotextPlot(id="histogram")
         plot.theme = "dark"  # fixed colours: the same picture in every terminal

@@ -330,7 +330,14 @@ def test_compare_view_under_no_color_tells_the_arms_apart(snap_compare, review_d
 def test_a_judge_that_never_answers_in_format_gives_no_ir_and_says_why():
     unread = {**REPORT, "arms": [
         {**arm, "ir": None, "ir_interval": None, "ir_unread": arm["ir_trials"]}
-        for arm in REPORT["arms"]]}
+        for arm in REPORT["arms"]], "differences": {
+        key: gap for key, gap in REPORT["differences"].items() if "similarity" in key}}
+    said = compare_report.verdicts(unread)
+    assert said[2:] == [
+        "The data cannot tell whether BARE's items pass the judge more often than "
+        "instruct-only's: the judge's replies on the instruct and bare arms could not be read.",
+        "The data cannot tell whether refining changed IR: the judge's replies on the base "
+        "and bare arms could not be read."]
     found = compare_report.findings(unread)
     assert not any(line.startswith("IR (chance") for line in found)
     assert found[-1] == ("No IR for the bare arm: the judge's 27 replies could not be read "
@@ -356,7 +363,13 @@ def test_compare_on_the_embedded_models(tmp_path):
     assert data["arms"][1]["model"] == "smollm2-135m-instruct"
     assert data["arms"][0]["made"] == data["arms"][1]["made"] == 2
     assert "| arm | model |" in out.with_suffix(".md").read_text()
-    assert "comparison 1" in result.stdout
+    said = " ".join(result.stdout.split())
+    assert "Comparison 1: task gsm8k, 2 items per arm (self-judged)" in said
+    assert "Only 2 items per arm (fewer than 200): intervals are wide" in said
+    assert "protocol paper" in said and "from gsm8k-train (7,273 real items" in said
+    assert "warning: the judge is the model that writes the instruct and bare arm(s)" in \
+        " ".join(result.stderr.split())
+    assert all(arm["constrained"] is False for arm in data["arms"])
     with Store(Path(db)) as store:
         assert review_list.candidate_ids(store, "gsm8k") == []  # out of the queue
         saved = compare.latest(store, "gsm8k")

@@ -173,17 +173,17 @@ def show_comparison(store: Any, task: Any, plan: Any, model: str | None,
     data = compare_measures.report(store, task, plan.comparison, model)
     text = compare_report.markdown(data)
     compare.save(store, plan.comparison, data, text)
-    table = Table(*(Column(name, no_wrap=True) for name in compare_report.header(models=False)),
-                  title=f"comparison {plan.comparison}", box=None, pad_edge=False,
-                  header_style="bold underline")
-    for row in compare_report.rows(data, models=False):
-        table.add_row(*map(clean, row))
     out = console()
     out.print(clean(compare_report.heading(data)), markup=False, style="bold")
     for line in [*compare_report.verdicts(data), *compare_report.warnings(data)]:
         out.print(clean(line), markup=False)
     out.print(clean(compare_report.method(data)), markup=False)
-    out.print(table)
+    for columns, cells in compare_report.parts(data):
+        table = Table(*(Column(name, no_wrap=True) for name in columns), box=None,
+                      pad_edge=False, header_style="bold underline")
+        for row in cells:
+            table.add_row(*map(clean, row))
+        out.print(table)
     for arm in data["arms"]:
         out.print(f"{arm['arm']}: {clean(arm['model'])} at temperature {arm['temperature']}",
                   markup=False)

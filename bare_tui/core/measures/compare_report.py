@@ -46,6 +46,23 @@ def rows(data: dict[str, Any], *, models: bool = True) -> list[list[str]]:
     return table if models else [row[:1] + row[3:] for row in table]
 
 
+# The table in two parts, for a terminal 80 columns wide: how each arm was made, and
+# what was measured.
+PARTS = (("arm", "grammar", "items", "parsed", "pass", "verified (95% CI)", "tok/s", "wall"),
+         ("arm", "similarity (95% CI)", "IR (95% CI)", "judged"))
+
+
+def parts(data: dict[str, Any]) -> list[tuple[list[str], list[list[str]]]]:
+    """The table (without models) as PARTS: [(columns, rows)]."""
+    columns = header(models=False)
+    table = rows(data, models=False)
+    split = []
+    for part in PARTS:
+        index = [columns.index(name) for name in part]
+        split.append((list(part), [[row[i] for i in index] for row in table]))
+    return split
+
+
 def header(*, models: bool = True) -> list[str]:
     """The table's columns; without `models`, also without the model's temperature."""
     return HEADER if models else [HEADER[0], *HEADER[3:]]
@@ -115,10 +132,25 @@ def refining_verdict(data: dict[str, Any]) -> str | None:
     return f"The data cannot tell whether refining changed IR: {numbers}."
 
 
+def _unread_arms(data: dict[str, Any], names: tuple[str, ...]) -> list[str]:
+    """Arms that were judged but none of whose replies could be read."""
+    return [arm["arm"] for arm in data["arms"]
+            if arm["arm"] in names and arm["ir"] is None and arm.get("ir_trials")]
+
+
 def verdicts(data: dict[str, Any]) -> list[str]:
-    """The paper's claims, one plain sentence each, or that the data cannot tell."""
-    found = [similarity_verdict("bare", data), similarity_verdict("base", data),
-             ir_verdict(data), refining_verdict(data)]
+    """The paper's claims, one plain sentence each, or that the data cannot tell (and,
+    where the judge's replies could not be read, why)."""
+    found = [similarity_verdict("bare", data), similarity_verdict("base", data)]
+    unread = _unread_arms(data, ("instruct", "bare"))
+    found.append(ir_verdict(data) or (unread and (
+        "The data cannot tell whether BARE's items pass the judge more often than "
+        f"instruct-only's: the judge's replies on the {' and '.join(unread)} arm"
+        f"{'s' * (len(unread) > 1)} could not be read.")))
+    unread = _unread_arms(data, ("base", "bare"))
+    found.append(refining_verdict(data) or (unread and (
+        "The data cannot tell whether refining changed IR: the judge's replies on the "
+        f"{' and '.join(unread)} arm{'s' * (len(unread) > 1)} could not be read.")))
     return [line for line in found if line]
 
 

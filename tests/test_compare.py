@@ -377,3 +377,13 @@ def test_compare_on_the_embedded_models(tmp_path):
     exported = run_cli("export", str(tmp_path / "x.jsonl"), "--db", db, "--status", "any",
                        "--no-embed")
     assert exported.returncode == 0 and "wrote 0 items" in exported.stdout
+
+
+def test_compare_refuses_the_stage_grammar_flags_for_its_own(tmp_path):
+    result = run_cli("compare", "--db", str(tmp_path / "w.db"), "-n", "4", "--no-constrain")
+    assert result.returncode == 1
+    assert result.stderr.strip() == (
+        "error: compare chooses the arms under grammar with --constrain none|refine|all "
+        "(default none, as in the paper); --no-constrain and --constrain-drafts are for run, "
+        "draft and refine")
+    assert not (tmp_path / "w.db").exists()

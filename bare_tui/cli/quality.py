@@ -83,6 +83,10 @@ def cmd_compare(args: argparse.Namespace) -> int:
     from bare_tui.jobs import Compare
 
     out = console(stderr=True)
+    if args.constrain_refinements is not None or args.constrain_drafts is not None:
+        raise BareError("compare chooses the arms under grammar with --constrain "
+                        "none|refine|all (default none, as in the paper); --no-constrain and "
+                        "--constrain-drafts are for run, draft and refine")
     conf = settings(args)
     rng_seed = args.rng_seed if args.rng_seed is not None else secrets.randbits(31)
     with open_store(args) as store:

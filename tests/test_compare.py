@@ -247,6 +247,19 @@ def test_the_warnings_name_size_self_judging_calibration_and_places():
     assert "Places the judge named in its lineups:\n\n```\nplace  share  answers" in text
 
 
+def test_a_report_saved_by_an_earlier_version_still_reads():
+    """Reports saved before intervals and the judge's section existed open as they are."""
+    old = {key: value for key, value in REPORT.items() if key not in ("differences", "judge")}
+    old["arms"] = [{key: value for key, value in arm.items() if key not in (
+        "constrained", "verified", "verified_interval", "similarity_interval")}
+        for arm in REPORT["arms"]]
+    assert compare_report.verdicts(old) == []
+    assert compare_report.heading(old) == "Comparison 2: task gsm8k, 32 items per arm"
+    assert compare_report.rows(old, models=False)[0][1:8] == [
+        "-", "32", "84%", "59%", "-", "0.351", "52% (34-69)"]
+    assert "protocol strict" in compare_report.markdown(old)
+
+
 def test_the_report_says_which_way_the_numbers_went():
     lines = compare_report.findings(REPORT)
     assert lines[0].startswith("Refining moved the mean similarity from 0.3512 (base) to "

@@ -79,7 +79,7 @@ def _interval(gap: dict[str, float], spec: str = ".3f") -> str:
 def similarity_verdict(first: str, data: dict[str, Any]) -> str | None:
     """Whether `first` ("base" or "bare") is more diverse than instruct-only, in words:
     lower mean similarity is more diverse."""
-    gap = data["differences"].get(f"{first}-instruct similarity")
+    gap = data.get("differences", {}).get(f"{first}-instruct similarity")
     if gap is None:
         return None
     arms = {arm["arm"]: arm for arm in data["arms"]}
@@ -102,7 +102,7 @@ def _are(who: str) -> str:
 
 def ir_verdict(data: dict[str, Any]) -> str | None:
     """Whether BARE's items pass the judge more often than instruct-only's."""
-    gap = data["differences"].get("bare-instruct IR")
+    gap = data.get("differences", {}).get("bare-instruct IR")
     arms = {arm["arm"]: arm for arm in data["arms"]}
     if gap is None or arms["bare"]["ir"] is None or arms["instruct"]["ir"] is None:
         return None
@@ -119,7 +119,7 @@ def ir_verdict(data: dict[str, Any]) -> str | None:
 
 def refining_verdict(data: dict[str, Any]) -> str | None:
     """Whether refining changed IR: each draft and its refinement in the same lineup."""
-    paired = data["differences"].get("base-bare IR paired")
+    paired = data.get("differences", {}).get("base-bare IR paired")
     if paired is None:
         return None
     first, second = paired["first_only"], paired["second_only"]
@@ -169,7 +169,7 @@ def warnings(data: dict[str, Any]) -> list[str]:
                            "similarity"), ("bare-instruct IR", "BARE from instruct-only on IR"),
                           ("base-instruct similarity", "base drafts from instruct-only on "
                            "similarity")):
-            gap = data["differences"].get(key)
+            gap = data.get("differences", {}).get(key)
             if gap and gap.get("items_to_separate"):
                 needs.append(f"about {gap['items_to_separate']:,} per arm would separate "
                              f"{what}")

@@ -164,8 +164,7 @@ def judge(store: Store, task: Recipe, backend: Backend, items: Sequence[Item], *
 
     def planned() -> Iterator[Trial]:
         for item in items:
-            left_out = {ref for ref, sha in pool.hashes.items()
-                        if sha in shots.get(item.candidate_id, ())}
+            left_out = {twins[sha] for sha in shots.get(item.candidate_id, ()) if sha in twins}
             twin = twins.get(content_sha256(item.fields))
             for number in range(1, trials + 1):
                 # No version in the stream: a draft and its refinement share a lineup.

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from bare_tui.core.measures.diversity import mean_pairwise_cosine
 from bare_tui.core.measures.judge import wilson
 
 Z95 = 1.959964
@@ -59,8 +60,7 @@ def percentile(replicates: np.ndarray, value: float) -> Estimate:
 
 def similarity(unit: np.ndarray, *, seed: int, resamples: int = RESAMPLES) -> Estimate:
     """An arm's mean pairwise similarity with its bootstrap interval (items resampled)."""
-    everyone = np.ones((1, len(unit)))
-    value = float(resampled_similarity(unit, everyone)[0])
+    value = mean_pairwise_cosine(unit)
     return percentile(_replicates(unit, np.random.default_rng(seed), resamples), value)
 
 
@@ -71,8 +71,7 @@ def difference(first: np.ndarray, second: np.ndarray, *, seed: int,
     a = resampled_similarity(first, _counts(rng, len(first), resamples))
     b = resampled_similarity(second, _counts(rng, len(second), resamples))
     keep = np.isfinite(a) & np.isfinite(b)
-    value = (float(resampled_similarity(first, np.ones((1, len(first))))[0])
-             - float(resampled_similarity(second, np.ones((1, len(second))))[0]))
+    value = mean_pairwise_cosine(first) - mean_pairwise_cosine(second)
     return percentile(a[keep] - b[keep], value)
 
 

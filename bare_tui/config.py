@@ -27,6 +27,7 @@ Config file (first found): --config PATH, $BARE_TUI_CONFIG, ./bare-tui.toml,
 
     [review]
     overlap = 0.1                   # share of items each decided by two reviewers
+    blind = true                    # a doubled item's second reviewer sees it undecided
     lease_s = 60                    # a queue item on a silent window's screen is free after
 
     [diversity]
@@ -137,6 +138,10 @@ class Settings:
     # share of items routed to two reviewers
     overlap: float = setting(0.0, "float", env="BARE_TUI_OVERLAP", file=("review", "overlap"),
                              low=0, high=1, unit=" (a share of the items)", flag=True)
+    # with overlap, the second reviewer of a doubled item sees it undecided: not the first
+    # one's decision, tags or edit, until they have decided it themselves
+    blind: bool = setting(True, "bool", env="BARE_TUI_BLIND", file=("review", "blind"),
+                          flag=True)
     # how long a review window's lease outlives its last word
     lease_s: float = setting(60.0, "float", env="BARE_TUI_LEASE_S", file=("review", "lease_s"),
                              low=0.1, high=86_400, unit=SECONDS)

@@ -203,6 +203,22 @@ async def wait_until(pilot, condition, seconds: float = 120.0) -> None:
     raise AssertionError("the app never got there")
 
 
+async def export_in_app(app, pilot, out: Path) -> None:
+    """Export with the app's dialog (o) to `out`, the defaults otherwise; waits for the
+    note that says it was written."""
+    from textual.widgets import Input
+
+    from bare_tui.tui.screens.modals import ExportScreen
+
+    await pilot.press("o")
+    assert isinstance(app.screen, ExportScreen)
+    app.screen.query_one("#path", Input).value = str(out)
+    app.screen.query_one("#path", Input).focus()
+    await pilot.press("enter")
+    await wait_until(pilot, lambda: any("dataset card" in n.message
+                                        for n in app._notifications))
+
+
 def make_app(db: Path, poll_s: float = 1.0, max_tokens: int | None = None, **settings):
     from bare_tui.config import Settings
     from bare_tui.tui.app import BareApp

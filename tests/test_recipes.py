@@ -50,6 +50,10 @@ def test_minimal_recipe_gets_defaults_and_labels():
         (lambda t: t.replace('name = "answer"', "name = \"answer\"\npattern = '(['"),
          "bad pattern"),
         (lambda t: t + "\nthis is not toml", "invalid TOML"),
+        (lambda t: t + "\n[review]\ntags = [" + ", ".join(f'"t{i}"' for i in range(10))
+         + "]\n", "10 tags, but only 9 number keys"),
+        (lambda t: t + '\n[review]\ntags = ["' + "x" * 61 + '"]\n', "at most 60"),
+        (lambda t: t + '\n[review]\ntags = ["   "]\n', "review.tags[0]: expected a non-empty"),
     ],
 )
 def test_bad_recipes_get_one_line_errors(change, message):

@@ -97,3 +97,54 @@ def test_list_rows_say_what_an_export_would_hold(review_db):
         review.decide(store, [1], "accept_draft", "ann")
         review.decide(store, [3], "edit", "ann", fields={"question": "Q?", "answer": "#### 1"})
         assert marks(store)[1] == ("d", True) and marks(store)[3][0] == "e"
+
+
+def test_a_reject_keeps_its_tags_and_the_version_they_were_given_to(review_db):
+    from bare_tui.core.reviewing import review_list, tags
+    from bare_tui.core.workspace.store import Store
+
+    with Store(review_db) as store:
+        review.decide(store, [1], "reject", "ann", tags=["wrong arithmetic", " off-theme "])
+        review.decide(store, [2], "reject", "ann", tags=["ambiguous"])  # shows its draft
+        edited = {"question": "Edited?", "answer": "#### 1"}
+        review.decide(store, [3], "edit", "ann", fields=edited)
+        review.decide(store, [3], "reject", "ann", tags=["my own words", "ambiguous"])
+        assert review.decision_state(store, 1).tags == ["wrong arithmetic", "off-theme"]
+        assert [review.decision_state(store, i).tagged for i in (1, 2, 3)] == [
+            "refined", "draft", "edited"]
+        assert review_list.candidate_ids(store, "gsm8k", "tag: ambiguous") == [2, 3]
+        assert review_list.candidate_ids(store, "gsm8k", "tag: off-theme") == [1]
+        counted = {c.tag: c.by_version for c in tags.counts(store, "gsm8k", ["ambiguous",
+                                                                            "unused"])}
+        assert list(counted) == ["ambiguous", "unused", "my own words", "off-theme",
+                                 "wrong arithmetic"]
+        assert counted["ambiguous"] == {"draft": 1, "refined": 0, "edited": 1}
+        assert counted["unused"] == {"draft": 0, "refined": 0, "edited": 0}
+        assert tags.offered(store, "gsm8k", ["ambiguous", "unused"]) == [
+            "ambiguous", "unused", "my own words", "off-theme", "wrong arithmetic"]
+        # undo takes the tags back with the reject; accept clears them
+        review.undo(store, "ann")
+        assert review.decision_state(store, 3).tags is None
+        assert review_list.candidate_ids(store, "gsm8k", "tag: ambiguous") == [2]
+        review.decide(store, [2], "accept", "ann")
+        assert review.decision_state(store, 2).tags is None
+        with pytest.raises(BareError, match="control characters"):
+            review.decide(store, [4], "reject", "ann", tags=["bad\x1b[2J"])
+
+
+def test_reject_on_the_command_line_takes_tags(review_db):
+    from bare_tui.core.workspace.store import Store
+    from conftest import run_cli
+
+    out = run_cli("reject", "1", "--tag", "wrong arithmetic", "--tag", "ambiguous",
+                  "--reason", "two readings", "--db", str(review_db), "--reviewer", "ann")
+    assert out.returncode == 0, out.stderr
+    with Store(review_db) as store:
+        state = review.decision_state(store, 1)
+    assert (state.tags, state.tagged, state.reason) == (
+        ["wrong arithmetic", "ambiguous"], "refined", "two readings")
+    stats = run_cli("stats", "--db", str(review_db))
+    assert stats.returncode == 0, stats.stderr
+    row = next(line.split() for line in stats.stdout.splitlines()
+               if line.strip().startswith("wrong arithmetic"))
+    assert row[-3:] == ["0", "1", "0"]

@@ -5,9 +5,9 @@ import time
 
 import pytest
 
-from bare_tui.core.reviewing import leases, review, review_list, team
+from bare_tui.core.reviewing import agreement, leases, review, review_list, team
 from bare_tui.core.workspace.store import Store
-from conftest import run_cli
+from conftest import GOOD_DRAFT, make_review_workspace, run_cli
 
 
 @pytest.fixture
@@ -62,10 +62,11 @@ def test_overlap_routes_doubled_items_to_a_second_reviewer(two):
     review.decide(bob, [1], "reject", "bob")
     review.decide(bob, [2], "accept", "bob")
     assert team.in_queue(bob, "gsm8k", "carol", ids, overlap=1.0) == {3, 4, 5}
-    result = team.agreement(bob, "gsm8k")
+    result = agreement.measure(bob, "gsm8k")
     assert (result.items, result.agreed) == (2, 1)
     assert result.disagreements == [(1, {"alice": "accepted", "bob": "rejected"})]
-    assert result.pairs == {("alice", "bob"): 2}
+    assert [(p.reviewers, p.items, p.agreed) for p in result.pairs] == [
+        (("alice", "bob"), 2, 1)]
     # the review's filter for a third look
     assert review_list.candidate_ids(bob, "gsm8k", "disagreements") == [1]
 
@@ -74,9 +75,73 @@ def test_cohen_kappa_against_hand_worked_values():
     a = ["accepted"] * 20 + ["rejected"] * 5 + ["accepted"] * 10 + ["rejected"] * 15
     b = ["accepted"] * 20 + ["rejected"] * 5 + ["rejected"] * 10 + ["accepted"] * 15
     # observed 0.5; chance 0.6 * 0.7 + 0.4 * 0.3 = 0.54; kappa = -0.04 / 0.46
-    assert team.cohen_kappa(a, b) == pytest.approx(-0.04 / 0.46)
-    assert team.cohen_kappa(["accepted"] * 4, ["accepted"] * 4) is None
-    assert team.cohen_kappa(["accepted", "rejected"], ["accepted", "rejected"]) == 1.0
+    assert agreement.kappa(a, b) == pytest.approx(-0.04 / 0.46)
+    assert agreement.kappa(["accepted"] * 4, ["accepted"] * 4) is None
+    assert agreement.kappa(["accepted", "rejected"], ["accepted", "rejected"]) == 1.0
+
+
+# Three reviewers, each item decided by a different pair or by all three:
+#   1: alice a, bob a      2: alice a, bob r      3: bob r, carol r
+#   4: alice a, bob a, carol a                    5: alice r, carol a
+# Krippendorff's coincidences (each ordered pair of an item's values weighs 1/(m - 1)):
+#   o(a,a) = 2 + 3 = 5, o(r,r) = 2, o(a,r) = o(r,a) = 1 + 1 = 2; n_a = 7, n_r = 4, n = 11
+#   alpha = 1 - (n - 1) * (o(a,r) + o(r,a)) / (2 * n_a * n_r) = 1 - 10 * 4 / 56 = 2/7
+# Cohen's kappa per pair, on the items both decided:
+#   alice & bob (1, 2, 4): observed 2/3, chance 1 * 2/3 = 2/3 -> 0
+#   alice & carol (4, 5): observed 1/2, chance 1/2 * 1 = 1/2 -> 0
+#   bob & carol (3, 4): observed 1, chance 1/2 * 1/2 + 1/2 * 1/2 = 1/2 -> 1
+THREE = {1: {"alice": "accept", "bob": "accept"}, 2: {"alice": "accept", "bob": "reject"},
+         3: {"bob": "reject", "carol": "reject"},
+         4: {"alice": "accept", "bob": "accept", "carol": "accept"},
+         5: {"alice": "reject", "carol": "accept"}}
+
+
+def test_alpha_and_kappa_of_three_reviewers_with_varying_pairs(tmp_path):
+    seven = make_review_workspace(tmp_path / "seven.db", drafts=[GOOD_DRAFT] * 6)
+    with Store(seven) as store:
+        for candidate_id, by in THREE.items():
+            for reviewer, action in by.items():
+                tags = ("ambiguous",) if action == "reject" else ()
+                review.decide(store, [candidate_id], action, reviewer, tags=tags)
+        # an item one reviewer decided does not count; an undone decision does not either
+        review.decide(store, [6], "reject", "alice")
+        review.decide(store, [7], "accept", "bob")
+        review.decide(store, [7], "reject", "carol")
+        review.undo(store, "carol")
+        result = agreement.measure(store, "gsm8k")
+    assert (result.items, result.agreed) == (5, 3)
+    assert result.reviewers == ["alice", "bob", "carol"]
+    assert result.alpha == pytest.approx(2 / 7)
+    low, high = result.interval
+    assert low < 2 / 7 < high <= 1
+    assert [(p.reviewers, p.items, p.agreed) for p in result.pairs] == [
+        (("alice", "bob"), 3, 2), (("alice", "carol"), 2, 1), (("bob", "carol"), 2, 2)]
+    assert [p.kappa for p in result.pairs] == [pytest.approx(0), pytest.approx(0),
+                                               pytest.approx(1)]
+    # per tag: every reject was tagged "ambiguous", so the tag's agreement is the
+    # decision's (the same coincidences, with "given" for "rejected"): 2/7; it was given
+    # on items 2, 3 and 5, and by every reviewer of item 3 only
+    (tag,) = result.tags
+    assert (tag.tag, tag.items, tag.all_gave) == ("ambiguous", 3, 1)
+    assert tag.alpha == pytest.approx(2 / 7)
+    assert [cid for cid, _by in result.disagreements] == [2, 5]
+
+
+def test_alpha_is_the_krippendorff_packages_on_a_known_table():
+    """Krippendorff's own worked example (Content Analysis, 2004: 4 coders, 12 units,
+    nominal): alpha = 0.743."""
+    import numpy as np
+
+    nan = np.nan
+    data = [[1, 2, 3, 3, 2, 1, 4, 1, 2, nan, nan, nan],
+            [1, 2, 3, 3, 2, 2, 4, 1, 2, 5, nan, 3],
+            [nan, 3, 3, 3, 2, 3, 4, 2, 2, 5, 1, nan],
+            [1, 2, 3, 3, 2, 4, 4, 1, 2, 5, 1, nan]]
+    values = [1, 2, 3, 4, 5]
+    counts = np.array([[sum(row[u] == v for row in data) for v in values]
+                       for u in range(12)], dtype=float)
+    assert agreement.alpha(counts) == pytest.approx(0.743, abs=5e-4)
+    assert agreement.alpha(np.array([[2.0, 0.0], [3.0, 0.0]])) is None  # one value only
 
 
 def test_a_decision_made_since_opening_is_not_overwritten_unasked(two):
@@ -106,5 +171,10 @@ def test_status_by_reviewer_and_agreement_commands(review_db):
     assert rows["bob"][:4] == ["3", "3", "1", "2"] and rows["bob"][-1] == "33%"
     out = run_cli("agreement", "--db", str(review_db), "--task", "gsm8k")
     assert out.returncode == 0, out.stderr
-    assert "2 items decided by two reviewers: 1 agree (50%)" in out.stdout
+    assert "2 items decided by two or more reviewers: 1 agree (50%)" in out.stdout
+    # coincidences: item 1 gives (a,r) and (r,a), item 2 (r,r) twice: n_a = 1, n_r = 3,
+    # alpha = 1 - 3 * 2 / (2 * 1 * 3) = 0; kappa: observed 1/2, chance 1/2 -> 0
+    assert "Krippendorff's alpha (nominal, 2 reviewers): 0.000" in out.stdout
+    assert any(line.split() == ["│", "alice", "&", "bob", "│", "2", "│", "1", "│", "0.000",
+                                "│"] for line in out.stdout.splitlines()), out.stdout
     assert "#1" in out.stdout and "alice: accepted, bob: rejected" in out.stdout

@@ -16,9 +16,9 @@ from bare_tui.text import clean
 from bare_tui.tui.keys import KEYS
 from bare_tui.tui.messages import StartJob
 from bare_tui.tui.screens.edit import EditScreen
-from bare_tui.tui.screens.modals import ExportScreen, HelpScreen
+from bare_tui.tui.screens.modals import HelpScreen
 from bare_tui.tui.widgets.diff_view import MODES, DiffView
-from conftest import make_app, unrefined_parsed, wait_until
+from conftest import export_in_app, make_app, unrefined_parsed, wait_until
 
 SIZE = (120, 32)
 
@@ -248,7 +248,12 @@ async def test_search_and_filter(review_db):
         assert app.review_screen.candidates.ids == [2, 3]
         await pilot.press("f", "home", "enter")
         assert app.review_screen.filter_name == "all"
-        await pilot.press("f", "end", "enter")
+        await pilot.press("f", "end", "enter")  # the recipe's tags come last
+        assert app.review_screen.filter_name == "tag: unanswerable"
+        assert app.review_screen.candidates.ids == []  # nothing is tagged
+        await pilot.press("f")
+        app.screen.query_one("OptionList").highlighted = list(FILTERS).index("disagreements")
+        await pilot.press("enter")
         assert app.review_screen.filter_name == "disagreements"
         assert app.review_screen.candidates.ids == []  # one reviewer: nobody disagrees
         await pilot.press("f")
@@ -275,13 +280,7 @@ async def test_export_modal_writes_same_file_as_cli(review_db, tmp_path):
     app = make_app(review_db)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("a", "a")
-        await pilot.press("o")
-        assert isinstance(app.screen, ExportScreen)
-        app.screen.query_one("#path", Input).value = str(out)
-        app.screen.query_one("#path", Input).focus()
-        await pilot.press("enter")
-        await wait_until(pilot, lambda: any("dataset card" in n.message
-                                            for n in app._notifications))
+        await export_in_app(app, pilot, out)
     with Store(review_db) as store:
         export(store, recipes.resolve(store, "gsm8k"), tmp_path / "cli.jsonl")
     assert out.read_text() == (tmp_path / "cli.jsonl").read_text()

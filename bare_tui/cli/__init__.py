@@ -20,8 +20,8 @@ from bare_tui.text import has_surrogates, one_line
 # Options whose text is stored or sent as it is (names, reasons, URLs, templates): bytes
 # that are not UTF-8 there are refused. Paths are kept byte for byte (the file is opened
 # by its real name) and stored and shown with escapes (bare_tui.text.shown_path).
-TEXT_OPTIONS = ("reason", "reviewer", "license", "map", "split", "name", "task", "server",
-                "base_server", "instruct_server", "judge_server")
+TEXT_OPTIONS = ("reason", "tag", "reviewer", "license", "map", "split", "name", "task",
+                "server", "base_server", "instruct_server", "judge_server")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -72,11 +72,13 @@ def cmd_embed(args: argparse.Namespace) -> int:
 
 def cmd_stats(args: argparse.Namespace) -> int:
     from bare_tui.core.measures import curation
+    from bare_tui.core.reviewing import tags
 
     with open_store(args) as store:
         task = resolve_task(store, args)
         lines = curation.stats_lines(store, task, args.model, bins=args.bins,
                                      histogram=args.histogram)
+        lines += tags.report_lines(store, task.name, task.tags)
     console().print("\n".join(lines), highlight=False, markup=False)
     return 0
 
@@ -135,7 +137,7 @@ def register(sub: Any) -> None:
                 "new or changed", parents,
                 "bare-tui embed\n  bare-tui embed --model /models/my-sentence-model")
     st = add_command(sub, "stats", cmd_stats, "BARE's diversity metric per set, with the "
-                     "similarity histogram", parents,
+                     "similarity histogram, and the rejects per tag", parents,
                      "bare-tui stats\n  bare-tui stats --histogram --bins 12")
     st.add_argument("--bins", type=at_least(1), default=20, help="histogram bins (default 20)")
     st.add_argument("--histogram", action="store_true", help="draw the histograms")

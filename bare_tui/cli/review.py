@@ -55,7 +55,8 @@ def _decide(action: str) -> Callable[[argparse.Namespace], int]:
         reviewer = args.reviewer or settings(args).reviewer
         chosen = "accept_draft" if action == "accept" and args.draft else action
         with open_store(args) as store:
-            review.decide(store, args.ids, chosen, reviewer, reason=getattr(args, "reason", None))
+            review.decide(store, args.ids, chosen, reviewer, reason=getattr(args, "reason", None),
+                          tags=getattr(args, "tag", None) or ())
             left_out = _left_out_of_exports(store, args.ids) if action == "accept" else []
         verb = {"accept": "accepted", "accept_draft": "accepted (draft)",
                 "reject": "rejected"}[chosen]
@@ -175,7 +176,9 @@ def register(sub: Any) -> None:
     for name, text, examples in (
         ("accept", "accept candidates (their refined version)",
          "bare-tui accept 3 4 5\n  bare-tui accept 7 --draft"),
-        ("reject", "reject candidates", "bare-tui reject 8 --reason 'wrong arithmetic'"),
+        ("reject", "reject candidates",
+         "bare-tui reject 8 --tag 'wrong arithmetic'\n"
+         "  bare-tui reject 9 --tag ambiguous --tag off-theme --reason 'two readings'"),
     ):
         p = add_command(sub, name, _decide(name), text, [ws], examples)
         p.add_argument("ids", nargs="+", type=at_least(1), metavar="ID", help="candidate ids")
@@ -185,6 +188,10 @@ def register(sub: Any) -> None:
                            help="accept the draft instead of the refinement")
         else:
             p.add_argument("--reason", help="why, recorded with the decision")
+            p.add_argument("--tag", action="append", metavar="TAG",
+                           help="a failure this item shows (repeatable): one of the recipe's "
+                                "[review] tags, or words of your own; `bare-tui stats` "
+                                "counts them")
     for name in ("undo", "redo"):
         p = add_command(sub, name, _history(name), f"{name} your latest review decision", [ws],
                         f"bare-tui {name}")
@@ -247,3 +254,7 @@ def register(sub: Any) -> None:
     opened.add_argument("--overlap", type=float, metavar="SHARE",
                         help="share of items each decided by two reviewers, for `bare-tui "
                         "agreement` (default 0, or [review] overlap in the config)")
+    opened.add_argument("--blind", action=argparse.BooleanOptionalAction, default=None,
+                        help="with --overlap: the second reviewer of a doubled item sees it "
+                        "undecided, without the first one's decision, tags or edit, until "
+                        "they decide it (default on; [review] blind in the config)")

@@ -1,5 +1,5 @@
 """Commands of a team on one workspace: who decided what, at what pace, and how much
-two reviewers of the same items agree."""
+the reviewers of the same items agree."""
 
 from __future__ import annotations
 
@@ -49,27 +49,47 @@ def print_by_reviewer(store: Any, task: Any) -> None:
         out.print(f"reviewing now: {names}", markup=False)
 
 
+def _number(value: float | None, undefined: str = "n/a") -> str:
+    return undefined if value is None else f"{value:.3f}"
+
+
 def cmd_agreement(args: argparse.Namespace) -> int:
     from rich.table import Table
     from rich.text import Text
 
-    from bare_tui.core.reviewing import team
+    from bare_tui.core.reviewing import agreement
 
     with open_store(args) as store:
         task = resolve_task(store, args)
-        result = team.agreement(store, task.name)
+        result = agreement.measure(store, task.name, task.tags)
     out = console()
     if not result.items:
         out.print(f"no item of task {clean(task.name)} was decided by two reviewers yet: "
                   "review with --overlap 0.1 (or [review] overlap in the config) to route "
                   "a share of items to two", markup=False)
         return 0
-    kappa = ("n/a (every decision was the same)" if result.kappa is None
-             else f"{result.kappa:.3f}")
-    out.print(f"{result.items} items decided by two reviewers: {result.agreed} agree "
-              f"({_share(result.observed)}), Cohen's kappa {kappa}", markup=False)
-    for (one, two), count in sorted(result.pairs.items()):
-        out.print(f"  {clean(one)} & {clean(two)}: {count} items", markup=False)
+    out.print(f"{result.items} items decided by two or more reviewers: {result.agreed} "
+              f"agree ({_share(result.observed)})", markup=False)
+    interval = (f", 95% interval {result.interval[0]:.3f} to {result.interval[1]:.3f} "
+                f"(bootstrap over items)" if result.interval else "")
+    out.print(f"Krippendorff's alpha (nominal, {len(result.reviewers)} reviewers): "
+              f"{_number(result.alpha, 'n/a (every decision was the same)')}{interval}",
+              markup=False)
+    pairs = Table(title=Text("Cohen's kappa per pair of reviewers"))
+    for column in ("reviewers", "items", "agree", "kappa"):
+        pairs.add_column(column, justify="left" if column == "reviewers" else "right")
+    for pair in result.pairs:
+        pairs.add_row(Text(" & ".join(clean(r) for r in pair.reviewers)), str(pair.items),
+                      str(pair.agreed), _number(pair.kappa, "n/a (one label)"))
+    out.print(pairs)
+    if result.tags:
+        tags = Table(title=Text("per tag: items where any reviewer gave it, where all did"))
+        for column in ("tag", "any", "all", "alpha"):
+            tags.add_column(column, justify="left" if column == "tag" else "right")
+        for tag in result.tags:
+            tags.add_row(Text(clean(tag.tag)), str(tag.items), str(tag.all_gave),
+                         _number(tag.alpha))
+        out.print(tags)
     if result.disagreements:
         table = Table(title=Text(f"{len(result.disagreements)} disagreements: the review's "
                                  "filter (f) \"disagreements\" lists them for a third look"))
@@ -87,8 +107,10 @@ def cmd_agreement(args: argparse.Namespace) -> int:
 
 def register(sub: Any) -> None:
     p = add_command(sub, "agreement", cmd_agreement,
-                    "how much reviewers agree on the items two of them decided (Cohen's "
-                    "kappa), and the items they disagree on", [workspace_options()],
+                    "how much reviewers agree on the items two or more of them decided "
+                    "(Krippendorff's alpha with its interval, Cohen's kappa per pair, "
+                    "agreement per tag), and the items they disagree on",
+                    [workspace_options()],
                     "bare-tui review --overlap 0.1      # each reviewer, in their own shell\n"
                     "  bare-tui agreement --task gsm8k")
     p.add_argument("--limit", type=at_least(0), default=50,

@@ -1,98 +1,28 @@
 """The dataset card (README.md) written beside every export.
 
-YAML front matter in the dataset hubs' conventions (license, task categories, size
-category, configs with each split's file), then a body from the workspace: the recipe
+Written with huggingface_hub's DatasetCard: front matter in the dataset hubs'
+conventions (core/datasets/card_metadata.py), then a body from the workspace: the recipe
 and its sampling, the models with their sha256, counts by status and the yield, BARE's
-diversity of the exported set against the seeds, who reviewed and when, and how to load
-the files.
+diversity of the exported set against the seeds, who reviewed and when, how much they
+agreed, the rejects by tag, and how to load the files.
 """
 
 from __future__ import annotations
 
-import json
-import re
 from collections import Counter
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from bare_tui.core.datasets.card_metadata import Licence, metadata, metadata_problems
 from bare_tui.core.datasets.export_files import CARD_MARK, Layout
 from bare_tui.core.inputs.recipes import Recipe
 from bare_tui.core.measures import curation, diversity, embeddings, judge
+from bare_tui.core.reviewing import agreement, tags
 from bare_tui.core.workspace import current, yields
 from bare_tui.core.workspace.store import IN_IDS, Store, from_json, ids_param
+from bare_tui.errors import BareError
 from bare_tui.text import clean
-
-# First words of a licence text -> its identifier on the dataset hubs.
-LICENCES = (
-    (r"MIT License", "mit"),
-    (r"Apache License,?\s+Version 2\.0", "apache-2.0"),
-    (r"Creative Commons Attribution-ShareAlike 4\.0|CC BY-SA 4\.0", "cc-by-sa-4.0"),
-    (r"Creative Commons Attribution 4\.0|CC BY 4\.0", "cc-by-4.0"),
-    (r"CC0 1\.0|Creative Commons Zero", "cc0-1.0"),
-    (r"BSD 3-Clause", "bsd-3-clause"),
-    (r"GNU GENERAL PUBLIC LICENSE\s+Version 3", "gpl-3.0"),
-)
-LICENCE_FILES = re.compile(r"(licen[cs]e|copying)", re.IGNORECASE)
-SIZES = ((1_000, "n<1K"), (10_000, "1K<n<10K"), (100_000, "10K<n<100K"),
-         (1_000_000, "100K<n<1M"), (10_000_000, "1M<n<10M"))
-
-
-@dataclass(frozen=True)
-class Licence:
-    id: str  # the hub's identifier, or "unknown"
-    source: str  # where it was found, or why it is not known
-
-
-def seeds_licence(store: Store, task: str) -> Licence:
-    """The licence file beside the task's seed files (GSM8K_LICENSE beside gsm8k_*.jsonl),
-    when one is there and known."""
-    sources = {Path(row[0].rpartition(":")[0]) for row in store.conn.execute(
-        "SELECT DISTINCT source FROM seeds WHERE task = ?", (task,)) if row[0]}
-    found = []
-    for seeds in sorted(sources):
-        try:
-            candidates = [p for p in seeds.parent.iterdir()
-                          if LICENCE_FILES.search(p.name) and p.is_file()]
-        except OSError:
-            continue
-        prefix = re.split(r"[-_.]", seeds.stem.lower())[0]
-        candidates.sort(key=lambda p: (not p.name.lower().startswith(prefix), p.name))
-        for path in candidates[:1]:
-            try:
-                head = path.read_text(encoding="utf-8", errors="replace")[:2000]
-            except OSError:
-                continue
-            known = next((ident for pattern, ident in LICENCES
-                          if re.search(pattern, head, re.IGNORECASE)), None)
-            found.append(Licence(known or "other", f"{path.name}, beside the seed file "
-                                                   f"{seeds.name}"))
-    if not found:
-        return Licence("unknown", "no licence file beside the seed files")
-    ids = {licence.id for licence in found}
-    return found[0] if len(ids) == 1 else Licence("other", ", ".join(f.source for f in found))
-
-
-def size_category(count: int) -> str:
-    return next((name for limit, name in SIZES if count < limit), "n>10M")
-
-
-def _yaml(value: str) -> str:
-    return json.dumps(value, ensure_ascii=False)  # a JSON string is a YAML scalar
-
-
-def front_matter(layout: Layout, counts: dict[str, int], licence: Licence,
-                 task: Recipe) -> list[str]:
-    lines = ["---", CARD_MARK, f"license: {_yaml(licence.id)}"]
-    lines += ["task_categories:", "- text-generation", "size_categories:",
-              f"- {size_category(sum(counts.values()))}",
-              "tags:", "- synthetic", "- bare", f"- {_yaml(task.name)}",
-              f"pretty_name: {_yaml(f'{task.name} (BARE)')}",
-              "configs:", "- config_name: default", "  data_files:"]
-    for split, path in layout.data.items():
-        lines += [f"  - split: {_yaml(split)}", f"    path: {_yaml(path.name)}"]
-    return [*lines, "---"]
 
 
 def _date(stamp: float | None) -> str:
@@ -245,6 +175,42 @@ def _reviewers(store: Store, task: Recipe) -> list[str]:
                     _date(r["last"])] for r in rows])
 
 
+def _agreement(store: Store, task: Recipe) -> list[str]:
+    """How much reviewers agreed on the items several of them decided (the whole task)."""
+    found = agreement.measure(store, task.name, task.tags)
+    if not found.items:
+        return []
+
+    def number(value: float | None) -> str:
+        return "n/a" if value is None else f"{value:.3f}"
+
+    interval = (f" (95% interval {found.interval[0]:.3f} to {found.interval[1]:.3f}, "
+                "bootstrap over items)" if found.interval else "")
+    lines = [f"{found.items} items were decided by two or more of {len(found.reviewers)} "
+             f"reviewers, who decided them alike on {found.agreed}. Krippendorff's alpha "
+             f"(nominal): {number(found.alpha)}{interval}.", ""]
+    lines += _table(["reviewers", "items", "agree", "Cohen's kappa"],
+                    [[" & ".join(pair.reviewers), pair.items, pair.agreed, number(pair.kappa)]
+                     for pair in found.pairs])
+    if found.tags:
+        lines += _table(["tag", "items any reviewer tagged", "all tagged", "alpha"],
+                        [[t.tag, t.items, t.all_gave, number(t.alpha)] for t in found.tags])
+    return lines
+
+
+def _tags(store: Store, task: Recipe) -> list[str]:
+    """Rejected items per tag and the version each tag was given to (the whole task)."""
+    found = tags.counts(store, task.name, task.tags)
+    if not any(count.total for count in found):
+        return []
+    return ["## Rejects by tag (the whole task)", "",
+            "What curators named when they rejected an item, and whether the tag was given "
+            "to the draft, the refinement or an edit: what refining fixes and what it makes.",
+            "", *_table(["tag", "drafts", "refinements", "edits"],
+                        [[count.tag, *(count.by_version[v] for v in tags.VERSIONS)]
+                         for count in found])]
+
+
 def _loading(layout: Layout) -> list[str]:
     builder = "parquet" if layout.format == "parquet" else "json"
     files = ", ".join(f'"{split}": "{path.name}"' for split, path in layout.data.items())
@@ -271,8 +237,7 @@ def card(store: Store, task: Recipe, layout: Layout, manifest: dict[str, Any],
     counts = {split: info["count"] for split, info in manifest["files"].items()}
     ids = manifest["candidate_ids"]
     total = sum(counts.values())
-    lines = [*front_matter(layout, counts, licence, task), "",
-             f"# {task.name}: {task.count_of(total)}", "",
+    lines = [f"# {task.name}: {task.count_of(total)}", "",
              f"Made with BARE (Base-Refine) in bare-tui {manifest['bare_tui_version']}: a "
              "base model drafted diverse candidates from a few seed examples and an "
              f"instruct model refined each one{_reviewed(store, ids)}. Written "
@@ -308,8 +273,21 @@ def card(store: Store, task: Recipe, layout: Layout, manifest: dict[str, Any],
     lines += ["## Counts and yield (the whole task)", "", *_counts(store, task)]
     lines += ["## Diversity", "", *_diversity(store, task, ids, embedding_model)]
     lines += _judge(store, task, ids)
-    lines += ["## Review", "", *_reviewers(store, task)]
+    lines += ["## Review", "", *_reviewers(store, task), *_agreement(store, task)]
+    lines += _tags(store, task)
     lines += ["## Loading", "", *_loading(layout)]
-    # Names in it come from outside (a server's model list, reviewers, a licence): a
-    # reader's `cat README.md` must not run their terminal escapes.
-    return clean("\n".join(lines).rstrip()) + "\n"
+    return _written(metadata(layout, counts, licence, task), lines)
+
+
+def _written(data: Any, body: list[str]) -> str:
+    """The card as huggingface_hub's DatasetCard writes it: front matter, our mark, the
+    body. Names in it come from outside (a server's model list, reviewers, a licence):
+    a reader's `cat README.md` must not run their terminal escapes."""
+    from huggingface_hub import DatasetCard
+
+    problems = metadata_problems(data)
+    if problems:
+        raise BareError(f"the dataset card's front matter would not pass the Hub's checks: "
+                        f"{problems[0]}")
+    text = clean("\n".join(body).rstrip())
+    return DatasetCard(f"---\n{data.to_yaml()}\n---\n{CARD_MARK}\n\n{text}\n").content

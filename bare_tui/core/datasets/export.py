@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from bare_tui import __version__
-from bare_tui.core.datasets import dataset_card, export_files
+from bare_tui.core.datasets import card_metadata, dataset_card, export_files
 from bare_tui.core.datasets.export_files import FileExists, Layout
 from bare_tui.core.inputs import splits
 from bare_tui.core.inputs.recipes import Recipe
@@ -219,6 +219,8 @@ def export(store: Store, task: Recipe, out: str | Path, *, profile: str = "chat"
     if profile not in PROFILES:
         raise BareError(f"unknown profile {profile!r} (choose from {', '.join(PROFILES)})")
     fractions = split or {"train": 1.0}
+    licence = (card_metadata.given_licence(license) if license
+               else card_metadata.seeds_licence(store, task.name))
     export_files.refuse_special(store, Path(out), folder=True)
     layout = export_files.plan(out, list(fractions), format)
     if layout.format == "parquet":
@@ -235,8 +237,6 @@ def export(store: Store, task: Recipe, out: str | Path, *, profile: str = "chat"
         except BareError as exc:
             if on_note is not None:
                 on_note(f"the card's diversity is not measured: {exc}")
-    licence = (dataset_card.Licence(license, "given with --license") if license
-               else dataset_card.seeds_licence(store, task.name))
     placed: list[export_files.Placed] = []
     try:
         with store.transaction() as conn:
@@ -295,7 +295,7 @@ def _record(store: Store, conn: Any, task: Recipe, out: str | Path, layout: Layo
             profile: str, status: str, include: Include, since_last: bool,
             fractions: dict[str, float], rng_seed: int, stratified: bool,
             by_split: dict[str, list[int]], data: dict[str, bytes], ids: list[int],
-            licence: dataset_card.Licence, picked: _Selection) -> dict[str, Any]:
+            licence: card_metadata.Licence, picked: _Selection) -> dict[str, Any]:
     """The export's rows in the workspace (inside the caller's transaction), and its
     manifest."""
     previous = _previous(store, task.name)

@@ -24,7 +24,10 @@ from bare_tui.errors import BareError
 from bare_tui.text import shown_path
 
 FORMATS = {".jsonl": "jsonl", ".parquet": "parquet"}
-CARD_MARK = "# dataset card written by bare-tui export"
+# The line after a card's front matter that says an export wrote it (and the next may
+# replace it); cards of earlier versions carry the first mark, in their front matter.
+CARD_MARK = "<!-- dataset card written by bare-tui export -->"
+CARD_MARKS = ("# dataset card written by bare-tui export", CARD_MARK)
 
 
 class FileExists(BareError):
@@ -83,9 +86,10 @@ def is_ours(card: Path) -> bool:
         return True
     try:
         with card.open(encoding="utf-8", errors="replace") as handle:
-            return CARD_MARK in handle.read(4096)
+            head = handle.read(4096)
     except OSError:
         return False
+    return any(mark in head for mark in CARD_MARKS)
 
 
 def _workspace_files(store: Store) -> list[Path]:

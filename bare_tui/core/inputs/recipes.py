@@ -18,7 +18,7 @@ from typing import Any
 
 import regex
 
-from bare_tui.core.inputs import schema
+from bare_tui.core.inputs import schema, tag_names
 from bare_tui.core.inputs.schema import Either, Flag, ListOf, Number, Table, Text, Whole
 from bare_tui.core.inputs.verifiers import Use
 from bare_tui.errors import BareError
@@ -64,6 +64,8 @@ RECIPE_SHAPE = Table({
                    example="[drift] with min_similarity = 0.6"),
     "judge": Table({"pool": Text(nonempty=True)}, example='[judge] with pool = "gsm8k-train"'),
     "instruct": Table({"novelty": Flag()}, example="[instruct] with novelty = true"),
+    "review": Table({"tags": ListOf(Text(nonempty=True))},
+                    example='[review] with tags = ["wrong arithmetic", "ambiguous"]'),
 }, required=("name", "thing", "description", "fields"))
 
 
@@ -153,6 +155,8 @@ class Recipe:
     # the instruct-only baseline asks for content different from the examples
     # ([instruct] novelty); the paper's does not
     instruct_novelty: bool = False
+    # the failures a reject names on number keys 1-9 ([review] tags; core/reviewing/tags.py)
+    tags: tuple[str, ...] = ()
 
     @property
     def verifiers(self) -> tuple[Use, ...]:
@@ -260,6 +264,7 @@ def _build_task(data: dict[str, Any], text: str) -> Recipe:
         drift=DriftRule(**data.get("drift", {})),
         judge_pool=data.get("judge", {}).get("pool", ""),
         instruct_novelty=data.get("instruct", {}).get("novelty", False),
+        tags=tag_names.recipe_set(data.get("review", {}).get("tags", ())),
     )
 
 

@@ -22,6 +22,7 @@ from typing import Any
 from bare_tui.core.inputs import verifying
 from bare_tui.core.inputs.recipes import Recipe
 from bare_tui.core.inputs.validation import validate
+from bare_tui.core.reviewing import tags as tags_module
 from bare_tui.core.workspace.current import proposed_version
 from bare_tui.core.workspace.store import IN_IDS, Store, from_json, ids_param, now, to_json
 from bare_tui.core.workspace.yields import USABLE
@@ -44,6 +45,10 @@ class State:
     # an edit's checks (core/inputs/validation.py): 1 or 0, and the problems
     valid: int | None = None
     validation: list[str] | None = None
+    # a reject's tags (the recipe's [review] tags, or the curator's own words) and the
+    # version they were given to: "draft", "refined" or "edited"
+    tags: list[str] | None = None
+    tagged: str | None = None
 
     def to_json(self) -> str:
         return to_json(asdict(self))
@@ -54,16 +59,18 @@ class State:
 
 
 def _state(row: Sequence[Any]) -> State:
-    """A State from the decision columns (status, version, final_fields, reason,
-    refinement_id, merge); a candidate never decided has a NULL status."""
+    """A State from the decision columns (`_STATE_COLUMNS`); a candidate never decided
+    has a NULL status."""
     if row[0] is None:
         return State()
     return State(row[0], row[1], from_json(row[2]), row[3], row[4], from_json(row[5]),
-                 row[6], from_json(row[7]), row[8], from_json(row[9]))
+                 row[6], from_json(row[7]), row[8], from_json(row[9]), from_json(row[10]),
+                 row[11])
 
 
 _STATE_COLUMNS = ("d.status, d.version, d.final_fields, d.reason, d.refinement_id, d.merge,"
-                  " d.verified, d.verification, d.valid, d.validation")
+                  " d.verified, d.verification, d.valid, d.validation, d.tags, d.tagged")
+_STATE_WIDTH = 12
 
 
 def decision_state(store: Store, candidate_id: int) -> State:
@@ -112,7 +119,7 @@ def _next_state(store: Store, candidate_id: int, before: State, action: str,
         # An edited text (or a picked alternative) stays the final version; otherwise
         # what core/workspace/current.py proposes.
         if before.version == "edited":
-            return replace(before, status="accepted", reason=None)
+            return replace(before, status="accepted", reason=None, tags=None, tagged=None)
         if before.version == "refined" and before.refinement_id is not None:
             version = "refined"
         else:
@@ -121,7 +128,10 @@ def _next_state(store: Store, candidate_id: int, before: State, action: str,
     if action == "accept_draft":
         return State("accepted", "draft", **keep)
     if action == "reject":
-        return replace(before, status="rejected", reason=reason)
+        tags = list(dict.fromkeys(change.tags)) or None
+        return replace(before, status="rejected", reason=reason, tags=tags,
+                       tagged=(before.version or proposed_version(store, candidate_id))
+                       if tags else None)
     if action in ("edit", "merge"):
         if not change.fields:
             raise BareError(f"an {action} needs the new text of every field")
@@ -129,12 +139,14 @@ def _next_state(store: Store, candidate_id: int, before: State, action: str,
             raise BareError("a merge needs its hunk choices")
         return State(before.status, "edited", dict(change.fields), before.reason,
                      merge=dict(change.merge) if action == "merge" else None,
-                     **dict(change.verdict or {}), **keep)
+                     **dict(change.verdict or {}), tags=before.tags, tagged=before.tagged,
+                     **keep)
     if action == "unmerge":
         if not before.merge:
             raise BareError(f"#{candidate_id} has no merge to revert")
         version, fields = before.merge.get("was") or (None, None)
-        return State(before.status, version, fields, before.reason, **keep)
+        return State(before.status, version, fields, before.reason, tags=before.tags,
+                     tagged=before.tagged, **keep)
     if action == "pick":
         if change.refinement_id is None:
             raise BareError("a pick needs the alternative's id")
@@ -146,7 +158,8 @@ def _next_state(store: Store, candidate_id: int, before: State, action: str,
         if not row[1]:
             raise BareError(f"alternative {change.refinement_id} did not parse; pick one "
                             "that did")
-        return State(before.status, "refined", None, before.reason, change.refinement_id)
+        return State(before.status, "refined", None, before.reason, change.refinement_id,
+                     tags=before.tags, tagged=before.tagged)
     raise BareError(f"unknown decision {action!r} (known: {', '.join(DECISIONS)})")
 
 
@@ -154,12 +167,13 @@ def _next_state(store: Store, candidate_id: int, before: State, action: str,
 class Change:
     """What a decision brings besides its verb: an edit's or merge's fields and what
     their checks and verifiers found (`checked`), the merge (core/reviewing/merging.py's
-    state), the refinement a pick makes final."""
+    state), the refinement a pick makes final, a reject's tags."""
 
     fields: Mapping[str, str] | None = None
     merge: Mapping[str, Any] | None = None
     refinement_id: int | None = None
     verdict: Mapping[str, Any] | None = None
+    tags: Sequence[str] = ()
 
 
 def checked(recipe: Recipe, change: Change) -> Change:
@@ -198,18 +212,19 @@ def _write(store: Store, group_id: int, candidate_id: int, action: str, reviewer
     store.conn.execute(
         "INSERT INTO decisions (candidate_id, status, version, final_fields, reviewer, reason,"
         " event_id, updated_at, refinement_id, merge, verified, verification, valid,"
-        " validation) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+        " validation, tags, tagged) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
         " ON CONFLICT(candidate_id) DO UPDATE SET status = excluded.status,"
         " version = excluded.version, final_fields = excluded.final_fields,"
         " reviewer = excluded.reviewer, reason = excluded.reason,"
         " event_id = excluded.event_id, updated_at = excluded.updated_at,"
         " refinement_id = excluded.refinement_id, merge = excluded.merge,"
         " verified = excluded.verified, verification = excluded.verification,"
-        " valid = excluded.valid, validation = excluded.validation",
+        " valid = excluded.valid, validation = excluded.validation,"
+        " tags = excluded.tags, tagged = excluded.tagged",
         (candidate_id, after.status, after.version, to_json(after.final_fields), reviewer,
          after.reason, event_id, now(), after.refinement_id, to_json(after.merge),
          after.verified, to_json(after.verification), after.valid,
-         to_json(after.validation)),
+         to_json(after.validation), to_json(after.tags), after.tagged),
     )
     return Step(candidate_id, before, after, event_id)
 
@@ -225,20 +240,22 @@ class DecidedSince(BareError):
 def decide(store: Store, candidate_ids: Iterable[int], action: str, reviewer: str, *,
            reason: str | None = None, fields: Mapping[str, str] | None = None,
            reasons: Mapping[int, str] | None = None, session: Session | None = None,
-           change: Change | None = None, seen: Mapping[int, int | None] | None = None
-           ) -> Decided:
+           change: Change | None = None, seen: Mapping[int, int | None] | None = None,
+           tags: Sequence[str] = ()) -> Decided:
     """Apply one decision to one or more candidates as a single undoable step, and say
-    what it wrote; `reasons` gives a candidate its own reason instead of `reason`. `seen`
+    what it wrote; `reasons` gives a candidate its own reason instead of `reason`, `tags`
+    are a reject's (core/reviewing/tags.py: the recipe's set, or free words). `seen`
     holds the decision event each candidate showed when the curator opened it: when
     another reviewer or window has decided it since, DecidedSince is raised and nothing
     written. Inside a caller's transaction it is part of that transaction."""
-    change = change or Change(fields=fields)
+    change = change or Change(fields=fields, tags=tags_module.names(tags))
     ids = list(dict.fromkeys(int(i) for i in candidate_ids))
     if not ids:
         raise BareError("no candidate ids given")
     with store.transaction():
         # One read: which ids exist, their states now and the events behind them.
-        found = {row[0]: (_state(row[1:11]), row[11]) for row in store.conn.execute(
+        found = {row[0]: (_state(row[1:_STATE_WIDTH + 1]), row[_STATE_WIDTH + 1])
+                 for row in store.conn.execute(
             f"SELECT c.id, {_STATE_COLUMNS}, d.event_id FROM candidates c"
             f" LEFT JOIN decisions d ON d.candidate_id = c.id WHERE c.id {IN_IDS}",
             (ids_param(ids),))}

@@ -6,12 +6,12 @@ so the cost of a keypress does not grow with the size of the workspace.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from typing import Any
 
 from bare_tui.core.measures import decontam, judge
-from bare_tui.core.reviewing import alternatives, team
+from bare_tui.core.reviewing import alternatives, tags, team
 from bare_tui.core.workspace import current
 from bare_tui.core.workspace.store import Store
 
@@ -73,11 +73,18 @@ class Summary:
 
 def candidate_ids(store: Store, task: str, filter_name: str = "all",
                   search: str | None = None, cluster: int | None = None) -> list[int]:
-    if filter_name not in FILTERS:
+    """The ids a filter shows, in its order: one of FILTERS, or "tag: <name>"
+    (core/reviewing/tags.py)."""
+    params: dict[str, Any] = {"task": task, "cluster": cluster}
+    if filter_name.startswith(tags.FILTER_PREFIX):
+        condition = tags.HAS_TAG
+        params["tag"] = filter_name.removeprefix(tags.FILTER_PREFIX)
+    elif filter_name in FILTERS:
+        condition = FILTERS[filter_name]
+    else:
         raise ValueError(f"unknown filter {filter_name!r}")
     sql = ("SELECT s.candidate_id FROM candidate_state s"
-           f" WHERE s.task = :task AND {FILTERS[filter_name]}")
-    params: dict[str, Any] = {"task": task, "cluster": cluster}
+           f" WHERE s.task = :task AND {condition}")
     if cluster is not None:
         sql += (" AND s.candidate_id IN (SELECT candidate_id FROM clusters WHERE task = :task"
                 " AND cluster = :cluster)")
@@ -91,7 +98,8 @@ def candidate_ids(store: Store, task: str, filter_name: str = "all",
     if filter_name.endswith("diversity first"):
         return diversity_first(store, task, ids)
     if filter_name == "disagreements":
-        disputed = {cid for cid, _by in team.agreement(store, task).disagreements}
+        disputed = {cid for cid, by in team.labels(store, task).items()
+                    if len(set(by.values())) > 1}
         return [i for i in ids if i in disputed]
     if filter_name.endswith("most detected first"):
         verdicts = judge.verdicts(store, ids)
@@ -141,13 +149,16 @@ def _first_line(fields: dict[str, str] | None, raw: str | None) -> str:
     return ""
 
 
-def summaries(store: Store, ids: Iterable[int]) -> dict[int, Summary]:
+def summaries(store: Store, ids: Iterable[int], blind: Collection[int] = ()
+              ) -> dict[int, Summary]:
     """One list row per candidate: its state, the first line of its final text, and how
-    many alternatives it has."""
+    many alternatives it has; those in `blind` as they stood undecided."""
     ids = list(ids)
     more = alternatives.counts(store, ids)
+    shown = {cid: item.undecided() if cid in blind else item
+             for cid, item in current.many(store, ids).items()}
     return {cid: Summary(cid, item.status, item.final_version, item.final_valid is not False,
                          item.refined, _first_line(item.final_fields, item.draft_raw),
                          more.get(cid, 0), item.final_verified, item.refinement_drifted)
-            for cid, item in current.many(store, ids).items()}
+            for cid, item in shown.items()}
 

@@ -1,6 +1,6 @@
 """A team's queue and what it did: which item a reviewer gets next, the share of items
-routed to two reviewers (overlap), their agreement (Cohen's kappa) and each reviewer's
-pace.
+routed to two reviewers (overlap), what each reviewer decided, and each reviewer's pace
+(core/reviewing/agreement.py measures how much they agree).
 
 An item is in a reviewer's queue while it is pending, or, when it is one of the
 overlap's doubled items, until two reviewers have decided it and this reviewer is not
@@ -11,7 +11,8 @@ every window with the same overlap routes the same items.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from typing import Any
 
 from bare_tui.core.reviewing import leases
 from bare_tui.core.workspace.store import IN_IDS, Store, from_json, ids_param
@@ -31,25 +32,45 @@ def doubled(candidate_id: int, overlap: float) -> bool:
 REVIEWER = "coalesce(e.reviewer, '(unnamed)')"
 
 
-def labels(store: Store, task: str, ids: Sequence[int] | None = None
-           ) -> dict[int, dict[str, str]]:
+def decided_by(store: Store, task: str, ids: Sequence[int] | None = None
+               ) -> dict[int, dict[str, dict[str, Any]]]:
     """Each item's decision by each reviewer who decided it (accepted or rejected): the
-    state their latest step on it left, in the order they first decided it."""
-    sql = (f"SELECT e.candidate_id, {REVIEWER}, e.after FROM events e"
-           " JOIN candidates c ON c.id = e.candidate_id WHERE c.task = ?")
+    state their own latest step on it left (status, tags, ...), in the order they first
+    decided it. An undo puts back what the reviewer had decided before the step it
+    reverts (nothing, when that step was their first), a redo what the step decided."""
+    sql = (f"SELECT e.candidate_id, {REVIEWER}, e.after, e.action, e.group_id,"
+           " e.target_group FROM events e JOIN candidates c ON c.id = e.candidate_id"
+           " WHERE c.task = ?")
     params: list = [task]
     if ids is not None:
         sql += f" AND e.candidate_id {IN_IDS}"
         params.append(ids_param(ids))
-    out: dict[int, dict[str, str]] = {}
-    for candidate_id, reviewer, after in store.conn.execute(sql + " ORDER BY e.id", params):
-        status = (from_json(after) or {}).get("status", "pending")
+    out: dict[int, dict[str, dict[str, Any]]] = {}
+    # (item, reviewer, group): the reviewer's decision before and after that step
+    steps: dict[tuple[int, str, int], tuple[dict | None, dict | None]] = {}
+    for candidate_id, reviewer, after, action, group, target in store.conn.execute(
+            sql + " ORDER BY e.id", params):
         by = out.setdefault(candidate_id, {})
-        if status in DECIDED:
-            by[reviewer] = status
+        had = by.get(reviewer)
+        if action in ("undo", "redo"):
+            before_after = steps.get((candidate_id, reviewer, target), (had, had))
+            state = before_after[0] if action == "undo" else before_after[1]
         else:
+            state = from_json(after) or {}
+            state = state if state.get("status") in DECIDED else None
+            steps[candidate_id, reviewer, group] = (had, state)
+        if state is None:
             by.pop(reviewer, None)
+        else:
+            by[reviewer] = state
     return {cid: by for cid, by in out.items() if by}
+
+
+def labels(store: Store, task: str, ids: Sequence[int] | None = None
+           ) -> dict[int, dict[str, str]]:
+    """Each item's decision by each reviewer who decided it: accepted or rejected."""
+    return {cid: {reviewer: state["status"] for reviewer, state in by.items()}
+            for cid, by in decided_by(store, task, ids).items()}
 
 
 def in_queue(store: Store, task: str, reviewer: str, ids: Sequence[int],
@@ -67,6 +88,16 @@ def in_queue(store: Store, task: str, reviewer: str, ids: Sequence[int],
             if reviewer not in by and len(by) < 2:
                 pending.add(candidate_id)
     return pending
+
+
+def blind_to(store: Store, task: str, reviewer: str, ids: Sequence[int],
+             overlap: float) -> set[int]:
+    """Of these items, the doubled ones another reviewer decided and this one has not: a
+    blind review shows them undecided (`Current.undecided`) until this one decides."""
+    twice = [i for i in ids if doubled(i, overlap)]
+    if not twice:
+        return set()
+    return {cid for cid, by in labels(store, task, twice).items() if reviewer not in by}
 
 
 def next_in_queue(store: Store, task: str, reviewer: str, session: str,
@@ -100,52 +131,6 @@ def claim_next(store: Store, task: str, reviewer: str, session: str, ids: Sequen
 
 
 # --- what the team did ---------------------------------------------------------------------
-
-
-@dataclass
-class Agreement:
-    items: int  # items decided by two reviewers
-    agreed: int
-    kappa: float | None  # None: undefined (both always gave the same single label)
-    pairs: dict[tuple[str, str], int] = field(default_factory=dict)
-    disagreements: list[tuple[int, dict[str, str]]] = field(default_factory=list)
-
-    @property
-    def observed(self) -> float | None:
-        return self.agreed / self.items if self.items else None
-
-
-def cohen_kappa(first: Sequence[str], second: Sequence[str]) -> float | None:
-    """Cohen's kappa of two label sequences: (observed - chance) / (1 - chance)."""
-    n = len(first)
-    if n == 0:
-        return None
-    observed = sum(a == b for a, b in zip(first, second, strict=True)) / n
-    chance = sum((first.count(label) / n) * (second.count(label) / n)
-                 for label in set(first) | set(second))
-    return None if chance == 1 else (observed - chance) / (1 - chance)
-
-
-def agreement(store: Store, task: str) -> Agreement:
-    """Agreement on the items two reviewers decided: each item's first two reviewers
-    (in the order they decided it), the one whose name sorts first as the first rater,
-    so that a pair of reviewers always rate in the same places."""
-    first, second = [], []
-    result = Agreement(0, 0, None)
-    for candidate_id, by in sorted(labels(store, task).items()):
-        if len(by) < 2:
-            continue
-        (one, a), (two, b) = sorted(list(by.items())[:2])
-        first.append(a)
-        second.append(b)
-        result.items += 1
-        result.pairs[one, two] = result.pairs.get((one, two), 0) + 1
-        if a == b:
-            result.agreed += 1
-        else:
-            result.disagreements.append((candidate_id, dict(by)))
-    result.kappa = cohen_kappa(first, second)
-    return result
 
 
 @dataclass(frozen=True)

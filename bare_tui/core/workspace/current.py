@@ -1,7 +1,7 @@
 """What a candidate says now: its final text and state, from one place.
 
 The rule lives in the `candidate_state` view (core/workspace/migrations.py,
-CANDIDATE_STATE_V15): the final text is the curator's edit, else the draft when the
+CANDIDATE_STATE_V17): the final text is the curator's edit, else the draft when the
 curator accepted the draft, when no refinement parsed, or (undecided) when the best
 refinement fails checks the draft passes or drifted from the draft (core/inputs/drift.py),
 else the best refinement: of several attempts, one that did not drift before one that
@@ -13,7 +13,7 @@ accepted-set measures all read it here; no other module picks a version.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from bare_tui.core.workspace.store import IN_IDS, Store, from_json, ids_param
@@ -63,6 +63,12 @@ class Current:
     draft_similarity: float | None = None
     draft_overlap: float | None = None
     refinement_drifted: bool = False
+    tags: list[str] | None = None  # a reject's tags (core/reviewing/tags.py)
+    # what `accept` takes when nothing was decided (draft or refined), and the best
+    # refinement's verifiers
+    proposed_version: str = "draft"
+    best_verified: bool | None = None
+    best_verification: list[dict[str, Any]] | None = None
 
     @property
     def refined(self) -> bool:
@@ -73,6 +79,21 @@ class Current:
         """The final version's verifier problems, each named by its verifier."""
         return [f"{outcome['verifier']}: {problem}" for outcome in self.final_verification or []
                 for problem in outcome.get("problems", [])]
+
+    def undecided(self) -> Current:
+        """The item as it stood before anyone decided it: pending, with no reason, tags,
+        edit or merge, and the version `accept` would take (a blind second review,
+        core/reviewing/team.py)."""
+        draft = self.proposed_version == "draft" or self.best_fields is None
+        fields, problems = ((self.draft_fields, self.draft_problems) if draft
+                            else (self.best_fields, self.best_problems))
+        return replace(
+            self, status="pending", decided_version=None, reason=None, tags=None,
+            edited=False, merge=None, final_version="draft" if draft else "refined",
+            final_fields=fields, final_valid=None if fields is None else not problems,
+            final_problems=problems,
+            final_verified=self.draft_verified if draft else self.best_verified,
+            final_verification=None if draft else self.best_verification)
 
     def final_or_raw(self, names: list[str]) -> dict[str, str]:
         """The final fields, or the raw draft in the first field when nothing parsed."""
@@ -87,7 +108,8 @@ _COLUMNS = ("candidate_id, status, decided_version, reason, edited, final_versio
             "parsed_fields, parsed_validation, refinement_failed, seed, shot_ids, origin, "
             "merge, picked_id, final_verified, final_verification, draft_verified, "
             "refinement_broke_verified, drift, draft_similarity, draft_overlap, "
-            "refinement_drifted")
+            "refinement_drifted, tags, proposed_version, parsed_verified, "
+            "parsed_verification")
 
 
 def _current(row: tuple[Any, ...]) -> Current:
@@ -95,7 +117,8 @@ def _current(row: tuple[Any, ...]) -> Current:
      final_validation, draft, draft_raw, draft_validation, latest, latest_raw,
      latest_validation, _parsed_id, best, best_validation, refinement_failed, seed,
      shot_ids, origin, merge, picked_id, final_verified, final_verification, draft_verified,
-     broke, drift, draft_similarity, draft_overlap, drifted) = row
+     broke, drift, draft_similarity, draft_overlap, drifted, tags, proposed, best_verified,
+     best_verification) = row
     return Current(cid, status, decided, reason, bool(edited), final_version,
                    from_json(final_fields), None if final_valid is None else bool(final_valid),
                    from_json(final_validation) or [],
@@ -106,7 +129,8 @@ def _current(row: tuple[Any, ...]) -> Current:
                    from_json(shot_ids) or [], from_json(origin), from_json(merge), picked_id,
                    _maybe(final_verified), from_json(final_verification),
                    _maybe(draft_verified), bool(broke), drift, draft_similarity,
-                   draft_overlap, bool(drifted))
+                   draft_overlap, bool(drifted), from_json(tags), proposed,
+                   _maybe(best_verified), from_json(best_verification))
 
 
 def _maybe(flag: int | None) -> bool | None:

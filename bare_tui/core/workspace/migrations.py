@@ -5,14 +5,14 @@ is repaired by running it again; `Store` runs the steps above the file's `user_v
 and sets it after each. To change the schema, add `_migrate_vN`, list it in
 `MIGRATIONS` and raise `SCHEMA_VERSION`; never edit an earlier step. A view that changes
 is made in full by the new step, from a constant of its own (`CANDIDATE_STATE_V13`), and
-earlier steps keep theirs (`CANDIDATE_STATE_V15` is the view now).
+earlier steps keep theirs (`CANDIDATE_STATE_V17` is the view now).
 """
 
 from __future__ import annotations
 
 import sqlite_utils
 
-SCHEMA_VERSION = 16
+SCHEMA_VERSION = 17
 
 
 def _migrate_v1(db: sqlite_utils.Database) -> None:
@@ -448,7 +448,24 @@ def _migrate_v16(db: sqlite_utils.Database) -> None:
             db["judgments"].add_column(column, kind)
 
 
+# V15 with a reject's tags beside its reason.
+CANDIDATE_STATE_V17 = CANDIDATE_STATE_V15.replace(
+    "d.reason AS reason, d.reviewer AS reviewer,",
+    "d.reason AS reason, d.tags AS tags, d.reviewer AS reviewer,")
+
+
+def _migrate_v17(db: sqlite_utils.Database) -> None:
+    # A reject's tags from the recipe's set (core/reviewing/review.py) and the version
+    # they were given to (draft, refined or edited), so failures count per stage.
+    for column in ("tags", "tagged"):
+        if column not in db["decisions"].columns_dict:
+            db["decisions"].add_column(column, str)
+    db.execute("DROP VIEW IF EXISTS candidate_state")
+    db.execute(CANDIDATE_STATE_V17)
+
+
 MIGRATIONS = {1: _migrate_v1, 2: _migrate_v2, 3: _migrate_v3, 4: _migrate_v4,
               5: _migrate_v5, 6: _migrate_v6, 7: _migrate_v7, 8: _migrate_v8, 9: _migrate_v9,
               10: _migrate_v10, 11: _migrate_v11, 12: _migrate_v12, 13: _migrate_v13,
-              14: _migrate_v14, 15: _migrate_v15, 16: _migrate_v16}
+              14: _migrate_v14, 15: _migrate_v15, 16: _migrate_v16,
+              17: _migrate_v17}

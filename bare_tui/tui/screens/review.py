@@ -24,7 +24,7 @@ from textual.screen import Screen
 from textual.widgets import Footer
 
 from bare_tui.core.measures import curation, decontam, judge
-from bare_tui.core.reviewing import merging, review, review_list
+from bare_tui.core.reviewing import merging, review, review_list, tags, team
 from bare_tui.core.workspace import current
 from bare_tui.core.workspace.store import Store
 from bare_tui.errors import BareError
@@ -37,6 +37,7 @@ from bare_tui.tui.screens.modals import (
     ConfirmScreen,
     HelpScreen,
 )
+from bare_tui.tui.screens.reject import Rejection, RejectScreen
 from bare_tui.tui.screens.review_presence import Presence, beat
 from bare_tui.tui.screens.review_status import (
     NARROW,
@@ -109,7 +110,16 @@ class ReviewScreen(Screen):
         return self.query_one(CandidateList)
 
     def _summaries(self, ids: list[int]) -> dict[int, review_list.Summary]:
-        return review_list.summaries(self.workspace.store, ids)
+        return review_list.summaries(self.workspace.store, ids, self._blind_to(ids))
+
+    def _blind_to(self, ids: list[int]) -> set[int]:
+        """The doubled items another reviewer decided and this one has not: shown
+        undecided while the review is blind (the [review] blind setting, on by default)."""
+        settings = self.workspace.settings
+        if not settings.blind or not settings.overlap:
+            return set()
+        return team.blind_to(self.workspace.store, self.workspace.recipe.name,
+                             self.workspace.reviewer, ids, settings.overlap)
 
     # --- data ----------------------------------------------------------------------------
 
@@ -144,6 +154,8 @@ class ReviewScreen(Screen):
         self.presence.hold(candidate_id)
         detail = (None if candidate_id is None
                   else current.current(self.workspace.store, candidate_id))
+        if detail is not None and self._blind_to([detail.id]):
+            detail = detail.undecided()
         self.query_one(DiffView).show(detail, self._note(candidate_id))
         self.update_status()
 
@@ -284,12 +296,14 @@ class ReviewScreen(Screen):
         self._decide("reject")
 
     def action_reject_with_reason(self) -> None:
-        def answered(reason: str | None) -> None:
-            if reason is not None:
-                self._decide("reject", reason=reason.strip() or None)
+        def answered(rejection: Rejection | None) -> None:
+            if rejection is not None:
+                self._decide("reject", reason=rejection.reason,
+                             change=review.Change(tags=rejection.tags))
 
-        self.app.push_screen(AskScreen("Reject: why? (optional)", placeholder="reason"),
-                             answered)
+        offered = tags.offered(self.workspace.store, self.workspace.recipe.name,
+                               self.workspace.recipe.tags)
+        self.app.push_screen(RejectScreen(offered), answered)
 
     def _history(self, action: str, confirmed: bool = False) -> None:
         """Undo or redo; a step made in another window is reverted only when confirmed."""
@@ -331,11 +345,25 @@ class ReviewScreen(Screen):
             self.count()
         return saved
 
+    def _blind_here(self) -> bool:
+        """Refuse to edit an item shown blind: the editor would show the other reviewer's
+        edit."""
+        candidate_id = self.candidates.current_id
+        if candidate_id is not None and self._blind_to([candidate_id]):
+            self.notify(f"blind review: decide #{candidate_id} first (a, A or x); then e "
+                        "edits it", severity="warning")
+            return True
+        return False
+
     def action_edit(self) -> None:
+        if self._blind_here():
+            return
         review_edits.edit_here(self.app, self.workspace.store, self.workspace.recipe,
                                self.candidates.current_id, self._save)
 
     def action_edit_external(self) -> None:
+        if self._blind_here():
+            return
         review_edits.edit_in_editor(self.app, self.workspace.store, self.workspace.recipe,
                                     self.candidates.current_id, self._save)
 
@@ -474,8 +502,10 @@ class ReviewScreen(Screen):
                 self.cluster = None
                 self.reload()
 
-        self.app.push_screen(ChooseScreen("Show", list(review_list.FILTERS), self.filter_name),
-                             chosen)
+        by_tag = [tags.filter_name(tag) for tag in tags.offered(
+            self.workspace.store, self.workspace.recipe.name, self.workspace.recipe.tags)]
+        self.app.push_screen(ChooseScreen("Show", [*review_list.FILTERS, *by_tag],
+                                          self.filter_name), chosen)
 
     def action_refresh(self) -> None:
         self.reload()

@@ -15,6 +15,7 @@ from textual.message import Message
 
 from bare_tui.core.datasets.export import ExportResult, FileExists, export
 from bare_tui.core.measures import curation
+from bare_tui.core.reviewing import tags
 from bare_tui.core.workspace.store import Store
 from bare_tui.errors import BareError
 from bare_tui.tui.messages import Computed, StartJob
@@ -123,7 +124,8 @@ def show_stats(app: App, workspace: Workspace, in_thread: InThread) -> None:
             app.push_screen(StatsScreen("\n".join(lines)))
 
     in_thread("diversity stats", lambda store: curation.stats_lines(
-        store, recipe, model, bins=12, width=30), shown)
+        store, recipe, model, bins=12, width=30)
+        + tags.report_lines(store, recipe.name, recipe.tags), shown)
 
 
 def show_comparison(app: App, workspace: Workspace, in_thread: InThread) -> None:

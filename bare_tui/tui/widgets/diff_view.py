@@ -364,6 +364,8 @@ class DiffView(ScrollView, can_focus=True):
         text.append(f"  {detail.status}")
         if detail.decided_version:
             text.append(f" ({detail.decided_version})")
+        if detail.tags:
+            text.append(f"  tags: {clean(', '.join(detail.tags))}", style="italic")
         if detail.reason:
             text.append(f"  reason: {clean(detail.reason)}", style="italic")
         if detail.origin:

@@ -38,7 +38,12 @@ def test_every_profile_shape(drafted, gsm8k, tmp_path: Path):
     shapes = {}
     for profile in PROFILES:
         out = tmp_path / f"{profile}.jsonl"
-        export(drafted, gsm8k, out, profile=profile, status="any")
+        result = export(drafted, gsm8k, out, profile=profile, status="any")
+        if profile in ("dpo", "dpo-chat", "kto", "kto-chat"):
+            # nothing is decided yet: no preference, and an empty file that says so
+            assert lines(out) == [] and result.rows == 0
+            assert "wrote 0 " in result.summary()[0]
+            continue
         shapes[profile] = lines(out)[0]
     assert shapes["fields"] == {"question": "Anna has 2 pens and buys 3. How many?",
                                 "answer": "2 + 3 = 5\n#### 5"}

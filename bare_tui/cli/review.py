@@ -115,7 +115,8 @@ def cmd_export(args: argparse.Namespace) -> int:
                           include_flagged=args.include_flagged, force=args.force,
                           split=splits.parse(args.split) if args.split else None,
                           rng_seed=args.rng_seed, format=args.format,
-                          since_last=args.since_last, license=args.license, embed=args.embed)
+                          since_last=args.since_last, license=args.license, embed=args.embed,
+                          pairs=args.pairs)
 
 
 def export_and_say(args: argparse.Namespace, out: str, **options: Any) -> int:
@@ -210,6 +211,8 @@ def register(sub: Any) -> None:
                       "  bare-tui export out/batch2.jsonl --since-last   # only what is new\n"
                       "  bare-tui export out/gsm8k.parquet --license mit\n"
                       "  bare-tui export all.jsonl --profile fields --status any\n"
+                      "  bare-tui export prefs.jsonl --profile dpo --pairs edit,refinement\n"
+                      "  bare-tui export labels.parquet --profile kto\n"
                       "  bare-tui export out/train.jsonl --force    # replace an earlier export")
     exp.add_argument("out", help="a .jsonl or .parquet file (with --split: FILE-SPLIT.jsonl "
                      "and so on), or a folder (SPLIT.jsonl, manifest.json); the data, the "
@@ -233,11 +236,20 @@ def register(sub: Any) -> None:
                      "diversity over those that have them)")
     exp.add_argument("--force", action="store_true",
                      help="replace the file (and its manifest) if it exists")
-    exp.add_argument("--profile", default="chat", choices=("fields", "chat", "alpaca", "sharegpt"),
-                     help="record shape (default chat: OpenAI fine-tuning messages)")
+    exp.add_argument("--profile", default="chat",
+                     choices=("fields", "chat", "alpaca", "sharegpt", "dpo", "dpo-chat", "kto",
+                              "kto-chat"),
+                     help="record shape (default chat: OpenAI fine-tuning messages); dpo: "
+                     "prompt, chosen, rejected from the decisions (TRL's preference "
+                     "columns; dpo-chat in messages); kto: prompt, completion and a label, "
+                     "true for accepted items, false for rejected ones")
+    exp.add_argument("--pairs", metavar="KIND,...",
+                     help="with --profile dpo: the kinds of pairs, from edit, merge, "
+                     "refinement, draft, alternative (default all)")
     exp.add_argument("--status", default="accepted",
                      choices=("accepted", "pending", "rejected", "any"),
-                     help="which candidates (default accepted)")
+                     help="which candidates (default accepted; dpo reads accepted items, kto "
+                     "accepted and rejected ones)")
     exp.add_argument("--include-invalid", action="store_true",
                      help="also export items that fail the recipe's checks")
     exp.add_argument("--include-unverified", action="store_true",

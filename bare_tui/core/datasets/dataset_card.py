@@ -69,6 +69,22 @@ def _generation(store: Store, task: Recipe, ids: list[int]) -> list[str]:
     return lines
 
 
+def _preference(manifest: dict[str, Any]) -> list[str]:
+    """How many pairs of each kind a `dpo` export holds, or labels a `kto` one."""
+    if "pairs" in manifest:
+        kinds = ", ".join(f"{kind} {count}" for kind, count in manifest["pairs"].items())
+        return ["", f"Preference pairs: {manifest['rows']} ({kinds}). Each row prefers one "
+                "version of an item to another and says which decision made it (`kind`): "
+                "an edit or a merge over the refinement it replaced, the refinement over "
+                "its draft or the draft over its refinement (whichever the curator "
+                "accepted), a picked alternative over one not picked."]
+    if "labels" in manifest:
+        labels = manifest["labels"]
+        return ["", f"KTO rows: {manifest['rows']}, labelled true for an accepted item "
+                f"({labels['accepted']}) and false for a rejected one ({labels['rejected']})."]
+    return []
+
+
 def _verification(manifest: dict[str, Any]) -> list[str]:
     """Which verifiers ran, and what the export left out for them."""
     names = manifest.get("verifiers") or []
@@ -259,6 +275,7 @@ def card(store: Store, task: Recipe, layout: Layout, manifest: dict[str, Any],
     lines += [f"Profile `{manifest['profile']}`, format {layout.format}; items chosen by "
               f"{', '.join(chosen)}.", "", *_verification(manifest),
               *_decontamination(manifest)]
+    lines += _preference(manifest)
     split = manifest.get("split")
     if split and len(counts) > 1:
         how = ("stratified by diversity cluster" if split["stratified_by_cluster"]

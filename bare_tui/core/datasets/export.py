@@ -1,12 +1,8 @@
 """Write the curated set in a fine-tuning profile: one file per split (JSONL or Parquet),
 a manifest that chains the task's exports, and a dataset card, all or none.
 
-Profiles:
-- fields:   the task's fields as one JSON object per line;
-- chat:     OpenAI fine-tuning shape, {"messages": [system?, user, assistant]};
-- alpaca:   {"instruction", "input", "output"} (+ "system");
-- sharegpt: {"conversations": [{"from": "human"}, {"from": "gpt"}]} (+ "system").
-The chat-like profiles map fields through the recipe's [export] templates.
+The profiles (fields, chat, alpaca, sharegpt, and the preference profiles dpo, dpo-chat,
+kto, kto-chat) shape the rows: core/datasets/profiles.py.
 """
 
 from __future__ import annotations
@@ -19,11 +15,17 @@ from pathlib import Path
 from typing import Any
 
 from bare_tui import __version__
-from bare_tui.core.datasets import card_metadata, dataset_card, export_files
+from bare_tui.core.datasets import (
+    card_metadata,
+    dataset_card,
+    export_files,
+    preference,
+    profiles,
+)
 from bare_tui.core.datasets.export_files import FileExists, Layout
+from bare_tui.core.datasets.profiles import Shaping, shape
 from bare_tui.core.inputs import splits
 from bare_tui.core.inputs.recipes import Recipe
-from bare_tui.core.inputs.schema import fill
 from bare_tui.core.inputs.validation import validate
 from bare_tui.core.measures import embeddings
 from bare_tui.core.workspace import current, yields
@@ -33,7 +35,7 @@ from bare_tui.text import shown_path
 
 __all__ = ["PROFILES", "STATUS_FILTERS", "ExportResult", "FileExists", "export", "shape"]
 
-PROFILES = ("fields", "chat", "alpaca", "sharegpt")
+PROFILES = profiles.PROFILES
 STATUS_FILTERS = current.STATUS_FILTERS
 
 
@@ -49,6 +51,10 @@ class ExportResult:
     exported_before: int = 0  # left out by since_last
     skipped_unverified: int = 0  # the final text fails a verifier
     skipped_flagged: int = 0  # decontamination flagged it
+    rows: int | None = None  # rows written, when a row is not an item (pairs, labels)
+    unit: str = "items"  # what a row is
+    skipped_no_pair: int = 0  # accepted items whose decisions make no pair asked for
+    kinds: dict[str, int] = field(default_factory=dict)  # pairs per kind, labels per value
 
     def summary(self) -> list[str]:
         """What was written, as the CLI prints it and the review screen says it."""
@@ -57,52 +63,23 @@ class ExportResult:
             (self.skipped_invalid, "failing validation"),
             (self.skipped_unverified, "failing a verifier"),
             (self.skipped_flagged, "flagged by decontamination"),
-            (self.skipped_unparsed, "unparsed"))
+            (self.skipped_unparsed, "unparsed"),
+            (self.skipped_no_pair, "with no pair of the kinds asked for"))
             if count]
         note = f" (left out: {', '.join(skipped)})" if skipped else ""
+        what = (f"{self.written} items" if self.rows is None
+                else f"{self.rows} {self.unit} from {self.written} items")
+        kinds = (" [" + ", ".join(f"{kind}: {n}" for kind, n in self.kinds.items()) + "]"
+                 if self.kinds else "")
         if len(self.files) == 1:
             (path, _count), = self.files.values()
-            lines = [f"wrote {self.written} items to {shown_path(path)}{note}"]
+            lines = [f"wrote {what}{kinds} to {shown_path(path)}{note}"]
         else:
-            lines = [f"wrote {self.written} items{note}:"] + [
+            lines = [f"wrote {what}{kinds}{note}:"] + [
                 f"  {name}: {count} items, {shown_path(path)}"
                 for name, (path, count) in self.files.items()]
         return [*lines, f"manifest {shown_path(self.manifest_path)}; dataset card "
                         f"{shown_path(self.card_path)}"]
-
-
-def _templates(task: Recipe, profile: str) -> dict[str, str]:
-    if profile == "fields":
-        return {}
-    missing = [key for key in ("user", "assistant") if key not in task.export]
-    if missing:
-        raise BareError(
-            f"profile {profile!r} needs an [export] section in task {task.name} with "
-            f"'user' and 'assistant' templates (missing: {', '.join(missing)}); "
-            "or use --profile fields"
-        )
-    return task.export
-
-
-def shape(profile: str, fields: dict[str, str], templates: dict[str, str]) -> dict[str, Any]:
-    if profile == "fields":
-        return dict(fields)
-    user = fill(templates["user"], fields)
-    assistant = fill(templates["assistant"], fields)
-    system = fill(templates["system"], fields) if "system" in templates else None
-    if profile == "chat":
-        messages = [{"role": "system", "content": system}] if system else []
-        messages += [{"role": "user", "content": user},
-                     {"role": "assistant", "content": assistant}]
-        return {"messages": messages}
-    if profile == "alpaca":
-        item = {"instruction": user, "input": "", "output": assistant}
-        return {**item, "system": system} if system else item
-    if profile == "sharegpt":
-        item: dict[str, Any] = {"conversations": [{"from": "human", "value": user},
-                                                  {"from": "gpt", "value": assistant}]}
-        return {**item, "system": system} if system else item
-    raise BareError(f"unknown profile {profile!r} (choose from {', '.join(PROFILES)})")
 
 
 def _models_used(store: Store, ids: list[int]) -> list[dict[str, Any]]:
@@ -158,24 +135,32 @@ class Include:
 
 @dataclass
 class _Selection:
-    """What an export writes: the items by id in their profile's shape, and what it
-    left out."""
+    """What an export writes: each item's rows by id in their profile's shape (one, or
+    its pairs or label), and what it left out."""
 
-    chosen: dict[int, dict[str, Any]] = field(default_factory=dict)
+    chosen: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
     skipped_invalid: int = 0
     skipped_unverified: int = 0
     skipped_flagged: int = 0
     skipped_unparsed: int = 0
     left_out: int = 0
+    skipped_no_pair: int = 0
     versions: dict[str, int] = field(default_factory=dict)
+    kinds: dict[str, int] = field(default_factory=dict)  # pairs per kind, labels
+
+    @property
+    def rows(self) -> int:
+        return sum(len(rows) for rows in self.chosen.values())
 
 
-def _select(store: Store, task: Recipe, status: str, include: Include, profile: str,
-            templates: dict[str, str], earlier: set[int]) -> _Selection:
+def _select(store: Store, task: Recipe, status: str, include: Include, shaping: Shaping,
+            earlier: set[int]) -> _Selection:
     picked = _Selection()
     flagged = set() if include.flagged else {row[0] for row in store.conn.execute(
         "SELECT DISTINCT candidate_id FROM contamination WHERE task = ?", (task.name,))}
-    for item in current.of_task(store, task.name, status):
+    for item in current.of_task(store, task.name, shaping.status or status):
+        if item.status == "pending" and shaping.profile in preference.KTO:
+            continue
         if item.id in earlier:
             picked.left_out += 1
             continue
@@ -183,17 +168,27 @@ def _select(store: Store, task: Recipe, status: str, include: Include, profile: 
         if fields is None:
             picked.skipped_unparsed += 1
             continue
-        if not include.invalid and validate(task, fields):
+        # a KTO negative is rejected for what it is: its checks do not keep it out
+        negative = shaping.profile in preference.KTO and item.status == "rejected"
+        if not negative and not include.invalid and validate(task, fields):
             picked.skipped_invalid += 1
             continue
-        if not include.unverified and item.final_verified is False:
+        if not negative and not include.unverified and item.final_verified is False:
             picked.skipped_unverified += 1
             continue
         if item.id in flagged:
             picked.skipped_flagged += 1
             continue
-        picked.chosen[item.id] = shape(profile, fields, templates)
+        rows = shaping.rows(store, item)
+        if not rows:
+            picked.skipped_no_pair += 1
+            continue
+        picked.chosen[item.id] = rows
         picked.versions[item.final_version] = picked.versions.get(item.final_version, 0) + 1
+        for row in rows:
+            kind = row.get("kind") or {True: "accepted", False: "rejected"}.get(row.get("label"))
+            if kind:
+                picked.kinds[kind] = picked.kinds.get(kind, 0) + 1
     return picked
 
 
@@ -205,13 +200,15 @@ def export(store: Store, task: Recipe, out: str | Path, *, profile: str = "chat"
            format: str | None = None, since_last: bool = False, license: str | None = None,
            embedding_model: str | None = None, embed: bool = False,
            on_embed_batch: Callable[[int, int], None] | None = None,
-           on_note: Callable[[str], None] | None = None) -> ExportResult:
+           on_note: Callable[[str], None] | None = None,
+           pairs: str | None = None) -> ExportResult:
     """Write the data (one file per split), its manifest and its dataset card together;
     `force` replaces existing data and manifest files, `since_last` leaves out what an
     earlier export of the task wrote, `license` overrides the one found beside the seeds,
     `embed` (once everything is checked) embeds the texts the card's diversity measures
     (`on_embed_batch(done, total)` hears its progress; a failure is said to `on_note` and
-    leaves the card without that measure). Every front end calls this one function.
+    leaves the card without that measure), `pairs` names the kinds of pairs `dpo`
+    writes ("edit,merge"; all when None). Every front end calls this one function.
 
     The files are renamed into place inside the workspace's transaction that records
     them, and put back as they were when that transaction fails to commit: the files
@@ -226,10 +223,14 @@ def export(store: Store, task: Recipe, out: str | Path, *, profile: str = "chat"
     if layout.format == "parquet":
         export_files.parquet_modules()
     export_files.check_target(store, layout, force=force)
-    templates = _templates(task, profile)
+    if pairs and profile not in preference.DPO:
+        raise BareError(f"--pairs chooses the kinds of pairs of profile dpo or dpo-chat, "
+                        f"not {profile}")
+    shaping = Shaping(profile, profiles.templates(task, profile),
+                      preference.parse_kinds(pairs))
     earlier = exported_before(store, task.name) if since_last else set()
     include = Include(include_invalid, include_unverified, include_flagged)
-    picked = _select(store, task, status, include, profile, templates, earlier)
+    picked = _select(store, task, status, include, shaping, earlier)
     _refuse_nothing_new(task, picked, since_last)
     if embed and picked.chosen:
         try:
@@ -243,7 +244,7 @@ def export(store: Store, task: Recipe, out: str | Path, *, profile: str = "chat"
             latest = exported_before(store, task.name) if since_last else earlier
             if latest != earlier:
                 # Another export of the task committed meanwhile: leave out its items too.
-                picked = _select(store, task, status, include, profile, templates, latest)
+                picked = _select(store, task, status, include, shaping, latest)
                 _refuse_nothing_new(task, picked, since_last)
             by_split, stratified = _split(store, task.name, sorted(picked.chosen), fractions,
                                           rng_seed)
@@ -252,11 +253,12 @@ def export(store: Store, task: Recipe, out: str | Path, *, profile: str = "chat"
                 raise BareError(f"split {empty[0]!r} would get none of the "
                                 f"{len(picked.chosen)} items; export more items, or give it "
                                 "a larger fraction")
-            empty_row = shape(profile, dict.fromkeys(task.field_names, ""), templates)
-            data = {name: export_files.encode([picked.chosen[i] for i in by_split[name]],
-                                              layout.format, empty_row) for name in fractions}
+            empty_row = shaping.empty_row(task.field_names)
+            data = {name: export_files.encode(
+                [row for i in by_split[name] for row in picked.chosen[i]], layout.format,
+                empty_row) for name in fractions}
             ids = [i for name in fractions for i in by_split[name]]
-            manifest = _record(store, conn, task, out, layout, profile, status,
+            manifest = _record(store, conn, task, out, layout, shaping, status,
                                include, since_last, fractions, rng_seed, stratified,
                                by_split, data, ids, licence, picked)
             card = dataset_card.card(store, task, layout, manifest, licence, embedding_model)
@@ -273,7 +275,17 @@ def export(store: Store, task: Recipe, out: str | Path, *, profile: str = "chat"
         Path(out), layout.manifest, layout.card, len(ids), picked.skipped_invalid,
         picked.skipped_unparsed,
         {name: (layout.data[name], len(by_split[name])) for name in fractions},
-        picked.left_out, picked.skipped_unverified, picked.skipped_flagged)
+        picked.left_out, picked.skipped_unverified, picked.skipped_flagged,
+        **_rows_written(shaping, picked))
+
+
+def _rows_written(shaping: Shaping, picked: _Selection) -> dict[str, Any]:
+    """What a preference export's rows are, and how many of each kind it wrote."""
+    if shaping.profile not in preference.PROFILES:
+        return {}
+    unit = "pairs" if shaping.profile in preference.DPO else "labelled completions"
+    return {"rows": picked.rows, "unit": unit, "skipped_no_pair": picked.skipped_no_pair,
+            "kinds": dict(picked.kinds)}
 
 
 def _refuse_nothing_new(task: Recipe, picked: _Selection, since_last: bool) -> None:
@@ -292,18 +304,21 @@ def _decontamination(store: Store, task: str, picked: _Selection) -> dict[str, A
 
 
 def _record(store: Store, conn: Any, task: Recipe, out: str | Path, layout: Layout,
-            profile: str, status: str, include: Include, since_last: bool,
+            shaping: Shaping, status: str, include: Include, since_last: bool,
             fractions: dict[str, float], rng_seed: int, stratified: bool,
             by_split: dict[str, list[int]], data: dict[str, bytes], ids: list[int],
             licence: card_metadata.Licence, picked: _Selection) -> dict[str, Any]:
     """The export's rows in the workspace (inside the caller's transaction), and its
     manifest."""
     previous = _previous(store, task.name)
+    profile = shaping.profile
     files = {name: {"file": shown_path(layout.data[name].name),
                     "sha256": hashlib.sha256(data[name]).hexdigest(),
-                    "count": len(by_split[name]), "candidate_ids": by_split[name]}
+                    "count": len(by_split[name]),
+                    "rows": sum(len(picked.chosen[i]) for i in by_split[name]),
+                    "candidate_ids": by_split[name]}
              for name in fractions}
-    filters = {"status": status, "include_invalid": include.invalid,
+    filters = {"status": shaping.status or status, "include_invalid": include.invalid,
                "include_unverified": include.unverified,
                "include_flagged": include.flagged, "since_last": since_last}
     export_id = conn.execute(
@@ -333,4 +348,18 @@ def _record(store: Store, conn: Any, task: Recipe, out: str | Path, layout: Layo
         "decontamination": _decontamination(store, task.name, picked),
         "versions": picked.versions, "models": _models_used(store, ids),
         "yield": yields.measure(store, task.name).as_dict(), "candidate_ids": ids,
+        **_preference_record(shaping, picked),
     }
+
+
+def _preference_record(shaping: Shaping, picked: _Selection) -> dict[str, Any]:
+    """A preference export's rows in the manifest: pairs per kind, or labels."""
+    if shaping.profile in preference.DPO:
+        return {"rows": picked.rows, "pair_kinds": list(shaping.kinds),
+                "pairs": {kind: picked.kinds.get(kind, 0) for kind in shaping.kinds},
+                "skipped_no_pair": picked.skipped_no_pair}
+    if shaping.profile in preference.KTO:
+        return {"rows": picked.rows,
+                "labels": {label: picked.kinds.get(label, 0)
+                           for label in ("accepted", "rejected")}}
+    return {}

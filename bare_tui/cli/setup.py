@@ -180,7 +180,10 @@ def _import_group(sub: Any, group: str, about: str, func: Any, text: str, exampl
     parser = sub.add_parser(group, help=about, description=about)
     actions = parser.add_subparsers(dest=f"{group}_command", metavar="ACTION", required=True)
     imp = add_command(actions, "import", func, text, [ws], examples)
-    imp.add_argument("file", help=f"a .jsonl or .csv (.tsv) file, one {item} per line/row")
+    imp.add_argument("file", help=f"a .jsonl, .csv (.tsv), .parquet or .arrow file, one "
+                     f"{item} per line/row, or a folder a Hugging Face dataset was saved to "
+                     "(save_to_disk); Parquet and Arrow need pyarrow: pip install "
+                     "'bare-tui[parquet]'")
     imp.add_argument("--map", action="append", metavar="FIELD=COLUMN",
                      help="take FIELD from COLUMN of the file (repeatable)")
     imp.add_argument("--skip-invalid", action="store_true",
@@ -198,19 +201,25 @@ def register(sub: Any) -> None:
     tasks_parser.add_argument("name", nargs="?", help="print this task's recipe TOML")
 
     _import_group(sub, "seeds", "manage seed examples", cmd_seeds_import,
-                  "import seed examples from JSONL or CSV (all or nothing)",
+                  "import seed examples from JSONL, CSV, Parquet, Arrow or a saved Hugging "
+                  "Face dataset (all or nothing)",
                   "bare-tui seeds import data/seeds/gsm8k_train_200.jsonl --task gsm8k\n"
                   "  bare-tui seeds import problems.csv --task gsm8k "
-                  "--map question=problem --map answer=solution", "example", ws)
+                  "--map question=problem --map answer=solution\n"
+                  "  bare-tui seeds import train.parquet --task gsm8k\n"
+                  "  bare-tui seeds import saved/gsm8k/train --task gsm8k   # save_to_disk",
+                  "example", ws)
     _import_group(sub, "candidates", "bring an existing dataset in to curate",
                   cmd_candidates_import,
-                  "import a JSONL or CSV dataset as candidates to review, check, embed and "
+                  "import a dataset (JSONL, CSV, Parquet, Arrow, or a Hugging Face dataset "
+                  "saved with save_to_disk) as candidates to review, check, embed and "
                   "refine (any source, or an export of ours in any profile; all or nothing; "
                   "a second import of the same items adds nothing)",
                   "bare-tui candidates import scraped.jsonl --task gsm8k\n"
                   "  bare-tui candidates import old-export.jsonl --task gsm8k   # chat, "
                   "alpaca, sharegpt or fields\n"
-                  "  bare-tui candidates import sheet.csv --task gsm8k --map question=problem",
+                  "  bare-tui candidates import sheet.csv --task gsm8k --map question=problem\n"
+                  "  bare-tui candidates import out/train.parquet --task gsm8k",
                   "item", ws)
 
     add_command(sub, "models", cmd_models, "list models: embedded defaults and GGUF files in "

@@ -1,5 +1,6 @@
-"""Import real seed examples from JSONL or CSV into a task, all or nothing. The reader
-serves datasets brought in as candidates too (core/datasets/dataset_import.py)."""
+"""Import real seed examples into a task, all or nothing: from JSONL, CSV or TSV, or from
+Parquet, Arrow or a folder a Hugging Face dataset was saved to (core/inputs/tables.py).
+The reader serves datasets brought in as candidates too (core/datasets/dataset_import.py)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from bare_tui.core.inputs import tables
 from bare_tui.core.inputs.recipes import Recipe
 from bare_tui.core.workspace.store import Store, now, to_json
 from bare_tui.errors import BareError
@@ -20,7 +22,8 @@ from bare_tui.text import has_surrogates, shown_path
 # A CSV field may be as long as a JSON string: the csv module's default stops at 128 KiB.
 MAX_CSV_FIELD = min(sys.maxsize, 2**31 - 1)
 FORMATS = {".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl", ".csv": "csv",
-           ".tsv": "tsv"}
+           ".tsv": "tsv", ".parquet": "parquet", ".arrow": "arrow"}
+COLUMNAR = ("parquet", "arrow", "dataset")  # read through pyarrow (core/inputs/tables.py)
 
 
 @dataclass(frozen=True)
@@ -54,7 +57,10 @@ def parse_mapping(pairs: list[str]) -> dict[str, str]:
     return mapping
 
 
-def _records(path: Path, kind: str) -> Iterator[tuple[int, Any]]:
+def _records(path: Path, kind: str, columns: list[str]) -> Iterator[tuple[int, Any]]:
+    if kind in COLUMNAR:
+        yield from tables.records(path, kind, columns)
+        return
     shown = shown_path(path)
     with path.open(encoding="utf-8-sig", newline="") as handle:
         if kind == "jsonl":
@@ -103,14 +109,16 @@ def read_seeds(path: str | Path, task: Recipe, mapping: Mapping[str, str] | None
             f"--map names unknown field {sorted(unknown)[0]!r}; task {task.name} has "
             f"fields {', '.join(task.field_names)}"
         )
-    kind = FORMATS.get(path.suffix.lower())
+    kind = "dataset" if tables.is_saved_dataset(path) else FORMATS.get(path.suffix.lower())
     if kind is None:
-        raise BareError(f"{shown}: unknown {what} file type; use .jsonl or .csv (or .tsv)")
-    if not path.is_file():
+        raise BareError(f"{shown}: unknown {what} file type; use .jsonl, .csv, .tsv, "
+                        ".parquet or .arrow, or a folder datasets' save_to_disk wrote")
+    if kind != "dataset" and not path.is_file():
         raise BareError(f"{what} file not found: {shown}")
+    columns = [mapping.get(name, name) for name in task.field_names]
     seeds, skipped = [], []
     try:
-        for number, record in _records(path, kind):
+        for number, record in _records(path, kind, columns):
             where = f"{shown}:{number}"
             try:
                 seeds.append((_fields(task, mapping, record, where, unpack), where))
@@ -152,6 +160,8 @@ def _fields(task: Recipe, mapping: Mapping[str, str], record: Any, where: str,
                     f"field {name!r} through task {task.name}'s [export] templates")
             if isinstance(value, str):  # there, but blank: not "missing"
                 raise _BadLine(f"{where}: field {column!r} is empty")
+            if column in record:
+                raise _BadLine(f"{where}: field {column!r} is null")
             raise _BadLine(f"{where}: missing field {column!r} (the record has: {present}); "
                            f"map a column with --map {name}=COLUMN")
         if isinstance(value, dict | list):

@@ -178,3 +178,28 @@ def test_status_by_reviewer_and_agreement_commands(review_db):
     assert any(line.split() == ["│", "alice", "&", "bob", "│", "2", "│", "1", "│", "0.000",
                                 "│"] for line in out.stdout.splitlines()), out.stdout
     assert "#1" in out.stdout and "alice: accepted, bob: rejected" in out.stdout
+
+
+def test_a_blind_review_hides_another_reviewers_decision_tags_and_edit(two):
+    from bare_tui.core.workspace import current
+
+    alice, bob = two
+    ids = [1, 2, 3, 4, 5]
+    review.decide(alice, [1], "reject", "alice", reason="sums", tags=["wrong arithmetic"])
+    edited = {"question": "Alice's question?", "answer": "#### 1"}
+    review.decide(alice, [3], "edit", "alice", fields=edited)
+    review.decide(alice, [5], "accept", "alice")
+    assert team.blind_to(bob, "gsm8k", "bob", ids, overlap=1.0) == {1, 3, 5}
+    assert team.blind_to(bob, "gsm8k", "bob", ids, overlap=0.0) == set()  # not doubled
+    assert team.blind_to(alice, "gsm8k", "alice", ids, overlap=1.0) == set()  # her own
+    seen = current.current(bob, 1).undecided()
+    assert (seen.status, seen.reason, seen.tags, seen.final_version) == (
+        "pending", None, None, "refined")
+    third = current.current(bob, 3)
+    assert third.final_fields == edited
+    assert third.undecided().final_fields == third.best_fields != edited
+    rows = review_list.summaries(bob, ids, blind={1, 3, 5})
+    assert [rows[i].status for i in ids] == ["pending"] * 5
+    assert rows[3].final_version == "refined" and "Alice" not in rows[3].title
+    review.decide(bob, [1], "accept", "bob")  # decided: no longer hidden from him
+    assert team.blind_to(bob, "gsm8k", "bob", ids, overlap=1.0) == {3, 5}

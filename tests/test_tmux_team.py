@@ -143,8 +143,10 @@ def test_two_curators_share_a_queue_without_deciding_one_item_twice(tmp_path):
             assert time.monotonic() < deadline, bob.term.screen()
             time.sleep(0.2)
         bob.term.keys("/")
+        bob.term.wait_for("Search the candidates' text")
         bob.term.keys(f"Ann has {held - 1} pens", literal=True)
         bob.term.keys("Enter")
+        bob.term.wait_for(f"search: Ann has {held - 1} pens")
         bob.term.wait_for(f"#{held} ", timeout=30)  # a search, on a loaded machine
         bob.decide(db, "a")
         assert rows(db, "SELECT status, reviewer FROM decisions WHERE candidate_id = ?",
@@ -177,3 +179,76 @@ def test_overlap_doubles_a_share_of_items_and_agreement_reports_them(tmp_path):
     finally:
         alice.term.close()
         bob.term.close()
+
+
+def heading(screen: str, candidate_id: int) -> str:
+    """The detail's heading line of an item: "#N  <status> ..."."""
+    return next((line for line in screen.splitlines() if f"#{candidate_id}  " in line), "")
+
+
+@pytest.mark.parametrize("blind", [True, False])
+def test_the_second_reviewer_of_a_doubled_item_does_not_see_the_first_ones(tmp_path, blind):
+    """Overlap 1: every item goes to two. Alice rejects #1 with a tag in her window and
+    edits #2; Bob's window then shows both undecided, with neither her tag nor her edit,
+    until he decides. Without blind review (--no-blind) he sees them (the check can
+    fail)."""
+    db = queue_workspace(tmp_path / "blind.db")
+    alice = Curator("alice", db, tmp_path, "--overlap", "1")
+    try:
+        alice.term.wait_for(f"/ {ITEMS}")
+        alice.term.wait_for("#1  pending")
+        alice.term.keys("X")
+        alice.term.wait_for("wrong arithmetic")
+        alice.term.keys("1")
+        alice.term.wait_for("[x] wrong arithmetic")
+        alice.term.keys("Enter")
+        deadline = time.monotonic() + 15
+        while not rows(db, "SELECT 1 FROM decisions WHERE candidate_id = 1"):
+            assert time.monotonic() < deadline, alice.term.screen()
+            time.sleep(0.05)
+    finally:
+        alice.term.close()
+    assert rows(db, "SELECT status, tags, reviewer FROM decisions") == [
+        ("rejected", '["wrong arithmetic"]', "alice")]
+    with Store(db) as store:  # alice's edit of #2, as her `e` would save it
+        from bare_tui.core.reviewing import review
+
+        review.decide(store, [2], "edit", "alice", fields={
+            "question": "ALICE REWROTE THIS QUESTION?", "answer": "1 + 1 = 2\n#### 2"})
+    bob = Curator("bob", db, tmp_path, "--overlap", "1", *(() if blind else ("--no-blind",)))
+    try:
+        bob.term.wait_for(f"/ {ITEMS}")
+        screen = bob.term.wait_for("#1  ")
+        first = heading(screen, 1)
+        if not blind:
+            assert "#1  rejected" in first and "tags: wrong arithmetic" in first, screen
+            bob.term.keys("j")
+            assert "ALICE REWROTE" in bob.term.wait_for("ALICE REWROTE")
+            return
+        assert "#1  pending" in first and "rejected" not in first, screen
+        assert "wrong arithmetic" not in screen, screen
+        bob.term.keys("j")
+        screen = bob.term.wait_for("#2  ")
+        assert "#2  pending" in heading(screen, 2), screen
+        assert "ALICE REWROTE" not in screen and "Ann has 1 pens" in screen, screen
+        bob.term.keys("e")  # the editor would show her edit: refused while blind
+        assert "blind review: decide #2 first" in bob.term.wait_for("blind review")
+        bob.term.keys("k")
+        bob.term.wait_for("#1  pending")
+        bob.decide(db, "a")  # decided: now he sees the item as it stands
+        deadline = time.monotonic() + 15
+        while heading(bob.term.screen(), 1):  # on to the next item no window holds
+            assert time.monotonic() < deadline, bob.term.screen()
+            time.sleep(0.05)
+        for _ in range(ITEMS):  # back up to #1
+            bob.term.keys("k")
+            time.sleep(0.2)
+            if heading(bob.term.screen(), 1):
+                break
+        screen = bob.term.wait_for("#1  accepted")
+        assert rows(db, "SELECT status, reviewer FROM decisions WHERE candidate_id = 1") == [
+            ("accepted", "bob")]
+    finally:
+        bob.term.close()
+    out = run_cli("agreement", "--db", str(db), "--task", "gsm8k")
+    assert "1 items decided by two or more reviewers: 0 agree" in out.stdout, out.stdout

@@ -92,12 +92,19 @@ def in_queue(store: Store, task: str, reviewer: str, ids: Sequence[int],
 
 def blind_to(store: Store, task: str, reviewer: str, ids: Sequence[int],
              overlap: float) -> set[int]:
-    """Of these items, the doubled ones another reviewer decided and this one has not: a
-    blind review shows them undecided (`Current.undecided`) until this one decides."""
+    """Of these items, the doubled ones whose state another reviewer wrote (a decision,
+    its tags, an edit) while this one has not decided them: a blind review shows them
+    undecided (`Current.undecided`) until this one decides."""
     twice = [i for i in ids if doubled(i, overlap)]
     if not twice:
         return set()
-    return {cid for cid, by in labels(store, task, twice).items() if reviewer not in by}
+    others = {row[0] for row in store.conn.execute(
+        f"SELECT candidate_id FROM decisions WHERE candidate_id {IN_IDS}"
+        " AND reviewer IS NOT NULL AND reviewer != ?", (ids_param(twice), reviewer))}
+    if not others:
+        return set()
+    mine = {cid for cid, by in labels(store, task, list(others)).items() if reviewer in by}
+    return others - mine
 
 
 def next_in_queue(store: Store, task: str, reviewer: str, session: str,

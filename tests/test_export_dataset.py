@@ -280,6 +280,60 @@ def test_a_single_exported_item_still_shows_the_seeds_diversity(workspace, tmp_p
     assert "| seeds | 200 |" in body
 
 
+def _card_ways(drafted, gsm8k, tmp_path):
+    """Every way an export writes its card: each profile, splits, Parquet, a folder, a
+    licence found, given or unknown, a card beside a README of the user's."""
+    from bare_tui.core.datasets.export import PROFILES
+
+    review.decide(drafted, [1], "accept", "ann")
+    review.decide(drafted, [3], "reject", "bob", tags=["ambiguous"])
+    for profile in PROFILES:
+        yield export(drafted, gsm8k, tmp_path / profile / "set.jsonl", status="any",
+                     profile=profile, include_invalid=True)
+    yield export(drafted, gsm8k, tmp_path / "split" / "s.parquet", status="any",
+                 split={"train": 0.5, "test": 0.5}, include_invalid=True)
+    yield export(drafted, gsm8k, tmp_path / "folder", status="any", license="llama3")
+    (tmp_path / "README.md").write_text("# my notes\n")
+    yield export(drafted, gsm8k, tmp_path / "mine.jsonl", status="any", license="other")
+
+
+def test_huggingface_hub_reads_every_card_we_write(drafted, gsm8k, tmp_path):
+    from huggingface_hub import DatasetCard
+
+    from bare_tui.core.datasets.card_metadata import HUB_SIZES, metadata_problems
+
+    for place in [tmp_path / p for p in ("dpo", "kto", "split", "chat", "fields", "alpaca",
+                                         "sharegpt", "dpo-chat", "kto-chat")]:
+        place.mkdir()
+    written = list(_card_ways(drafted, gsm8k, tmp_path))
+    assert len(written) == 11
+    for result in written:
+        card = DatasetCard.load(result.card_path)
+        assert metadata_problems(card.data) == [], result.card_path
+        data = card.data.to_dict()
+        assert data["size_categories"][0] in HUB_SIZES
+        assert data["task_categories"] == ["text-generation"]
+        files = data["configs"][0]["data_files"]
+        assert [f["path"] for f in files] == [p.name for p, _n in result.files.values()]
+        assert card.text.lstrip().startswith("<!-- dataset card written by bare-tui export")
+        assert "# gsm8k: " in card.text
+    assert written[-2].card_path == tmp_path / "folder" / "README.md"
+    assert DatasetCard.load(written[-2].card_path).data.license == "llama3"
+    assert written[-1].card_path == tmp_path / "mine.README.md"
+    with pytest.raises(BareError, match="--license 'MIT-ish' is not a licence identifier"):
+        export(drafted, gsm8k, tmp_path / "x.jsonl", license="MIT-ish")
+    assert not (tmp_path / "x.jsonl").exists()
+
+
+def test_a_card_an_earlier_version_wrote_is_still_ours(drafted, gsm8k, tmp_path):
+    (tmp_path / "a.manifest.json").write_text("{}")
+    (tmp_path / "README.md").write_text("---\n# dataset card written by bare-tui export\n"
+                                        "license: mit\n---\n# old\n")
+    result = export(drafted, gsm8k, tmp_path / "a.jsonl", status="any", force=True)
+    assert result.card_path == tmp_path / "README.md"
+    assert "# old" not in result.card_path.read_text()
+
+
 def test_a_readme_of_the_user_is_never_replaced(drafted, gsm8k, tmp_path):
     (tmp_path / "README.md").write_text("# my notes\n")
     result = export(drafted, gsm8k, tmp_path / "set.jsonl", status="any", license="cc-by-4.0")

@@ -28,8 +28,8 @@ async def settle(pilot):
 @pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
 @pytest.mark.parametrize(
     "keys",
-    [(), ("d",), ("question_mark",), ("o",), ("j", "j", "j")],
-    ids=["side-by-side", "inline", "help", "export", "hostile-text"],
+    [(), ("d",), ("question_mark",), ("o",), ("j", "j", "j"), ("X", "1", "4", "o", "k")],
+    ids=["side-by-side", "inline", "help", "export", "hostile-text", "reject-tags"],
 )
 def test_review_screens(snap_compare, app, size, keys):
     async def run_before(pilot):

@@ -88,7 +88,8 @@ def _records(path: Path, kind: str, columns: list[str]) -> Iterator[tuple[int, A
                     if None in row:
                         raise BareError(f"{shown}:{reader.line_num}: more values than the "
                                         "header has columns")
-                    yield reader.line_num, row
+                    # a short row's missing values are missing, not null
+                    yield reader.line_num, {k: v for k, v in row.items() if v is not None}
             except csv.Error as exc:
                 raise BareError(f"{shown}:{reader.line_num}: {exc}") from None
 

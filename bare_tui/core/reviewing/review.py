@@ -19,10 +19,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
-from bare_tui.core.inputs import verifying
+from bare_tui.core.inputs import tag_names, verifying
 from bare_tui.core.inputs.recipes import Recipe
 from bare_tui.core.inputs.validation import validate
-from bare_tui.core.reviewing import tags as tags_module
 from bare_tui.core.workspace.current import proposed_version
 from bare_tui.core.workspace.store import IN_IDS, Store, from_json, ids_param, now, to_json
 from bare_tui.core.workspace.yields import USABLE
@@ -248,7 +247,7 @@ def decide(store: Store, candidate_ids: Iterable[int], action: str, reviewer: st
     holds the decision event each candidate showed when the curator opened it: when
     another reviewer or window has decided it since, DecidedSince is raised and nothing
     written. Inside a caller's transaction it is part of that transaction."""
-    change = change or Change(fields=fields, tags=tags_module.names(tags))
+    change = change or Change(fields=fields, tags=tag_names.names(tags))
     ids = list(dict.fromkeys(int(i) for i in candidate_ids))
     if not ids:
         raise BareError("no candidate ids given")

@@ -1,7 +1,8 @@
 """Tags on rejects: a recipe's set of failure names (`[review] tags`), offered on number
 keys when a curator rejects, beside free words of their own. A reject keeps its tags and
 the version they were given to (the draft, the refinement or an edit), so the counts say
-which failures the refiner fixes and which it makes.
+which failures the refiner fixes and which it makes. What a tag may be:
+core/inputs/tag_names.py.
 """
 
 from __future__ import annotations
@@ -9,11 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from bare_tui.core.inputs.tag_names import names
 from bare_tui.core.workspace.store import Store
-
-__all__ = ["FILTER_PREFIX", "HAS_TAG", "Count", "counts", "filter_name", "names",
-           "offered", "used"]
 
 FILTER_PREFIX = "tag: "  # the review list's filter by tag is "tag: <name>"
 # Candidates whose current decision carries the tag (`:tag`), as a condition on the

@@ -102,7 +102,7 @@ def test_headless_demo_exports_and_ends_with_the_yield(tmp_path: Path):
     assert "of 2" in last[-2] and 1 <= len(exported) <= 2, (last, exported)
     assert all(json.loads(line)["messages"][-1]["content"].strip() for line in exported)
     card = (tmp_path / "README.md").read_text()  # the dataset card beside the export
-    assert card.startswith("---\n") and 'license: "mit"' in card
+    assert card.startswith("---\n") and "\nlicense: mit\n" in card
     assert "## Diversity" in card and "| seeds | 200 |" in card
 
 

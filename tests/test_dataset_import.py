@@ -68,7 +68,11 @@ def test_a_bad_line_imports_nothing(store, gsm8k, tmp_path):
     with pytest.raises(BareError, match=r"d.jsonl:6: missing field 'solution'"):
         import_candidates(store, gsm8k, data, {"question": "problem", "answer": "solution"})
     assert store.scalar("SELECT count(*) FROM candidates") == 0
-    assert store.scalar("SELECT count(*) FROM runs") == 0
+    # the run says what happened (the bad line came in the first chunk: nothing written)
+    (run,) = store.query("SELECT status, produced, error FROM runs")
+    assert (run["status"], run["produced"]) == ("failed", 0)
+    assert "d.jsonl:6: missing field 'solution'" in run["error"]
+    assert run["error"].endswith("(rolled back: 0 candidates removed)")
 
 
 @pytest.mark.parametrize("profile", [p for p in PROFILES if p not in preference.PROFILES])

@@ -206,6 +206,13 @@ def test_the_second_reviewer_of_a_doubled_item_does_not_see_the_first_ones(tmp_p
         while not rows(db, "SELECT 1 FROM decisions WHERE candidate_id = 1"):
             assert time.monotonic() < deadline, alice.term.screen()
             time.sleep(0.05)
+        # alice is done: her process ends before bob starts (no window of hers lingers)
+        (pid,) = rows(db, "SELECT pid FROM reviewing WHERE reviewer = 'alice'")[0]
+        os.kill(pid, signal.SIGKILL)
+        deadline = time.monotonic() + 15
+        while os.path.exists(f"/proc/{pid}"):
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
     finally:
         alice.term.close()
     assert rows(db, "SELECT status, tags, reviewer FROM decisions") == [

@@ -78,14 +78,20 @@ def _say_skipped(skipped: tuple[str, ...]) -> None:
 
 
 def cmd_candidates_import(args: argparse.Namespace) -> int:
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
     from bare_tui.core.datasets.dataset_import import import_candidates
     from bare_tui.core.inputs.seeds import parse_mapping
 
     mapping = parse_mapping(args.map or [])
-    with open_store(args, create=True) as store:
+    progress = Progress(SpinnerColumn(), TextColumn("import: {task.completed:,} items read"),
+                        TimeElapsedColumn(), console=console(stderr=True), transient=True)
+    with open_store(args, create=True) as store, progress:
         task = resolve_task(store, args)
+        bar = progress.add_task("import", total=None)
         result = import_candidates(store, task, args.file, mapping,
-                                   skip_invalid=args.skip_invalid)
+                                   skip_invalid=args.skip_invalid,
+                                   on_progress=lambda read: progress.update(bar, completed=read))
     skipped = [f"{count} {what}" for count, what in (
         (result.duplicates, "already imported"), (result.seeds, "the same as a seed"))
         if count]

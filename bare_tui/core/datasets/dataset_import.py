@@ -5,16 +5,18 @@ profiles (fields, chat, alpaca, sharegpt), read back through the recipe's [expor
 templates. Each item records where it came from (file, line, the file's sha256), is
 checked like a draft, and is reviewed, embedded, clustered and refined like one. An
 item already in the task (a seed, or an imported candidate with the same fields) is
-skipped, so importing a file twice adds nothing. The whole file is read first: a bad
-line imports nothing.
+skipped, so importing a file twice adds nothing. The file is read as a stream and
+written in chunks; a bad line, an error or a Ctrl-C takes back what the import added.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
+from itertools import chain
 from pathlib import Path
 from string import Formatter
 from typing import Any
@@ -23,13 +25,13 @@ from bare_tui.core.generation.model_files import file_sha256
 from bare_tui.core.inputs import verifying
 from bare_tui.core.inputs.prompts import render_example
 from bare_tui.core.inputs.recipes import Recipe
-from bare_tui.core.inputs.seeds import content_sha256, read_seeds
+from bare_tui.core.inputs.seeds import content_sha256, iter_fields
 from bare_tui.core.inputs.validation import validate
-from bare_tui.core.workspace.store import Store, now, to_json
+from bare_tui.core.workspace.store import IN_IDS, Store, ids_param, now, to_json
 from bare_tui.text import shown_path
 
 IMPORT_KIND = "import"  # the runs row of an import
-CHUNK = 2_000  # items per transaction
+CHUNK = 5_000  # items per transaction
 
 
 @dataclass(frozen=True)
@@ -97,54 +99,128 @@ def unpacker(task: Recipe):
 
 def import_candidates(store: Store, task: Recipe, path: str | Path,
                       mapping: Mapping[str, str] | None = None, *,
-                      skip_invalid: bool = False) -> ImportResult:
-    """Add the file's items as candidates of `task`, in transactions of `CHUNK` items:
-    another process (a review window) waits for one chunk at most, never for the whole
-    file. Stopped half-way, an import is finished by running it again (what it added
-    is skipped as already imported). A record that cannot be read stops the import before
-    anything is added, unless `skip_invalid` leaves it out (and lists it)."""
+                      skip_invalid: bool = False,
+                      on_progress: Callable[[int], None] | None = None) -> ImportResult:
+    """Add the file's items as candidates of `task`, all or nothing, read as a stream:
+    each chunk of `CHUNK` items is checked and verified first, then written in one short
+    transaction, so another process (a review window) never waits long and memory stays
+    flat. A record that cannot be read (unless `skip_invalid` leaves it out and lists it),
+    an error or a Ctrl-C takes back what the import added (`roll_back`), in short
+    transactions too. `on_progress(items read)` hears each chunk."""
     path = Path(path)
     shown = shown_path(path)
-    read = read_seeds(path, task, mapping, unpack=unpacker(task), what="dataset",
-                      skip_invalid=skip_invalid)
-    items = read.records
-    file_hash = file_sha256(path, None)  # hashed once per import: nothing to remember
+    records = iter_fields(path, task, mapping, unpack=unpacker(task), what="dataset",
+                          skip_invalid=skip_invalid, skipped=(skipped := []))
+    first = next(records)  # the file's type and columns are checked before the run starts
+    file_hash = _source_sha256(path)
     known_seeds = {row[0] for row in store.conn.execute(
         "SELECT content_sha256 FROM seeds WHERE task = ?", (task.name,))}
-    added = duplicates = seeds = failing = 0
+    counts = {"added": 0, "duplicates": 0, "seeds": 0, "failing": 0}
     run_id = store.start_run({
         "kind": IMPORT_KIND, "task": task.name, "model": shown_path(path.name),
         "model_path": shown, "model_sha256": file_hash,
         "params": {"file": shown, "mapping": dict(mapping or {})},
         "recipe_sha256": task.sha256})
+    read = 0
     try:
-        for start in range(0, len(items), CHUNK):
+        for chunk in _chunks(chain([first], records), CHUNK):
+            rows = [_row(task, fields, where, run_id, shown, file_hash)
+                    for fields, where in chunk if not _is_seed(fields, known_seeds, counts)]
             with store.transaction() as conn:
-                for fields, where in items[start:start + CHUNK]:
-                    digest = content_sha256(fields)
-                    if digest in known_seeds:
-                        seeds += 1
-                        continue
-                    problems = validate(task, fields)
-                    verdict = verifying.verify(task, fields).columns()
-                    line = int(where.rsplit(":", 1)[1])
-                    cursor = conn.execute(
-                        "INSERT OR IGNORE INTO candidates (task, shot_ids, run_id, raw_text,"
-                        " fields, validation, valid, finish_reason, prompt_tokens,"
-                        " completion_tokens, ms, created_at, origin, content_sha256,"
-                        " verified, verification)"
-                        " VALUES (?, '[]', ?, ?, ?, ?, ?, 'import', 0, 0, 0, ?, ?, ?, ?, ?)",
-                        (task.name, run_id, render_example(task, fields), to_json(fields),
-                         to_json(problems), int(not problems), now(),
-                         json.dumps({"file": shown, "line": line, "sha256": file_hash}),
-                         digest, verdict["verified"], verdict["verification"]))
-                    added += cursor.rowcount
-                    duplicates += 1 - cursor.rowcount
-                    failing += cursor.rowcount and bool(problems)
-                conn.execute("UPDATE runs SET produced = ? WHERE id = ?", (added, run_id))
+                for row, problems in rows:
+                    cursor = conn.execute(INSERT, row)
+                    counts["added"] += cursor.rowcount
+                    counts["duplicates"] += 1 - cursor.rowcount
+                    counts["failing"] += cursor.rowcount and bool(problems)
+                conn.execute("UPDATE runs SET produced = ? WHERE id = ?",
+                             (counts["added"], run_id))
+            read += len(chunk)
+            if on_progress is not None:
+                on_progress(read)
     except BaseException as exc:
+        removed = roll_back(store, run_id)
         store.finish_run(run_id, "interrupted" if isinstance(exc, KeyboardInterrupt)
-                         else "failed", error=str(exc)[:500])
+                         else "failed", error=f"{str(exc)[:400]} (rolled back: {removed} "
+                         "candidates removed)")
         raise
     store.finish_run(run_id, "done")
-    return ImportResult(added, duplicates, seeds, failing, read.skipped)
+    return ImportResult(counts["added"], counts["duplicates"], counts["seeds"],
+                        counts["failing"], tuple(skipped))
+
+
+INSERT = ("INSERT OR IGNORE INTO candidates (task, shot_ids, run_id, raw_text, fields,"
+          " validation, valid, finish_reason, prompt_tokens, completion_tokens, ms,"
+          " created_at, origin, content_sha256, verified, verification)"
+          " VALUES (?, '[]', ?, ?, ?, ?, ?, 'import', 0, 0, 0, ?, ?, ?, ?, ?)")
+
+
+def _source_sha256(path: Path) -> str:
+    """The file's sha256; a saved dataset folder's is that of its files' hashes, in
+    order of name."""
+    if not path.is_dir():
+        return file_sha256(path, None)
+    files = sorted(p for p in path.iterdir() if p.is_file())
+    joined = "\n".join(f"{p.name} {file_sha256(p, None)}" for p in files)
+    return hashlib.sha256(joined.encode()).hexdigest()
+
+
+def _chunks(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
+    chunk: list[Any] = []
+    for item in items:
+        chunk.append(item)
+        if len(chunk) == size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def _is_seed(fields: dict[str, str], known_seeds: set[str], counts: dict[str, int]) -> bool:
+    if content_sha256(fields) in known_seeds:
+        counts["seeds"] += 1
+        return True
+    return False
+
+
+def _row(task: Recipe, fields: dict[str, str], where: str, run_id: int, shown: str,
+         file_hash: str | None) -> tuple[tuple[Any, ...], list[str]]:
+    """An item's candidates row, checked and verified (outside any transaction)."""
+    problems = validate(task, fields)
+    verdict = verifying.verify(task, fields).columns()
+    line = int(where.rsplit(":", 1)[1])
+    return ((task.name, run_id, render_example(task, fields), to_json(fields),
+             to_json(problems), int(not problems), now(),
+             json.dumps({"file": shown, "line": line, "sha256": file_hash}),
+             content_sha256(fields), verdict["verified"], verdict["verification"]), problems)
+
+
+# What else may name a candidate an import added, should another job have touched it
+# while the import ran (embedded it, clustered it, refined it, held it on a screen).
+_DEPENDENTS = ("refinements", "clusters", "contamination", "judgments", "refine_claims")
+
+
+def roll_back(store: Store, run_id: int) -> int:
+    """Take back what an import run added, `CHUNK` candidates per short transaction;
+    an item a curator has decided or exported meanwhile stays (its history is kept).
+    Returns how many were removed."""
+    removed = 0
+    while True:
+        with store.transaction() as conn:
+            ids = [row[0] for row in conn.execute(
+                "SELECT c.id FROM candidates c WHERE c.run_id = ? AND NOT EXISTS"
+                " (SELECT 1 FROM events e WHERE e.candidate_id = c.id) AND NOT EXISTS"
+                " (SELECT 1 FROM export_items x WHERE x.candidate_id = c.id) LIMIT ?",
+                (run_id, CHUNK))]
+            if not ids:
+                return removed
+            param = (ids_param(ids),)
+            conn.execute("DELETE FROM embeddings WHERE kind = 'refined' AND ref_id IN"
+                         f" (SELECT id FROM refinements WHERE candidate_id {IN_IDS})", param)
+            conn.execute("DELETE FROM embeddings WHERE kind IN ('draft', 'final')"
+                         f" AND ref_id {IN_IDS}", param)
+            for table in _DEPENDENTS:
+                conn.execute(f"DELETE FROM {table} WHERE candidate_id {IN_IDS}", param)
+            conn.execute(f"UPDATE reviewing SET candidate_id = NULL WHERE candidate_id {IN_IDS}",
+                         param)
+            conn.execute(f"DELETE FROM candidates WHERE id {IN_IDS}", param)
+            removed += len(ids)

@@ -7,9 +7,9 @@ kto, kto-chat) shape the rows: core/datasets/profiles.py.
 
 from __future__ import annotations
 
-import hashlib
+import contextlib
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -135,10 +135,11 @@ class Include:
 
 @dataclass
 class _Selection:
-    """What an export writes: each item's rows by id in their profile's shape (one, or
-    its pairs or label), and what it left out."""
+    """What an export writes: how many rows each item makes, by id (one, or its pairs
+    or label; the rows themselves are made again as they are written), and what it left
+    out."""
 
-    chosen: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
+    chosen: dict[int, int] = field(default_factory=dict)
     skipped_invalid: int = 0
     skipped_unverified: int = 0
     skipped_flagged: int = 0
@@ -150,7 +151,7 @@ class _Selection:
 
     @property
     def rows(self) -> int:
-        return sum(len(rows) for rows in self.chosen.values())
+        return sum(self.chosen.values())
 
 
 def _select(store: Store, task: Recipe, status: str, include: Include, shaping: Shaping,
@@ -183,7 +184,7 @@ def _select(store: Store, task: Recipe, status: str, include: Include, shaping: 
         if not rows:
             picked.skipped_no_pair += 1
             continue
-        picked.chosen[item.id] = rows
+        picked.chosen[item.id] = len(rows)
         picked.versions[item.final_version] = picked.versions.get(item.final_version, 0) + 1
         for row in rows:
             kind = row.get("kind") or {True: "accepted", False: "rejected"}.get(row.get("label"))
@@ -239,6 +240,8 @@ def export(store: Store, task: Recipe, out: str | Path, *, profile: str = "chat"
             if on_note is not None:
                 on_note(f"the card's diversity is not measured: {exc}")
     placed: list[export_files.Placed] = []
+    written: dict[str, export_files.Written] = {}
+    made = export_files.make_folder(layout.folder) if layout.new_folder else None
     try:
         with store.transaction() as conn:
             latest = exported_before(store, task.name) if since_last else earlier
@@ -254,21 +257,28 @@ def export(store: Store, task: Recipe, out: str | Path, *, profile: str = "chat"
                                 f"{len(picked.chosen)} items; export more items, or give it "
                                 "a larger fraction")
             empty_row = shaping.empty_row(task.field_names)
-            data = {name: export_files.encode(
-                [row for i in by_split[name] for row in picked.chosen[i]], layout.format,
-                empty_row) for name in fractions}
+            for name in fractions:
+                written[name] = export_files.write_rows(
+                    layout.data[name], _rows_of(store, shaping, by_split[name]),
+                    layout.format, empty_row)
             ids = [i for name in fractions for i in by_split[name]]
             manifest = _record(store, conn, task, out, layout, shaping, status,
                                include, since_last, fractions, rng_seed, stratified,
-                               by_split, data, ids, licence, picked)
+                               by_split, written, ids, licence, picked)
             card = dataset_card.card(store, task, layout, manifest, licence, embedding_model)
             placed.append(export_files.place({
-                **{layout.data[name]: data[name] for name in fractions},
+                **{layout.data[name]: written[name] for name in fractions},
                 layout.manifest: (json.dumps(manifest, indent=2) + "\n").encode(),
-                layout.card: card.encode()}, layout.folder if layout.new_folder else None))
+                layout.card: card.encode()}, made))
     except BaseException:
         if placed:  # the COMMIT failed: the files go back to what the workspace says
             placed[0].undo()
+        else:  # nothing placed: no temp file and no new folder stays behind
+            for done in written.values():
+                done.temp.unlink(missing_ok=True)
+            if made is not None:
+                with contextlib.suppress(OSError):
+                    made.rmdir()
         raise
     placed[0].keep()
     return ExportResult(
@@ -277,6 +287,19 @@ def export(store: Store, task: Recipe, out: str | Path, *, profile: str = "chat"
         {name: (layout.data[name], len(by_split[name])) for name in fractions},
         picked.left_out, picked.skipped_unverified, picked.skipped_flagged,
         **_rows_written(shaping, picked))
+
+
+ROWS_READ = 1_000  # items read back at a time while their rows are written
+
+
+def _rows_of(store: Store, shaping: Shaping, ids: list[int]) -> Iterator[dict[str, Any]]:
+    """The rows of these items, in their order, read back a chunk at a time."""
+    for start in range(0, len(ids), ROWS_READ):
+        chunk = ids[start:start + ROWS_READ]
+        items = current.many(store, chunk)
+        for candidate_id in chunk:
+            if candidate_id in items:  # (an import rolled back meanwhile takes its own)
+                yield from shaping.rows(store, items[candidate_id])
 
 
 def _rows_written(shaping: Shaping, picked: _Selection) -> dict[str, Any]:
@@ -306,16 +329,16 @@ def _decontamination(store: Store, task: str, picked: _Selection) -> dict[str, A
 def _record(store: Store, conn: Any, task: Recipe, out: str | Path, layout: Layout,
             shaping: Shaping, status: str, include: Include, since_last: bool,
             fractions: dict[str, float], rng_seed: int, stratified: bool,
-            by_split: dict[str, list[int]], data: dict[str, bytes], ids: list[int],
+            by_split: dict[str, list[int]], written: dict[str, export_files.Written],
+            ids: list[int],
             licence: card_metadata.Licence, picked: _Selection) -> dict[str, Any]:
     """The export's rows in the workspace (inside the caller's transaction), and its
     manifest."""
     previous = _previous(store, task.name)
     profile = shaping.profile
     files = {name: {"file": shown_path(layout.data[name].name),
-                    "sha256": hashlib.sha256(data[name]).hexdigest(),
-                    "count": len(by_split[name]),
-                    "rows": sum(len(picked.chosen[i]) for i in by_split[name]),
+                    "sha256": written[name].sha256,
+                    "count": len(by_split[name]), "rows": written[name].rows,
                     "candidate_ids": by_split[name]}
              for name in fractions}
     filters = {"status": shaping.status or status, "include_invalid": include.invalid,

@@ -11,10 +11,11 @@ card is then `<stem>.README.md`).
 from __future__ import annotations
 
 import contextlib
-import io
+import hashlib
 import json
 import os
 import tempfile
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -156,15 +157,88 @@ def _probe(folder: Path) -> None:
         raise BareError(f"cannot write in {folder}: {exc.strerror or exc}") from None
 
 
-def encode(rows: list[dict[str, Any]], format: str, empty_row: dict[str, Any]) -> bytes:
-    """The rows as JSONL or Parquet; `empty_row` gives the columns of an empty table."""
-    if format == "jsonl":
-        return "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows).encode()
+@dataclass(frozen=True)
+class Written:
+    """A data file written beside its target under a temporary name, not yet in place."""
+
+    temp: Path
+    sha256: str
+    rows: int
+
+
+ROWS_PER_BATCH = 5_000  # Parquet rows encoded at a time
+
+
+def write_rows(target: Path, rows: Iterable[dict[str, Any]], format: str,
+               empty_row: dict[str, Any]) -> Written:
+    """Stream the rows into a temporary file beside `target` (JSONL, or Parquet a batch
+    at a time; `empty_row` gives the columns of an empty table), synced, with the mode a
+    new file gets; memory holds one batch, never the whole set."""
+    handle = _temp_handle(target)
+    temp = Path(handle.name)
+    digest = hashlib.sha256()
+    count = 0
+    try:
+        with handle:
+            if format == "jsonl":
+                for row in rows:
+                    line = (json.dumps(row, ensure_ascii=False) + "\n").encode()
+                    digest.update(line)
+                    handle.write(line)
+                    count += 1
+            else:
+                count = _write_parquet(handle, rows, empty_row)
+            _finish(handle)
+        if format != "jsonl":
+            digest = _file_digest(temp)
+    except OSError as exc:
+        temp.unlink(missing_ok=True)
+        raise BareError(f"cannot write {shown_path(target)}: {exc.strerror or exc}") from None
+    except BaseException:
+        temp.unlink(missing_ok=True)
+        raise
+    return Written(temp, digest.hexdigest(), count)
+
+
+def _write_parquet(handle: Any, rows: Iterable[dict[str, Any]],
+                   empty_row: dict[str, Any]) -> int:
     pa, pq = parquet_modules()
-    table = pa.Table.from_pylist(rows) if rows else pa.Table.from_pylist([empty_row]).slice(0, 0)
-    sink = io.BytesIO()
-    pq.write_table(table, sink)
-    return sink.getvalue()
+    schema = None
+    writer = None
+    count = 0
+    batch: list[dict[str, Any]] = []
+
+    def flush() -> None:
+        nonlocal schema, writer
+        table = (pa.Table.from_pylist(batch) if schema is None
+                 else pa.Table.from_pylist(batch, schema=schema))
+        if writer is None:
+            schema = table.schema
+            writer = pq.ParquetWriter(handle, schema)
+        writer.write_table(table)
+        batch.clear()
+
+    for row in rows:
+        batch.append(row)
+        count += 1
+        if len(batch) == ROWS_PER_BATCH:
+            flush()
+    if batch:
+        flush()
+    if writer is None:  # no row: an empty table with the profile's columns
+        table = pa.Table.from_pylist([empty_row]).slice(0, 0)
+        writer = pq.ParquetWriter(handle, table.schema)
+        writer.write_table(table)
+    writer.close()
+    return count
+
+
+def _file_digest(path: Path) -> Any:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest
 
 
 def parquet_modules() -> tuple[Any, Any]:
@@ -183,22 +257,30 @@ def _umask() -> int:
     return mask
 
 
-def _temp_file(path: Path, data: bytes) -> Path:
-    """The data in a temp file beside `path`, synced, with the mode a new file gets."""
+def _temp_handle(path: Path) -> Any:
     try:
-        handle = tempfile.NamedTemporaryFile(
-            "wb", dir=path.parent, prefix=f".{path.name}.", delete=False
-        )
+        return tempfile.NamedTemporaryFile("wb", dir=path.parent, prefix=f".{path.name}.",
+                                           delete=False)
     except OSError as exc:
         raise BareError(f"cannot write {shown_path(path)}: {exc.strerror or exc}") from None
+
+
+def _finish(handle: Any) -> None:
+    """Flush and sync a temp file; mkstemp creates 0600, and the export is a file like
+    any other the user writes."""
+    handle.flush()
+    os.fchmod(handle.fileno(), 0o666 & ~_umask())
+    os.fsync(handle.fileno())
+
+
+def _temp_file(path: Path, data: bytes) -> Path:
+    """The data in a temp file beside `path`, synced, with the mode a new file gets."""
+    handle = _temp_handle(path)
     temp = Path(handle.name)
     try:
         with handle:
             handle.write(data)
-            handle.flush()
-            # mkstemp creates 0600; the export is a file like any other the user writes.
-            os.fchmod(handle.fileno(), 0o666 & ~_umask())
-            os.fsync(handle.fileno())
+            _finish(handle)
     except OSError as exc:
         temp.unlink(missing_ok=True)
         raise BareError(f"cannot write {shown_path(path)}: {exc.strerror or exc}") from None
@@ -228,22 +310,27 @@ class Placed:
                 self.made_folder.rmdir()
 
 
-def place(files: dict[Path, bytes], make_folder: Path | None = None) -> Placed:
-    """Write every file to a temp file first, then rename them all into place: a failure
-    while writing (a full disk, a kill) leaves the old files as they were and no temp
-    file; readers never see half a file. The files replaced are kept aside (`Placed`).
-    `make_folder`: the folder to make first (and to remove on `undo`)."""
-    if make_folder is not None:
-        try:
-            make_folder.mkdir()
-        except OSError as exc:
-            raise BareError(f"cannot make folder {shown_path(make_folder)}: "
-                            f"{exc.strerror or exc}") from None
-    placed = Placed([], {}, make_folder)
+def make_folder(folder: Path) -> Path:
+    """Make an export's new folder (before its files are written into it)."""
+    try:
+        folder.mkdir()
+    except OSError as exc:
+        raise BareError(f"cannot make folder {shown_path(folder)}: "
+                        f"{exc.strerror or exc}") from None
+    return folder
+
+
+def place(files: dict[Path, bytes | Written], made_folder: Path | None = None) -> Placed:
+    """Write every file to a temp file first (a `Written` one is already), then rename
+    them all into place: a failure while writing (a full disk, a kill) leaves the old
+    files as they were and no temp file; readers never see half a file. The files
+    replaced are kept aside (`Placed`). `made_folder`: a folder the caller made for them
+    (removed on `undo`)."""
+    placed = Placed([], {}, made_folder)
     temps: dict[Path, Path] = {}
     try:
         for path, data in files.items():
-            temps[path] = _temp_file(path, data)
+            temps[path] = data.temp if isinstance(data, Written) else _temp_file(path, data)
         for path, temp in temps.items():
             if path.exists():
                 placed.replaced[path] = _aside(path)

@@ -101,6 +101,18 @@ def read_seeds(path: str | Path, task: Recipe, mapping: Mapping[str, str] | None
     line; with `skip_invalid`, bad records are left out and listed instead (a file that
     cannot be read at all still fails). `unpack` turns a record into columns first (a
     chat-like profile into fields), `what` names the file in messages."""
+    skipped: list[str] = []
+    records = list(iter_fields(path, task, mapping, unpack=unpack, what=what,
+                               skip_invalid=skip_invalid, skipped=skipped))
+    return Read(records, tuple(skipped))
+
+
+def iter_fields(path: str | Path, task: Recipe, mapping: Mapping[str, str] | None = None, *,
+                unpack: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
+                what: str = "seed", skip_invalid: bool = False,
+                skipped: list[str] | None = None) -> Iterator[tuple[dict[str, str], str]]:
+    """`read_seeds` a record at a time, for files too large to hold: (fields, 'file:line')
+    as they are read; records left out with `skip_invalid` go to `skipped`."""
     path = Path(path)
     shown = shown_path(path)
     mapping = dict(mapping or {})
@@ -117,26 +129,29 @@ def read_seeds(path: str | Path, task: Recipe, mapping: Mapping[str, str] | None
     if kind != "dataset" and not path.is_file():
         raise BareError(f"{what} file not found: {shown}")
     columns = [mapping.get(name, name) for name in task.field_names]
-    seeds, skipped = [], []
+    skipped = [] if skipped is None else skipped
+    found = 0
     try:
         for number, record in _records(path, kind, columns):
             where = f"{shown}:{number}"
             try:
-                seeds.append((_fields(task, mapping, record, where, unpack), where))
+                fields = _fields(task, mapping, record, where, unpack)
             except _BadLine as exc:
                 if not skip_invalid:
                     raise BareError(f"{exc}; --skip-invalid imports the other records and "
                                     "lists what it left out") from None
                 skipped.append(str(exc))
+                continue
+            found += 1
+            yield fields, where
     except UnicodeDecodeError as exc:
         raise BareError(f"{shown}: not UTF-8 text (bad byte at offset {exc.start})") from None
     except OSError as exc:
         raise BareError(f"cannot read {shown}: {exc.strerror or exc}") from None
-    if not seeds:
+    if not found:
         left = f" ({len(skipped)} left out as invalid, the first: {skipped[0]})" \
             if skipped else ""
         raise BareError(f"{shown}: no {what} records found{left}")
-    return Read(seeds, tuple(skipped))
 
 
 def _fields(task: Recipe, mapping: Mapping[str, str], record: Any, where: str,

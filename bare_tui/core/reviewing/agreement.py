@@ -112,7 +112,7 @@ def _value_counts(by_item: Iterable[dict[str, object]], values: Sequence[object]
 def measure(store: Store, task: str, recipe_tags: Iterable[str] = (),
             rng_seed: int = 0) -> Agreement:
     """Agreement on the task's items that more than one reviewer decided."""
-    shared = {cid: by for cid, by in sorted(team.decided_by(store, task).items())
+    shared = {cid: by for cid, by in sorted(team.decided_by(store, task, shared=True).items())
               if len(by) >= 2}
     status = {cid: {r: state["status"] for r, state in by.items()}
               for cid, by in shared.items()}

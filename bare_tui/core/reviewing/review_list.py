@@ -98,7 +98,7 @@ def candidate_ids(store: Store, task: str, filter_name: str = "all",
     if filter_name.endswith("diversity first"):
         return diversity_first(store, task, ids)
     if filter_name == "disagreements":
-        disputed = {cid for cid, by in team.labels(store, task).items()
+        disputed = {cid for cid, by in team.labels(store, task, shared=True).items()
                     if len(set(by.values())) > 1}
         return [i for i in ids if i in disputed]
     if filter_name.endswith("most detected first"):

@@ -32,15 +32,21 @@ def doubled(candidate_id: int, overlap: float) -> bool:
 REVIEWER = "coalesce(e.reviewer, '(unnamed)')"
 
 
-def decided_by(store: Store, task: str, ids: Sequence[int] | None = None
-               ) -> dict[int, dict[str, dict[str, Any]]]:
+# Items more than one reviewer has a step on: the only ones agreement can measure.
+SHARED = (" AND e.candidate_id IN (SELECT candidate_id FROM events GROUP BY candidate_id"
+          " HAVING count(DISTINCT coalesce(reviewer, '')) > 1)")
+
+
+def decided_by(store: Store, task: str, ids: Sequence[int] | None = None, *,
+               shared: bool = False) -> dict[int, dict[str, dict[str, Any]]]:
     """Each item's decision by each reviewer who decided it (accepted or rejected): the
     state their own latest step on it left (status, tags, ...), in the order they first
     decided it. An undo puts back what the reviewer had decided before the step it
-    reverts (nothing, when that step was their first), a redo what the step decided."""
+    reverts (nothing, when that step was their first), a redo what the step decided.
+    `shared`: only items more than one reviewer has a step on."""
     sql = (f"SELECT e.candidate_id, {REVIEWER}, e.after, e.action, e.group_id,"
            " e.target_group FROM events e JOIN candidates c ON c.id = e.candidate_id"
-           " WHERE c.task = ?")
+           " WHERE c.task = ?" + (SHARED if shared else ""))
     params: list = [task]
     if ids is not None:
         sql += f" AND e.candidate_id {IN_IDS}"
@@ -66,11 +72,11 @@ def decided_by(store: Store, task: str, ids: Sequence[int] | None = None
     return {cid: by for cid, by in out.items() if by}
 
 
-def labels(store: Store, task: str, ids: Sequence[int] | None = None
-           ) -> dict[int, dict[str, str]]:
+def labels(store: Store, task: str, ids: Sequence[int] | None = None, *,
+           shared: bool = False) -> dict[int, dict[str, str]]:
     """Each item's decision by each reviewer who decided it: accepted or rejected."""
     return {cid: {reviewer: state["status"] for reviewer, state in by.items()}
-            for cid, by in decided_by(store, task, ids).items()}
+            for cid, by in decided_by(store, task, ids, shared=shared).items()}
 
 
 def in_queue(store: Store, task: str, reviewer: str, ids: Sequence[int],

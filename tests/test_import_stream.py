@@ -1,0 +1,68 @@
+"""A large import as a stream (core/datasets/dataset_import.py): written in short
+chunks, all or nothing (a bad record far into the file takes back every chunk before
+it), and an export of 100,000 items under a tight limit on SQL variables."""
+
+import json
+import sqlite3
+
+import pytest
+
+from bare_tui.core.datasets import dataset_import
+from bare_tui.core.datasets.dataset_import import import_candidates, roll_back
+from bare_tui.core.datasets.export import export
+from bare_tui.core.reviewing import review
+from bare_tui.errors import BareError
+
+
+def items(count: int, bad_at: int | None = None) -> list[str]:
+    lines = []
+    for i in range(count):
+        record = {"question": f"Tom has {i} marbles and finds one more. How many now?",
+                  "answer": f"{i} + 1 = {i + 1}\n#### {i + 1}"}
+        if i + 1 == bad_at:
+            del record["answer"]
+        lines.append(json.dumps(record))
+    return lines
+
+
+def test_a_bad_record_past_the_first_chunks_takes_them_all_back(store, gsm8k, tmp_path,
+                                                                 monkeypatch):
+    monkeypatch.setattr(dataset_import, "CHUNK", 500)
+    path = tmp_path / "big.jsonl"
+    path.write_text("\n".join(items(2_000, bad_at=1_800)) + "\n")
+    heard = []
+    with pytest.raises(BareError, match=r"big.jsonl:1800: missing field 'answer'"):
+        import_candidates(store, gsm8k, path, on_progress=heard.append)
+    assert heard == [500, 1000, 1500]  # three chunks were written before the bad record
+    assert store.scalar("SELECT count(*) FROM candidates") == 0
+    (run,) = store.query("SELECT status, produced, error FROM runs WHERE kind = 'import'")
+    assert run["status"] == "failed" and run["produced"] == 1500
+    assert "rolled back: 1500 candidates removed" in run["error"]
+    # with --skip-invalid the same file comes in whole, less the bad record
+    result = import_candidates(store, gsm8k, path, skip_invalid=True)
+    assert result.added == 1_999 and len(result.skipped) == 1
+
+
+def test_a_roll_back_keeps_what_a_curator_decided_meanwhile(store, gsm8k, tmp_path):
+    path = tmp_path / "some.jsonl"
+    path.write_text("\n".join(items(20)) + "\n")
+    assert import_candidates(store, gsm8k, path).added == 20
+    run_id = store.scalar("SELECT id FROM runs WHERE kind = 'import'")
+    review.decide(store, [7], "accept", "ann")
+    assert roll_back(store, run_id) == 19
+    assert [row[0] for row in store.conn.execute("SELECT id FROM candidates")] == [7]
+
+
+def test_an_export_of_100000_items_under_a_tight_variable_limit(store, gsm8k, tmp_path):
+    """Ids pass as one JSON value (json_each), never one variable each: the export holds
+    under SQLite's 32,766 and even the 999 of older builds."""
+    path = tmp_path / "many.jsonl"
+    path.write_text("\n".join(items(100_000)) + "\n")
+    assert import_candidates(store, gsm8k, path).added == 100_000
+    review.decide(store, range(1, 100_001), "accept", "ann")  # one step, 100,000 items
+    for limit in (32_766, 999):
+        store.conn.setlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, limit)
+        out = tmp_path / f"limit-{limit}.jsonl"
+        result = export(store, gsm8k, out, profile="fields")
+        assert result.written == 100_000
+        assert sum(1 for _ in out.open()) == 100_000

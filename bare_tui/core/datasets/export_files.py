@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from bare_tui.core.inputs import tables
 from bare_tui.core.workspace.store import Store
 from bare_tui.errors import BareError
 from bare_tui.text import shown_path
@@ -242,13 +243,8 @@ def _file_digest(path: Path) -> Any:
 
 
 def parquet_modules() -> tuple[Any, Any]:
-    try:
-        import pyarrow as pa
-        import pyarrow.parquet as pq
-    except ImportError:
-        raise BareError("--format parquet needs pyarrow: pip install 'bare-tui[parquet]' "
-                        "(or pip install pyarrow)") from None
-    return pa, pq
+    pa = tables.pyarrow_module("--format parquet")
+    return pa, pa.parquet
 
 
 def _umask() -> int:

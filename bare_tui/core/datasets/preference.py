@@ -101,7 +101,8 @@ def label(item: Current) -> bool | None:
     return item.status == "accepted"
 
 
-def _turns(templates: dict[str, str], fields: dict[str, str]) -> tuple[str | None, str, str]:
+def turns(templates: dict[str, str], fields: dict[str, str]) -> tuple[str | None, str, str]:
+    """The recipe's [export] system (None when it has none), user and assistant turns."""
     system = fill(templates["system"], fields) if "system" in templates else None
     return system, fill(templates["user"], fields), fill(templates["assistant"], fields)
 
@@ -121,8 +122,8 @@ def pair_row(profile: str, pair: Pair, templates: dict[str, str], candidate_id: 
              ) -> dict[str, Any]:
     """A DPO row: the prompt (from the chosen side), the chosen and the rejected
     completion, and where the pair came from."""
-    system, user, chosen = _turns(templates, pair.chosen)
-    rejected = _turns(templates, pair.rejected)[2]
+    system, user, chosen = turns(templates, pair.chosen)
+    rejected = turns(templates, pair.rejected)[2]
     return {"prompt": _prompt(profile, system, user),
             "chosen": _completion(profile, chosen),
             "rejected": _completion(profile, rejected),
@@ -132,7 +133,7 @@ def pair_row(profile: str, pair: Pair, templates: dict[str, str], candidate_id: 
 
 def kto_row(profile: str, fields: dict[str, str], accepted: bool, templates: dict[str, str],
             candidate_id: int) -> dict[str, Any]:
-    system, user, completion = _turns(templates, fields)
+    system, user, completion = turns(templates, fields)
     return {"prompt": _prompt(profile, system, user),
             "completion": _completion(profile, completion), "label": accepted,
             "candidate_id": candidate_id}

@@ -16,7 +16,6 @@ from typing import Any
 
 from bare_tui.core.datasets import preference
 from bare_tui.core.inputs.recipes import Recipe
-from bare_tui.core.inputs.schema import fill
 from bare_tui.core.workspace import current
 from bare_tui.core.workspace.store import Store
 from bare_tui.errors import BareError
@@ -40,9 +39,7 @@ def templates(task: Recipe, profile: str) -> dict[str, str]:
 def shape(profile: str, fields: dict[str, str], templates: dict[str, str]) -> dict[str, Any]:
     if profile == "fields":
         return dict(fields)
-    user = fill(templates["user"], fields)
-    assistant = fill(templates["assistant"], fields)
-    system = fill(templates["system"], fields) if "system" in templates else None
+    system, user, assistant = preference.turns(templates, fields)
     if profile == "chat":
         messages = [{"role": "system", "content": system}] if system else []
         messages += [{"role": "user", "content": user},

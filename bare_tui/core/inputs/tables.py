@@ -22,14 +22,15 @@ BATCH = 4_096  # rows read at a time
 CHAT_COLUMNS = {"messages", "conversations"}
 
 
-def _pyarrow() -> Any:
+def pyarrow_module(needed_for: str = "reading Parquet or Arrow") -> Any:
+    """pyarrow with its parquet and ipc modules loaded, or one line on how to get it."""
     try:
         import pyarrow as pa
         import pyarrow.ipc  # noqa: F401  (loads pa.ipc)
         import pyarrow.parquet  # noqa: F401  (loads pa.parquet)
     except ImportError:
-        raise BareError("reading Parquet or Arrow needs pyarrow: pip install "
-                        "'bare-tui[parquet]' (or pip install pyarrow)") from None
+        raise BareError(f"{needed_for} needs pyarrow: pip install 'bare-tui[parquet]' "
+                        "(or pip install pyarrow)") from None
     return pa
 
 
@@ -112,7 +113,7 @@ def check_columns(pa: Any, schema: Any, columns: Iterable[str], shown: str) -> N
 def records(path: Path, kind: str, columns: Iterable[str]) -> Iterator[tuple[int, Any]]:
     """(row number from 1, record) of a Parquet file, an Arrow file or a saved dataset
     folder; `columns` are those the task's fields are read from."""
-    pa = _pyarrow()
+    pa = pyarrow_module()
     shown = shown_path(path)
     files = _saved_files(path) if kind == "dataset" else [path]
     columns = [c for c in columns if c not in CHAT_COLUMNS]

@@ -33,6 +33,7 @@ Config file (first found): --config PATH, $BARE_TUI_CONFIG, ./bare-tui.toml,
     [diversity]
     auto_embed = true               # embed new texts after each draft/refine/run
     # model = "/models/my-sentence-transformer"   # default: packaged all-MiniLM-L6-v2
+    backend = "auto"                # auto | onnx | torch: what runs a local model
 """
 
 from __future__ import annotations
@@ -42,12 +43,15 @@ import os
 import tomllib
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bare_tui.core.generation.cpu_path import Probing
 from bare_tui.core.inputs.schema import Flag, Number, Table, Text, Whole
 from bare_tui.errors import BareError
 from bare_tui.text import has_surrogates, storable
+
+if TYPE_CHECKING:
+    from bare_tui.core.measures.embeddings import Embedder
 
 AT_MOST = 1 << 20  # no count here is larger; a bigger one is a typo
 
@@ -133,6 +137,10 @@ class Settings:
     # an OpenAI-compatible engine serving the embedding model at /v1/embeddings
     embedding_server: str | None = setting(env="BARE_TUI_EMBEDDING_SERVER",
                                            file=("diversity", "server"), flag=True)
+    # what runs a local embedding model: auto (ONNX Runtime where it can, else PyTorch),
+    # onnx or torch
+    embedding_backend: str = setting("auto", env="BARE_TUI_EMBEDDING_BACKEND",
+                                     file=("diversity", "backend"))
     reviewer: str = setting(factory=_default_reviewer, env="BARE_TUI_REVIEWER",
                             file=("workspace", "reviewer"))
     # share of items routed to two reviewers
@@ -150,7 +158,8 @@ class Settings:
                                   high=86_400, unit=SECONDS)
     # the file of the CPU lock your jobs take turns on (core/generation/cpu_lock.py), or "off"
     cpu_lock: str | None = setting(env="BARE_TUI_LEASE")
-    # where the embedded base model is assembled, file hashes and CPU verdicts are kept
+    # where the embedded base model is assembled, file hashes, CPU verdicts and the
+    # embedding model's ONNX export are kept
     cache_dir: Path = setting(kind="path", factory=_default_cache, env="BARE_TUI_CACHE")
     # for tests: the CPU probe's child dies with SIGILL, as a faulting fast path does
     probe_fault: bool = setting(False, "bool", env="BARE_TUI_PROBE_FAULT")
@@ -158,14 +167,14 @@ class Settings:
     config_path: Path | None = None  # the config file these came from
 
     @property
-    def embedder(self) -> str | None:
-        """The embedding model as core/measures/embeddings.py names it: a folder, the
-        packaged default (None), or a served model (`URL#MODEL`)."""
-        if self.embedding_server:
-            from bare_tui.core.measures.embeddings import served
+    def embedder(self) -> Embedder:
+        """The embedding model as core/measures/embeddings.py takes it: a folder, the
+        packaged default (None) or a served model (`URL#MODEL`), its backend and cache."""
+        from bare_tui.core.measures.embeddings import Embedder, served
 
-            return served(self.embedding_server, self.embedding_model)
-        return self.embedding_model
+        name = (served(self.embedding_server, self.embedding_model) if self.embedding_server
+                else self.embedding_model)
+        return Embedder(name, self.embedding_backend, self.cache_dir)
 
     def server_for(self, role: str) -> str | None:
         return getattr(self, f"{role}_server") or self.server

@@ -8,15 +8,22 @@ machine noise; the median round of each is compared.
 
 Part 2, parallel decoding: `bare-tui draft --parallel N` for each N against the plain
 sequential loop, measured in the same run on the same prompts and token budget (the
-samples differ: sequences decoded together round differently).
+samples differ: sequences decoded together round differently), with the shared prompt
+prefix taken from the KV cache (sharing on) and with every prompt evaluated whole
+(sharing off). Shots are static by default, as the recipe's `[shots] selection =
+"static"` makes them: every prompt is the same few-shot prefix (`--shots random` draws
+them per sample, as the gsm8k recipe does).
 
     python bench/draft_throughput.py [--samples 8] [--max-tokens 128] [--rounds 3]
-                                     [--parallel 1,4,8,16] [--parallel-samples 32]
+                                     [--parallel 1,16,24,32] [--parallel-samples 64]
+                                     [--shots static] [--sharing on,off]
+    python bench/draft_throughput.py --rounds 0 --parallel 16,32   # part 2 only
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import random
 import statistics
@@ -75,12 +82,16 @@ def main() -> None:
     parser.add_argument("--max-tokens", type=int, default=128)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--base", default=None, help="base model (default: embedded)")
-    parser.add_argument("--parallel", default="1,4,8,16",
+    parser.add_argument("--parallel", default="1,16,24,32",
                         help="comma-separated sequence counts for part 2 ('' skips it)")
-    parser.add_argument("--parallel-samples", type=int, default=32)
+    parser.add_argument("--parallel-samples", type=int, default=64)
+    parser.add_argument("--shots", choices=("static", "random"), default="static")
+    parser.add_argument("--sharing", default="on,off",
+                        help="prefix sharing in part 2: on, off or both (on,off)")
     args = parser.parse_args()
 
-    task = recipes.parse_recipe(recipes.builtin_source("gsm8k"))
+    task = dataclasses.replace(recipes.parse_recipe(recipes.builtin_source("gsm8k")),
+                               shot_selection=args.shots)
     sampling = task.base.replace(max_tokens=args.max_tokens)
     model = model_files.resolve(args.base, "base", ROOT / "models", load().cache_dir)
     backend = LlamaCppBackend(model, LlamaOptions(ctx=2048, parallel=1))
@@ -89,8 +100,12 @@ def main() -> None:
         seeds = store.seeds("gsm8k")
 
     print(f"model {backend.model.name} on {backend.describe()['device']}, "
-          f"{args.samples} samples x {args.max_tokens} max tokens, {args.rounds} rounds")
+          f"{backend.threads} threads, {args.shots} shots, {args.samples} samples x "
+          f"{args.max_tokens} max tokens, {args.rounds} rounds")
     baseline_rates, ours_rates = [], []
+    if not args.rounds:
+        parallel_part(backend, model, task, sampling, seeds, args)
+        return
     for round_index in range(args.rounds):
         rng_seed = 1000 + round_index
         base_tokens, base_s = plain_loop(backend.llama, task, seeds, sampling, args.samples,
@@ -117,18 +132,25 @@ def parallel_part(sequential, model, task, sampling, seeds, args) -> None:
     baseline = base_tokens / base_s
     print(f"plain create_completion loop: {baseline:.1f} tok/s ({base_tokens} tok in "
           f"{base_s:.1f}s)")
-    best = 0.0
+    best: dict[bool, float] = {}
     for count in counts:
-        backend = sequential if count == 1 else LlamaCppBackend(
-            model, LlamaOptions(ctx=2048, parallel=count))
-        tokens, seconds = bare_tui_draft(backend, task, sampling, samples, 7)
-        rate = tokens / seconds
-        best = max(best, rate / baseline)
-        print(f"bare-tui draft --parallel {count:>2}: {rate:6.1f} tok/s ({tokens} tok in "
-              f"{seconds:.1f}s), ratio {rate / baseline:.2f}")
-        if backend is not sequential:
-            backend.engine().close()
-    print(f"best ratio vs the plain loop: {best:.2f}")
+        for sharing in [part == "on" for part in args.sharing.split(",")]:
+            if count == 1 and not sharing:
+                continue
+            backend = sequential if count == 1 else LlamaCppBackend(
+                model, LlamaOptions(ctx=2048, parallel=count, share_prefix=sharing))
+            tokens, seconds = bare_tui_draft(backend, task, sampling, samples, 7)
+            rate = tokens / seconds
+            if count > 1:
+                best[sharing] = max(best.get(sharing, 0.0), rate / baseline)
+            print(f"bare-tui draft --parallel {count:>2}, prefix sharing "
+                  f"{'on ' if sharing else 'off'}: {rate:6.1f} tok/s ({tokens} tok in "
+                  f"{seconds:.1f}s), ratio {rate / baseline:.2f}")
+            if backend is not sequential:
+                backend.engine().close()
+    for sharing, ratio in best.items():
+        print(f"best parallel ratio vs the plain loop, prefix sharing "
+              f"{'on' if sharing else 'off'}: {ratio:.2f}")
 
 
 if __name__ == "__main__":

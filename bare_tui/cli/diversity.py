@@ -21,7 +21,7 @@ class EmbedProgress:
     """A progress bar for embedding, shown from the first batch reported to it; says at
     the end how many texts it embedded and how fast."""
 
-    def __init__(self, model: str | None):
+    def __init__(self, model: Any):
         self.model = model
         self.out = console(stderr=True)
         self.progress: Any = None
@@ -53,7 +53,7 @@ class EmbedProgress:
                            f"{self.meter.done / self.meter.elapsed:.1f} texts/s")
 
 
-def embed_missing(store: Any, task: Any, model: str | None, quiet: bool = False) -> None:
+def embed_missing(store: Any, task: Any, model: Any, quiet: bool = False) -> None:
     """Embed the task's texts that have no embedding yet, with a progress bar; `quiet`
     says nothing when there is nothing to do."""
     from bare_tui.core.measures import embeddings
@@ -66,7 +66,7 @@ def embed_missing(store: Any, task: Any, model: str | None, quiet: bool = False)
 def cmd_embed(args: argparse.Namespace) -> int:
     with open_store(args) as store:
         task = resolve_task(store, args)
-        embed_missing(store, task, args.model or settings(args).embedder)
+        embed_missing(store, task, settings(args).embedder.named(args.model))
     return 0
 
 

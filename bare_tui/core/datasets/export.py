@@ -199,7 +199,7 @@ def export(store: Store, task: Recipe, out: str | Path, *, profile: str = "chat"
            force: bool = False,
            split: dict[str, float] | None = None, rng_seed: int = 0,
            format: str | None = None, since_last: bool = False, license: str | None = None,
-           embedding_model: str | None = None, embed: bool = False,
+           embedding_model: embeddings.Model = None, embed: bool = False,
            on_embed_batch: Callable[[int, int], None] | None = None,
            on_note: Callable[[str], None] | None = None,
            pairs: str | None = None) -> ExportResult:

@@ -32,7 +32,7 @@ def _estimate(value: Estimate | None) -> dict[str, float] | None:
 
 
 def _arm(store: Store, name: str, task: Recipe, runs: dict[str, int | None],
-         model: str | None, seed: int
+         model: embeddings.Model, seed: int
          ) -> tuple[dict[str, Any], np.ndarray, diversity.Diversity | None]:
     stage = "refine" if name == "bare" else "draft"
     run = _run(store, runs.get(stage))
@@ -116,7 +116,7 @@ def _judge(store: Store, runs: dict[str, dict[str, int | None]]) -> dict[str, An
     }
 
 
-def report(store: Store, task: Recipe, comparison: int, model: str | None = None
+def report(store: Store, task: Recipe, comparison: int, model: embeddings.Model = None
            ) -> dict[str, Any]:
     """The comparison as data: parameters, per arm the yield, verified share, diversity,
     IR and speed with their intervals, the differences between arms, and the judge."""

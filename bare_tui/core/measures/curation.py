@@ -24,7 +24,7 @@ def _require(ids: list[int], what: str) -> None:
         raise BareError(f"no embeddings for the {what} yet: run `bare-tui embed` first")
 
 
-def current_vectors(store: Store, task: Recipe, model: str | None = None
+def current_vectors(store: Store, task: Recipe, model: embeddings.Model = None
                     ) -> tuple[list[int], np.ndarray]:
     """Each candidate's final text (core/workspace/current.py decides it); a candidate whose final
     text is not embedded yet counts with its draft."""
@@ -38,7 +38,7 @@ def current_vectors(store: Store, task: Recipe, model: str | None = None
     return ids, np.stack([chosen[i] for i in ids])
 
 
-def set_vectors(store: Store, task: Recipe, name: str, model: str | None = None
+def set_vectors(store: Store, task: Recipe, name: str, model: embeddings.Model = None
                 ) -> np.ndarray:
     if name == "seeds":
         return embeddings.vectors(store, task, "seed", model)[1]
@@ -71,7 +71,7 @@ def drift_lines(measured: dict[str, diversity.Diversity | None]) -> list[str]:
                 f"{change:+.4f}{as_made}"]
 
 
-def stats(store: Store, task: Recipe, model: str | None = None, bins: int = 20
+def stats(store: Store, task: Recipe, model: embeddings.Model = None, bins: int = 20
           ) -> dict[str, diversity.Diversity | None]:
     """BARE's diversity of each set (None for a set of fewer than two items)."""
     result: dict[str, diversity.Diversity | None] = {}
@@ -81,7 +81,7 @@ def stats(store: Store, task: Recipe, model: str | None = None, bins: int = 20
     return result
 
 
-def stats_lines(store: Store, task: Recipe, model: str | None = None, bins: int = 20,
+def stats_lines(store: Store, task: Recipe, model: embeddings.Model = None, bins: int = 20,
                 histogram: bool = True, width: int = 40) -> list[str]:
     """The stats report as lines of plain text, the same for the CLI and the TUI: the
     yield at each quality step, BARE's diversity of each set (with its histogram), and
@@ -117,7 +117,7 @@ class Twin:
     similarity: float
 
 
-def nearest_twins(store: Store, task: Recipe, model: str | None = None) -> dict[int, Twin]:
+def nearest_twins(store: Store, task: Recipe, model: embeddings.Model = None) -> dict[int, Twin]:
     """Each candidate's nearest neighbour among the seeds and the other candidates
     (accepted ones included), with its cosine similarity."""
     ids, matrix = current_vectors(store, task, model)
@@ -134,7 +134,7 @@ def nearest_twins(store: Store, task: Recipe, model: str | None = None) -> dict[
     return twins
 
 
-def near_duplicates(store: Store, task: Recipe, threshold: float, model: str | None = None
+def near_duplicates(store: Store, task: Recipe, threshold: float, model: embeddings.Model = None
                     ) -> dict[int, str]:
     """The near-duplicates to reject, keeping one of each group: a seed's copies all go;
     among candidates, the first accepted one stays, else the first that passes the
@@ -175,7 +175,7 @@ def near_duplicates(store: Store, task: Recipe, threshold: float, model: str | N
     return reasons
 
 
-def recluster(store: Store, task: Recipe, k: int | None = None, model: str | None = None
+def recluster(store: Store, task: Recipe, k: int | None = None, model: embeddings.Model = None
               ) -> list[dict]:
     """Cluster the candidates' current texts; stores and returns one row per cluster
     (size, label, representative)."""
@@ -243,7 +243,7 @@ class DiversityIndex:
     """The vectors of a task's candidates and seeds in memory, for the review screen:
     any candidate's nearest neighbour costs one matrix-vector product."""
 
-    def __init__(self, store: Store, task: Recipe, model: str | None = None):
+    def __init__(self, store: Store, task: Recipe, model: embeddings.Model = None):
         ids, matrix = current_vectors(store, task, model)
         seed_ids, seeds = embeddings.vectors(store, task, "seed", model)
         self.labels = [("candidate", i) for i in ids] + [("seed", i) for i in seed_ids]

@@ -37,6 +37,9 @@ class LlamaOptions:
     parallel: int | None = None  # None: chosen for the hardware
     cpu_path: str = "auto"  # "fast", "safe" or "auto" (probe once per machine)
     probing: cpu_path.Probing | None = None  # None: verdicts kept in the model's cache
+    # parallel sequences take the prompt prefix they share from the KV cache (off: each
+    # evaluates its whole prompt; bench/draft_throughput.py measures both)
+    share_prefix: bool = True
 
     def resolved_gpu_layers(self) -> int:
         if self.gpu_layers is not None:
@@ -153,7 +156,8 @@ class LlamaCppBackend(Backend):
 
             with suppress_stdout_stderr(disable=False):
                 self._engine = ParallelEngine(self.llama, self.parallel, self.options.ctx,
-                                              self.threads, flash_attn=self.gpu_layers != 0)
+                                              self.threads, flash_attn=self.gpu_layers != 0,
+                                              share_prefix=self.options.share_prefix)
         return self._engine
 
     def complete_many(self, jobs: Iterable[tuple[K, str, int]], sampling: Sampling

@@ -97,7 +97,8 @@ class ParallelEngine:
     """Decodes up to `n_parallel` requests at once on the model of a loaded `Llama`."""
 
     def __init__(self, llama: Any, n_parallel: int, ctx_per_sequence: int,
-                 threads: int, n_batch: int = 512, flash_attn: bool = False):
+                 threads: int, n_batch: int = 512, flash_attn: bool = False,
+                 share_prefix: bool = True):
         import llama_cpp
 
         self.lib = llama_cpp
@@ -105,6 +106,7 @@ class ParallelEngine:
         self.n_parallel = n_parallel
         self.ctx_per_sequence = ctx_per_sequence
         self.n_batch = n_batch
+        self.share_prefix = share_prefix  # off: every prompt evaluated whole (to measure)
         params = llama_cpp.llama_context_default_params()
         # One extra sequence holds the shared prompt prefix.
         params.n_ctx = ctx_per_sequence * (n_parallel + 1)
@@ -190,6 +192,11 @@ class ParallelEngine:
         if len(tokens) >= self.ctx_per_sequence:
             raise BareError(f"prompt is {len(tokens)} tokens, more than the context of "
                             f"{self.ctx_per_sequence}: raise --ctx or use fewer shots")
+        if not self.share_prefix:
+            self.lib.llama_memory_seq_rm(self.memory, seq, -1, -1)
+            return _Slot(seq, request, _sampler(self.lib, request.sampling, request.seed),
+                         _grammar(self.lib, self.vocab, request.sampling),
+                         pending=list(tokens), position=0, started=time.perf_counter())
         if not self.holder:
             self._set_holder(tokens[:-1])
         source, shared = max(((held, _common_prefix(prompt, tokens))

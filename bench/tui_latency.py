@@ -1,10 +1,13 @@
 """Review screen latency on a small and a huge workspace, through Textual's pilot.
 
-Builds workspaces of 1,000 and 100,000 refined candidates, then measures, for each:
-startup to the first screen, and keypress-to-updated-screen for `j` (next), `a`
-(accept and advance), `]` (the next changed hunk of the diff) and `<` (keep the
-draft's side of the current hunk: a merge, saved), as median and p95. Prints the
-100k/1k ratios: the cost of a keypress must not grow with the size of the workspace.
+Builds workspaces of 1,000 and 100,000 (or `--candidates N`) refined candidates, each in
+a child process, then measures, for each: startup to the first screen, and
+keypress-to-updated-screen for `j` (next), `a` (accept and advance), `x` (reject and
+advance), `u` (undo), `]` (the next changed hunk of the diff), `<` (keep the draft's
+side of the current hunk: a merge, saved), `/` (Enter on a search: the list shows the
+matches) and `f` (Enter on a filter: pending, then all again), as median and p95, and
+the process's resident memory after each. Prints the large/small ratios: the cost of a
+keypress must not grow with the size of the workspace.
 
 The app polls the workspace as it does for a person (every second): a poll that finds
 a change reloads the list, so the run also counts the reloads that happened while keys
@@ -17,10 +20,14 @@ own `press()` adds fixed waits for idleness (tens of ms) that say nothing about 
 so it is used only to drive startup.
 
     python bench/tui_latency.py [--small 1000] [--large 100000] [--presses 60]
+    python bench/tui_latency.py --candidates 1000000
+    python bench/tui_latency.py --candidates 1000000 --importing  # j, a during an import
     python bench/tui_latency.py --generating    # idle vs a background generation job
     python bench/tui_latency.py --reclustering  # clusters view: idle vs while reclustering
 
-With `--generating`, keypresses are timed on the small workspace first idle, then while a
+With `--importing`, `j` and `a` are timed on the large workspace idle, then while another
+process runs a `candidates import` of as many rows into the same workspace. With
+`--generating`, keypresses are timed on the small workspace first idle, then while a
 background job drafts with the real embedded models in its worker process. With
 `--reclustering`, `j`/`k` in the clusters view are timed on 20,000 candidates with
 synthetic 384-d embeddings, first idle, then while `r` reclusters them in a thread.
@@ -31,6 +38,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import multiprocessing
 import statistics
 import sys
 import tempfile
@@ -48,6 +56,7 @@ from bare_tui.core.inputs.seeds import import_seeds  # noqa: E402
 from bare_tui.core.workspace.store import Store, now  # noqa: E402
 from bare_tui.tui.app import BareApp  # noqa: E402
 from bare_tui.tui.messages import StartJob, StopJob  # noqa: E402
+from bare_tui.tui.screens.modals import AskScreen, ChooseScreen  # noqa: E402
 from bare_tui.tui.widgets.diff_view import DiffView  # noqa: E402
 
 SEEDS = ROOT / "data" / "seeds" / "gsm8k_train_200.jsonl"
@@ -107,14 +116,24 @@ class FrameClock:
         app._display = display
 
 
-KEYS = {"j": "j", "a": "a", "]": "right_square_bracket", "<": "less_than_sign"}
+KEYS = {"j": "j", "a": "a", "x": "x", "u": "u", "]": "right_square_bracket",
+        "<": "less_than_sign", "enter": "enter"}
+TIMED = ("j", "a", "x", "u", "]", "<", "/", "f")
 
 
 def shown(app: BareApp) -> tuple:
-    """What a key changes: the cursor, the decisions, the current hunk."""
+    """What a key changes: the cursor, the decisions, the current hunk, the list."""
     screen = app.review_screen
-    return (screen.candidates.cursor, app.store.scalar("SELECT count(*) FROM events"),
-            screen.query_one(DiffView).hunk)
+    return (screen.candidates.cursor, app.store.scalar("SELECT max(id) FROM events"),
+            screen.query_one(DiffView).hunk, id(screen.candidates.ids))
+
+
+def rss_mb() -> float:
+    """The process's resident memory now."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
 
 
 async def keypress(app: BareApp, clock: FrameClock, key: str) -> float:
@@ -130,10 +149,33 @@ async def keypress(app: BareApp, clock: FrameClock, key: str) -> float:
     return clock.last - started
 
 
+async def in_modal(app: BareApp, clock: FrameClock, opener: str, kind: type, answer) -> float:
+    """Open a modal with its key, answer it, and time the Enter that applies it."""
+    app._driver.send_message(events.Key(opener, opener))
+    while not isinstance(app.screen, kind):
+        await asyncio.sleep(0)
+    await asyncio.sleep(0.02)
+    answer(app.screen)
+    await asyncio.sleep(0.02)
+    return await keypress(app, clock, "enter")
+
+
+def searched(needle: str):
+    def answer(screen: AskScreen) -> None:
+        screen.query_one("#answer").value = needle
+    return answer
+
+
+def filtered(name: str):
+    def answer(screen: ChooseScreen) -> None:
+        screen.query_one("#choices").highlighted = screen.options.index(name)
+    return answer
+
+
 async def measure(db: Path, presses: int, startups: int) -> tuple[dict[str, list[float]], int]:
     task = recipes.parse_recipe(recipes.builtin_source("gsm8k"))
     settings = Settings(db=db, reviewer="bench")
-    results: dict[str, list[float]] = {"startup": [], "j": [], "a": [], "]": [], "<": []}
+    results: dict[str, list[float]] = {"startup": [], **{key: [] for key in TIMED}}
     for _ in range(startups):
         started = time.perf_counter()
         app = BareApp(settings, task, poll_s=3600)
@@ -147,10 +189,17 @@ async def measure(db: Path, presses: int, startups: int) -> tuple[dict[str, list
         await app.workers.wait_for_complete()
         await pilot.pause()
         changes = app.changes
-        for key in ("j", "a"):
+        for key in ("j", "a", "x", "u"):
             for _ in range(presses):
                 results[key].append(await keypress(app, clock, key))
                 await asyncio.sleep(0.02)  # a fast curator: 50 keys a second at most
+        for n in range(max(4, presses // 4)):  # one match, then every variant 7..., clear
+            needle = ("(variant 123)", "variant 7", "")[n % 3]
+            results["/"].append(await in_modal(app, clock, "slash", AskScreen,
+                                               searched(needle)))
+        for n in range(max(4, presses // 4)):
+            name = ("pending", "all")[n % 2]
+            results["f"].append(await in_modal(app, clock, "f", ChooseScreen, filtered(name)))
         for _ in range(presses):  # on each candidate: its first hunk, then the draft's side
             await keypress(app, clock, "j")
             for key in ("]", "<"):
@@ -255,16 +304,22 @@ async def measure_reclustering(db: Path, presses: int) -> dict[str, list[float]]
     return results
 
 
+def report(results: dict[str, list[float]]) -> dict[str, float]:
+    """Print each measurement's median and p95; return the p95s."""
+    p95 = {name: percentile(values, 0.95) for name, values in results.items()}
+    for name, values in results.items():
+        print(f"{name}: median {statistics.median(values) * 1000:.1f} ms, "
+              f"p95 {p95[name] * 1000:.1f} ms")
+    return p95
+
+
 def reclustering_part(args: argparse.Namespace) -> None:
     with tempfile.TemporaryDirectory() as folder:
         db = Path(folder) / "clusters.db"
         build(db, 20_000)
         add_vectors(db)
         results = asyncio.run(measure_reclustering(db, args.presses))
-    p95 = {name: percentile(values, 0.95) for name, values in results.items()}
-    for name, values in results.items():
-        print(f"{name}: median {statistics.median(values) * 1000:.1f} ms, "
-              f"p95 {p95[name] * 1000:.1f} ms")
+    p95 = report(results)
     print(f"p95 reclustering / idle {p95['reclustering'] / p95['idle']:.2f}; "
           f"p95 while reclustering {p95['reclustering'] * 1000:.1f} ms (target < 50 ms)")
 
@@ -273,6 +328,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--small", type=int, default=1_000)
     parser.add_argument("--large", type=int, default=100_000)
+    parser.add_argument("--candidates", type=int, default=0, metavar="N",
+                        help="the large workspace's size (same as --large)")
+    parser.add_argument("--importing", action="store_true",
+                        help="only j and a on the large workspace, idle vs during an import")
     parser.add_argument("--presses", type=int, default=60)
     parser.add_argument("--startups", type=int, default=5)
     parser.add_argument("--generating", action="store_true",
@@ -286,30 +345,95 @@ def main() -> None:
     if args.reclustering:
         reclustering_part(args)
         return
+    if args.candidates:
+        args.large = args.candidates
+    if args.importing:
+        importing_part(args)
+        return
     summary = {}
     with tempfile.TemporaryDirectory() as folder:
         for count in (args.small, args.large):
             db = Path(folder) / f"{count}.db"
-            started = time.perf_counter()
-            build(db, count)
-            print(f"built {count:,} candidates in {time.perf_counter() - started:.1f}s")
+            seconds = built(db, count)
+            print(f"built {count:,} candidates in {seconds:.1f}s (in a child process)")
             results, reloads = asyncio.run(measure(db, args.presses, args.startups))
             summary[count] = {
                 "startup": statistics.median(results["startup"]),
-                **{f"{key} {stat}": value for key in ("j", "a", "]", "<") for stat, value in (
+                **{f"{key} {stat}": value for key in TIMED for stat, value in (
                     ("median", statistics.median(results[key])),
                     ("p95", percentile(results[key], 0.95)))},
             }
-            print(f"{count:>7,} candidates: " + ", ".join(
+            print(f"{count:>9,} candidates: " + ", ".join(
                 f"{name} {value * 1000:.1f} ms" for name, value in summary[count].items())
                 + f"; a max {max(results['a']) * 1000:.1f} ms; list reloads while keys were"
-                f" pressed: {reloads}")
+                f" pressed: {reloads}; resident memory {rss_mb():.0f} MB", flush=True)
     small, large = summary[args.small], summary[args.large]
     print(f"ratios {args.large:,}/{args.small:,}: " + ", ".join(
         f"{name} {large[name] / small[name]:.2f}" for name in small))
-    worst = max(large[f"{key} p95"] for key in ("j", "a", "]", "<"))
-    worst = max(worst, *(small[f"{key} p95"] for key in ("j", "a", "]", "<")))
+    worst = max(max(large[f"{key} p95"], small[f"{key} p95"]) for key in TIMED)
     print(f"worst keypress p95: {worst * 1000:.1f} ms (target < 50 ms)")
+
+
+def built(db: Path, count: int) -> float:
+    """Seconds to build the workspace, in a child process (its memory is not ours)."""
+    started = time.perf_counter()
+    child = multiprocessing.Process(target=build, args=(db, count))
+    child.start()
+    child.join()
+    if child.exitcode != 0:
+        raise SystemExit(f"building {count:,} candidates failed")
+    return time.perf_counter() - started
+
+
+def _import(db: str, data: str, count: int) -> None:
+    sys.path.insert(0, str(ROOT / "bench"))
+    from export_import import rows_file
+
+    from bare_tui.core.datasets.dataset_import import import_candidates
+
+    rows_file(Path(data), count)
+    with Store(Path(db)) as store:
+        import_candidates(store, recipes.resolve(store, "gsm8k"), data)
+
+
+async def measure_importing(db: Path, data: Path, count: int, presses: int
+                            ) -> dict[str, list[float]]:
+    task = recipes.parse_recipe(recipes.builtin_source("gsm8k"))
+    app = BareApp(Settings(db=db, reviewer="bench"), task)
+    results: dict[str, list[float]] = {}
+    async with app.run_test(size=SIZE) as pilot:
+        clock = FrameClock(app)
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        importer = None
+        for phase in ("idle", "importing"):
+            if phase == "importing":
+                importer = multiprocessing.Process(target=_import,
+                                                   args=(str(db), str(data), count))
+                importer.start()
+                while app.store.scalar("SELECT count(*) FROM runs WHERE kind = 'import'") == 0:
+                    await asyncio.sleep(0.1)  # the import's first chunk is being written
+            for key in ("j", "a"):
+                results[f"{phase} {key}"] = []
+                for _ in range(presses):
+                    results[f"{phase} {key}"].append(await keypress(app, clock, key))
+                    await asyncio.sleep(0.02)
+        still = importer.is_alive()
+        importer.join()
+    print(f"  (the import {'was still running' if still else 'had ended'} at the end of "
+          "the presses)")
+    return results
+
+
+def importing_part(args: argparse.Namespace) -> None:
+    with tempfile.TemporaryDirectory() as folder:
+        db = Path(folder) / "review.db"
+        print(f"built {args.large:,} candidates in {built(db, args.large):.1f}s")
+        results = asyncio.run(measure_importing(db, Path(folder) / "rows.jsonl", args.large,
+                                                args.presses))
+    p95 = report(results)
+    print(f"worst p95 while importing {args.large:,} rows: "
+          f"{max(p95['importing j'], p95['importing a']) * 1000:.1f} ms (target < 100 ms)")
 
 
 def generating_part(args: argparse.Namespace) -> None:
@@ -317,10 +441,7 @@ def generating_part(args: argparse.Namespace) -> None:
         db = Path(folder) / "generating.db"
         build(db, args.small)
         results = asyncio.run(measure_generating(db, args.presses))
-    p95 = {name: percentile(values, 0.95) for name, values in results.items()}
-    for name, values in results.items():
-        print(f"{name}: median {statistics.median(values) * 1000:.1f} ms, "
-              f"p95 {p95[name] * 1000:.1f} ms")
+    p95 = report(results)
     for key in ("j", "a"):
         print(f"{key}: p95 generating / idle {p95[f'generating {key}'] / p95[f'idle {key}']:.2f}"
               " (target <= 1.5)")

@@ -166,3 +166,26 @@ def test_pipeline_drafts_and_refines_in_parallel(store, gsm8k, parallel_base,
     assert store.scalar("SELECT count(DISTINCT candidate_id) FROM refinements") == parsed
     run = store.query("SELECT params FROM runs WHERE kind = 'draft'")[0]
     assert from_json(run["params"])["backend"]["parallel"] == "4"
+
+
+@pytest.mark.parametrize("share", [True, False])
+def test_a_shared_prompt_is_evaluated_once_with_sharing_on(base_model, gsm8k, share):
+    """Six samples of one static-shot prompt on four sequences: with sharing, the prompt
+    is evaluated once (in the holder) and each sequence evaluates only its last token;
+    without, every sample evaluates the whole prompt."""
+    backend = LlamaCppBackend(base_model, LlamaOptions(ctx=2048, parallel=4,
+                                                       share_prefix=share))
+    prompt = prompts.base_prompt(gsm8k, seed_fields(3))
+    length = len(backend.llama.tokenize(prompt.encode(), special=True))
+    sampling = gsm8k.base.replace(max_tokens=16)
+    jobs = [(i, prompt, 2000 + i) for i in range(6)]
+    results = dict(backend.complete_many(iter(jobs), sampling))
+    engine = backend.engine()
+    assert sorted(results) == list(range(6))
+    assert all(0 < g.completion_tokens <= 16 for g in results.values())
+    if share:
+        assert engine.prompt_tokens_evaluated == (length - 1) + 6
+    else:
+        assert engine.prompt_tokens_evaluated == 6 * length
+    assert len({g.text for g in results.values()}) > 1  # each sample its own seed
+    engine.close()

@@ -148,3 +148,30 @@ def test_reject_on_the_command_line_takes_tags(review_db):
     row = next(line.split() for line in stats.stdout.splitlines()
                if line.strip().startswith("wrong arithmetic"))
     assert row[-3:] == ["0", "1", "0"]
+
+
+def test_filters_on_the_decision_read_the_tables_as_the_view_would(review_db):
+    """`all`, `pending`, `accepted`, `rejected` and `edited` are read from the tables
+    (quick at a million candidates): the same ids, in the same order, as the view's
+    condition gives, and with a search they go through the view."""
+    from bare_tui.core.reviewing import review_list
+    from bare_tui.core.workspace.store import Store
+
+    def through_view(store, name):
+        return [row[0] for row in store.conn.execute(
+            "SELECT s.candidate_id FROM candidate_state s WHERE s.task = 'gsm8k' AND "
+            f"{review_list.FILTERS[name]} ORDER BY s.candidate_id")]
+
+    with Store(review_db) as store:
+        review.decide(store, [1], "accept", "ann")
+        review.decide(store, [2], "reject", "ann")
+        review.decide(store, [3], "edit", "ann", fields={"question": "Q?", "answer": "#### 1"})
+        review.decide(store, [4], "accept", "ann")
+        review.undo(store, "ann")  # 4 is pending again, with a decisions row
+        listed = {name: review_list.candidate_ids(store, "gsm8k", name)
+                  for name in review_list.ON_DECISION}
+        assert listed == {name: through_view(store, name) for name in review_list.ON_DECISION}
+        assert listed["all"] == [1, 2, 3, 4, 5] and listed["pending"] == [3, 4, 5]
+        assert listed["accepted"] == [1] and listed["rejected"] == [2]
+        assert listed["edited"] == [3]
+        assert review_list.candidate_ids(store, "gsm8k", "all", search="anna") == [1, 3]

@@ -47,6 +47,18 @@ FILTERS: dict[str, str] = {
 }
 
 
+# Filters that are a condition on the decision alone, read from the tables and their
+# indexes (candidates by task, decisions by candidate) rather than through the view,
+# whose refinement lookups cost a million of them at a million candidates.
+ON_DECISION: dict[str, str] = {
+    "all": "1",
+    "pending": "coalesce(d.status, 'pending') = 'pending'",
+    "accepted": "d.status = 'accepted'",
+    "rejected": "d.status = 'rejected'",
+    "edited": "d.version = 'edited'",
+}
+
+
 @dataclass(frozen=True)
 class Summary:
     """A list row: what an export of the candidate would hold, and its state."""
@@ -76,6 +88,10 @@ def candidate_ids(store: Store, task: str, filter_name: str = "all",
     """The ids a filter shows, in its order: one of FILTERS, or "tag: <name>"
     (core/reviewing/tags.py)."""
     params: dict[str, Any] = {"task": task, "cluster": cluster}
+    if filter_name in ON_DECISION and not search and cluster is None:
+        return [row[0] for row in store.conn.execute(
+            "SELECT c.id FROM candidates c LEFT JOIN decisions d ON d.candidate_id = c.id"
+            f" WHERE c.task = :task AND {ON_DECISION[filter_name]} ORDER BY c.id", params)]
     if filter_name.startswith(tags.FILTER_PREFIX):
         condition = tags.HAS_TAG
         params["tag"] = filter_name.removeprefix(tags.FILTER_PREFIX)

@@ -23,8 +23,9 @@ from bare_tui.errors import BareError
 K = TypeVar("K")
 
 
-# Sequences decoded at once by default: on CPUs, 16 reached about twice the tokens/s of
-# one-at-a-time generation on 2 cores (bench/draft_throughput.py); GPUs take more.
+# Sequences decoded at once by default: on CPUs, 16 reached 3.2 times the tokens/s of
+# one-at-a-time generation on 2 cores (bench/draft_throughput.py; 24 did as well, 32 less);
+# GPUs take more.
 DEFAULT_PARALLEL_CPU = 16
 DEFAULT_PARALLEL_GPU = 64
 

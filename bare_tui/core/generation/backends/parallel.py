@@ -7,9 +7,9 @@ evaluated once, in a holder sequence, and copied into each new sequence by refer
 (`llama_memory_seq_cp`) instead of being evaluated again. A new request takes the
 longest prefix it shares with any prompt held: the holder's, a running sequence's, or
 that of a finished one, kept until its place is taken (a retry of the same prompt
-evaluates one token of it). Every sequence has its own sampler chain and seed, its own
-stop strings and token budget; when one finishes, the next request takes its place at
-once.
+evaluates one token of it). Every sequence has its own sampler (backends/sampling.py)
+and seed, its own stop strings and token budget; when one finishes, the next request
+takes its place at once.
 
 This uses the low-level API of llama-cpp-python; the `Llama` object supplies the
 loaded model and tokenizer. Like `Llama`, an engine is not thread-safe.
@@ -23,12 +23,11 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
-from bare_tui.core.generation.backends import Generation
+from bare_tui.core.generation.backends import Generation, sampling
 from bare_tui.core.inputs.recipes import Sampling
 from bare_tui.errors import BareError
 
 K = TypeVar("K")
-PENALTY_LAST_N = 64
 
 
 @dataclass
@@ -44,7 +43,8 @@ class Request(Generic[K]):
 class _Slot:
     seq: int
     request: Request
-    sampler: Any
+    sampler: Any  # llama.cpp's sampler chain, or None when `draw` picks the tokens
+    draw: sampling.TemperatureDraw | None
     grammar: Any  # None, or the output grammar's sampler
     pending: list[int]  # prompt tokens still to evaluate
     position: int  # position of the next token to go into the batch
@@ -53,36 +53,6 @@ class _Slot:
     generated: int = 0
     logits_index: int = -1  # where this slot's logits are in the current batch
     last_token: int | None = None
-
-
-def _grammar(llama_cpp: Any, vocab: Any, sampling: Sampling) -> Any:
-    """The output grammar's sampler, kept out of the chain (see `ParallelEngine._pick`)."""
-    if not sampling.grammar:
-        return None
-    grammar = llama_cpp.llama_sampler_init_grammar(vocab, sampling.grammar.encode(), b"root")
-    if not grammar:
-        raise BareError("llama.cpp could not load the output grammar")
-    return grammar
-
-
-def _sampler(llama_cpp: Any, sampling: Sampling, seed: int) -> Any:
-    chain = llama_cpp.llama_sampler_chain_init(llama_cpp.llama_sampler_chain_default_params())
-    add = llama_cpp.llama_sampler_chain_add
-    if sampling.repeat_penalty != 1.0:
-        add(chain, llama_cpp.llama_sampler_init_penalties(PENALTY_LAST_N,
-                                                          sampling.repeat_penalty, 0.0, 0.0))
-    if sampling.temperature <= 0:
-        add(chain, llama_cpp.llama_sampler_init_greedy())
-        return chain
-    if sampling.top_k > 0:
-        add(chain, llama_cpp.llama_sampler_init_top_k(sampling.top_k))
-    if sampling.top_p < 1.0:
-        add(chain, llama_cpp.llama_sampler_init_top_p(sampling.top_p, 1))
-    if sampling.min_p > 0.0:
-        add(chain, llama_cpp.llama_sampler_init_min_p(sampling.min_p, 1))
-    add(chain, llama_cpp.llama_sampler_init_temp(sampling.temperature))
-    add(chain, llama_cpp.llama_sampler_init_dist(seed & 0xFFFFFFFF))
-    return chain
 
 
 def _common_prefix(a: list[int], b: list[int]) -> int:
@@ -125,6 +95,7 @@ class ParallelEngine:
                             " lower --parallel or --ctx")
         self.memory = llama_cpp.llama_get_memory(self.ctx)
         self.vocab = llama_cpp.llama_model_get_vocab(self.model)
+        self.n_vocab = llama_cpp.llama_vocab_n_tokens(self.vocab)
         self.batch = llama_cpp.llama_batch_init(n_batch, 0, 1)
         self.holder_seq = n_parallel
         self.holder: list[int] = []
@@ -194,9 +165,7 @@ class ParallelEngine:
                             f"{self.ctx_per_sequence}: raise --ctx or use fewer shots")
         if not self.share_prefix:
             self.lib.llama_memory_seq_rm(self.memory, seq, -1, -1)
-            return _Slot(seq, request, _sampler(self.lib, request.sampling, request.seed),
-                         _grammar(self.lib, self.vocab, request.sampling),
-                         pending=list(tokens), position=0, started=time.perf_counter())
+            return self._slot(seq, request, shared=0)
         if not self.holder:
             self._set_holder(tokens[:-1])
         source, shared = max(((held, _common_prefix(prompt, tokens))
@@ -209,12 +178,23 @@ class ParallelEngine:
             self.lib.llama_memory_seq_rm(self.memory, seq, -1, -1)
             if shared:
                 self.lib.llama_memory_seq_cp(self.memory, source, seq, 0, shared)
-        return _Slot(seq, request, _sampler(self.lib, request.sampling, request.seed),
-                     _grammar(self.lib, self.vocab, request.sampling),
-                     pending=tokens[shared:], position=shared, started=time.perf_counter())
+        return self._slot(seq, request, shared)
+
+    def _slot(self, seq: int, request: Request, shared: int) -> _Slot:
+        """A sequence for the request, the first `shared` tokens of its prompt in place."""
+        settings = request.sampling
+        plain = sampling.plain_temperature(settings) and not settings.grammar
+        return _Slot(seq, request,
+                     None if plain else sampling.chain(self.lib, settings, request.seed),
+                     sampling.TemperatureDraw(settings.temperature, request.seed)
+                     if plain else None,
+                     sampling.grammar(self.lib, self.vocab, settings),
+                     pending=request.tokens[shared:], position=shared,
+                     started=time.perf_counter())
 
     def _free(self, slot: _Slot) -> None:
-        self.lib.llama_sampler_free(slot.sampler)
+        if slot.sampler:
+            self.lib.llama_sampler_free(slot.sampler)
         if slot.grammar:
             self.lib.llama_sampler_free(slot.grammar)
 
@@ -318,6 +298,11 @@ class ParallelEngine:
         that draws from the same distribution as applying the grammar first (top-k/top-p
         truncation can differ slightly), at a fraction of the cost: most tokens of an
         item's content are allowed."""
+        if slot.draw is not None:
+            import numpy as np
+
+            logits = self.lib.llama_get_logits_ith(self.ctx, slot.logits_index)
+            return slot.draw(np.ctypeslib.as_array(logits, shape=(self.n_vocab,)))
         if slot.grammar is None:
             return self.lib.llama_sampler_sample(slot.sampler, self.ctx, slot.logits_index)
         token = self._apply(slot.sampler, slot.logits_index)
@@ -331,10 +316,9 @@ class ParallelEngine:
         import numpy as np
 
         if self._candidates is None:
-            n_vocab = self.lib.llama_vocab_n_tokens(self.vocab)
-            self._candidates = np.zeros(n_vocab, dtype=[("id", np.int32), ("logit", np.float32),
-                                                        ("p", np.float32)])
-            self._ids = np.arange(n_vocab, dtype=np.int32)
+            self._candidates = np.zeros(self.n_vocab, dtype=[
+                ("id", np.int32), ("logit", np.float32), ("p", np.float32)])
+            self._ids = np.arange(self.n_vocab, dtype=np.int32)
         candidates = self._candidates
         logits = self.lib.llama_get_logits_ith(self.ctx, logits_index)
         candidates["id"] = self._ids

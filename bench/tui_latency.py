@@ -118,6 +118,7 @@ class FrameClock:
 
 KEYS = {"j": "j", "a": "a", "x": "x", "u": "u", "]": "right_square_bracket",
         "<": "less_than_sign", "enter": "enter"}
+CHARACTERS = {"enter": "\r", "slash": "/"}
 TIMED = ("j", "a", "x", "u", "]", "<", "/", "f")
 
 
@@ -140,8 +141,11 @@ async def keypress(app: BareApp, clock: FrameClock, key: str) -> float:
     """Seconds from the key event to the first frame showing its effect."""
     before = shown(app)
     started = time.perf_counter()
-    app._driver.send_message(events.Key(KEYS.get(key, key), key))
+    app._driver.send_message(events.Key(KEYS.get(key, key), CHARACTERS.get(key, key)))
     while shown(app) == before:
+        if time.perf_counter() - started > 60:
+            raise SystemExit(f"{key}: nothing changed on screen in a minute "
+                             f"({type(app.screen).__name__} on top)")
         await asyncio.sleep(0)
     frame = clock.frames
     while clock.frames == frame:
@@ -151,7 +155,7 @@ async def keypress(app: BareApp, clock: FrameClock, key: str) -> float:
 
 async def in_modal(app: BareApp, clock: FrameClock, opener: str, kind: type, answer) -> float:
     """Open a modal with its key, answer it, and time the Enter that applies it."""
-    app._driver.send_message(events.Key(opener, opener))
+    app._driver.send_message(events.Key(opener, CHARACTERS.get(opener, opener)))
     while not isinstance(app.screen, kind):
         await asyncio.sleep(0)
     await asyncio.sleep(0.02)
@@ -193,11 +197,11 @@ async def measure(db: Path, presses: int, startups: int) -> tuple[dict[str, list
             for _ in range(presses):
                 results[key].append(await keypress(app, clock, key))
                 await asyncio.sleep(0.02)  # a fast curator: 50 keys a second at most
-        for n in range(max(4, presses // 4)):  # one match, then every variant 7..., clear
+        for n in range(3 * max(2, presses // 12)):  # one match, every variant 7..., clear
             needle = ("(variant 123)", "variant 7", "")[n % 3]
             results["/"].append(await in_modal(app, clock, "slash", AskScreen,
                                                searched(needle)))
-        for n in range(max(4, presses // 4)):
+        for n in range(2 * max(2, presses // 8)):
             name = ("pending", "all")[n % 2]
             results["f"].append(await in_modal(app, clock, "f", ChooseScreen, filtered(name)))
         for _ in range(presses):  # on each candidate: its first hunk, then the draft's side

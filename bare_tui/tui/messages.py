@@ -73,6 +73,14 @@ class Counted(Message):
 
 
 @dataclass
+class Listed(Message):
+    """The review list's ids, read in a thread for a filter, search and cluster."""
+
+    wanted: tuple[str, str | None, int | None]
+    ids: list[int]
+
+
+@dataclass
 class Computed(Message):
     """A thread worker's result (stats, an export) for the screen that asked: `then` is
     called with it on the screen's own thread."""

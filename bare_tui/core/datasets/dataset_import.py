@@ -31,7 +31,7 @@ from bare_tui.core.workspace.store import IN_IDS, Store, ids_param, now, to_json
 from bare_tui.text import shown_path
 
 IMPORT_KIND = "import"  # the runs row of an import
-CHUNK = 5_000  # items per transaction
+CHUNK = 1_000  # items per transaction: the longest a review window waits for one
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ line's text (review_status.py). Every key ends in one of its actions."""
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Callable
 from typing import Any
 
@@ -22,6 +23,7 @@ from textual.containers import Horizontal
 from textual.events import Key
 from textual.screen import Screen
 from textual.widgets import Footer
+from textual.worker import Worker
 
 from bare_tui.core.measures import curation, decontam, judge
 from bare_tui.core.reviewing import merging, review, review_list, tags, team
@@ -29,7 +31,15 @@ from bare_tui.core.workspace import current
 from bare_tui.core.workspace.store import Store
 from bare_tui.errors import BareError
 from bare_tui.tui import keys
-from bare_tui.tui.messages import Computed, Counted, StartAlternatives, StopJob, TeamSeen
+from bare_tui.tui.messages import (
+    Computed,
+    Counted,
+    Listed,
+    StartAlternatives,
+    StopJob,
+    TeamSeen,
+)
+from bare_tui.tui.one_at_a_time import OneAtATime
 from bare_tui.tui.screens import review_edits, review_merge, review_tools
 from bare_tui.tui.screens.modals import (
     AskScreen,
@@ -70,6 +80,10 @@ class ReviewScreen(Screen):
         self.cluster: int | None = None
         self.search: str | None = None
         self.tally = Tally()  # counts by state
+        # Counts by state and the list's ids, read in threads (at a million candidates
+        # each takes a second or more), one at a time each.
+        self.count = OneAtATime(self._count_in_thread)
+        self.relist = OneAtATime(self._list_in_thread)
         self.working = ""  # what a thread worker is doing for this screen
         self.flashed = ""  # a passing word (self.flash)
 
@@ -96,7 +110,7 @@ class ReviewScreen(Screen):
         self.watch(self.app, "job_line", self._job_line_changed, init=False)
         self.watch(self.app, "job_running", self._job_running_changed, init=False)
         self.watch(self.app, "warning", self._warning_changed, init=False)
-        self.watch(self.app, "changes", lambda _count: self.reload(), init=False)
+        self.watch(self.app, "changes", lambda _count: self.relist(), init=False)
         self.watch(self.app, "diversity_index", self._diversity_changed, init=False)
 
     def on_resize(self, event) -> None:
@@ -132,11 +146,37 @@ class ReviewScreen(Screen):
         self.show_current()
         self.count()
 
-    @work(thread=True, exclusive=True, group="counts")
-    def count(self) -> None:
+    @work(thread=True, group="list", exit_on_error=False)
+    def _list_in_thread(self) -> None:
+        """Re-read the list after another window's or a job's writes, while the keys go
+        on: a new filter or search meanwhile makes these ids stale."""
+        wanted = (self.filter_name, self.search, self.cluster)
+        try:
+            with self.workspace.open_store() as store:
+                ids = review_list.candidate_ids(store, self.workspace.recipe.name, *wanted)
+        except (BareError, sqlite3.Error):
+            return  # busy or gone: the next change reads it again
+        self.post_message(Listed(wanted, ids))
+
+    @on(Listed)
+    def _relisted(self, message: Listed) -> None:
+        if message.wanted == (self.filter_name, self.search, self.cluster):
+            self.candidates.set_ids(message.ids, keep=self.candidates.current_id)
+            self.show_current()
+            self.count()
+
+    @work(thread=True, group="counts", exit_on_error=False)
+    def _count_in_thread(self) -> None:
         counted = self.workspace.count_statuses()
         if counted is not None:
             self.post_message(Counted(*counted))
+
+    @on(Worker.StateChanged)
+    def _thread_ended(self, event: Worker.StateChanged) -> None:
+        if event.worker.is_finished:
+            job = {"counts": self.count, "list": self.relist}.get(event.worker.group)
+            if job is not None:
+                job.ended()
 
     @on(Counted)
     def _set_counts(self, message: Counted) -> None:

@@ -367,14 +367,16 @@ def test_compare_on_the_embedded_models(tmp_path):
     assert run_cli("seeds", "import", str(GSM8K_SEEDS), "--task", "gsm8k",
                    "--db", db).returncode == 0
     out = tmp_path / "report"
+    # A seed whose drafts parse, so that every arm has items (the bare arm refines only
+    # drafts that parse).
     result = run_cli("compare", "--db", db, "-n", "2", "--max-tokens", "80",
-                     "--judge-max-tokens", "24", "--rng-seed", "3", "--out", str(out))
+                     "--judge-max-tokens", "24", "--rng-seed", "5", "--out", str(out))
     assert result.returncode == 0, result.stderr
     data = json.loads(out.with_suffix(".json").read_text())
     assert [arm["arm"] for arm in data["arms"]] == ["base", "instruct", "bare"]
     assert data["arms"][0]["model"] == "gemma3-270m"
     assert data["arms"][1]["model"] == "smollm2-135m-instruct"
-    assert data["arms"][0]["made"] == data["arms"][1]["made"] == 2
+    assert data["arms"][0]["made"] == data["arms"][1]["made"] == data["arms"][2]["made"] == 2
     assert "| arm | model |" in out.with_suffix(".md").read_text()
     said = " ".join(result.stdout.split())
     assert "Comparison 1: task gsm8k, 2 items per arm (self-judged)" in said

@@ -99,7 +99,11 @@ def test_headless_demo_exports_and_ends_with_the_yield(tmp_path: Path):
     assert [line.split(":")[1].strip() for line in last] == [
         "drafts", "refinements", "usable items", "verified items"], last
     exported = out.read_text().splitlines()
-    assert "of 2" in last[-2] and 1 <= len(exported) <= 2, (last, exported)
+    # usable of the candidates made: the two drafts, and those drafted again for one
+    # that did not parse
+    usable = re.search(r"usable items: (\d+) of (\d+)", last[-2])
+    assert usable and 2 <= int(usable[2]) <= 6, last
+    assert 1 <= len(exported) <= int(usable[1]), (last, exported)
     assert all(json.loads(line)["messages"][-1]["content"].strip() for line in exported)
     card = (tmp_path / "README.md").read_text()  # the dataset card beside the export
     assert card.startswith("---\n") and "\nlicense: mit\n" in card

@@ -50,5 +50,6 @@ def test_a_peaked_distribution_draws_its_peak():
 def test_only_a_temperature_alone_is_drawn_in_numpy():
     assert sampling.plain_temperature(Sampling(temperature=0.7))
     for settings in (Sampling(temperature=0.0), Sampling(top_k=40), Sampling(top_p=0.9),
-                     Sampling(min_p=0.05), Sampling(repeat_penalty=1.1)):
+                     Sampling(min_p=0.05), Sampling(repeat_penalty=1.1),
+                     Sampling(temperature=0.7, grammar='root ::= "a"')):
         assert not sampling.plain_temperature(settings)

@@ -3,6 +3,7 @@ from pathlib import Path
 
 import pytest
 
+from bare_tui.core.reviewing import review_list
 from bare_tui.core.workspace.store import SCHEMA_VERSION, Store
 from bare_tui.errors import BareError
 
@@ -70,9 +71,10 @@ def test_interrupted_runs_are_marked(store: Store):
     assert store.scalar("SELECT status FROM runs WHERE id = ?", (live,)) == "running"
 
 
-@pytest.mark.parametrize("start", [4, 5, 6, 10])
+@pytest.mark.parametrize("start", [4, 5, 6, 10, 17])
 def test_a_workspace_of_an_earlier_schema_upgrades_to_todays_view(tmp_path: Path, start):
-    """Steps before the latest view change only drop it; the latest makes it in full."""
+    """Steps before the latest view change only drop it; the latest makes it in full.
+    The search index is filled with the texts there were."""
     import sqlite3
 
     import sqlite_utils
@@ -94,5 +96,6 @@ def test_a_workspace_of_an_earlier_schema_upgrades_to_todays_view(tmp_path: Path
         assert store.schema_version == SCHEMA_VERSION
         rows = store.query("SELECT candidate_id, status, final_version, origin, picked_id"
                            " FROM candidate_state")
+        assert review_list.candidate_ids(store, "gsm8k", search="RAW") == [1]
     assert rows == [{"candidate_id": 1, "status": "pending", "final_version": "draft",
                      "origin": None, "picked_id": None}]

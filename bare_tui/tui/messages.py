@@ -8,7 +8,7 @@ worker waits for the screen.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -74,10 +74,18 @@ class Counted(Message):
 
 @dataclass
 class Listed(Message):
-    """The review list's ids, read in a thread for a filter, search and cluster."""
+    """The review list's ids (a queue, counted), read in a thread for a filter, search
+    and cluster."""
 
     wanted: tuple[str, str | None, int | None]
-    ids: list[int]
+    ids: Sequence[int]
+
+
+@dataclass
+class Lengthened(Message):
+    """The review list's queue was counted in a thread."""
+
+    ids: Sequence[int]
 
 
 @dataclass

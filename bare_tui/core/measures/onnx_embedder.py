@@ -14,6 +14,7 @@ from, and is checked against PyTorch on a few sentences before it is trusted.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
@@ -22,7 +23,7 @@ import shutil
 import stat
 import tempfile
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -247,15 +248,15 @@ def _check(encoder: OnnxEncoder, reference: np.ndarray) -> None:
                           f"on a probe sentence, under {AGREEMENT})")
 
 
-class _quiet:
+@contextlib.contextmanager
+def _quiet() -> Iterator[None]:
     """Silence ONNX Runtime's quantiser, which logs advice on the root logger."""
-
-    def __enter__(self) -> None:
-        self.level = logging.root.level
-        logging.root.setLevel(logging.ERROR)
-
-    def __exit__(self, *_: object) -> None:
-        logging.root.setLevel(self.level)
+    level = logging.root.level
+    logging.root.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        logging.root.setLevel(level)
 
 
 def _hidden(bert: Any) -> Any:

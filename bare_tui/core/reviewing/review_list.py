@@ -6,12 +6,13 @@ so the cost of a keypress does not grow with the size of the workspace.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from bare_tui.core.measures import decontam, judge
 from bare_tui.core.reviewing import alternatives, tags, team
+from bare_tui.core.reviewing.queue import Queue
 from bare_tui.core.workspace import current
 from bare_tui.core.workspace.store import Store
 
@@ -59,6 +60,16 @@ ON_DECISION: dict[str, str] = {
 }
 
 
+# A search finds a substring in a candidate's draft, edit or any refinement, in any case:
+# through the trigram index of those texts (core/workspace/migrations.py, v18), or, for a
+# needle shorter than a trigram or holding LIKE's wildcards, by reading the texts.
+TRIGRAM = 3
+SEARCH_SCANNED = (
+    " AND (instr(lower(s.draft_raw), :needle) OR instr(lower(s.edited_fields), :needle)"
+    " OR EXISTS (SELECT 1 FROM refinements r WHERE r.candidate_id = s.candidate_id"
+    " AND instr(lower(r.raw_text), :needle)))")
+
+
 @dataclass(frozen=True)
 class Summary:
     """A list row: what an export of the candidate would hold, and its state."""
@@ -85,42 +96,58 @@ class Summary:
 
 def candidate_ids(store: Store, task: str, filter_name: str = "all",
                   search: str | None = None, cluster: int | None = None) -> list[int]:
+    """The ids a filter shows, in its order, all at once (see `queue`)."""
+    return list(queue(store, task, filter_name, search, cluster))
+
+
+def queue(store: Store, task: str, filter_name: str = "all", search: str | None = None,
+          cluster: int | None = None) -> Sequence[int]:
     """The ids a filter shows, in its order: one of FILTERS, or "tag: <name>"
-    (core/reviewing/tags.py)."""
+    (core/reviewing/tags.py). In id order they are read a page at a time (a Queue); the
+    orders worked out in Python (diversity first, most detected first, disagreements)
+    are a list."""
     params: dict[str, Any] = {"task": task, "cluster": cluster}
-    if filter_name in ON_DECISION and not search and cluster is None:
-        return [row[0] for row in store.conn.execute(
-            "SELECT c.id FROM candidates c LEFT JOIN decisions d ON d.candidate_id = c.id"
-            f" WHERE c.task = :task AND {ON_DECISION[filter_name]} ORDER BY c.id", params)]
-    if filter_name.startswith(tags.FILTER_PREFIX):
-        condition = tags.HAS_TAG
-        params["tag"] = filter_name.removeprefix(tags.FILTER_PREFIX)
-    elif filter_name in FILTERS:
-        condition = FILTERS[filter_name]
+    scanned = bool(search) and (len(search) < TRIGRAM or "%" in search or "_" in search)
+    if filter_name in ON_DECISION and not scanned:
+        condition = ON_DECISION[filter_name]
+        table = ("candidates c" if condition == "1" else
+                 "candidates c LEFT JOIN decisions d ON d.candidate_id = c.id")
+        where = f"c.task = :task AND {condition}"
+        key = "c.id"
     else:
-        raise ValueError(f"unknown filter {filter_name!r}")
-    sql = ("SELECT s.candidate_id FROM candidate_state s"
-           f" WHERE s.task = :task AND {condition}")
+        if filter_name.startswith(tags.FILTER_PREFIX):
+            condition = tags.HAS_TAG
+            params["tag"] = filter_name.removeprefix(tags.FILTER_PREFIX)
+        elif filter_name in FILTERS:
+            condition = FILTERS[filter_name]
+        else:
+            raise ValueError(f"unknown filter {filter_name!r}")
+        table, where, key = "candidate_state s", f"s.task = :task AND {condition}", \
+            "s.candidate_id"
     if cluster is not None:
-        sql += (" AND s.candidate_id IN (SELECT candidate_id FROM clusters WHERE task = :task"
-                " AND cluster = :cluster)")
-    if search:  # in the draft, the edit, or any refinement
-        sql += (" AND (instr(lower(s.draft_raw), :needle)"
-                " OR instr(lower(s.edited_fields), :needle)"
-                " OR EXISTS (SELECT 1 FROM refinements r WHERE r.candidate_id = s.candidate_id"
-                " AND instr(lower(r.raw_text), :needle)))")
+        where += (f" AND {key} IN (SELECT candidate_id FROM clusters WHERE task = :task"
+                  " AND cluster = :cluster)")
+    if scanned:
+        where += SEARCH_SCANNED
         params["needle"] = search.lower()
-    ids = [row[0] for row in store.conn.execute(sql + " ORDER BY s.candidate_id", params)]
+    elif search:  # the index's matches lead, in id order: a page reads a page of them
+        table = f"search_text f CROSS JOIN {table}"
+        where = f"f.body LIKE :pattern AND {key} = f.rowid AND {where}"
+        key = "f.rowid"
+        params["pattern"] = f"%{search}%"
+    source = f"{table} WHERE {where}"
+    listed = Queue(store, source, key, params)
     if filter_name.endswith("diversity first"):
-        return diversity_first(store, task, ids)
+        return diversity_first(store, task, list(listed))
     if filter_name == "disagreements":
         disputed = {cid for cid, by in team.labels(store, task, shared=True).items()
                     if len(set(by.values())) > 1}
-        return [i for i in ids if i in disputed]
+        return [i for i in listed if i in disputed]
     if filter_name.endswith("most detected first"):
+        ids = list(listed)
         verdicts = judge.verdicts(store, ids)
         return sorted(ids, key=lambda i: verdicts[i][0] / verdicts[i][1])
-    return ids
+    return listed
 
 
 # What the review shows, as one cheap row: a commit that changes none of it (who is

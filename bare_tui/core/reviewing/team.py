@@ -10,6 +10,7 @@ every window with the same overlap routes the same items.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -118,14 +119,15 @@ def next_in_queue(store: Store, task: str, reviewer: str, session: str,
                   lease_s: float = leases.LEASE_S) -> int | None:
     """The index in `ids`, from `start` on, of the first item in this reviewer's queue
     that no other window holds; None when there is none."""
-    for offset in range(start, len(ids), CHUNK):
+    for offset in itertools.count(start, CHUNK):  # (a queue is not counted for it)
         chunk = list(ids[offset:offset + CHUNK])
+        if not chunk:
+            return None
         wanted = in_queue(store, task, reviewer, chunk, overlap)
         held = leases.holders(store, session, [i for i in chunk if i in wanted], lease_s)
         for index, candidate_id in enumerate(chunk):
             if candidate_id in wanted and candidate_id not in held:
                 return offset + index
-    return None
 
 
 def claim_next(store: Store, task: str, reviewer: str, session: str, ids: Sequence[int],

@@ -12,6 +12,7 @@ line's text (review_status.py). Every key ends in one of its actions."""
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 from collections.abc import Callable
 from typing import Any
@@ -27,6 +28,7 @@ from textual.worker import Worker
 
 from bare_tui.core.measures import curation, decontam, judge
 from bare_tui.core.reviewing import merging, review, review_list, tags, team
+from bare_tui.core.reviewing.queue import Queue, counted_length
 from bare_tui.core.workspace import current
 from bare_tui.core.workspace.store import Store
 from bare_tui.errors import BareError
@@ -34,6 +36,7 @@ from bare_tui.tui import keys
 from bare_tui.tui.messages import (
     Computed,
     Counted,
+    Lengthened,
     Listed,
     StartAlternatives,
     StopJob,
@@ -80,10 +83,10 @@ class ReviewScreen(Screen):
         self.cluster: int | None = None
         self.search: str | None = None
         self.tally = Tally()  # counts by state
-        # Counts by state and the list's ids, read in threads (at a million candidates
-        # each takes a second or more), one at a time each.
+        # Counts by state (seconds at a million candidates) and the list after another
+        # window's writes, read in threads, one at a time each.
         self.count = OneAtATime(self._count_in_thread)
-        self.relist = OneAtATime(self._list_in_thread)
+        self.relist = OneAtATime(lambda: self._list_in_thread(self.candidates.current_id))
         self.working = ""  # what a thread worker is doing for this screen
         self.flashed = ""  # a passing word (self.flash)
 
@@ -104,6 +107,7 @@ class ReviewScreen(Screen):
         self.set_interval(self.presence.beat_s, self._heartbeat)
         self.call_after_refresh(self._heartbeat)  # who else is here, at once
         self.reload(keep=None)
+        self.count()
         if self.presence.held_by is not None:  # another window has the first item
             self._move_to(self._claim_next())
         self.query_one(CandidateList).focus()
@@ -138,22 +142,46 @@ class ReviewScreen(Screen):
     # --- data ----------------------------------------------------------------------------
 
     def reload(self, keep: int | None = -1) -> None:
-        """Re-read the list from the database; the cursor stays on the same candidate."""
+        """Read the list for the filter, search and cluster (the counts by state, which
+        they do not change, are not read again); the cursor stays on the same candidate."""
         stay_on = self.candidates.current_id if keep == -1 else keep
-        ids = review_list.candidate_ids(self.workspace.store, self.workspace.recipe.name,
-                                        self.filter_name, self.search, self.cluster)
+        ids = review_list.queue(self.workspace.store, self.workspace.recipe.name,
+                                self.filter_name, self.search, self.cluster)
         self.candidates.set_ids(ids, keep=stay_on)
         self.show_current()
-        self.count()
+        if counted_length(ids) is None:
+            self._length_in_thread(ids)
+
+    @work(thread=True, group="length", exit_on_error=False)
+    def _length_in_thread(self, ids: Queue) -> None:
+        """Count the list (tens of milliseconds at a million) while the keys go on."""
+        try:
+            with self.workspace.open_store() as store:
+                ids.count_all(store)
+        except (BareError, sqlite3.Error):
+            return  # busy or gone: the next change counts it again
+        self.post_message(Lengthened(ids))
+
+    @on(Lengthened)
+    def _lengthened(self, message: Lengthened) -> None:
+        if message.ids is self.candidates.ids:
+            self.candidates.counted()
+            self.update_status()
 
     @work(thread=True, group="list", exit_on_error=False)
-    def _list_in_thread(self) -> None:
+    def _list_in_thread(self, here: int | None) -> None:
         """Re-read the list after another window's or a job's writes, while the keys go
-        on: a new filter or search meanwhile makes these ids stale."""
+        on: a new filter or search meanwhile makes these ids stale. (`here`, the
+        candidate under the cursor, is read before: the list reads on the screen's own
+        connection.)"""
         wanted = (self.filter_name, self.search, self.cluster)
         try:
             with self.workspace.open_store() as store:
-                ids = review_list.candidate_ids(store, self.workspace.recipe.name, *wanted)
+                ids = review_list.queue(store, self.workspace.recipe.name, *wanted)
+                if isinstance(ids, Queue):  # counted, and the page of the cursor read
+                    ids.count_all()
+                    with contextlib.suppress(ValueError):
+                        ids.index(here)
         except (BareError, sqlite3.Error):
             return  # busy or gone: the next change reads it again
         self.post_message(Listed(wanted, ids))
@@ -161,6 +189,8 @@ class ReviewScreen(Screen):
     @on(Listed)
     def _relisted(self, message: Listed) -> None:
         if message.wanted == (self.filter_name, self.search, self.cluster):
+            if isinstance(message.ids, Queue):
+                message.ids.on(self.workspace.store)
             self.candidates.set_ids(message.ids, keep=self.candidates.current_id)
             self.show_current()
             self.count()
@@ -220,8 +250,8 @@ class ReviewScreen(Screen):
         index = self.diversity_index
         lines = status_lines(Shown(
             recipe=self.workspace.recipe.name, reviewer=self.workspace.reviewer,
-            position=self.candidates.cursor + 1 if self.candidates.ids else 0,
-            total=len(self.candidates.ids), counts=self.tally.counts,
+            position=self.candidates.cursor + 1 if self.candidates.has_row(0) else 0,
+            total=counted_length(self.candidates.ids), counts=self.tally.counts,
             diversity=index.accepted_similarity if index is not None else None,
             filter_name=self.filter_name, cluster=self.cluster, search=self.search,
             team=self.presence.line(), flashed=self.flashed, working=self.working,
@@ -260,7 +290,7 @@ class ReviewScreen(Screen):
         self.candidates.move(direction * max(1, self.candidates.size.height - 1))
 
     def action_jump(self, index: int) -> None:
-        if self.candidates.ids:
+        if self.candidates.has_row(0):
             self.candidates.cursor = index % len(self.candidates.ids)
 
     def action_scroll_detail(self, lines: int) -> None:
@@ -321,7 +351,7 @@ class ReviewScreen(Screen):
         """To the item claimed next; when there is none, one row down."""
         if index is not None:
             self.candidates.cursor = index
-        elif self.candidates.cursor < len(self.candidates.ids) - 1:
+        elif self.candidates.has_row(self.candidates.cursor + 1):
             self.candidates.move(1)
         else:
             self.show_current()
@@ -549,6 +579,7 @@ class ReviewScreen(Screen):
 
     def action_refresh(self) -> None:
         self.reload()
+        self.count()
 
     def action_help(self) -> None:
         self.app.push_screen(HelpScreen(keys.help_rows(self.workspace.keymap)))

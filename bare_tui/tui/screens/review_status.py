@@ -70,7 +70,7 @@ class Shown:
     recipe: str
     reviewer: str
     position: int  # 1-based; 0 when the list is empty
-    total: int
+    total: int | None  # None while the list is being counted
     counts: Mapping[str, int]
     diversity: float | None  # the accepted set's mean similarity
     filter_name: str
@@ -91,7 +91,8 @@ def status_lines(shown: Shown, width: int) -> list[Text]:
              else {status: status for status in STATUS_ORDER})
     top = Text()
     top.append(f" {shown.recipe} ", style="bold reverse")
-    top.append(f"  {shown.position} / {shown.total}", style="bold")
+    total = "…" if shown.total is None else shown.total
+    top.append(f"  {shown.position} / {total}", style="bold")
     counts = shown.counts
     if counts:
         top.append(f" of {counts.get('candidates', 0)}  ")

@@ -1,9 +1,10 @@
-"""A virtual list of candidates: only the rows on screen are fetched and drawn, so it
-stays as quick with 100,000 candidates as with 100."""
+"""A virtual list of candidates: only the rows on screen are fetched and drawn, from a
+queue that reads its ids a page at a time (core/reviewing/queue.py), so it stays as
+quick with a million candidates as with a hundred."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from rich.segment import Segment
 from rich.style import Style
@@ -14,6 +15,7 @@ from textual.reactive import reactive
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
+from bare_tui.core.reviewing.queue import known_length
 from bare_tui.core.reviewing.review_list import Summary
 from bare_tui.text import clean
 
@@ -46,26 +48,51 @@ class CandidateList(ScrollView, can_focus=True):
     def __init__(self, fetch: Callable[[list[int]], dict[int, Summary]], **kwargs) -> None:
         super().__init__(**kwargs)
         self._fetch = fetch
-        self.ids: list[int] = []
+        self.ids: Sequence[int] = []
         self._cache: dict[int, Summary] = {}
 
     @property
     def current_id(self) -> int | None:
-        return self.ids[self.cursor] if 0 <= self.cursor < len(self.ids) else None
+        return self.ids[self.cursor] if self.has_row(self.cursor) else None
 
-    def set_ids(self, ids: list[int], keep: int | None = None) -> None:
+    def has_row(self, index: int) -> bool:
+        has = getattr(self.ids, "has", None)  # a Queue reads the page it is on
+        return has(index) if has is not None else 0 <= index < len(self.ids)
+
+    def _rows(self) -> int:
+        """The rows known to be there (a queue not counted yet knows a page beyond the
+        furthest it read); the scroll range grows as more are read."""
+        rows = known_length(self.ids)
+        if self.virtual_size.height != rows:
+            self.virtual_size = Size(self.size.width, rows)
+        return rows
+
+    def set_ids(self, ids: Sequence[int], keep: int | None = None) -> None:
         """Show a new list; the cursor stays on `keep` (an id) when it is still there."""
         self.ids = ids
         self._cache.clear()
-        self.virtual_size = Size(self.size.width, len(ids))
         index = self.cursor
         if keep is not None:
             try:
                 index = ids.index(keep)
             except ValueError:
                 pass
-        self.cursor = max(0, min(index, len(ids) - 1))
+        self._rows()
+        self.cursor = self._clamped(index)
         self.refresh()
+
+    def counted(self) -> None:
+        """The list's length is known now: the scroll range is set to it."""
+        self._rows()
+        self.cursor = self._clamped(self.cursor)
+        self.refresh()
+
+    def _clamped(self, index: int) -> int:
+        """The nearest row to `index` that is there (0 when the list is empty)."""
+        index = max(0, index)
+        if self.has_row(index):
+            return index
+        return max(0, len(self.ids) - 1)
 
     def invalidate(self, candidate_ids: list[int] | None = None) -> None:
         """Forget cached rows (all, or those ids) so they are fetched again."""
@@ -77,6 +104,7 @@ class CandidateList(ScrollView, can_focus=True):
         self.refresh()
 
     def watch_cursor(self, old: int, new: int) -> None:
+        self._rows()
         self.refresh_line(old)
         self.refresh_line(new)
         self.scroll_to_region(Region(0, new, 1, 1), animate=False, immediate=True)
@@ -86,8 +114,8 @@ class CandidateList(ScrollView, can_focus=True):
         self.refresh(Region(0, index - self.scroll_offset.y, self.size.width, 1))
 
     def move(self, delta: int) -> None:
-        if self.ids:
-            self.cursor = max(0, min(self.cursor + delta, len(self.ids) - 1))
+        if self.has_row(0):
+            self.cursor = self._clamped(self.cursor + delta)
 
     def cached(self, candidate_ids: list[int]) -> dict[int, Summary]:
         """The rows of these candidates as last drawn (none read for it)."""
@@ -107,7 +135,7 @@ class CandidateList(ScrollView, can_focus=True):
     def render_line(self, y: int) -> Strip:
         index = self.scroll_offset.y + y
         width = self.size.width
-        if index >= len(self.ids):
+        if not self.has_row(index):
             return Strip.blank(width, self.rich_style)
         summary = self._summary(index)
         base = self.rich_style

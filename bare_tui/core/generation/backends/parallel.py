@@ -183,7 +183,7 @@ class ParallelEngine:
     def _slot(self, seq: int, request: Request, shared: int) -> _Slot:
         """A sequence for the request, the first `shared` tokens of its prompt in place."""
         settings = request.sampling
-        plain = sampling.plain_temperature(settings) and not settings.grammar
+        plain = sampling.plain_temperature(settings)
         return _Slot(seq, request,
                      None if plain else sampling.chain(self.lib, settings, request.seed),
                      sampling.TemperatureDraw(settings.temperature, request.seed)

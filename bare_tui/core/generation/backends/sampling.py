@@ -23,9 +23,11 @@ BLOCK = 1024
 
 
 def plain_temperature(sampling: Sampling) -> bool:
-    """Whether the settings are a temperature alone (drawn by `TemperatureDraw`)."""
+    """Whether the settings are a temperature alone, no grammar either (drawn by
+    `TemperatureDraw`)."""
     return (sampling.temperature > 0 and sampling.top_k == 0 and sampling.top_p >= 1.0
-            and sampling.min_p == 0 and sampling.repeat_penalty == 1.0)
+            and sampling.min_p == 0 and sampling.repeat_penalty == 1.0
+            and not sampling.grammar)
 
 
 class TemperatureDraw:

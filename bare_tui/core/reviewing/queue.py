@@ -6,7 +6,9 @@ n`), so moving through the list costs one indexed read per page; only a jump int
 middle reads by offset. The length is counted once, on request (it scans the filter's
 index): until then the queue says what it knows, and a page that comes back short tells
 where the list ends. Candidates added after the queue was made are not in it (it reads up
-to the highest id it saw), so the length holds until the list is read again.
+to the highest id it saw), so the length holds until the list is read again; a page
+forgotten and read again shows the filter as it is then (the screen reads the list again
+after any other window's writes, and its own decisions stay on pages it holds).
 """
 
 from __future__ import annotations
@@ -144,24 +146,31 @@ class Queue(Sequence[int]):
             number += 1
 
     def __contains__(self, candidate_id: object) -> bool:
-        if any(candidate_id in page for page in self._pages.values()):
-            return True
-        if not isinstance(candidate_id, int):
-            return False
-        return bool(self._select("1", "LIMIT 1", above=candidate_id - 1, below=candidate_id + 1))
+        return self._locate(candidate_id) is not None
 
     def index(self, candidate_id: Any, start: int = 0, stop: int | None = None) -> int:
-        """The position of a candidate in the queue (ValueError when it is not in it):
-        from a page read already, else counted (up to its position)."""
+        """The position of a candidate in the queue (ValueError when it is not in it)."""
+        position = self._locate(candidate_id)
+        if position is None:
+            raise ValueError(f"{candidate_id} is not in the queue")
+        return position
+
+    def _locate(self, candidate_id: object) -> int | None:
+        """Its position, from a page read already, else counted (up to it), its page read
+        then; None when it is not in the queue as read (one that joined the filter since,
+        on a page read without it, is not: an undone accept in the pending filter)."""
         for number, page in self._pages.items():
             if candidate_id in page:
                 return number * PAGE + page.index(candidate_id)
-        if candidate_id not in self:
-            raise ValueError(f"{candidate_id} is not in the queue")
+        if not isinstance(candidate_id, int) or not self._select(
+                "1", "LIMIT 1", above=candidate_id - 1, below=candidate_id + 1):
+            return None
         key = self._key
         position = self._select("count(*)", below=candidate_id)[0][0]
-        # Its page, read by keyset on both sides of it: the rows around it come next.
         number, offset = divmod(position, PAGE)
+        if number in self._pages:
+            return None
+        # Its page, read by keyset on both sides of it: the rows around it come next.
         before = self._select(key, f"ORDER BY {key} DESC LIMIT {offset}",
                               below=candidate_id)[::-1] if offset else []
         rest = self._select(key, f"ORDER BY {key} LIMIT {PAGE - offset}",

@@ -189,6 +189,12 @@ class Queue(Sequence[int]):
         return f"Queue({self.known if self.length is None else self.length} ids)"
 
 
+def holds(ids: Sequence[int], index: int) -> bool:
+    """Whether a list or queue has a row at this position, without counting a queue (it
+    reads the page the position is on)."""
+    return ids.has(index) if isinstance(ids, Queue) else 0 <= index < len(ids)
+
+
 def known_length(ids: Sequence[int]) -> int:
     """How many ids a list or queue is known to hold, without counting a queue."""
     return ids.known if isinstance(ids, Queue) else len(ids)

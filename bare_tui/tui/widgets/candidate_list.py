@@ -15,7 +15,7 @@ from textual.reactive import reactive
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-from bare_tui.core.reviewing.queue import known_length
+from bare_tui.core.reviewing.queue import holds, known_length
 from bare_tui.core.reviewing.review_list import Summary
 from bare_tui.text import clean
 
@@ -56,8 +56,7 @@ class CandidateList(ScrollView, can_focus=True):
         return self.ids[self.cursor] if self.has_row(self.cursor) else None
 
     def has_row(self, index: int) -> bool:
-        has = getattr(self.ids, "has", None)  # a Queue reads the page it is on
-        return has(index) if has is not None else 0 <= index < len(self.ids)
+        return holds(self.ids, index)
 
     def _rows(self) -> int:
         """The rows known to be there (a queue not counted yet knows a page beyond the

@@ -66,3 +66,25 @@ def test_an_export_of_100000_items_under_a_tight_variable_limit(store, gsm8k, tm
         result = export(store, gsm8k, out, profile="fields")
         assert result.written == 100_000
         assert sum(1 for _ in out.open()) == 100_000
+
+
+def test_a_chunk_goes_in_as_one_statement_in_file_order_and_is_searchable(store, gsm8k,
+                                                                         tmp_path, monkeypatch):
+    """Each chunk is one INSERT from JSON: ids follow the file's lines, a duplicate line and
+    a failing item are counted as before, and the search index holds every added text."""
+    from bare_tui.core.reviewing import review_list
+
+    monkeypatch.setattr(dataset_import, "CHUNK", 4)
+    lines = items(10)
+    lines[5] = lines[2]  # a duplicate, in the second chunk
+    lines[8] = json.dumps({"question": "Zed has 2 cats?", "answer": "2 cats"})  # no #### line
+    path = tmp_path / "ordered.jsonl"
+    path.write_text("\n".join(lines) + "\n")
+    result = import_candidates(store, gsm8k, path)
+    assert (result.added, result.duplicates, result.failing) == (9, 1, 1)
+    rows = store.query("SELECT id, origin, valid FROM candidates ORDER BY id")
+    assert [json.loads(row["origin"])["line"] for row in rows] == [1, 2, 3, 4, 5, 7, 8, 9, 10]
+    assert [row["valid"] for row in rows] == [1] * 7 + [0, 1]
+    assert review_list.candidate_ids(store, "gsm8k", "all", search="Tom has 7 marbles") == [
+        rows[6]["id"]]
+    assert review_list.candidate_ids(store, "gsm8k", "all", search="Zed has") == [rows[7]["id"]]

@@ -10,13 +10,13 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
-from textual.widgets import Footer
 
 from bare_tui.core.inputs.recipes import Recipe
 from bare_tui.core.reviewing.alternatives import Alternative
 from bare_tui.core.workspace.current import Current
 from bare_tui.text import clean
 from bare_tui.tui.widgets.diff_view import DiffView
+from bare_tui.tui.widgets.steady_footer import SteadyFooter
 
 KIND_NAMES = {"refined": "another refinement", "draft": "another draft, same shots"}
 
@@ -44,7 +44,7 @@ class AlternativesScreen(Screen[int | None]):
 
     def compose(self) -> ComposeResult:
         yield DiffView(self.recipe, id="diff")
-        yield Footer()
+        yield SteadyFooter()
 
     def on_mount(self) -> None:
         self._show()

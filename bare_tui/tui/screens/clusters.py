@@ -13,7 +13,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Static
+from textual.widgets import DataTable, Static
 from textual_plotext import PlotextPlot
 
 from bare_tui.core.measures import curation, diversity, embeddings
@@ -22,6 +22,7 @@ from bare_tui.errors import BareError
 from bare_tui.text import clean
 from bare_tui.tui.messages import Computed, WorkspaceChanged
 from bare_tui.tui.screens.modals import ConfirmScreen
+from bare_tui.tui.widgets.steady_footer import SteadyFooter
 from bare_tui.tui.workspace import Workspace
 
 HISTOGRAM_BARS = 24  # the widest bar, in characters
@@ -61,7 +62,7 @@ class ClustersScreen(Screen[int | None]):
             scatter.theme = "dark"  # fixed colours: the same picture in every terminal
             yield scatter
             yield Static(id="histogram")
-        yield Footer()
+        yield SteadyFooter()
 
     def on_mount(self) -> None:
         table = self.query_one(DataTable)

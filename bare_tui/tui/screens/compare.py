@@ -10,11 +10,12 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Static
+from textual.widgets import DataTable, Static
 from textual_plotext import PlotextPlot
 
 from bare_tui.core.measures import compare_report
 from bare_tui.text import clean
+from bare_tui.tui.widgets.steady_footer import SteadyFooter
 
 COLOURS = {"base": "cyan", "instruct": "orange", "bare": "green"}
 # Under NO_COLOR the arms' lines (and their legend) differ by glyph instead of colour.
@@ -40,7 +41,7 @@ class CompareScreen(Screen[None]):
         data = self.data
         with VerticalScroll(id="report"):
             yield from self._report(data)
-        yield Footer()
+        yield SteadyFooter()
 
     def _report(self, data: dict[str, Any]) -> ComposeResult:
         """The verdicts first, then the table, what weakens them, and the histograms:

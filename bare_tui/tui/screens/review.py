@@ -23,7 +23,6 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal
 from textual.events import Key
 from textual.screen import Screen
-from textual.widgets import Footer
 from textual.worker import Worker
 
 from bare_tui.core.measures import curation, decontam, judge
@@ -62,6 +61,7 @@ from bare_tui.tui.screens.review_status import (
 from bare_tui.tui.widgets.candidate_list import CandidateList
 from bare_tui.tui.widgets.diff_view import DiffView
 from bare_tui.tui.widgets.status_line import StatusLine
+from bare_tui.tui.widgets.steady_footer import SteadyFooter
 from bare_tui.tui.workspace import Workspace
 
 ALTERNATIVES_K = 3  # alternatives asked for by one key press
@@ -97,7 +97,7 @@ class ReviewScreen(Screen):
         with Horizontal(id="body"):
             yield CandidateList(self._summaries, id="list")
             yield DiffView(self.workspace.recipe, id="diff")
-        yield Footer()
+        yield SteadyFooter()
 
     def on_mount(self) -> None:
         try:

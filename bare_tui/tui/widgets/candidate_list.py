@@ -9,6 +9,7 @@ from collections.abc import Callable, Sequence
 from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
+from textual.cache import LRUCache
 from textual.geometry import Region, Size
 from textual.message import Message
 from textual.reactive import reactive
@@ -21,6 +22,7 @@ from bare_tui.text import clean
 
 STATUS_MARK = {"pending": "·", "accepted": "✓", "rejected": "✗"}
 PREFETCH = 40
+DRAWN_KEPT = 512  # rows kept drawn: a screen drawn again (a dialog closing) draws none
 
 
 class CandidateList(ScrollView, can_focus=True):
@@ -50,6 +52,9 @@ class CandidateList(ScrollView, can_focus=True):
         self._fetch = fetch
         self.ids: Sequence[int] = []
         self._cache: dict[int, Summary] = {}
+        # Each row as drawn, by what it shows: (id, summary, under the cursor, width,
+        # focused). A row's look comes only from these and the styles (notify_style_update).
+        self._drawn: LRUCache[tuple, Strip] = LRUCache(DRAWN_KEPT)
 
     @property
     def current_id(self) -> int | None:
@@ -136,15 +141,27 @@ class CandidateList(ScrollView, can_focus=True):
         width = self.size.width
         if not self.has_row(index):
             return Strip.blank(width, self.rich_style)
-        summary = self._summary(index)
+        shows = (self.ids[index], self._summary(index), index == self.cursor, width,
+                 self.has_focus)
+        strip = self._drawn.get(shows)
+        if strip is None:
+            strip = self._drawn[shows] = self._draw(*shows)
+        return strip
+
+    def _draw(self, candidate_id: int, summary: Summary | None, under_cursor: bool,
+              width: int, _focused: bool) -> Strip:
         base = self.rich_style
-        if index == self.cursor:
+        if under_cursor:
             base += self.get_component_rich_style("candidate-list--cursor")
-        text = self._line(summary, self.ids[index])
+        text = self._line(summary, candidate_id)
         segments = list(text.render(self.app.console))
         segments = [Segment(s.text, base + s.style if s.style else base) for s in segments
                     if s.text != "\n"]
         return Strip(segments).crop_extend(0, width, base)
+
+    def notify_style_update(self) -> None:
+        self._drawn.clear()  # a new theme or focus: every row is drawn again
+        super().notify_style_update()
 
     def _line(self, summary: Summary | None, candidate_id: int) -> Text:
         if summary is None:

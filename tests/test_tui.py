@@ -301,6 +301,33 @@ async def test_help_lists_every_key_and_palette_has_every_action(review_db):
             assert key.help[0].upper() + key.help[1:] in titles
 
 
+async def test_a_dialog_closing_keeps_the_key_bar_and_the_rows_as_drawn(review_db):
+    """The footer is built again only when its keys change, and the list draws a row again
+    only when what it shows changes (both were redrawn whole as a dialog closed)."""
+    from textual.widgets._footer import FooterKey
+
+    app = make_app(review_db)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = app.review_screen
+        keys_before = list(screen.query(FooterKey))
+        assert "a" in [key.key for key in keys_before]
+        drawn = {key: screen.candidates._drawn.get(key) for key in screen.candidates._drawn.keys()}
+        assert len(drawn) >= 5  # the five rows on screen, drawn once
+        await pilot.press("question_mark")
+        await pilot.press("escape")
+        await pilot.pause()
+        assert list(screen.query(FooterKey)) == keys_before  # the same widgets
+        assert all(screen.candidates._drawn.get(key) is strip for key, strip in drawn.items())
+        await pilot.press("a")  # row 1 is accepted: drawn again with its mark
+        await pilot.pause()
+        assert "✓" in screen.candidates.render_line(0).text
+        app.set_keymap({"accept": "y"})  # the keys change: the bar is built again
+        await pilot.pause()
+        keys_after = {key.key: key for key in screen.query(FooterKey)}
+        assert "y" in keys_after and "a" not in keys_after
+        assert keys_after["y"] not in keys_before
+
+
 async def test_palette_runs_an_action(review_db):
     app = make_app(review_db)
     async with app.run_test(size=SIZE) as pilot:

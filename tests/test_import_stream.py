@@ -88,3 +88,15 @@ def test_a_chunk_goes_in_as_one_statement_in_file_order_and_is_searchable(store,
     assert review_list.candidate_ids(store, "gsm8k", "all", search="Tom has 7 marbles") == [
         rows[6]["id"]]
     assert review_list.candidate_ids(store, "gsm8k", "all", search="Zed has") == [rows[7]["id"]]
+
+
+def test_text_that_is_not_utf8_never_reaches_the_table(store, gsm8k, tmp_path, monkeypatch):
+    """A chunk travels as one JSON text: a lone surrogate in a row (the checks keep them
+    out of the fields; here the rendered text has one) fails to bind, as a value would,
+    and the import is taken back, instead of storing bad UTF-8 that no read can decode."""
+    monkeypatch.setattr(dataset_import, "render_example", lambda task, fields: "Q \ud800?")
+    path = tmp_path / "one.jsonl"
+    path.write_text("\n".join(items(3)) + "\n")
+    with pytest.raises(UnicodeEncodeError):
+        import_candidates(store, gsm8k, path)
+    assert store.scalar("SELECT count(*) FROM candidates") == 0

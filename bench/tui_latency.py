@@ -22,6 +22,7 @@ the review list with its cursor on a candidate.
 
     python bench/tui_latency.py [--small 1000] [--large 100000] [--presses 60]
     python bench/tui_latency.py --candidates 1000000
+    python bench/tui_latency.py --candidates 1000000 --built m1.db  # kept, or a copy of it
     python bench/tui_latency.py --candidates 1000000 --importing  # j, a during an import
     python bench/tui_latency.py --generating    # idle vs a background generation job
     python bench/tui_latency.py --reclustering  # clusters view: idle vs while reclustering
@@ -40,6 +41,7 @@ import argparse
 import asyncio
 import json
 import multiprocessing
+import shutil
 import statistics
 import sys
 import tempfile
@@ -352,6 +354,9 @@ def main() -> None:
     parser.add_argument("--importing", action="store_true",
                         help="only j and a on the large workspace, idle vs during an import")
     parser.add_argument("--presses", type=int, default=60)
+    parser.add_argument("--built", type=Path, metavar="DB",
+                        help="keep the large workspace built as DB, or measure a fresh copy "
+                        "of DB where it was built before (a million take 10 minutes)")
     parser.add_argument("--startups", type=int, default=5)
     parser.add_argument("--generating", action="store_true",
                         help="only measure keypresses idle vs with a background job")
@@ -373,8 +378,15 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as folder:
         for count in (args.small, args.large):
             db = Path(folder) / f"{count}.db"
-            seconds = built(db, count)
-            print(f"built {count:,} candidates in {seconds:.1f}s (in a child process)")
+            if count == args.large and args.built:  # a copy: the presses change it
+                if not args.built.exists():
+                    seconds = built(args.built, count)
+                    print(f"built {count:,} candidates in {seconds:.1f}s, kept as {args.built}")
+                shutil.copyfile(args.built, db)
+                print(f"measuring a copy of {args.built} ({count:,} candidates)")
+            else:
+                seconds = built(db, count)
+                print(f"built {count:,} candidates in {seconds:.1f}s (in a child process)")
             results, reloads = asyncio.run(measure(db, args.presses, args.startups))
             summary[count] = {
                 "startup": statistics.median(results["startup"]),

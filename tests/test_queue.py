@@ -117,7 +117,28 @@ def test_search_reads_the_index_and_finds_what_reading_every_text_finds(drafted)
     listed = review_list.queue(drafted, "gsm8k", "pending", search="anna")
     plan = [row[3] for row in drafted.conn.execute(
         f"EXPLAIN QUERY PLAN SELECT {listed._key} FROM {listed._source}", listed._params)]
-    assert "VIRTUAL TABLE INDEX" in plan[0] and ":L" in plan[0]  # the index leads, by LIKE
+    assert "VIRTUAL TABLE INDEX" in plan[0] and ":M" in plan[0]  # led by its rare trigrams
+
+
+def test_a_search_whose_trigrams_are_all_common_is_led_by_all_of_them(drafted, monkeypatch):
+    """Where no trigram of the needle is rare, FTS5's LIKE leads (by every trigram); the
+    same candidates are found either way, and a trigram no text holds finds none."""
+    def search(needle):
+        return review_list.candidate_ids(drafted, "gsm8k", "all", search=needle)
+
+    needles = ["ANNA", "Ben has", 'has "', "kites", "qqq", "Ann\\"]
+    led_by_rare = {needle: search(needle) for needle in needles}
+    assert review_list.rare_trigrams(drafted, "xqz") == ['"xqz"']  # in no text: rare
+    assert sorted(review_list.rare_trigrams(drafted, 'a "b')) == ['" ""b"', '"a """']  # quoted
+    monkeypatch.setattr(review_list, "RARE", -1)  # nothing is rare now
+    assert review_list.rare_trigrams(drafted, "Anna") == []
+    assert {needle: search(needle) for needle in needles} == led_by_rare
+    assert led_by_rare["ANNA"] == scanned(drafted, "anna") == [1, 3]
+    assert led_by_rare["qqq"] == []
+    listed = review_list.queue(drafted, "gsm8k", "all", search="anna")
+    plan = [row[3] for row in drafted.conn.execute(
+        f"EXPLAIN QUERY PLAN SELECT {listed._key} FROM {listed._source}", listed._params)]
+    assert "VIRTUAL TABLE INDEX" in plan[0] and ":L" in plan[0]  # led by LIKE
 
 
 def test_a_candidate_that_joined_the_filter_since_is_not_in_it_as_read(decided, monkeypatch):

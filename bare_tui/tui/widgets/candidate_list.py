@@ -145,11 +145,11 @@ class CandidateList(ScrollView, can_focus=True):
                  self.has_focus)
         strip = self._drawn.get(shows)
         if strip is None:
-            strip = self._drawn[shows] = self._draw(*shows)
+            strip = self._drawn[shows] = self._draw(*shows[:4])  # (focus: in the styles)
         return strip
 
     def _draw(self, candidate_id: int, summary: Summary | None, under_cursor: bool,
-              width: int, _focused: bool) -> Strip:
+              width: int) -> Strip:
         base = self.rich_style
         if under_cursor:
             base += self.get_component_rich_style("candidate-list--cursor")

@@ -61,6 +61,36 @@ def test_second_connection_writes_while_first_reads(tmp_path: Path):
         assert first.task_names() == ["a", "b"]
 
 
+class CommitFails:
+    """A connection whose COMMIT fails (as one can, on an I/O error)."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+
+    def execute(self, sql: str, *args):
+        if sql == "COMMIT":
+            raise sqlite3.OperationalError("disk I/O error")
+        return self.conn.execute(sql, *args)
+
+    def __getattr__(self, name: str):
+        return getattr(self.conn, name)
+
+
+def test_a_snapshot_whose_commit_fails_is_not_left_open(tmp_path: Path):
+    """A read transaction left open would swallow the next write: `transaction` joins an
+    open one, so the write would wait, uncommitted, unseen by every other window."""
+    path = tmp_path / "bare.db"
+    with Store(path) as first, Store(path) as second:
+        real = first.conn
+        first.conn = CommitFails(real)
+        with first.snapshot() as conn:
+            assert conn.execute("SELECT count(*) FROM tasks").fetchone()[0] == 0
+        first.conn = real
+        assert not real.in_transaction
+        first.save_task("a", "r", "s")
+        assert second.task_names() == ["a"]  # committed: another connection sees it
+
+
 def test_interrupted_runs_are_marked(store: Store):
     run_id = store.start_run({"kind": "draft", "task": "t", "model": "m"})
     store.update("runs", "id", run_id, {"pid": 2**22 + 12345})  # no such process

@@ -275,8 +275,10 @@ class Store:
         try:
             yield self.conn
         finally:
-            with suppress(sqlite3.Error):
+            try:
                 self.conn.execute("COMMIT")
+            except sqlite3.Error:  # never left open: a write joining it would wait in it
+                self._rollback()
 
     def _begin_within(self, wait_s: float) -> None:
         self.conn.execute(f"PRAGMA busy_timeout = {int(wait_s * 1000)}")

@@ -124,6 +124,7 @@ KEYS = {"j": "j", "a": "a", "x": "x", "u": "u", "]": "right_square_bracket",
         "<": "less_than_sign", "enter": "enter"}
 CHARACTERS = {"enter": "\r", "slash": "/"}
 TIMED = ("j", "a", "x", "u", "]", "<", "/", "f")
+TARGETS = ("j", "a", "x", "u", "/", "f")  # the keys whose p95 has a target
 
 
 def shown(app: BareApp) -> tuple:
@@ -401,8 +402,10 @@ def main() -> None:
     small, large = summary[args.small], summary[args.large]
     print(f"ratios {args.large:,}/{args.small:,}: " + ", ".join(
         f"{name} {large[name] / small[name]:.2f}" for name in small))
-    worst = max(max(large[f"{key} p95"], small[f"{key} p95"]) for key in TIMED)
-    print(f"worst keypress p95: {worst * 1000:.1f} ms (target < 50 ms)")
+    for count, sizes in ((args.large, large), (args.small, small)):
+        worst = max(TARGETS, key=lambda key: sizes[f"{key} p95"])
+        print(f"worst p95 of {' '.join(TARGETS)} at {count:,} candidates: {worst} "
+              f"{sizes[f'{worst} p95'] * 1000:.1f} ms (target < 50 ms)")
 
 
 def built(db: Path, count: int) -> float:

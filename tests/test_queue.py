@@ -4,6 +4,7 @@ the ids, positions and membership of the whole list it stands for, from every si
 from __future__ import annotations
 
 import random
+import sqlite3
 
 import pytest
 
@@ -67,6 +68,25 @@ def test_a_queue_reads_what_the_whole_list_holds(decided, filter_name):
     with pytest.raises(ValueError):
         fresh.index(outside[0] if outside else COUNT + 1)
     assert fresh.count_all(decided) == len(expected) == len(fresh)
+
+
+def test_a_count_no_longer_wanted_stops_and_leaves_the_length_unknown(decided, monkeypatch):
+    monkeypatch.setattr(queue, "STALE_CHECK", 1)  # looked at on every step
+    asked = []
+
+    def stale() -> bool:
+        asked.append(True)
+        return len(asked) > 3  # wanted for three looks, then not
+
+    listed = review_list.queue(decided, "gsm8k")
+    with pytest.raises(sqlite3.OperationalError, match="interrupt"):
+        listed.count_all(decided, stale)
+    assert listed.length is None and len(asked) == 4
+    # The connection counts as before afterwards, and a count still wanted ends.
+    assert listed.count_all(decided) == COUNT
+    again = review_list.queue(decided, "gsm8k", "pending")
+    assert again.count_all(decided, lambda: False) == len(whole(decided, "pending")) > 0
+    assert len(asked) == 4  # the handler was taken off after the stopped count
 
 
 def test_a_queue_knows_a_page_beyond_what_it_read_until_counted(decided):

@@ -14,13 +14,14 @@ after any other window's writes, and its own decisions stay on pages it holds).
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any, overload
 
 from bare_tui.core.workspace.store import Store
 
 PAGE = 256
 PAGES_KEPT = 64  # 16,384 ids at most
+STALE_CHECK = 100_000  # steps of SQLite's machine between looks at a count's staleness
 
 
 class Queue(Sequence[int]):
@@ -53,10 +54,21 @@ class Queue(Sequence[int]):
         return (store or self._store).conn.execute(
             sql, {**self._params, "above": above, "below": below}).fetchall()
 
-    def count_all(self, store: Store | None = None) -> int:
+    def count_all(self, store: Store | None = None,
+                  stale: Callable[[], bool] | None = None) -> int:
         """The length, counted: it scans the filter's index (at a million candidates, tens
-        of milliseconds), so a thread counts it on a connection of its own (`store`)."""
-        self.length = self._select("count(*)", store=store)[0][0]
+        of milliseconds; a search's matches, up to a second), so a thread counts it on a
+        connection of its own (`store`). Once `stale()` says the count is not wanted any
+        more (looked at every STALE_CHECK steps of SQLite's machine), it stops with
+        sqlite3.OperationalError ("interrupted"), leaving the length unknown."""
+        connection = (store or self._store).conn
+        if stale is not None:
+            connection.set_progress_handler(stale, STALE_CHECK)
+        try:
+            self.length = self._select("count(*)", store=store)[0][0]
+        finally:
+            if stale is not None:
+                connection.set_progress_handler(None, STALE_CHECK)
         return self.length
 
     def _read_page(self, number: int) -> list[int]:

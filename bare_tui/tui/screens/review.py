@@ -150,16 +150,18 @@ class ReviewScreen(Screen):
         self.candidates.set_ids(ids, keep=stay_on)
         self.show_current()
         if counted_length(ids) is None:
-            self._length_in_thread(ids)
+            shown = self.candidates
+            self._count_length(ids, lambda: shown.ids is not ids)
 
     @work(thread=True, group="length", exit_on_error=False)
-    def _length_in_thread(self, ids: Queue) -> None:
-        """Count the list (tens of milliseconds at a million) while the keys go on."""
+    def _count_length(self, ids: Queue, stale: Callable[[], bool]) -> None:
+        """Count the list while the keys go on; a list shown in its place stops the count
+        (`stale`: a search's matches at a million take up to a second of a core)."""
         try:
             with self.workspace.open_store() as store:
-                ids.count_all(store)
+                ids.count_all(store, stale)
         except (BareError, sqlite3.Error):
-            return  # busy or gone: the next change counts it again
+            return  # busy, gone or not wanted: the next change counts it again
         self.post_message(Lengthened(ids))
 
     @on(Lengthened)
@@ -179,7 +181,8 @@ class ReviewScreen(Screen):
             with self.workspace.open_store() as store:
                 ids = review_list.queue(store, self.workspace.recipe.name, *wanted)
                 if isinstance(ids, Queue):  # counted, and the page of the cursor read
-                    ids.count_all()
+                    ids.count_all(stale=lambda: wanted != (self.filter_name, self.search,
+                                                            self.cluster))
                     with contextlib.suppress(ValueError):
                         ids.index(here)
         except (BareError, sqlite3.Error):

@@ -88,6 +88,21 @@ CASES = {  # candidate: (what it is, status, final version, final text)
 }
 
 
+def test_a_list_row_reads_what_the_whole_candidate_says(states: Store, gsm8k):
+    """The list reads a few columns of the view; the detail reads them all."""
+    rows = review_list.summaries(states, list(CASES))
+    whole = current.many(states, list(CASES))
+    assert set(rows) == set(whole) == set(CASES)
+    for candidate, item in whole.items():
+        row = rows[candidate]
+        assert (row.status, row.final_version, row.valid, row.refined, row.verified,
+                row.drifted) == (item.status, item.final_version, item.final_valid is not False,
+                                 item.refined, item.final_verified, item.refinement_drifted)
+        assert row.title == item.final_or_raw(gsm8k.field_names)["question"].splitlines()[0]
+    assert {row.final_version for row in rows.values()} == {"refined", "draft", "edited"}
+    assert any(row.drifted for row in rows.values())
+
+
 @pytest.mark.parametrize("candidate", list(CASES), ids=[case[0] for case in CASES.values()])
 def test_every_reader_agrees_on_the_final_text(states: Store, gsm8k, tmp_path: Path,
                                                candidate: int):

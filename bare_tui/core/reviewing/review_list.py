@@ -14,7 +14,7 @@ from bare_tui.core.measures import decontam, judge
 from bare_tui.core.reviewing import alternatives, tags, team
 from bare_tui.core.reviewing.queue import Queue
 from bare_tui.core.workspace import current
-from bare_tui.core.workspace.store import Store
+from bare_tui.core.workspace.store import IN_IDS, Store, from_json, ids_param
 
 PENDING = "s.status = 'pending'"
 # Candidates whose latest judge run (core/measures/judge.py) ...
@@ -225,16 +225,28 @@ def _first_line(fields: dict[str, str] | None, raw: str | None) -> str:
     return ""
 
 
+# What a list row reads of the candidate_state view: a narrow read (a page of the list at
+# a million candidates: 0.3 ms, where the whole of each candidate takes 2).
+_SUMMARY_COLUMNS = ("candidate_id, status, final_version, final_valid, final_fields,"
+                    " draft_raw, latest_raw IS NOT NULL, final_verified, refinement_drifted")
+
+
 def summaries(store: Store, ids: Iterable[int], blind: Collection[int] = ()
               ) -> dict[int, Summary]:
     """One list row per candidate: its state, the first line of its final text, and how
     many alternatives it has; those in `blind` as they stood undecided."""
     ids = list(ids)
     more = alternatives.counts(store, ids)
-    shown = {cid: item.undecided() if cid in blind else item
-             for cid, item in current.many(store, ids).items()}
-    return {cid: Summary(cid, item.status, item.final_version, item.final_valid is not False,
-                         item.refined, _first_line(item.final_fields, item.draft_raw),
-                         more.get(cid, 0), item.final_verified, item.refinement_drifted)
-            for cid, item in shown.items()}
+    seen = [cid for cid in ids if cid not in blind]
+    rows = [(*row[:4], from_json(row[4]), *row[5:]) for row in store.conn.execute(
+        f"SELECT {_SUMMARY_COLUMNS} FROM candidate_state WHERE candidate_id {IN_IDS}",
+        (ids_param(seen),))] if seen else []
+    rows += [(item.id, item.status, item.final_version, item.final_valid, item.final_fields,
+              item.draft_raw, item.refined, item.final_verified, item.refinement_drifted)
+             for item in (each.undecided() for each in current.many(
+                 store, [cid for cid in ids if cid in blind]).values())]
+    return {cid: Summary(cid, status, version, valid is None or bool(valid), bool(refined),
+                         _first_line(fields, raw), more.get(cid, 0),
+                         None if verified is None else bool(verified), bool(drifted))
+            for cid, status, version, valid, fields, raw, refined, verified, drifted in rows}
 

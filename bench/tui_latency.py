@@ -1,13 +1,15 @@
 """Review screen latency on a small and a huge workspace, through Textual's pilot.
 
 Builds workspaces of 1,000 and 100,000 (or `--candidates N`) refined candidates, each in
-a child process, then measures, for each: startup to the first screen, and
+a child process, then measures, for each, in turns (small, large, small, large with the
+default `--rounds 2`, pooled: a slower minute of the machine falls on both): startup to
+the first screen, and
 keypress-to-updated-screen for `j` (next), `a` (accept and advance), `x` (reject and
 advance), `u` (undo), `]` (the next changed hunk of the diff), `<` (keep the draft's
 side of the current hunk: a merge, saved), `/` (Enter on a search: the list shows the
 matches) and `f` (Enter on a filter: pending, then all again), as median and p95, and
-the process's resident memory after each. Prints the large/small ratios: the cost of a
-keypress must not grow with the size of the workspace.
+the process's resident memory after each size's first turn. Prints the large/small
+ratios: the cost of a keypress must not grow with the size of the workspace.
 
 The app polls the workspace as it does for a person (every second): a poll that finds
 a change reloads the list, so the run also counts the reloads that happened while keys
@@ -41,6 +43,7 @@ import argparse
 import asyncio
 import json
 import multiprocessing
+import os
 import shutil
 import statistics
 import sys
@@ -359,6 +362,8 @@ def main() -> None:
                         help="keep the large workspace built as DB, or measure a fresh copy "
                         "of DB where it was built before (a million take 10 minutes)")
     parser.add_argument("--startups", type=int, default=5)
+    parser.add_argument("--rounds", type=int, default=2,
+                        help="measure the two sizes in turn this many times, pooled")
     parser.add_argument("--generating", action="store_true",
                         help="only measure keypresses idle vs with a background job")
     parser.add_argument("--reclustering", action="store_true",
@@ -375,30 +380,46 @@ def main() -> None:
     if args.importing:
         importing_part(args)
         return
-    summary = {}
+    sizes = (args.small, args.large)
+    pooled: dict[int, dict[str, list[float]]] = {count: {} for count in sizes}
+    reloads, memory = dict.fromkeys(sizes, 0), {}
     with tempfile.TemporaryDirectory() as folder:
-        for count in (args.small, args.large):
-            db = Path(folder) / f"{count}.db"
-            if count == args.large and args.built:  # a copy: the presses change it
-                if not args.built.exists():
-                    seconds = built(args.built, count)
-                    print(f"built {count:,} candidates in {seconds:.1f}s, kept as {args.built}")
-                shutil.copyfile(args.built, db)
-                print(f"measuring a copy of {args.built} ({count:,} candidates)")
-            else:
-                seconds = built(db, count)
-                print(f"built {count:,} candidates in {seconds:.1f}s (in a child process)")
-            results, reloads = asyncio.run(measure(db, args.presses, args.startups))
-            summary[count] = {
-                "startup": statistics.median(results["startup"]),
-                **{f"{key} {stat}": value for key in TIMED for stat, value in (
-                    ("median", statistics.median(results[key])),
-                    ("p95", percentile(results[key], 0.95)))},
-            }
-            print(f"{count:>9,} candidates: " + ", ".join(
-                f"{name} {value * 1000:.1f} ms" for name, value in summary[count].items())
-                + f"; a max {max(results['a']) * 1000:.1f} ms; list reloads while keys were"
-                f" pressed: {reloads}; resident memory {rss_mb():.0f} MB", flush=True)
+        built_as = {count: Path(folder) / f"{count}-built.db" for count in sizes}
+        for count in sizes:
+            if count == args.large and args.built:
+                built_as[count] = args.built
+                if args.built.exists():
+                    print(f"measuring copies of {args.built} ({count:,} candidates)")
+                    continue
+            seconds = built(built_as[count], count)
+            kept = f", kept as {args.built}" if built_as[count] == args.built else ""
+            print(f"built {count:,} candidates in {seconds:.1f}s (in a child process){kept}")
+        # In turns, so that a slower minute of a shared machine falls on both sizes; each
+        # turn on a fresh copy (the presses accept, reject and merge).
+        for _ in range(args.rounds):
+            for count in sizes:
+                db = Path(folder) / f"{count}.db"
+                shutil.copyfile(built_as[count], db)
+                os.sync()  # the copy's writes reach the disk before, not during, the presses
+                results, reloaded = asyncio.run(measure(db, args.presses, args.startups))
+                for key, values in results.items():
+                    pooled[count].setdefault(key, []).extend(values)
+                reloads[count] += reloaded
+                memory.setdefault(count, rss_mb())  # the small one's before the large one
+                for leftover in Path(folder).glob(f"{count}.db*"):
+                    leftover.unlink()
+    summary = {}
+    for count, results in pooled.items():
+        summary[count] = {
+            "startup": statistics.median(results["startup"]),
+            **{f"{key} {stat}": value for key in TIMED for stat, value in (
+                ("median", statistics.median(results[key])),
+                ("p95", percentile(results[key], 0.95)))},
+        }
+        print(f"{count:>9,} candidates: " + ", ".join(
+            f"{name} {value * 1000:.1f} ms" for name, value in summary[count].items())
+            + f"; a max {max(results['a']) * 1000:.1f} ms; list reloads while keys were"
+            f" pressed: {reloads[count]}; resident memory {memory[count]:.0f} MB", flush=True)
     small, large = summary[args.small], summary[args.large]
     print(f"ratios {args.large:,}/{args.small:,}: " + ", ".join(
         f"{name} {large[name] / small[name]:.2f}" for name in small))

@@ -26,6 +26,7 @@ the review list with its cursor on a candidate.
     python bench/tui_latency.py --candidates 1000000
     python bench/tui_latency.py --candidates 1000000 --built m1.db  # kept, or a copy of it
     python bench/tui_latency.py --candidates 1000000 --importing  # j, a during an import
+    python bench/tui_latency.py --candidates 1000000 --importing --built m1.db
     python bench/tui_latency.py --generating    # idle vs a background generation job
     python bench/tui_latency.py --reclustering  # clusters view: idle vs while reclustering
 
@@ -483,7 +484,12 @@ async def measure_importing(db: Path, data: Path, count: int, presses: int
 def importing_part(args: argparse.Namespace) -> None:
     with tempfile.TemporaryDirectory() as folder:
         db = Path(folder) / "review.db"
-        print(f"built {args.large:,} candidates in {built(db, args.large):.1f}s")
+        if args.built and args.built.exists():
+            shutil.copyfile(args.built, db)
+            os.sync()
+            print(f"measuring a copy of {args.built} ({args.large:,} candidates)")
+        else:
+            print(f"built {args.large:,} candidates in {built(db, args.large):.1f}s")
         results = asyncio.run(measure_importing(db, Path(folder) / "rows.jsonl", args.large,
                                                 args.presses))
     p95 = report(results)

@@ -93,12 +93,12 @@ def test_a_list_row_reads_what_the_whole_candidate_says(states: Store, gsm8k):
     rows = review_list.summaries(states, list(CASES))
     whole = current.many(states, list(CASES))
     assert set(rows) == set(whole) == set(CASES)
-    for candidate, item in whole.items():
+    for candidate, state in whole.items():
         row = rows[candidate]
         assert (row.status, row.final_version, row.valid, row.refined, row.verified,
-                row.drifted) == (item.status, item.final_version, item.final_valid is not False,
-                                 item.refined, item.final_verified, item.refinement_drifted)
-        assert row.title == item.final_or_raw(gsm8k.field_names)["question"].splitlines()[0]
+                row.drifted) == (state.status, state.final_version, state.final_valid is not False,
+                                 state.refined, state.final_verified, state.refinement_drifted)
+        assert row.title == state.final_or_raw(gsm8k.field_names)["question"].splitlines()[0]
     assert {row.final_version for row in rows.values()} == {"refined", "draft", "edited"}
     assert any(row.drifted for row in rows.values())
 

@@ -76,6 +76,49 @@ class CommitFails:
         return getattr(self.conn, name)
 
 
+OTHER_PROCESS = """
+import sqlite3, sys
+first = sqlite3.connect(sys.argv[1])
+first.execute("SELECT count(*) FROM tasks").fetchall()
+first.close()  # the last connection of every process, as far as SQLite can tell?
+second = sqlite3.connect(sys.argv[1])
+second.execute("INSERT INTO tasks (name, recipe, recipe_sha256, created_at)"
+               " VALUES ('theirs', '', '', 0)")
+second.commit()
+print("written", flush=True)
+sys.stdin.readline()  # open until this process has looked
+"""
+
+
+def test_opening_a_workspace_keeps_this_process_seen_by_others(tmp_path: Path):
+    """A connection of this process (a caller's own `sqlite3.connect`, open while a
+    Store opens and closes) keeps its locks: another process does not take it for gone,
+    delete the write-ahead log and write where this process never looks again."""
+    import subprocess
+    import sys
+
+    path = tmp_path / "w.db"
+    Store(path).close()
+    reader = sqlite3.connect(path)
+    try:
+        assert reader.execute("SELECT count(*) FROM tasks").fetchall() == [(0,)]
+        Store(path).close()
+        other = subprocess.Popen([sys.executable, "-c", OTHER_PROCESS, str(path)],
+                                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        try:
+            assert other.stdout.readline() == "written\n"
+            fresh = sqlite3.connect(path)
+            try:
+                assert fresh.execute("SELECT name FROM tasks").fetchall() == [("theirs",)]
+            finally:
+                fresh.close()
+        finally:
+            other.communicate("\n", timeout=60)
+        assert other.returncode == 0
+    finally:
+        reader.close()
+
+
 def test_a_snapshot_whose_commit_fails_is_not_left_open(tmp_path: Path):
     """A read transaction left open would swallow the next write: `transaction` joins an
     open one, so the write would wait, uncommitted, unseen by every other window."""

@@ -6,6 +6,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -63,7 +64,7 @@ def terminal(tmp_path: Path):
 
 
 def db_rows(db: Path, sql: str) -> list[tuple]:
-    with sqlite3.connect(db) as conn:
+    with closing(sqlite3.connect(db)) as conn:  # closed now, not when collected
         return conn.execute(sql).fetchall()
 
 

@@ -7,6 +7,7 @@ import signal
 import sqlite3
 import sys
 import time
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -36,7 +37,7 @@ def queue_workspace(path: Path) -> Path:
 
 
 def rows(db: Path, sql: str, params=()) -> list[tuple]:
-    with sqlite3.connect(db) as conn:
+    with closing(sqlite3.connect(db)) as conn:  # closed now, not when collected
         return conn.execute(sql, params).fetchall()
 
 

@@ -29,7 +29,6 @@ from bare_tui.core.workspace.migrations import MIGRATIONS, SCHEMA_VERSION
 from bare_tui.errors import BareError
 
 BUSY_TIMEOUT_S = 30.0  # how long a write waits for another process's lock
-SQLITE_HEADER = b"SQLite format 3\x00"
 
 
 def now() -> float:
@@ -83,11 +82,14 @@ def _file_identity(path: Path) -> tuple[int, int] | None:
     return info.st_dev, info.st_ino
 
 
-# The workspace files this process has open, by identity, with how many connections.
-# Closing any descriptor of a file drops every POSIX lock the process holds on it, its
-# SQLite connections' included: another process could then take this one's connections
-# for gone and reset the write-ahead log under them ("disk I/O error", writes lost). So
-# a file this process has open is never opened again outside SQLite (the header check).
+# The workspace files this process has open, by identity, with how many connections (a
+# workspace made by a failed first command is taken away only when no other Store of
+# this process has it open). A workspace is never opened outside SQLite: closing any
+# descriptor of a file drops every POSIX lock the process holds on it, its SQLite
+# connections' included (those of a caller's own `sqlite3.connect` too). Another process
+# could then take them for gone, check the write-ahead log in, delete it and its index,
+# and write anew where this process's connections, still mapping the old index, never
+# look: each side would go on unseen by the other.
 _OPEN: dict[tuple[int, int], int] = {}
 _OPEN_LOCK = threading.Lock()
 
@@ -131,6 +133,10 @@ class Store:
             self._migrate()
         except sqlite3.Error as exc:
             conn.close()
+            if getattr(exc, "sqlite_errorname", "") == "SQLITE_NOTADB":
+                raise BareError(f"{self.path} is not a bare-tui workspace (not a SQLite "
+                                "database, or a damaged one); pass --db with a new file name"
+                                ) from None
             raise BareError(explain(exc, self.path, self.busy_timeout)) from None
         except BaseException:
             conn.close()
@@ -142,20 +148,14 @@ class Store:
     def _check_file(self, create: bool, make_folder: bool) -> None:
         path = self.path
         if path.exists():
-            if _file_identity(path) in _OPEN:
-                return  # checked when first opened; reading it again would drop its locks
+            # Only looked at, never opened outside SQLite: closing any descriptor of the
+            # file drops every POSIX lock this process holds on it (see _OPEN). What is
+            # not SQLite is refused by SQLite itself (`_open`).
             if not path.is_file():
                 raise BareError(f"{path} is not a regular file; a workspace is a SQLite file "
                                 "(pass --db PATH)")
-            try:
-                with path.open("rb") as handle:
-                    header = handle.read(len(SQLITE_HEADER))
-            except OSError as exc:
-                raise BareError(f"cannot read workspace {path}: {exc.strerror or exc}"
-                                ) from None
-            if header and header != SQLITE_HEADER:
-                raise BareError(f"{path} is not a bare-tui workspace (not a SQLite database); "
-                                "pass --db with a new file name")
+            if not os.access(path, os.R_OK):
+                raise BareError(f"cannot read workspace {path}: permission denied")
             return
         if not create:
             raise BareError(f"no workspace at {path}: `bare-tui demo`, or `bare-tui seeds "

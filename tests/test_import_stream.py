@@ -43,6 +43,41 @@ def test_a_bad_record_past_the_first_chunks_takes_them_all_back(store, gsm8k, tm
     assert result.added == 1_999 and len(result.skipped) == 1
 
 
+def test_an_import_copies_its_log_into_the_file_every_hundred_chunks(store, gsm8k, tmp_path,
+                                                                     monkeypatch):
+    """Its commits leave the write-ahead log alone (one copy of many chunks' pages, not
+    one per chunk); it copies every CHECKPOINT_EVERY chunks and at the end, and gives
+    back the automatic copies it found, also when it fails."""
+    monkeypatch.setattr(dataset_import, "CHUNK", 100)
+    monkeypatch.setattr(dataset_import, "CHECKPOINT_EVERY", 2)
+    real = store.checkpoint
+    copies = []
+
+    def checkpoint():
+        logged, copied = real()
+        copies.append((store.scalar("SELECT count(*) FROM candidates"), logged, copied))
+        return logged, copied
+
+    monkeypatch.setattr(store, "checkpoint", checkpoint)
+    automatic = []
+
+    def heard(count):
+        automatic.append(store.scalar("PRAGMA wal_autocheckpoint"))
+
+    path = tmp_path / "some.jsonl"
+    path.write_text("\n".join(items(550)) + "\n")
+    assert import_candidates(store, gsm8k, path, on_progress=heard).added == 550
+    assert automatic == [0] * 6  # (six chunks)
+    assert [written for written, _, _ in copies] == [200, 400, 550, 550]  # 2, 4, 6, end
+    assert all(copied == logged > 0 for _, logged, copied in copies)
+    assert store.scalar("PRAGMA wal_autocheckpoint") == 1000
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text("\n".join(items(300, bad_at=250)) + "\n")
+    with pytest.raises(BareError, match="missing field"):
+        import_candidates(store, gsm8k, bad)
+    assert store.scalar("PRAGMA wal_autocheckpoint") == 1000
+
+
 def test_a_roll_back_keeps_what_a_curator_decided_meanwhile(store, gsm8k, tmp_path):
     path = tmp_path / "some.jsonl"
     path.write_text("\n".join(items(20)) + "\n")

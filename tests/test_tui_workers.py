@@ -124,3 +124,24 @@ async def test_reclustering_20k_vectors_keeps_the_clusters_table_moving(review_d
         # r embedded the review's own 5 candidates too: every one is clustered
         assert "clusters of 20005 of the task's 20005 candidates" in str(
             app.screen.query_one("#note").render())
+
+
+async def test_a_keypress_never_copies_the_log_an_import_left_a_thread_does(review_db: Path):
+    """A log of 1,500 pages another connection left (as an import does between its
+    copies): a keypress's commit leaves it, where SQLite would copy it all there and then
+    (past 1,000 pages); the app's checkpoint thread copies it into the file."""
+    app = make_app(review_db)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        with Store(review_db) as other:
+            other.autocheckpoint(0)
+            with other.transaction() as conn:
+                conn.execute("CREATE TABLE bulk (body BLOB)")
+                conn.execute("INSERT INTO bulk VALUES (zeroblob(1500 * 4096))")
+            file_size = review_db.stat().st_size
+            await pilot.press("a")
+            await wait_until(pilot, lambda: app.review_screen.tally.counts.get("accepted"))
+            assert review_db.stat().st_size == file_size  # nothing copied by the keypress
+            logged, copied = await app.checkpoint().wait()
+            assert copied == logged > 1_500
+            assert review_db.stat().st_size > file_size + 1_500 * 4096

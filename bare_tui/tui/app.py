@@ -55,6 +55,7 @@ from bare_tui.worker import Listener, run_job
 
 POLL_S = 1.0
 KEYPRESS_WAIT_S = 5.0
+CHECKPOINT_S = 30.0  # how often a thread copies the write-ahead log into the file
 
 
 def error_log() -> Path:
@@ -83,6 +84,9 @@ class BareApp(App):
         # The keypress path waits at most a few seconds for another process's lock.
         store = Store(settings.db, create=False,
                       busy_timeout=min(KEYPRESS_WAIT_S, settings.busy_timeout))
+        # A keypress's commit never copies the write-ahead log into the file (up to
+        # hundreds of MB an import left there): a thread does, every CHECKPOINT_S.
+        store.autocheckpoint(0)
         # What the screens share; the session marks this window's decisions.
         self.workspace = Workspace(settings, task, store)
         self.store = store
@@ -111,6 +115,7 @@ class BareApp(App):
         self.push_screen("review")
         self.set_interval(self._poll_s, self.poll)
         self.set_interval(1.0, self._tick_job)
+        self.set_interval(CHECKPOINT_S, self.checkpoint)
         # Everything alive after the first frame (Textual, the screen, the workspace) lives
         # as long as the app: moving it out of the collector's reach keeps full
         # collections, which otherwise stall a keypress now and then, short.
@@ -165,6 +170,17 @@ class BareApp(App):
         if changed:  # not only someone's lease or presence, nor this window's decisions
             self.changes += 1
             self.load_diversity()
+
+    @work(thread=True, exclusive=True, group="checkpoint", exit_on_error=False)
+    def checkpoint(self) -> tuple[int, int] | None:
+        """Copy the write-ahead log into the file, on a thread's own connection (the
+        keypresses' never does it); (pages in the log, pages copied), None when the
+        workspace cannot be opened just now (the next one tries again)."""
+        try:
+            with self.open_store() as store:
+                return store.checkpoint()
+        except BareError:
+            return None
 
     @on(WorkspaceChanged)
     def _workspace_changed(self) -> None:

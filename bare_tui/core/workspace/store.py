@@ -294,6 +294,26 @@ class Store:
             with suppress(sqlite3.Error):
                 self.conn.execute("ROLLBACK")
 
+    def autocheckpoint(self, pages: int) -> int:
+        """After a commit on this connection, SQLite copies the write-ahead log into the
+        file, there and then, once the log holds `pages` pages (1,000 by default; up to
+        all of it, another process's writes included). 0: never, for a window's
+        keypresses, which must not wait on it, and for an import, which copies on a
+        schedule of its own (`checkpoint()`). Returns the setting it replaced."""
+        before = int(self.scalar("PRAGMA wal_autocheckpoint"))
+        self.conn.execute(f"PRAGMA wal_autocheckpoint = {int(pages)}")
+        return before
+
+    def checkpoint(self) -> tuple[int, int]:
+        """Copy the write-ahead log into the file as far as no reader still needs it,
+        waiting for no lock; (pages in the log, pages copied)."""
+        try:
+            _busy, logged, copied = self.conn.execute("PRAGMA wal_checkpoint(PASSIVE)"
+                                                      ).fetchone()
+        except sqlite3.Error as exc:
+            raise BareError(explain(exc, self.path, self.busy_timeout)) from None
+        return logged, copied
+
     def insert(self, table: str, row: dict[str, Any]) -> int:
         """Insert one row inside the caller's transaction and return its rowid."""
         columns = ", ".join(f'"{key}"' for key in row)

@@ -10,7 +10,6 @@ becomes a notification and a line in the error log, and the app stays up.
 from __future__ import annotations
 
 import contextlib
-import gc
 import os
 import signal
 import sqlite3
@@ -20,7 +19,7 @@ from collections.abc import Iterable
 from functools import partial
 from pathlib import Path
 
-from textual import on, work
+from textual import events, on, work
 from textual.app import App, SystemCommand
 from textual.notifications import SeverityLevel
 from textual.reactive import reactive, var
@@ -39,6 +38,7 @@ from bare_tui.errors import BareError
 from bare_tui.jobs import Alternatives, Generate, Job
 from bare_tui.text import clean
 from bare_tui.tui import keys
+from bare_tui.tui.idle_gc import IDLE_S, IdleCollector
 from bare_tui.tui.messages import (
     DiversityLoaded,
     Failed,
@@ -101,6 +101,7 @@ class BareApp(App):
         self._stop = threading.Event()
         self._data_version = None
         self._embeddings_seen: tuple | None = None
+        self._collector = IdleCollector()
 
     @property
     def review_screen(self) -> ReviewScreen:
@@ -116,16 +117,21 @@ class BareApp(App):
         self.set_interval(self._poll_s, self.poll)
         self.set_interval(1.0, self._tick_job)
         self.set_interval(CHECKPOINT_S, self.checkpoint)
-        # Everything alive after the first frame (Textual, the screen, the workspace) lives
-        # as long as the app: moving it out of the collector's reach keeps full
-        # collections, which otherwise stall a keypress now and then, short.
-        self.call_after_refresh(gc.freeze)
+        # Python's full collections wait for a pause in the keys (tui/idle_gc.py).
+        self.call_after_refresh(self._collector.start)
+        self.set_interval(IDLE_S, self._collector.tick)
         self.load_diversity()
         if self._generate_on_start:
             self.call_after_refresh(self.post_message, StartJob(self._generate_on_start))
 
+    async def on_event(self, event: events.Event) -> None:
+        if isinstance(event, events.Key):
+            self._collector.pressed()
+        await super().on_event(event)
+
     def on_unmount(self) -> None:
         self._stop.set()
+        self._collector.stop()
         with contextlib.suppress(BareError, sqlite3.Error):
             leases.leave(self.store, self.workspace.session.id)  # frees its lease now
         if self.job_pid is not None:

@@ -36,7 +36,8 @@ import numpy as np  # noqa: E402
 from bare_tui.core.inputs import drift, recipes  # noqa: E402
 from bare_tui.core.measures import diversity, embeddings  # noqa: E402
 from bare_tui.core.workspace import current, yields  # noqa: E402
-from bare_tui.core.workspace.store import Store, from_json  # noqa: E402
+from bare_tui.core.workspace.store import Store  # noqa: E402
+from bare_tui.core.workspace.values import from_json  # noqa: E402
 
 SEEDS = {"gsm8k": ROOT / "data" / "seeds" / "gsm8k_train_200.jsonl",
          "reviews": ROOT / "data" / "seeds" / "reviews.jsonl"}

@@ -60,7 +60,8 @@ from textual import events  # noqa: E402
 from bare_tui.config import Settings  # noqa: E402
 from bare_tui.core.inputs import recipes  # noqa: E402
 from bare_tui.core.inputs.seeds import import_seeds  # noqa: E402
-from bare_tui.core.workspace.store import Store, now  # noqa: E402
+from bare_tui.core.workspace.store import Store  # noqa: E402
+from bare_tui.core.workspace.values import now  # noqa: E402
 from bare_tui.tui.app import BareApp  # noqa: E402
 from bare_tui.tui.messages import StartJob, StopJob  # noqa: E402
 from bare_tui.tui.screens.modals import AskScreen, ChooseScreen  # noqa: E402

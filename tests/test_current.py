@@ -18,7 +18,8 @@ from bare_tui.core.inputs.seeds import import_seeds
 from bare_tui.core.measures import curation, embeddings
 from bare_tui.core.reviewing import review, review_list
 from bare_tui.core.workspace import current
-from bare_tui.core.workspace.store import Store, now, to_json
+from bare_tui.core.workspace.store import Store
+from bare_tui.core.workspace.values import now, to_json
 from conftest import GSM8K_SEEDS, ScriptedBackend, item
 
 DRAFTS = [item(f"Draft question {n}?", f"{n} + 1 = {n + 1}\n#### {n + 1}") for n in range(1, 10)]

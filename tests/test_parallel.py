@@ -8,7 +8,7 @@ from bare_tui.core.generation import pipeline
 from bare_tui.core.generation.backends.llamacpp import LlamaCppBackend, LlamaOptions
 from bare_tui.core.inputs import prompts
 from bare_tui.core.inputs.seeds import import_seeds
-from bare_tui.core.workspace.store import from_json
+from bare_tui.core.workspace.values import from_json
 from conftest import GSM8K_SEEDS, unrefined_parsed
 
 pytestmark = pytest.mark.models

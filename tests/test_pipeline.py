@@ -5,7 +5,7 @@ import pytest
 from bare_tui.core.generation import pipeline
 from bare_tui.core.inputs import prompts
 from bare_tui.core.inputs.seeds import import_seeds
-from bare_tui.core.workspace.store import from_json
+from bare_tui.core.workspace.values import from_json
 from bare_tui.errors import BareError
 from conftest import BAD_DRAFT, GOOD_DRAFT, GSM8K_SEEDS, ScriptedBackend
 

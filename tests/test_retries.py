@@ -11,7 +11,7 @@ from bare_tui.core.inputs import verifying
 from bare_tui.core.inputs.seeds import import_seeds
 from bare_tui.core.reviewing import review, review_list
 from bare_tui.core.workspace import current, yields
-from bare_tui.core.workspace.store import now, to_json
+from bare_tui.core.workspace.values import now, to_json
 from conftest import GOOD_DRAFT, GSM8K_SEEDS, ScriptedBackend, item
 
 REFINED = GOOD_DRAFT.replace("Ann", "Anna")

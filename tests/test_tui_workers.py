@@ -11,7 +11,8 @@ import numpy as np
 
 from bare_tui.core.inputs import recipes
 from bare_tui.core.measures import curation, embeddings
-from bare_tui.core.workspace.store import Store, now
+from bare_tui.core.workspace.store import Store
+from bare_tui.core.workspace.values import now
 from bare_tui.tui.app import error_log
 from bare_tui.tui.messages import StartJob
 from conftest import make_app, wait_until

@@ -33,7 +33,8 @@ from bare_tui.core.inputs.recipes import Recipe
 from bare_tui.core.measures import curation
 from bare_tui.core.reviewing import leases
 from bare_tui.core.workspace import yields
-from bare_tui.core.workspace.store import Store, WorkspaceGone, now
+from bare_tui.core.workspace.store import Store, WorkspaceGone
+from bare_tui.core.workspace.values import now
 from bare_tui.errors import BareError
 from bare_tui.jobs import Alternatives, Generate, Job
 from bare_tui.text import clean

@@ -20,7 +20,8 @@ from bare_tui.core.inputs.recipes import Recipe
 from bare_tui.core.measures import curation, diversity, embeddings, judge
 from bare_tui.core.reviewing import agreement, tags
 from bare_tui.core.workspace import current, yields
-from bare_tui.core.workspace.store import IN_IDS, Store, from_json, ids_param
+from bare_tui.core.workspace.store import Store
+from bare_tui.core.workspace.values import IN_IDS, from_json, ids_param
 from bare_tui.errors import BareError
 from bare_tui.text import clean
 

@@ -29,7 +29,8 @@ from bare_tui.core.inputs.prompts import render_example
 from bare_tui.core.inputs.recipes import Recipe
 from bare_tui.core.inputs.seeds import content_sha256, iter_fields
 from bare_tui.core.inputs.validation import validate
-from bare_tui.core.workspace.store import IN_IDS, Store, ids_param, now, to_json
+from bare_tui.core.workspace.store import Store
+from bare_tui.core.workspace.values import IN_IDS, ids_param, now, to_json
 from bare_tui.text import shown_path
 
 IMPORT_KIND = "import"  # the runs row of an import

@@ -29,7 +29,8 @@ from bare_tui.core.inputs.recipes import Recipe
 from bare_tui.core.inputs.validation import validate
 from bare_tui.core.measures import embeddings
 from bare_tui.core.workspace import current, yields
-from bare_tui.core.workspace.store import IN_IDS, Store, ids_param, now, to_json
+from bare_tui.core.workspace.store import Store
+from bare_tui.core.workspace.values import IN_IDS, ids_param, now, to_json
 from bare_tui.errors import BareError
 from bare_tui.text import shown_path
 

@@ -25,7 +25,8 @@ from typing import Any
 
 from bare_tui.core.inputs.schema import fill
 from bare_tui.core.workspace.current import Current
-from bare_tui.core.workspace.store import Store, from_json
+from bare_tui.core.workspace.store import Store
+from bare_tui.core.workspace.values import from_json
 from bare_tui.errors import BareError
 
 PAIR_KINDS = ("edit", "merge", "refinement", "draft", "alternative")

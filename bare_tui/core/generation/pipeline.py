@@ -22,7 +22,8 @@ from bare_tui.core.generation.backends import Backend, Generation
 from bare_tui.core.inputs import drift, prompts, verifying
 from bare_tui.core.inputs.recipes import Recipe, Sampling
 from bare_tui.core.inputs.validation import validate
-from bare_tui.core.workspace.store import IN_IDS, Store, from_json, ids_param, now, to_json
+from bare_tui.core.workspace.store import Store
+from bare_tui.core.workspace.values import IN_IDS, from_json, ids_param, now, to_json
 from bare_tui.errors import BareError
 
 

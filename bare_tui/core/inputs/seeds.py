@@ -15,7 +15,8 @@ from typing import Any
 
 from bare_tui.core.inputs import tables
 from bare_tui.core.inputs.recipes import Recipe
-from bare_tui.core.workspace.store import Store, now, to_json
+from bare_tui.core.workspace.store import Store
+from bare_tui.core.workspace.values import now, to_json
 from bare_tui.errors import BareError
 from bare_tui.text import has_surrogates, shown_path
 

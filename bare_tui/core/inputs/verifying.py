@@ -14,7 +14,8 @@ from typing import Any
 
 from bare_tui.core.inputs.recipes import Recipe
 from bare_tui.core.inputs.verifiers import Outcome, Verifiers
-from bare_tui.core.workspace.store import Store, from_json, to_json
+from bare_tui.core.workspace.store import Store
+from bare_tui.core.workspace.values import from_json, to_json
 
 _BUILT: dict[str, Verifiers] = {}  # by recipe sha256: verifiers are built once
 

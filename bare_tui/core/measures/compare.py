@@ -33,7 +33,8 @@ from bare_tui.core.inputs.recipes import Recipe, Sampling
 from bare_tui.core.measures import judge, judge_pool
 from bare_tui.core.measures.judge_pool import Pool
 from bare_tui.core.measures.judge_protocols import Protocol
-from bare_tui.core.workspace.store import Store, from_json, now, to_json
+from bare_tui.core.workspace.store import Store
+from bare_tui.core.workspace.values import from_json, now, to_json
 
 ARMS = ("base", "instruct", "bare")
 CONSTRAIN = ("none", "refine", "all")  # which arms are grammar-constrained

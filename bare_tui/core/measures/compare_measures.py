@@ -19,7 +19,8 @@ from bare_tui.core.inputs.recipes import Recipe
 from bare_tui.core.measures import curation, diversity, embeddings, intervals, judge
 from bare_tui.core.measures.compare import ARMS, arm_items, identity, self_judged
 from bare_tui.core.measures.intervals import Estimate
-from bare_tui.core.workspace.store import Store, from_json, now
+from bare_tui.core.workspace.store import Store
+from bare_tui.core.workspace.values import from_json, now
 
 
 def _run(store: Store, run_id: int | None) -> dict[str, Any]:

@@ -10,7 +10,8 @@ import numpy as np
 from bare_tui.core.inputs.recipes import Recipe
 from bare_tui.core.measures import diversity, embeddings
 from bare_tui.core.workspace import current, yields
-from bare_tui.core.workspace.store import Store, now
+from bare_tui.core.workspace.store import Store
+from bare_tui.core.workspace.values import now
 from bare_tui.errors import BareError
 
 # "refinements": each candidate's latest, as generated; "proposed": each candidate's

@@ -27,7 +27,8 @@ import numpy as np
 
 from bare_tui.core.inputs.recipes import Recipe
 from bare_tui.core.workspace import current
-from bare_tui.core.workspace.store import IN_IDS, Store, ids_param, now
+from bare_tui.core.workspace.store import Store
+from bare_tui.core.workspace.values import IN_IDS, ids_param, now
 from bare_tui.errors import BareError
 from bare_tui.text import shown_path
 

@@ -27,7 +27,8 @@ from bare_tui.core.inputs.prompts import render_example
 from bare_tui.core.inputs.recipes import Recipe
 from bare_tui.core.measures import onnx_embedder
 from bare_tui.core.workspace import current
-from bare_tui.core.workspace.store import Store, now
+from bare_tui.core.workspace.store import Store
+from bare_tui.core.workspace.values import now
 from bare_tui.errors import BareError
 
 DEFAULT_MODEL = "all-MiniLM-L6-v2"

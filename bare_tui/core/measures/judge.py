@@ -32,7 +32,8 @@ from bare_tui.core.measures import judge_pool, judge_protocols
 from bare_tui.core.measures.judge_pool import Pool
 from bare_tui.core.measures.judge_protocols import K, Protocol, parse_answer
 from bare_tui.core.workspace import current
-from bare_tui.core.workspace.store import IN_IDS, Store, ids_param, now, to_json
+from bare_tui.core.workspace.store import Store
+from bare_tui.core.workspace.values import IN_IDS, ids_param, now, to_json
 from bare_tui.errors import BareError
 
 CHANCE = (K - 1) / K

@@ -17,7 +17,8 @@ from pathlib import Path
 from bare_tui.core.inputs.recipes import Recipe
 from bare_tui.core.inputs.seeds import content_sha256, read_seeds
 from bare_tui.core.measures.decontam import set_path
-from bare_tui.core.workspace.store import Store, from_json, now, to_json
+from bare_tui.core.workspace.store import Store
+from bare_tui.core.workspace.values import from_json, now, to_json
 from bare_tui.errors import BareError
 
 POOL_MARK = "~pool-"  # task names cannot hold "~": a pool never clashes with a recipe

@@ -16,7 +16,8 @@ import threading
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from bare_tui.core.workspace.store import IN_IDS, Store, from_json, ids_param
+from bare_tui.core.workspace.store import Store
+from bare_tui.core.workspace.values import IN_IDS, from_json, ids_param
 from bare_tui.errors import BareError
 
 if TYPE_CHECKING:  # generating needs the pipeline; listing (the review list) does not

@@ -14,7 +14,8 @@ import socket
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from bare_tui.core.workspace.store import IN_IDS, Store, ids_param, now
+from bare_tui.core.workspace.store import Store
+from bare_tui.core.workspace.values import IN_IDS, ids_param, now
 
 LEASE_S = 60.0  # a lease not renewed for this long is free again
 GONE_AFTER = 10  # rows of windows silent for this many lease spans are removed

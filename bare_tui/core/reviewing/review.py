@@ -23,7 +23,8 @@ from bare_tui.core.inputs import tag_names, verifying
 from bare_tui.core.inputs.recipes import Recipe
 from bare_tui.core.inputs.validation import validate
 from bare_tui.core.workspace.current import proposed_version
-from bare_tui.core.workspace.store import IN_IDS, Store, from_json, ids_param, now, to_json
+from bare_tui.core.workspace.store import Store
+from bare_tui.core.workspace.values import IN_IDS, from_json, ids_param, now, to_json
 from bare_tui.core.workspace.yields import USABLE
 from bare_tui.errors import BareError
 

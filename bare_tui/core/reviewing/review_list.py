@@ -14,7 +14,8 @@ from bare_tui.core.measures import decontam, judge
 from bare_tui.core.reviewing import alternatives, tags, team
 from bare_tui.core.reviewing.queue import Queue
 from bare_tui.core.workspace import current
-from bare_tui.core.workspace.store import IN_IDS, Store, from_json, ids_param
+from bare_tui.core.workspace.store import Store
+from bare_tui.core.workspace.values import IN_IDS, from_json, ids_param
 
 PENDING = "s.status = 'pending'"
 # Candidates whose latest judge run (core/measures/judge.py) ...

@@ -16,7 +16,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from bare_tui.core.reviewing import leases
-from bare_tui.core.workspace.store import IN_IDS, Store, from_json, ids_param
+from bare_tui.core.workspace.store import Store
+from bare_tui.core.workspace.values import IN_IDS, from_json, ids_param
 
 HASH = 2654435761  # Knuth's multiplicative hash: ids spread evenly over [0, 1)
 DECIDED = ("accepted", "rejected")

@@ -16,7 +16,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from typing import Any
 
-from bare_tui.core.workspace.store import IN_IDS, Store, from_json, ids_param
+from bare_tui.core.workspace.store import Store
+from bare_tui.core.workspace.values import IN_IDS, from_json, ids_param
 from bare_tui.errors import BareError
 
 STATUS_FILTERS = ("accepted", "pending", "rejected", "any")  # what lists and exports take

@@ -15,9 +15,11 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from bare_tui.core.workspace.store import Store, now
+from bare_tui.core.workspace.store import Store
 
 # A usable candidate, as a condition on the candidate_state view: an edit saved before
+from bare_tui.core.workspace.values import now
+
 # edits were checked (final_valid NULL) counts, as it did then.
 USABLE = "status != 'rejected' AND (final_valid = 1 OR (edited AND final_valid IS NULL))"
 VERIFIED = f"{USABLE} AND final_verified = 1"

@@ -80,7 +80,7 @@ OTHER_PROCESS = """
 import sqlite3, sys
 first = sqlite3.connect(sys.argv[1])
 first.execute("SELECT count(*) FROM tasks").fetchall()
-first.close()  # the last connection of every process, as far as SQLite can tell?
+first.close()  # the last connection anywhere, were the reader's locks dropped: log deleted
 second = sqlite3.connect(sys.argv[1])
 second.execute("INSERT INTO tasks (name, recipe, recipe_sha256, created_at)"
                " VALUES ('theirs', '', '', 0)")
